@@ -1,0 +1,1219 @@
+/* fp8q.h - v0.1.0 - bit-exact FP8 numerics for C99 and C++
+   public domain or MIT, your choice: see the end of this file.
+
+   fp8q is the reference FP8 library: exact conversions between float32/float64/
+   half/bfloat16 and the 8-bit float formats that real hardware uses, scalar and
+   SIMD, equal bit for bit to NVIDIA CUDA's own host conversion code.
+
+   USAGE
+     This is a single-header library. In exactly ONE C or C++ file write
+
+         #define FP8Q_IMPLEMENTATION
+         #include "fp8q.h"
+
+     and include "fp8q.h" without the define wherever you only need the
+     declarations. Example:
+
+         uint8_t q = fp8q_from_f32(300.0f, FP8Q_E4M3, FP8Q_SATFINITE); // 0x7A = 288
+         float   x = fp8q_to_f32(q, FP8Q_E4M3);                       // 288.0f
+         fp8q_encode_f32(bytes, floats, n, FP8Q_E4M3, FP8Q_SATFINITE,
+                         FP8Q_SCALE_DIV, scale);                       // q = fp8(x / s)
+
+   CONFIGURATION MACROS (define before the #include that has FP8Q_IMPLEMENTATION)
+     FP8Q_STATIC         every function gets internal linkage (static), so two
+                         translation units can embed different fp8q builds.
+     FP8QDEF             override the linkage of public functions yourself.
+     FP8Q_NO_SIMD        use the scalar reference for the bulk functions.
+     FP8Q_FREESTANDING   include only <stddef.h> and <stdint.h>: no libc, no
+                         malloc (the conversion core needs neither).
+     FP8Q_ASSERT(x)      your assert; default assert() (nothing when freestanding).
+
+   SIMD is chosen at compile time from the compiler's target flags (like stb):
+     x86: AVX-512F (-mavx512f), AVX2 (-mavx2), SSE2 (x86-64 baseline); F16C
+     (-mf16c) widens/narrows half precision. AArch64: NEON. fp8q_simd_name()
+     says which one a build uses. Every fast path is tested to reproduce the
+     scalar reference bit for bit for all 2^32 float inputs.
+
+   NUMERICS CONTRACT (details next to each function below)
+     - Decoding is exact. Every NaN code decodes to the positive canonical NaN
+       0x7FFFFFFF (float) / 0x7FFF (half, bfloat16), the sign is dropped; this
+       is what CUDA's host decoders do.
+     - Encoding rounds to nearest, ties to even, in one step from the exact
+       input value (no double rounding). For FP8Q_E4M3 and FP8Q_E5M2 every
+       encoder returns exactly the byte of CUDA's __nv_cvt_*_to_fp8 for every
+       input, NaN inputs included. The FNUZ formats follow the same rules.
+     - Pure integer arithmetic: independent of the FPU rounding mode and of
+       -ffast-math in the caller's code. The bulk paths apply an optional scale
+       with one IEEE float32 multiply or divide; SIMD fast paths assume the
+       default MXCSR/FPCR (no flush-to-zero, no denormals-are-zero) for that
+       step and for the half-precision narrowing.
+
+   WHAT IS VALIDATED, WHAT IS TRUSTED
+     The conversion functions take plain numbers and cannot fail on any input
+     value; an unknown fp8q_format is a programming error (FP8Q_ASSERT, then a
+     defined result: 0 or NaN). Bulk functions return FP8Q_ERR_ARG for NULL
+     pointers with n > 0, an unknown format or scale operation.
+     Thread safety: there is no global or static mutable state; every function
+     may be called from any number of threads at once.
+
+   REVISION HISTORY
+     0.1.0 (2026-11-22) formats table, scalar and SIMD conversions.
+*/
+#ifndef FP8Q_H
+#define FP8Q_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FP8Q_VERSION_MAJOR 0
+#define FP8Q_VERSION_MINOR 1
+#define FP8Q_VERSION_PATCH 0
+#define FP8Q_VERSION_STRING "0.1.0"
+
+#ifndef FP8QDEF
+#if defined(FP8Q_STATIC) && (defined(__GNUC__) || defined(__clang__))
+#define FP8QDEF static __attribute__((unused))
+#elif defined(FP8Q_STATIC)
+#define FP8QDEF static
+#else
+#define FP8QDEF extern
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- results */
+
+/* Every fallible function returns one of these. Values are stable. */
+typedef enum fp8q_result {
+    FP8Q_OK = 0,
+    FP8Q_ERR_ARG = -1,         /* invalid argument (NULL pointer, bad enum, bad size) */
+    FP8Q_ERR_NOMEM = -2,       /* an allocation failed */
+    FP8Q_ERR_UNSUPPORTED = -3  /* valid request this build or backend cannot do */
+} fp8q_result;
+
+/* A fixed English sentence for a result code; never NULL. */
+FP8QDEF const char *fp8q_result_string(fp8q_result r);
+
+/* Version of the implementation that was linked (compare with the macros). */
+FP8QDEF const char *fp8q_version(void);
+
+/* ---------------------------------------------------------------- formats */
+
+/* The 8-bit formats. Values are stable; new formats are appended. */
+typedef enum fp8q_format {
+    FP8Q_E4M3 = 0,     /* OCP E4M3 = E4M3FN: bias 7, max 448, NaN 7F/FF, no Inf.
+                          torch.float8_e4m3fn, __NV_E4M3, safetensors F8_E4M3 */
+    FP8Q_E5M2 = 1,     /* OCP E5M2: bias 15, max 57344, Inf 7C/FC, NaN 7D-7F/FD-FF.
+                          torch.float8_e5m2, __NV_E5M2, safetensors F8_E5M2 */
+    FP8Q_E4M3FNUZ = 2, /* AMD MI300 / Graphcore: bias 8, max 240, NaN 80 only,
+                          no Inf, no -0. safetensors F8_E4M3FNUZ */
+    FP8Q_E5M2FNUZ = 3, /* bias 16, max 57344, NaN 80 only, no Inf, no -0.
+                          safetensors F8_E5M2FNUZ */
+    FP8Q_FORMAT_COUNT
+} fp8q_format;
+#define FP8Q_E4M3FN FP8Q_E4M3
+
+/* Where a format keeps its special values. */
+typedef enum fp8q_specials {
+    FP8Q_SPECIALS_FN = 0,   /* finite: only S.1111.111 is NaN (E4M3FN) */
+    FP8Q_SPECIALS_IEEE = 1, /* top exponent reserved: M=0 is Inf, M!=0 is NaN (E5M2) */
+    FP8Q_SPECIALS_FNUZ = 2  /* finite, unsigned zero: 0x80 is the only NaN */
+} fp8q_specials;
+
+/* One row per format: everything the code knows about a format lives here. */
+typedef struct fp8q_format_info {
+    fp8q_format format;            /* equals the row's index */
+    const char *name;              /* "e4m3fn", "e5m2", "e4m3fnuz", "e5m2fnuz" */
+    const char *safetensors_dtype; /* "F8_E4M3", ... */
+    int exponent_bits;             /* E */
+    int mantissa_bits;             /* M (E + M = 7) */
+    int bias;                      /* value = 2^(e - bias) * 1.m */
+    fp8q_specials specials;
+    uint8_t max_code; /* largest finite positive code */
+    uint8_t inf_code; /* +Inf code, 0 when the format has no Inf */
+    uint8_t nan_code; /* the NaN encoders return for float/half/bf16 NaN input */
+    float max_finite;
+    float min_normal;
+    float min_subnormal;
+} fp8q_format_info;
+
+/* The row for fmt, or NULL when fmt is not a valid format. */
+FP8QDEF const fp8q_format_info *fp8q_format_get(fp8q_format fmt);
+
+/* ----------------------------------------------------- scalar conversions */
+
+/* Saturation, named as in CUDA:
+   FP8Q_SATFINITE  a result whose rounded magnitude exceeds the largest finite
+                   value, and +-Inf, become +-max (E4M3 +-448, E5M2 +-57344,
+                   E4M3FNUZ +-240, E5M2FNUZ +-57344). NaN stays NaN.
+   FP8Q_NOSAT      overflow and +-Inf become +-Inf where the format has Inf
+                   (E5M2 7C/FC), else NaN: E4M3 7F/FF (sign kept, as CUDA),
+                   FNUZ 80. */
+typedef enum fp8q_saturation { FP8Q_SATFINITE = 0, FP8Q_NOSAT = 1 } fp8q_saturation;
+
+/* float32 -> FP8, round to nearest even (RNE), equal to CUDA's
+   __nv_cvt_float_to_fp8(x, sat, fmt) for E4M3 and E5M2, for every input.
+   - Ties go to the even code: 4.25 -> 4.0 (48), 1.0625 -> 1.0 (38),
+     464 -> 448 (7E), 2^-10 -> 0 (00); E5M2: 61440 overflows (57344's mantissa
+     is odd, the tie goes up).
+   - Underflow keeps the sign: -1e-5 -> E4M3 80 (-0). FNUZ formats have no -0:
+     they return 00.
+   - Overflow thresholds: E4M3 |x| > 464, E5M2 |x| >= 61440, E4M3FNUZ
+     |x| >= 248, E5M2FNUZ |x| >= 61440; result per fp8q_saturation.
+   - NaN inputs, whatever their sign and payload, give the format's nan_code:
+     7F for E4M3 and E5M2 (CUDA canonicalises float NaN to 0x7FFFFFFF first),
+     80 for FNUZ.
+   Differences from other libraries (all on overflow, Inf and NaN bytes only;
+   every finite in-range input rounds identically everywhere):
+   - ml_dtypes astype (non-saturating): like FP8Q_NOSAT, but NaN keeps its
+     sign (-NaN -> FF for E4M3, FE for E5M2; E5M2 +NaN -> 7E not 7F).
+     ml_dtypes' saturating cast does not clamp Inf (E4M3(+Inf) -> 7F NaN),
+     FP8Q_SATFINITE does (-> 7E).
+   - PyTorch <= 2.11 Tensor.to(float8_e4m3fn / e5m2): equals FP8Q_NOSAT except
+     negative NaN (torch FF, CUDA and fp8q 7F). torch >= 2.12 saturates E4M3
+     finite overflow like FP8Q_SATFINITE.
+   - ONNX Cast saturate=1 maps +-Inf to NaN for the FNUZ types; fp8q's
+     SATFINITE maps them to +-max, as for E4M3/E5M2.
+   - vLLM's quantization kernels clamp with fminf/fmaxf first, so a NaN
+     activation becomes +448 there (a recipe choice, not a cast). */
+FP8QDEF uint8_t fp8q_from_f32(float x, fp8q_format fmt, fp8q_saturation sat);
+
+/* float64 -> FP8 in one rounding from the double (never via float), equal to
+   CUDA's __nv_cvt_double_to_fp8. Unlike the float path, a double NaN keeps
+   its sign, and for E5M2 the top payload bits: E4M3 7F/FF; E5M2
+   7E | (mantissa bit 50) | sign, i.e. the default quiet -NaN gives FE. */
+FP8QDEF uint8_t fp8q_from_f64(double x, fp8q_format fmt, fp8q_saturation sat);
+
+/* IEEE half (bit pattern) -> FP8: widened exactly to float, then
+   fp8q_from_f32 (one rounding). Equal to __nv_cvt_halfraw_to_fp8. */
+FP8QDEF uint8_t fp8q_from_f16(uint16_t h, fp8q_format fmt, fp8q_saturation sat);
+
+/* bfloat16 (bit pattern) -> FP8: widened exactly to float (bits << 16), then
+   fp8q_from_f32. Equal to __nv_cvt_bfloat16raw_to_fp8. */
+FP8QDEF uint8_t fp8q_from_bf16(uint16_t b, fp8q_format fmt, fp8q_saturation sat);
+
+/* FP8 -> float32, exact. NaN codes give 0x7FFFFFFF (sign dropped, as CUDA's
+   __nv_fp8_e4m3::operator float); E5M2 7C/FC give +-Inf; E4M3 80 gives -0. */
+FP8QDEF float fp8q_to_f32(uint8_t v, fp8q_format fmt);
+
+/* FP8 -> float64, exact; NaN codes give the double quiet NaN (positive). */
+FP8QDEF double fp8q_to_f64(uint8_t v, fp8q_format fmt);
+
+/* FP8 -> IEEE half bits, exact (every FP8 value is a half); NaN codes give
+   7FFF. Equal to CUDA's __nv_cvt_fp8_to_halfraw for E4M3 and E5M2. */
+FP8QDEF uint16_t fp8q_to_f16(uint8_t v, fp8q_format fmt);
+
+/* FP8 -> bfloat16 bits, exact; NaN codes give 7FFF. */
+FP8QDEF uint16_t fp8q_to_bf16(uint8_t v, fp8q_format fmt);
+
+/* 16-bit float helpers. Widening is exact (half NaN keeps sign and payload).
+   Narrowing rounds to nearest even; overflow gives +-Inf; a NaN keeps its
+   sign and top payload bits and is made quiet (0x7FFFFFFF -> 7FFF), as x86
+   F16C and Arm FCVT do. */
+FP8QDEF float fp8q_f16_to_f32(uint16_t h);
+FP8QDEF uint16_t fp8q_f32_to_f16(float x);
+FP8QDEF float fp8q_bf16_to_f32(uint16_t b);
+FP8QDEF uint16_t fp8q_f32_to_bf16(float x);
+
+/* ------------------------------------------------------- bulk conversions */
+
+/* How a bulk conversion applies its per-tensor scale, in float32 (one IEEE
+   operation, round to nearest even). With dequantized value x = q * s:
+     encode  FP8Q_SCALE_MUL  q = fp8(x * scale)   pass scale = 1/s (vLLM static
+                                                  per-tensor: x * inv_scale)
+             FP8Q_SCALE_DIV  q = fp8(x / scale)   pass scale = s (vLLM per-token
+                                                  since 2025, FBGEMM, KV cache)
+     decode  FP8Q_SCALE_MUL  y = float(q) * scale (dequantize with s)
+             FP8Q_SCALE_DIV  y = float(q) / scale
+   x * (1/s) and x / s differ in rare last-bit cases that can flip an FP8
+   rounding: use the engine's variant to reproduce its bytes. The scale is not
+   validated: 0, Inf and NaN scales follow IEEE arithmetic, and any NaN result
+   becomes the format's NaN (encode) or 0x7FFFFFFF (decode). */
+typedef enum fp8q_scale_op {
+    FP8Q_SCALE_NONE = 0, /* the scale argument is ignored */
+    FP8Q_SCALE_MUL = 1,
+    FP8Q_SCALE_DIV = 2
+} fp8q_scale_op;
+
+/* dst[i] = fp8q_from_f32(op(src[i], scale), fmt, sat) for i < n. Any n, any
+   alignment; src and dst must not overlap. */
+FP8QDEF fp8q_result fp8q_encode_f32(uint8_t *dst, const float *src, size_t n, fp8q_format fmt,
+                                    fp8q_saturation sat, fp8q_scale_op op, float scale);
+/* Same with half / bfloat16 input: the value is widened exactly to float first. */
+FP8QDEF fp8q_result fp8q_encode_f16(uint8_t *dst, const uint16_t *src, size_t n, fp8q_format fmt,
+                                    fp8q_saturation sat, fp8q_scale_op op, float scale);
+FP8QDEF fp8q_result fp8q_encode_bf16(uint8_t *dst, const uint16_t *src, size_t n, fp8q_format fmt,
+                                     fp8q_saturation sat, fp8q_scale_op op, float scale);
+
+/* dst[i] = op(fp8q_to_f32(src[i], fmt), scale), NaN results as 0x7FFFFFFF. */
+FP8QDEF fp8q_result fp8q_decode_f32(float *dst, const uint8_t *src, size_t n, fp8q_format fmt,
+                                    fp8q_scale_op op, float scale);
+/* Same, then rounded to half / bfloat16 with fp8q_f32_to_f16 / _bf16 (exact
+   when op is FP8Q_SCALE_NONE). */
+FP8QDEF fp8q_result fp8q_decode_f16(uint16_t *dst, const uint8_t *src, size_t n, fp8q_format fmt,
+                                    fp8q_scale_op op, float scale);
+FP8QDEF fp8q_result fp8q_decode_bf16(uint16_t *dst, const uint8_t *src, size_t n, fp8q_format fmt,
+                                     fp8q_scale_op op, float scale);
+
+/* "avx512", "avx2", "sse2", "neon" or "scalar": the bulk path of this build. */
+FP8QDEF const char *fp8q_simd_name(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FP8Q_H */
+
+/* ======================================================================= */
+/*                              IMPLEMENTATION                             */
+/* ======================================================================= */
+#ifdef FP8Q_IMPLEMENTATION
+#ifndef FP8Q__IMPLEMENTATION_DONE
+#define FP8Q__IMPLEMENTATION_DONE
+
+/* ------------------------------------------------- portability and config */
+
+#ifdef FP8Q_FREESTANDING
+#ifndef FP8Q_ASSERT
+#define FP8Q_ASSERT(x) ((void)0)
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#define FP8Q__MEMCPY(d, s, n) __builtin_memcpy((d), (s), (n))
+#else
+static void fp8q__bytecopy(void *d, const void *s, size_t n)
+{
+    unsigned char *dd = (unsigned char *)d;
+    const unsigned char *ss = (const unsigned char *)s;
+    while (n--) *dd++ = *ss++;
+}
+#define FP8Q__MEMCPY(d, s, n) fp8q__bytecopy((d), (s), (n))
+#endif
+#else
+#include <string.h>
+#define FP8Q__MEMCPY(d, s, n) memcpy((d), (s), (n))
+#ifndef FP8Q_ASSERT
+#include <assert.h>
+#define FP8Q_ASSERT(x) assert(x)
+#endif
+#endif
+
+/* Compile-time assumption checks (negative array size on failure). */
+#define FP8Q__STATIC_ASSERT(name, cond) typedef char fp8q__static_assert_##name[(cond) ? 1 : -1]
+FP8Q__STATIC_ASSERT(float_is_32_bits, sizeof(float) == 4);
+FP8Q__STATIC_ASSERT(double_is_64_bits, sizeof(double) == 8);
+
+/* SIMD selection: the widest instruction set the compiler targets. */
+#if !defined(FP8Q_NO_SIMD) && !defined(FP8Q_FREESTANDING)
+#if defined(__AVX512F__)
+#define FP8Q__AVX512 1
+#include <immintrin.h>
+#elif defined(__AVX2__)
+#define FP8Q__AVX2 1
+#include <immintrin.h>
+#elif defined(__SSE2__)
+#define FP8Q__SSE2 1
+#include <emmintrin.h>
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#define FP8Q__NEON 1
+#include <arm_neon.h>
+#endif
+#if defined(FP8Q__AVX512) || defined(FP8Q__AVX2) || defined(FP8Q__SSE2) || defined(FP8Q__NEON)
+#define FP8Q__HAVE_SIMD 1
+#endif
+#if defined(__F16C__) && (defined(FP8Q__AVX2) || defined(FP8Q__SSE2))
+#define FP8Q__F16C 1
+#include <immintrin.h>
+#endif
+#endif
+
+static uint32_t fp8q__f32_bits(float x)
+{
+    uint32_t u;
+    FP8Q__MEMCPY(&u, &x, 4);
+    return u;
+}
+
+static float fp8q__f32_from_bits(uint32_t u)
+{
+    float x;
+    FP8Q__MEMCPY(&x, &u, 4);
+    return x;
+}
+
+static uint64_t fp8q__f64_bits(double x)
+{
+    uint64_t u;
+    FP8Q__MEMCPY(&u, &x, 8);
+    return u;
+}
+
+static double fp8q__f64_from_bits(uint64_t u)
+{
+    double x;
+    FP8Q__MEMCPY(&x, &u, 8);
+    return x;
+}
+
+#define FP8Q__F32_CANONICAL_NAN 0x7FFFFFFFu
+
+/* ----------------------------------------------------------------- errors */
+
+FP8QDEF const char *fp8q_result_string(fp8q_result r)
+{
+    switch (r) {
+    case FP8Q_OK: return "ok";
+    case FP8Q_ERR_ARG: return "invalid argument";
+    case FP8Q_ERR_NOMEM: return "out of memory";
+    case FP8Q_ERR_UNSUPPORTED: return "unsupported";
+    }
+    return "unknown fp8q result code";
+}
+
+FP8QDEF const char *fp8q_version(void) { return FP8Q_VERSION_STRING; }
+
+/* ----------------------------------------------------------- format table */
+
+/* Rows in enum order (C++ has no array designators); a test checks
+   fp8q__formats[i].format == i and recomputes every number from the bits. */
+static const fp8q_format_info fp8q__formats[FP8Q_FORMAT_COUNT] = {
+    /* format        name        safetensors     E  M  bias specials            max   inf   nan   max_finite min_normal    min_subnormal */
+    {FP8Q_E4M3, "e4m3fn", "F8_E4M3", 4, 3, 7, FP8Q_SPECIALS_FN, 0x7E, 0x00, 0x7F, 448.0f, 0.015625f,
+     0.001953125f},
+    {FP8Q_E5M2, "e5m2", "F8_E5M2", 5, 2, 15, FP8Q_SPECIALS_IEEE, 0x7B, 0x7C, 0x7F, 57344.0f,
+     6.103515625e-05f, 1.52587890625e-05f},
+    {FP8Q_E4M3FNUZ, "e4m3fnuz", "F8_E4M3FNUZ", 4, 3, 8, FP8Q_SPECIALS_FNUZ, 0x7F, 0x00, 0x80,
+     240.0f, 0.0078125f, 0.0009765625f},
+    {FP8Q_E5M2FNUZ, "e5m2fnuz", "F8_E5M2FNUZ", 5, 2, 16, FP8Q_SPECIALS_FNUZ, 0x7F, 0x00, 0x80,
+     57344.0f, 3.0517578125e-05f, 7.62939453125e-06f},
+};
+
+FP8QDEF const fp8q_format_info *fp8q_format_get(fp8q_format fmt)
+{
+    if ((unsigned)fmt >= (unsigned)FP8Q_FORMAT_COUNT) return NULL;
+    return &fp8q__formats[fmt];
+}
+
+/* The row for fmt; an invalid format asserts and falls back to row 0 so that
+   release builds still return a defined value. */
+static const fp8q_format_info *fp8q__format(fp8q_format fmt)
+{
+    const fp8q_format_info *f = fp8q_format_get(fmt);
+    FP8Q_ASSERT(f != NULL);
+    return f ? f : &fp8q__formats[0];
+}
+
+/* ------------------------------------------------------ scalar reference */
+
+#define FP8Q__OVERFLOW 0x100u /* round_magnitude: not finite in the format */
+
+/* Rounds a magnitude sig * 2^(exp - frac_bits) to the format's magnitude code
+   (7 bits), round to nearest even, as if the exponent range were unbounded
+   above; returns FP8Q__OVERFLOW when the rounded value exceeds max_code.
+   Normal inputs have the leading one of sig at bit frac_bits (frac_bits is 23
+   for float, 52 for double); subnormal inputs have it lower.
+   Exponent field and mantissa are concatenated, so a carry out of the
+   mantissa bumps the exponent (and a subnormal becomes the min normal). */
+static uint32_t fp8q__round_magnitude(const fp8q_format_info *f, int exp, uint64_t sig, int frac_bits)
+{
+    const int m = f->mantissa_bits;
+    const int e_field = exp + f->bias;
+    uint64_t code, rem, half;
+    int shift;
+    if (e_field > (1 << f->exponent_bits)) return FP8Q__OVERFLOW;
+    if (e_field >= 1) {
+        shift = frac_bits - m;
+        code = ((uint64_t)e_field << m) | ((sig >> shift) & ((1u << m) - 1u));
+    } else {
+        shift = frac_bits - m + 1 - e_field;              /* denormalise */
+        if (shift > frac_bits + 1) return 0;              /* below half the min subnormal */
+        code = sig >> shift;
+    }
+    rem = sig & ((((uint64_t)1) << shift) - 1u);
+    half = ((uint64_t)1) << (shift - 1);
+    if (rem > half || (rem == half && (code & 1u))) code++;
+    return code > f->max_code ? FP8Q__OVERFLOW : (uint32_t)code;
+}
+
+/* The byte for a finite result of magnitude mag and sign (0 or 0x80). */
+static uint8_t fp8q__with_sign(const fp8q_format_info *f, uint32_t mag, uint32_t sign)
+{
+    if (mag == 0 && f->specials == FP8Q_SPECIALS_FNUZ) return 0; /* no -0 */
+    return (uint8_t)(mag | sign);
+}
+
+/* The byte for an overflow or an infinite input. */
+static uint8_t fp8q__overflow_code(const fp8q_format_info *f, uint32_t sign, fp8q_saturation sat)
+{
+    if (sat == FP8Q_SATFINITE) return (uint8_t)(f->max_code | sign);
+    switch (f->specials) {
+    case FP8Q_SPECIALS_IEEE: return (uint8_t)(f->inf_code | sign);
+    case FP8Q_SPECIALS_FN: return (uint8_t)(0x7Fu | sign);
+    default: return 0x80u;
+    }
+}
+
+/* The byte for a NaN input with sign and its top M payload bits (double path;
+   the float path passes the canonical NaN: sign 0, payload all ones). */
+static uint8_t fp8q__nan_code(const fp8q_format_info *f, uint32_t sign, uint32_t payload)
+{
+    const uint32_t m = (uint32_t)f->mantissa_bits;
+    switch (f->specials) {
+    case FP8Q_SPECIALS_IEEE: /* quiet bit forced, payload truncated */
+        return (uint8_t)(sign | f->inf_code | (1u << (m - 1u)) | (payload & ((1u << m) - 1u)));
+    case FP8Q_SPECIALS_FN: return (uint8_t)(0x7Fu | sign);
+    default: return 0x80u;
+    }
+}
+
+static uint8_t fp8q__encode_finite(const fp8q_format_info *f, uint32_t sign, int exp, uint64_t sig,
+                                   int frac_bits, fp8q_saturation sat)
+{
+    uint32_t mag = fp8q__round_magnitude(f, exp, sig, frac_bits);
+    if (mag == FP8Q__OVERFLOW) return fp8q__overflow_code(f, sign, sat);
+    return fp8q__with_sign(f, mag, sign);
+}
+
+FP8QDEF uint8_t fp8q_from_f32(float x, fp8q_format fmt, fp8q_saturation sat)
+{
+    const fp8q_format_info *f = fp8q__format(fmt);
+    const uint32_t u = fp8q__f32_bits(x);
+    const uint32_t sign = (u >> 24) & 0x80u;
+    const uint32_t a = u & 0x7FFFFFFFu;
+    const int e = (int)(a >> 23);
+    const uint64_t frac = a & 0x7FFFFFu;
+    if (a > 0x7F800000u) return f->nan_code; /* CUDA: any float NaN -> 0x7FFFFFFF first */
+    if (a == 0x7F800000u) return fp8q__overflow_code(f, sign, sat);
+    if (e == 0) return fp8q__encode_finite(f, sign, -126, frac, 23, sat); /* float subnormal */
+    return fp8q__encode_finite(f, sign, e - 127, frac | (1u << 23), 23, sat);
+}
+
+FP8QDEF uint8_t fp8q_from_f64(double x, fp8q_format fmt, fp8q_saturation sat)
+{
+    const fp8q_format_info *f = fp8q__format(fmt);
+    const uint64_t u = fp8q__f64_bits(x);
+    const uint32_t sign = (uint32_t)(u >> 56) & 0x80u;
+    const uint64_t a = u & 0x7FFFFFFFFFFFFFFFull;
+    const int e = (int)(a >> 52);
+    const uint64_t frac = a & 0xFFFFFFFFFFFFFull;
+    if (a > 0x7FF0000000000000ull)
+        return fp8q__nan_code(f, sign, (uint32_t)(frac >> (52 - f->mantissa_bits)));
+    if (a == 0x7FF0000000000000ull) return fp8q__overflow_code(f, sign, sat);
+    if (e == 0) return fp8q__encode_finite(f, sign, -1022, frac, 52, sat);
+    return fp8q__encode_finite(f, sign, e - 1023, frac | (1ull << 52), 52, sat);
+}
+
+FP8QDEF uint8_t fp8q_from_f16(uint16_t h, fp8q_format fmt, fp8q_saturation sat)
+{
+    return fp8q_from_f32(fp8q_f16_to_f32(h), fmt, sat);
+}
+
+FP8QDEF uint8_t fp8q_from_bf16(uint16_t b, fp8q_format fmt, fp8q_saturation sat)
+{
+    return fp8q_from_f32(fp8q_bf16_to_f32(b), fmt, sat);
+}
+
+static int fp8q__is_nan_code(const fp8q_format_info *f, uint32_t v)
+{
+    const uint32_t mag = v & 0x7Fu;
+    switch (f->specials) {
+    case FP8Q_SPECIALS_FN: return mag == 0x7Fu;
+    case FP8Q_SPECIALS_IEEE: return mag > f->inf_code;
+    default: return v == 0x80u;
+    }
+}
+
+/* FP8 -> float32 bits, exact; the reference decoder. */
+static uint32_t fp8q__decode_bits(const fp8q_format_info *f, uint8_t v)
+{
+    const int m = f->mantissa_bits;
+    const uint32_t sign = ((uint32_t)v & 0x80u) << 24;
+    const uint32_t mag = v & 0x7Fu;
+    int e = (int)(mag >> m);
+    uint32_t man = mag & ((1u << m) - 1u);
+    if (fp8q__is_nan_code(f, v)) return FP8Q__F32_CANONICAL_NAN;
+    if (f->specials == FP8Q_SPECIALS_IEEE && mag == f->inf_code) return sign | 0x7F800000u;
+    if (mag == 0) return sign;
+    if (e == 0) { /* subnormal: normalise */
+        e = 1;
+        while (!(man & (1u << m))) {
+            man <<= 1;
+            e--;
+        }
+        man &= (1u << m) - 1u;
+    }
+    return sign | ((uint32_t)(e - f->bias + 127) << 23) | (man << (23 - m));
+}
+
+FP8QDEF float fp8q_to_f32(uint8_t v, fp8q_format fmt)
+{
+    return fp8q__f32_from_bits(fp8q__decode_bits(fp8q__format(fmt), v));
+}
+
+FP8QDEF double fp8q_to_f64(uint8_t v, fp8q_format fmt)
+{
+    const uint32_t u = fp8q__decode_bits(fp8q__format(fmt), v);
+    if (u == FP8Q__F32_CANONICAL_NAN) return fp8q__f64_from_bits(0x7FF8000000000000ull);
+    return (double)fp8q__f32_from_bits(u);
+}
+
+FP8QDEF uint16_t fp8q_to_f16(uint8_t v, fp8q_format fmt)
+{
+    return fp8q_f32_to_f16(fp8q_to_f32(v, fmt));
+}
+
+FP8QDEF uint16_t fp8q_to_bf16(uint8_t v, fp8q_format fmt)
+{
+    return fp8q_f32_to_bf16(fp8q_to_f32(v, fmt));
+}
+
+/* ------------------------------------------------------ half and bfloat16 */
+
+FP8QDEF float fp8q_f16_to_f32(uint16_t h)
+{
+    const uint32_t sign = ((uint32_t)h & 0x8000u) << 16;
+    const uint32_t e = (h >> 10) & 0x1Fu;
+    uint32_t man = h & 0x3FFu;
+    int exp;
+    if (e == 0x1Fu) return fp8q__f32_from_bits(sign | 0x7F800000u | (man << 13));
+    if (e == 0) {
+        if (man == 0) return fp8q__f32_from_bits(sign);
+        exp = -14; /* subnormal: normalise */
+        while (!(man & 0x400u)) {
+            man <<= 1;
+            exp--;
+        }
+        man &= 0x3FFu;
+        return fp8q__f32_from_bits(sign | ((uint32_t)(exp + 127) << 23) | (man << 13));
+    }
+    return fp8q__f32_from_bits(sign | ((e - 15u + 127u) << 23) | (man << 13));
+}
+
+FP8QDEF uint16_t fp8q_f32_to_f16(float x)
+{
+    const uint32_t u = fp8q__f32_bits(x);
+    const uint32_t sign = (u >> 16) & 0x8000u;
+    const uint32_t a = u & 0x7FFFFFFFu;
+    const int e = (int)(a >> 23) - 127 + 15; /* half exponent field */
+    uint32_t sig, shift, code, rem, half;
+    if (a > 0x7F800000u) return (uint16_t)(sign | 0x7E00u | ((a >> 13) & 0x3FFu));
+    if (a >= 0x477FF000u) return (uint16_t)(sign | 0x7C00u); /* >= 65520 rounds to Inf */
+    if (e >= 1) {
+        code = ((uint32_t)e << 10) | ((a >> 13) & 0x3FFu);
+        shift = 13;
+        sig = a;
+    } else {
+        if (e < -10) return (uint16_t)sign; /* below half the min subnormal (2^-25) */
+        sig = (a & 0x7FFFFFu) | 0x800000u;
+        shift = (uint32_t)(14 - e);
+        code = sig >> shift;
+    }
+    rem = sig & ((1u << shift) - 1u);
+    half = 1u << (shift - 1u);
+    if (rem > half || (rem == half && (code & 1u))) code++;
+    return (uint16_t)(sign | code);
+}
+
+FP8QDEF float fp8q_bf16_to_f32(uint16_t b) { return fp8q__f32_from_bits((uint32_t)b << 16); }
+
+FP8QDEF uint16_t fp8q_f32_to_bf16(float x)
+{
+    const uint32_t u = fp8q__f32_bits(x);
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((u >> 16) | 0x40u);
+    return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+/* ------------------------------------------------------ bulk conversions */
+
+static int fp8q__bulk_args_ok(const void *dst, const void *src, size_t n, fp8q_format fmt,
+                              fp8q_scale_op op)
+{
+    if (n > 0 && (dst == NULL || src == NULL)) return 0;
+    if (fp8q_format_get(fmt) == NULL) return 0;
+    return op == FP8Q_SCALE_NONE || op == FP8Q_SCALE_MUL || op == FP8Q_SCALE_DIV;
+}
+
+static float fp8q__apply_scale(float x, fp8q_scale_op op, float scale)
+{
+    if (op == FP8Q_SCALE_MUL) return x * scale;
+    if (op == FP8Q_SCALE_DIV) return x / scale;
+    return x;
+}
+
+#ifdef FP8Q__HAVE_SIMD
+/* Everything a vector encoder needs, derived once per call from the table
+   row and the saturation mode (so every lane follows the scalar rules):
+     |x| >= minnorm:  mag = (a - rebias + round + ((a >> shift) & 1)) >> shift
+                      (the integer RNE trick on the float's bits)
+     |x| <  minnorm:  mag = number of k with a > sub_gt[k]
+                      (the subnormal codes' rounding boundaries, ties to even)
+     |x| >= ovf:      mag = ovf_code;   NaN: nan_code, sign dropped.  */
+typedef struct fp8q__enc_kernel {
+    uint32_t rebias;      /* (127 - bias) << 23 */
+    uint32_t round;       /* (1 << (shift - 1)) - 1 */
+    uint32_t shift;       /* 23 - M */
+    uint32_t minnorm;     /* float bits of the min normal */
+    uint32_t ovf;         /* float bits of the smallest magnitude that overflows */
+    uint32_t ovf_code;    /* magnitude code for overflow and Inf */
+    uint32_t nan_code;    /* byte for NaN */
+    uint32_t zero_signed; /* 1 when the format has -0 */
+    int n_sub;            /* 2^M subnormal boundaries */
+    uint32_t sub_gt[8];   /* code >= k+1 iff a > sub_gt[k] */
+} fp8q__enc_kernel;
+
+static void fp8q__enc_kernel_init(fp8q__enc_kernel *k, const fp8q_format_info *f, fp8q_saturation sat)
+{
+    const int m = f->mantissa_bits;
+    const float half_sub = f->min_subnormal * 0.5f;
+    const float max = fp8q_to_f32(f->max_code, f->format);
+    const float half_ulp = (max - fp8q_to_f32((uint8_t)(f->max_code - 1u), f->format)) * 0.5f;
+    const uint32_t mid = fp8q__f32_bits(max + half_ulp); /* exact: few significant bits */
+    int i;
+    k->shift = (uint32_t)(23 - m);
+    k->rebias = (uint32_t)(127 - f->bias) << 23;
+    k->round = (1u << (k->shift - 1u)) - 1u;
+    k->minnorm = fp8q__f32_bits(f->min_normal);
+    k->ovf = (f->max_code & 1u) ? mid : mid + 1u; /* an odd max sends the tie up */
+    k->ovf_code = fp8q__overflow_code(f, 0, sat);
+    k->nan_code = f->nan_code;
+    k->zero_signed = f->specials != FP8Q_SPECIALS_FNUZ;
+    k->n_sub = 1 << m;
+    for (i = 0; i < k->n_sub; i++) { /* boundary between codes i and i+1 */
+        uint32_t b = fp8q__f32_bits((float)(2 * i + 1) * half_sub);
+        k->sub_gt[i] = (i & 1) ? b - 1u : b; /* tie goes to the even code */
+    }
+}
+
+/* Everything a vector decoder needs: mag = b & 0x7F;
+   mag >= 2^M:  bits = (mag << shift) + rebias;  else  float(mag) * sub_scale;
+   then Inf and NaN codes are patched in and the sign ORed. */
+typedef struct fp8q__dec_kernel {
+    uint32_t shift, rebias, n_sub;
+    float sub_scale;   /* min subnormal */
+    uint32_t inf_mag;  /* 0x80 (never) when the format has no Inf */
+    uint32_t nan_mag;  /* mag >= nan_mag is NaN; 0x80 (never) for FNUZ */
+    uint32_t nan_byte; /* the whole byte == nan_byte is NaN; 0x100 (never) unless FNUZ */
+} fp8q__dec_kernel;
+
+static void fp8q__dec_kernel_init(fp8q__dec_kernel *k, const fp8q_format_info *f)
+{
+    k->shift = (uint32_t)(23 - f->mantissa_bits);
+    k->rebias = (uint32_t)(127 - f->bias) << 23;
+    k->n_sub = 1u << f->mantissa_bits;
+    k->sub_scale = f->min_subnormal;
+    k->inf_mag = f->specials == FP8Q_SPECIALS_IEEE ? f->inf_code : 0x80u;
+    k->nan_mag = f->specials == FP8Q_SPECIALS_IEEE ? f->inf_code + 1u
+                 : f->specials == FP8Q_SPECIALS_FN ? 0x7Fu
+                                                   : 0x80u;
+    k->nan_byte = f->specials == FP8Q_SPECIALS_FNUZ ? 0x80u : 0x100u;
+}
+
+#endif /* FP8Q__HAVE_SIMD */
+
+#if defined(FP8Q__AVX512)
+#define FP8Q__SIMD_NAME "avx512"
+#define FP8Q__ENC_BLOCK 16
+static __m512i fp8q__encode16_avx512(__m512 x, const fp8q__enc_kernel *k)
+{
+    const __m512i u = _mm512_castps_si512(x);
+    const __m512i a = _mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF));
+    const __m512i sign = _mm512_and_si512(_mm512_srli_epi32(u, 24), _mm512_set1_epi32(0x80));
+    const __m128i sh = _mm_cvtsi32_si128((int)k->shift);
+    __m512i lsb = _mm512_and_si512(_mm512_srl_epi32(a, sh), _mm512_set1_epi32(1));
+    __m512i mag = _mm512_sub_epi32(a, _mm512_set1_epi32((int)k->rebias));
+    __m512i sub = _mm512_setzero_si512();
+    __m512i out;
+    __mmask16 has_sign;
+    int i;
+    mag = _mm512_add_epi32(mag, _mm512_add_epi32(lsb, _mm512_set1_epi32((int)k->round)));
+    mag = _mm512_srl_epi32(mag, sh);
+    for (i = 0; i < k->n_sub; i++) {
+        __mmask16 gt = _mm512_cmpgt_epi32_mask(a, _mm512_set1_epi32((int)k->sub_gt[i]));
+        sub = _mm512_mask_add_epi32(sub, gt, sub, _mm512_set1_epi32(1));
+    }
+    mag = _mm512_mask_mov_epi32(mag, _mm512_cmplt_epi32_mask(a, _mm512_set1_epi32((int)k->minnorm)), sub);
+    mag = _mm512_mask_mov_epi32(mag, _mm512_cmpgt_epi32_mask(a, _mm512_set1_epi32((int)(k->ovf - 1u))),
+                                _mm512_set1_epi32((int)k->ovf_code));
+    has_sign = k->zero_signed ? (__mmask16)0xFFFF : _mm512_test_epi32_mask(mag, mag);
+    out = _mm512_mask_or_epi32(mag, has_sign, mag, sign);
+    return _mm512_mask_mov_epi32(out, _mm512_cmpgt_epi32_mask(a, _mm512_set1_epi32(0x7F800000)),
+                                 _mm512_set1_epi32((int)k->nan_code));
+}
+
+static size_t fp8q__encode_f32_simd(uint8_t *dst, const float *src, size_t n, const fp8q__enc_kernel *k,
+                                    fp8q_scale_op op, float scale)
+{
+    const __m512 s = _mm512_set1_ps(scale);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 x = _mm512_loadu_ps(src + i);
+        if (op == FP8Q_SCALE_MUL) x = _mm512_mul_ps(x, s);
+        if (op == FP8Q_SCALE_DIV) x = _mm512_div_ps(x, s);
+        _mm_storeu_si128((__m128i *)(dst + i), _mm512_cvtepi32_epi8(fp8q__encode16_avx512(x, k)));
+    }
+    return i;
+}
+
+static size_t fp8q__decode_f32_simd(float *dst, const uint8_t *src, size_t n, const fp8q__dec_kernel *k,
+                                    fp8q_scale_op op, float scale)
+{
+    const __m512 s = _mm512_set1_ps(scale);
+    const __m128i sh = _mm_cvtsi32_si128((int)k->shift);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(src + i)));
+        const __m512i mag = _mm512_and_si512(b, _mm512_set1_epi32(0x7F));
+        const __m512i sign = _mm512_slli_epi32(_mm512_and_si512(b, _mm512_set1_epi32(0x80)), 24);
+        __m512i v = _mm512_add_epi32(_mm512_sll_epi32(mag, sh), _mm512_set1_epi32((int)k->rebias));
+        const __m512 sub = _mm512_mul_ps(_mm512_cvtepi32_ps(mag), _mm512_set1_ps(k->sub_scale));
+        __mmask16 nan;
+        __m512 x;
+        v = _mm512_mask_mov_epi32(v, _mm512_cmplt_epi32_mask(mag, _mm512_set1_epi32((int)k->n_sub)),
+                                  _mm512_castps_si512(sub));
+        v = _mm512_mask_mov_epi32(v, _mm512_cmpeq_epi32_mask(mag, _mm512_set1_epi32((int)k->inf_mag)),
+                                  _mm512_set1_epi32(0x7F800000));
+        v = _mm512_or_si512(v, sign);
+        nan = _mm512_cmpge_epi32_mask(mag, _mm512_set1_epi32((int)k->nan_mag)) |
+              _mm512_cmpeq_epi32_mask(b, _mm512_set1_epi32((int)k->nan_byte));
+        x = _mm512_castsi512_ps(v);
+        if (op == FP8Q_SCALE_MUL) x = _mm512_mul_ps(x, s);
+        if (op == FP8Q_SCALE_DIV) x = _mm512_div_ps(x, s);
+        nan |= _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+        x = _mm512_mask_mov_ps(x, nan, _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF)));
+        _mm512_storeu_ps(dst + i, x);
+    }
+    return i;
+}
+
+#elif defined(FP8Q__AVX2) || defined(FP8Q__SSE2)
+/* AVX2 and SSE2 share one algorithm written with these small wrappers. */
+#if defined(FP8Q__AVX2)
+#define FP8Q__SIMD_NAME "avx2"
+#define FP8Q__ENC_BLOCK 32
+typedef __m256i fp8q__vi;
+typedef __m256 fp8q__vf;
+#define FP8Q__LANES 8
+#define fp8q__set1(x) _mm256_set1_epi32((int)(x))
+#define fp8q__set1f(x) _mm256_set1_ps(x)
+#define fp8q__and(a, b) _mm256_and_si256(a, b)
+#define fp8q__or(a, b) _mm256_or_si256(a, b)
+#define fp8q__add(a, b) _mm256_add_epi32(a, b)
+#define fp8q__sub(a, b) _mm256_sub_epi32(a, b)
+#define fp8q__srl(a, c) _mm256_srl_epi32(a, c)
+#define fp8q__sll(a, c) _mm256_sll_epi32(a, c)
+#define fp8q__srli(a, c) _mm256_srli_epi32(a, c)
+#define fp8q__slli(a, c) _mm256_slli_epi32(a, c)
+#define fp8q__cmpgt(a, b) _mm256_cmpgt_epi32(a, b)
+#define fp8q__cmpeq(a, b) _mm256_cmpeq_epi32(a, b)
+#define fp8q__select(m, a, b) _mm256_blendv_epi8(b, a, m) /* m ? a : b */
+#define fp8q__loadf(p) _mm256_loadu_ps(p)
+#define fp8q__storef(p, x) _mm256_storeu_ps(p, x)
+#define fp8q__mulf(a, b) _mm256_mul_ps(a, b)
+#define fp8q__divf(a, b) _mm256_div_ps(a, b)
+#define fp8q__unord(a) _mm256_castps_si256(_mm256_cmp_ps(a, a, _CMP_UNORD_Q))
+#define fp8q__cvtf(a) _mm256_cvtepi32_ps(a)
+#define fp8q__f2i(a) _mm256_castps_si256(a)
+#define fp8q__i2f(a) _mm256_castsi256_ps(a)
+#define fp8q__load_bytes(p) _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p)))
+/* 32 codes (each <= 255) in four vectors -> 32 bytes in order. */
+static void fp8q__store_bytes32(uint8_t *d, fp8q__vi a, fp8q__vi b, fp8q__vi c, fp8q__vi e)
+{
+    __m256i ab = _mm256_packs_epi32(a, b); /* a0-3 b0-3 | a4-7 b4-7 */
+    __m256i ce = _mm256_packs_epi32(c, e);
+    __m256i bytes = _mm256_packus_epi16(ab, ce); /* a0-3 b0-3 c0-3 e0-3 | a4-7 b4-7 c4-7 e4-7 */
+    bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)d, bytes);
+}
+#else
+#define FP8Q__SIMD_NAME "sse2"
+#define FP8Q__ENC_BLOCK 16
+typedef __m128i fp8q__vi;
+typedef __m128 fp8q__vf;
+#define FP8Q__LANES 4
+#define fp8q__set1(x) _mm_set1_epi32((int)(x))
+#define fp8q__set1f(x) _mm_set1_ps(x)
+#define fp8q__and(a, b) _mm_and_si128(a, b)
+#define fp8q__or(a, b) _mm_or_si128(a, b)
+#define fp8q__add(a, b) _mm_add_epi32(a, b)
+#define fp8q__sub(a, b) _mm_sub_epi32(a, b)
+#define fp8q__srl(a, c) _mm_srl_epi32(a, c)
+#define fp8q__sll(a, c) _mm_sll_epi32(a, c)
+#define fp8q__srli(a, c) _mm_srli_epi32(a, c)
+#define fp8q__slli(a, c) _mm_slli_epi32(a, c)
+#define fp8q__cmpgt(a, b) _mm_cmpgt_epi32(a, b)
+#define fp8q__cmpeq(a, b) _mm_cmpeq_epi32(a, b)
+#define fp8q__select(m, a, b) _mm_or_si128(_mm_and_si128(m, a), _mm_andnot_si128(m, b))
+#define fp8q__loadf(p) _mm_loadu_ps(p)
+#define fp8q__storef(p, x) _mm_storeu_ps(p, x)
+#define fp8q__mulf(a, b) _mm_mul_ps(a, b)
+#define fp8q__divf(a, b) _mm_div_ps(a, b)
+#define fp8q__unord(a) _mm_castps_si128(_mm_cmpunord_ps(a, a))
+#define fp8q__cvtf(a) _mm_cvtepi32_ps(a)
+#define fp8q__f2i(a) _mm_castps_si128(a)
+#define fp8q__i2f(a) _mm_castsi128_ps(a)
+static __m128i fp8q__load_bytes(const uint8_t *p)
+{
+    int32_t w;
+    __m128i v;
+    FP8Q__MEMCPY(&w, p, 4);
+    v = _mm_unpacklo_epi8(_mm_cvtsi32_si128(w), _mm_setzero_si128());
+    return _mm_unpacklo_epi16(v, _mm_setzero_si128());
+}
+static void fp8q__store_bytes16(uint8_t *d, fp8q__vi a, fp8q__vi b, fp8q__vi c, fp8q__vi e)
+{
+    _mm_storeu_si128((__m128i *)d, _mm_packus_epi16(_mm_packs_epi32(a, b), _mm_packs_epi32(c, e)));
+}
+#endif
+
+static fp8q__vi fp8q__encode_vec(fp8q__vf x, const fp8q__enc_kernel *k)
+{
+    const fp8q__vi u = fp8q__f2i(x);
+    const fp8q__vi a = fp8q__and(u, fp8q__set1(0x7FFFFFFF));
+    const fp8q__vi sign = fp8q__and(fp8q__srli(u, 24), fp8q__set1(0x80));
+    const __m128i sh = _mm_cvtsi32_si128((int)k->shift);
+    const fp8q__vi lsb = fp8q__and(fp8q__srl(a, sh), fp8q__set1(1));
+    fp8q__vi mag = fp8q__srl(fp8q__add(fp8q__sub(a, fp8q__set1(k->rebias)), fp8q__add(lsb, fp8q__set1(k->round))), sh);
+    fp8q__vi sub = fp8q__set1(0);
+    fp8q__vi has_sign;
+    int i;
+    for (i = 0; i < k->n_sub; i++) /* each true compare is -1: subtract to count */
+        sub = fp8q__sub(sub, fp8q__cmpgt(a, fp8q__set1(k->sub_gt[i])));
+    mag = fp8q__select(fp8q__cmpgt(fp8q__set1(k->minnorm), a), sub, mag);
+    mag = fp8q__select(fp8q__cmpgt(a, fp8q__set1(k->ovf - 1u)), fp8q__set1(k->ovf_code), mag);
+    has_sign = k->zero_signed ? fp8q__set1(0xFFFFFFFFu) : fp8q__cmpgt(mag, fp8q__set1(0));
+    mag = fp8q__or(mag, fp8q__and(sign, has_sign));
+    return fp8q__select(fp8q__cmpgt(a, fp8q__set1(0x7F800000)), fp8q__set1(k->nan_code), mag);
+}
+
+static fp8q__vf fp8q__scale_vec(fp8q__vf x, fp8q_scale_op op, fp8q__vf s)
+{
+    if (op == FP8Q_SCALE_MUL) return fp8q__mulf(x, s);
+    if (op == FP8Q_SCALE_DIV) return fp8q__divf(x, s);
+    return x;
+}
+
+static size_t fp8q__encode_f32_simd(uint8_t *dst, const float *src, size_t n, const fp8q__enc_kernel *k,
+                                    fp8q_scale_op op, float scale)
+{
+    const fp8q__vf s = fp8q__set1f(scale);
+    size_t i = 0;
+    for (; i + 4 * FP8Q__LANES <= n; i += 4 * FP8Q__LANES) {
+        const float *p = src + i;
+        fp8q__vi c0 = fp8q__encode_vec(fp8q__scale_vec(fp8q__loadf(p), op, s), k);
+        fp8q__vi c1 = fp8q__encode_vec(fp8q__scale_vec(fp8q__loadf(p + FP8Q__LANES), op, s), k);
+        fp8q__vi c2 = fp8q__encode_vec(fp8q__scale_vec(fp8q__loadf(p + 2 * FP8Q__LANES), op, s), k);
+        fp8q__vi c3 = fp8q__encode_vec(fp8q__scale_vec(fp8q__loadf(p + 3 * FP8Q__LANES), op, s), k);
+#if defined(FP8Q__AVX2)
+        fp8q__store_bytes32(dst + i, c0, c1, c2, c3);
+#else
+        fp8q__store_bytes16(dst + i, c0, c1, c2, c3);
+#endif
+    }
+    return i;
+}
+
+static size_t fp8q__decode_f32_simd(float *dst, const uint8_t *src, size_t n, const fp8q__dec_kernel *k,
+                                    fp8q_scale_op op, float scale)
+{
+    const fp8q__vf s = fp8q__set1f(scale);
+    const __m128i sh = _mm_cvtsi32_si128((int)k->shift);
+    size_t i = 0;
+    for (; i + FP8Q__LANES <= n; i += FP8Q__LANES) {
+        const fp8q__vi b = fp8q__load_bytes(src + i);
+        const fp8q__vi mag = fp8q__and(b, fp8q__set1(0x7F));
+        const fp8q__vi sign = fp8q__slli(fp8q__and(b, fp8q__set1(0x80)), 24);
+        const fp8q__vi sub = fp8q__f2i(fp8q__mulf(fp8q__cvtf(mag), fp8q__set1f(k->sub_scale)));
+        fp8q__vi v = fp8q__add(fp8q__sll(mag, sh), fp8q__set1(k->rebias));
+        fp8q__vi nan;
+        fp8q__vf x;
+        v = fp8q__select(fp8q__cmpgt(fp8q__set1(k->n_sub), mag), sub, v);
+        v = fp8q__select(fp8q__cmpeq(mag, fp8q__set1(k->inf_mag)), fp8q__set1(0x7F800000), v);
+        v = fp8q__or(v, sign);
+        nan = fp8q__or(fp8q__cmpgt(mag, fp8q__set1(k->nan_mag - 1u)), fp8q__cmpeq(b, fp8q__set1(k->nan_byte)));
+        x = fp8q__scale_vec(fp8q__i2f(v), op, s);
+        nan = fp8q__or(nan, fp8q__unord(x));
+        fp8q__storef(dst + i, fp8q__i2f(fp8q__select(nan, fp8q__set1(0x7FFFFFFF), fp8q__f2i(x))));
+    }
+    return i;
+}
+
+#elif defined(FP8Q__NEON)
+#define FP8Q__SIMD_NAME "neon"
+#define FP8Q__ENC_BLOCK 16
+static uint32x4_t fp8q__encode4_neon(float32x4_t x, const fp8q__enc_kernel *k)
+{
+    const uint32x4_t u = vreinterpretq_u32_f32(x);
+    const uint32x4_t a = vandq_u32(u, vdupq_n_u32(0x7FFFFFFFu));
+    const uint32x4_t sign = vandq_u32(vshrq_n_u32(u, 24), vdupq_n_u32(0x80u));
+    const int32x4_t rsh = vdupq_n_s32(-(int32_t)k->shift);
+    const uint32x4_t lsb = vandq_u32(vshlq_u32(a, rsh), vdupq_n_u32(1));
+    uint32x4_t mag = vshlq_u32(vaddq_u32(vsubq_u32(a, vdupq_n_u32(k->rebias)), vaddq_u32(lsb, vdupq_n_u32(k->round))), rsh);
+    uint32x4_t sub = vdupq_n_u32(0);
+    uint32x4_t has_sign;
+    int i;
+    for (i = 0; i < k->n_sub; i++) sub = vsubq_u32(sub, vcgtq_u32(a, vdupq_n_u32(k->sub_gt[i])));
+    mag = vbslq_u32(vcltq_u32(a, vdupq_n_u32(k->minnorm)), sub, mag);
+    mag = vbslq_u32(vcgeq_u32(a, vdupq_n_u32(k->ovf)), vdupq_n_u32(k->ovf_code), mag);
+    has_sign = k->zero_signed ? vdupq_n_u32(0xFFFFFFFFu) : vtstq_u32(mag, mag);
+    mag = vorrq_u32(mag, vandq_u32(sign, has_sign));
+    return vbslq_u32(vcgtq_u32(a, vdupq_n_u32(0x7F800000u)), vdupq_n_u32(k->nan_code), mag);
+}
+
+static float32x4_t fp8q__scale_neon(float32x4_t x, fp8q_scale_op op, float32x4_t s)
+{
+    if (op == FP8Q_SCALE_MUL) return vmulq_f32(x, s);
+    if (op == FP8Q_SCALE_DIV) return vdivq_f32(x, s);
+    return x;
+}
+
+static size_t fp8q__encode_f32_simd(uint8_t *dst, const float *src, size_t n, const fp8q__enc_kernel *k,
+                                    fp8q_scale_op op, float scale)
+{
+    const float32x4_t s = vdupq_n_f32(scale);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        uint32x4_t c0 = fp8q__encode4_neon(fp8q__scale_neon(vld1q_f32(src + i), op, s), k);
+        uint32x4_t c1 = fp8q__encode4_neon(fp8q__scale_neon(vld1q_f32(src + i + 4), op, s), k);
+        uint32x4_t c2 = fp8q__encode4_neon(fp8q__scale_neon(vld1q_f32(src + i + 8), op, s), k);
+        uint32x4_t c3 = fp8q__encode4_neon(fp8q__scale_neon(vld1q_f32(src + i + 12), op, s), k);
+        uint16x8_t lo = vcombine_u16(vmovn_u32(c0), vmovn_u32(c1));
+        uint16x8_t hi = vcombine_u16(vmovn_u32(c2), vmovn_u32(c3));
+        vst1q_u8(dst + i, vcombine_u8(vmovn_u16(lo), vmovn_u16(hi)));
+    }
+    return i;
+}
+
+static size_t fp8q__decode_f32_simd(float *dst, const uint8_t *src, size_t n, const fp8q__dec_kernel *k,
+                                    fp8q_scale_op op, float scale)
+{
+    const float32x4_t s = vdupq_n_f32(scale);
+    const int32x4_t lsh = vdupq_n_s32((int32_t)k->shift);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const uint16x8_t b16 = vmovl_u8(vld1_u8(src + i));
+        int half;
+        for (half = 0; half < 2; half++) {
+            const uint32x4_t b = half ? vmovl_high_u16(b16) : vmovl_u16(vget_low_u16(b16));
+            const uint32x4_t mag = vandq_u32(b, vdupq_n_u32(0x7F));
+            const uint32x4_t sign = vshlq_n_u32(vandq_u32(b, vdupq_n_u32(0x80)), 24);
+            const uint32x4_t sub = vreinterpretq_u32_f32(vmulq_n_f32(vcvtq_f32_u32(mag), k->sub_scale));
+            uint32x4_t v = vaddq_u32(vshlq_u32(mag, lsh), vdupq_n_u32(k->rebias));
+            uint32x4_t nan;
+            float32x4_t x;
+            v = vbslq_u32(vcltq_u32(mag, vdupq_n_u32(k->n_sub)), sub, v);
+            v = vbslq_u32(vceqq_u32(mag, vdupq_n_u32(k->inf_mag)), vdupq_n_u32(0x7F800000u), v);
+            v = vorrq_u32(v, sign);
+            nan = vorrq_u32(vcgeq_u32(mag, vdupq_n_u32(k->nan_mag)), vceqq_u32(b, vdupq_n_u32(k->nan_byte)));
+            x = fp8q__scale_neon(vreinterpretq_f32_u32(v), op, s);
+            nan = vorrq_u32(nan, vmvnq_u32(vceqq_f32(x, x)));
+            vst1q_f32(dst + i + 4 * half, vreinterpretq_f32_u32(vbslq_u32(nan, vdupq_n_u32(0x7FFFFFFFu), vreinterpretq_u32_f32(x))));
+        }
+    }
+    return i;
+}
+#endif
+
+#ifndef FP8Q__SIMD_NAME
+#define FP8Q__SIMD_NAME "scalar"
+#endif
+
+FP8QDEF const char *fp8q_simd_name(void) { return FP8Q__SIMD_NAME; }
+
+/* Scalar tails (and the whole array without SIMD) use the reference itself. */
+static void fp8q__encode_f32_ref(uint8_t *dst, const float *src, size_t n, fp8q_format fmt,
+                                 fp8q_saturation sat, fp8q_scale_op op, float scale)
+{
+    size_t i;
+    for (i = 0; i < n; i++) dst[i] = fp8q_from_f32(fp8q__apply_scale(src[i], op, scale), fmt, sat);
+}
+
+FP8QDEF fp8q_result fp8q_encode_f32(uint8_t *dst, const float *src, size_t n, fp8q_format fmt,
+                                    fp8q_saturation sat, fp8q_scale_op op, float scale)
+{
+    size_t done = 0;
+    if (!fp8q__bulk_args_ok(dst, src, n, fmt, op) || (sat != FP8Q_SATFINITE && sat != FP8Q_NOSAT))
+        return FP8Q_ERR_ARG;
+#ifdef FP8Q__HAVE_SIMD
+    if (n >= FP8Q__ENC_BLOCK) {
+        fp8q__enc_kernel k;
+        fp8q__enc_kernel_init(&k, &fp8q__formats[fmt], sat);
+        done = fp8q__encode_f32_simd(dst, src, n, &k, op, scale);
+    }
+#endif
+    fp8q__encode_f32_ref(dst + done, src + done, n - done, fmt, sat, op, scale);
+    return FP8Q_OK;
+}
+
+/* The 16-bit paths go through a float buffer of this many elements on the
+   stack: widen exactly, then the float32 path (so the bits cannot differ). */
+#define FP8Q__CHUNK 256
+
+static void fp8q__widen_f16(float *dst, const uint16_t *src, size_t n)
+{
+    size_t i = 0;
+#if defined(FP8Q__AVX512)
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + i))));
+#elif defined(FP8Q__F16C) && defined(FP8Q__AVX2)
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+#elif defined(FP8Q__F16C)
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(dst + i, _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)(src + i))));
+#elif defined(FP8Q__NEON)
+    for (; i + 4 <= n; i += 4) {
+        uint16x4_t h = vld1_u16(src + i);
+        vst1q_f32(dst + i, vcvt_f32_f16(vreinterpret_f16_u16(h)));
+    }
+#endif
+    for (; i < n; i++) dst[i] = fp8q_f16_to_f32(src[i]);
+}
+
+static void fp8q__narrow_f16(uint16_t *dst, const float *src, size_t n)
+{
+    size_t i = 0;
+#if defined(FP8Q__AVX512)
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#elif defined(FP8Q__F16C) && defined(FP8Q__AVX2)
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#elif defined(FP8Q__F16C)
+    for (; i + 4 <= n; i += 4)
+        _mm_storel_epi64((__m128i *)(dst + i), _mm_cvtps_ph(_mm_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#elif defined(FP8Q__NEON)
+    for (; i + 4 <= n; i += 4) vst1_u16(dst + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(src + i))));
+#endif
+    for (; i < n; i++) dst[i] = fp8q_f32_to_f16(src[i]);
+}
+
+static void fp8q__widen_bf16(float *dst, const uint16_t *src, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) dst[i] = fp8q_bf16_to_f32(src[i]);
+}
+
+static void fp8q__narrow_bf16(uint16_t *dst, const float *src, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) dst[i] = fp8q_f32_to_bf16(src[i]);
+}
+
+typedef void (*fp8q__widen_fn)(float *, const uint16_t *, size_t);
+typedef void (*fp8q__narrow_fn)(uint16_t *, const float *, size_t);
+
+static fp8q_result fp8q__encode_16(uint8_t *dst, const uint16_t *src, size_t n, fp8q_format fmt,
+                                   fp8q_saturation sat, fp8q_scale_op op, float scale, fp8q__widen_fn widen)
+{
+    float tmp[FP8Q__CHUNK];
+    size_t i;
+    if (!fp8q__bulk_args_ok(dst, src, n, fmt, op) || (sat != FP8Q_SATFINITE && sat != FP8Q_NOSAT))
+        return FP8Q_ERR_ARG;
+    for (i = 0; i < n; i += FP8Q__CHUNK) {
+        size_t len = n - i < FP8Q__CHUNK ? n - i : FP8Q__CHUNK;
+        widen(tmp, src + i, len);
+        fp8q_encode_f32(dst + i, tmp, len, fmt, sat, op, scale);
+    }
+    return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_encode_f16(uint8_t *dst, const uint16_t *src, size_t n, fp8q_format fmt,
+                                    fp8q_saturation sat, fp8q_scale_op op, float scale)
+{
+    return fp8q__encode_16(dst, src, n, fmt, sat, op, scale, fp8q__widen_f16);
+}
+
+FP8QDEF fp8q_result fp8q_encode_bf16(uint8_t *dst, const uint16_t *src, size_t n, fp8q_format fmt,
+                                     fp8q_saturation sat, fp8q_scale_op op, float scale)
+{
+    return fp8q__encode_16(dst, src, n, fmt, sat, op, scale, fp8q__widen_bf16);
+}
+
+FP8QDEF fp8q_result fp8q_decode_f32(float *dst, const uint8_t *src, size_t n, fp8q_format fmt,
+                                    fp8q_scale_op op, float scale)
+{
+    const fp8q_format_info *f;
+    size_t i = 0;
+    if (!fp8q__bulk_args_ok(dst, src, n, fmt, op)) return FP8Q_ERR_ARG;
+    f = &fp8q__formats[fmt];
+#ifdef FP8Q__HAVE_SIMD
+    {
+        fp8q__dec_kernel k;
+        fp8q__dec_kernel_init(&k, f);
+        i = fp8q__decode_f32_simd(dst, src, n, &k, op, scale);
+    }
+#endif
+    for (; i < n; i++) {
+        float x = fp8q__apply_scale(fp8q__f32_from_bits(fp8q__decode_bits(f, src[i])), op, scale);
+        dst[i] = x != x ? fp8q__f32_from_bits(FP8Q__F32_CANONICAL_NAN) : x;
+    }
+    return FP8Q_OK;
+}
+
+static fp8q_result fp8q__decode_16(uint16_t *dst, const uint8_t *src, size_t n, fp8q_format fmt,
+                                   fp8q_scale_op op, float scale, fp8q__narrow_fn narrow)
+{
+    float tmp[FP8Q__CHUNK];
+    size_t i;
+    if (!fp8q__bulk_args_ok(dst, src, n, fmt, op)) return FP8Q_ERR_ARG;
+    for (i = 0; i < n; i += FP8Q__CHUNK) {
+        size_t len = n - i < FP8Q__CHUNK ? n - i : FP8Q__CHUNK;
+        fp8q_decode_f32(tmp, src + i, len, fmt, op, scale);
+        narrow(dst + i, tmp, len);
+    }
+    return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_decode_f16(uint16_t *dst, const uint8_t *src, size_t n, fp8q_format fmt,
+                                    fp8q_scale_op op, float scale)
+{
+    return fp8q__decode_16(dst, src, n, fmt, op, scale, fp8q__narrow_f16);
+}
+
+FP8QDEF fp8q_result fp8q_decode_bf16(uint16_t *dst, const uint8_t *src, size_t n, fp8q_format fmt,
+                                     fp8q_scale_op op, float scale)
+{
+    return fp8q__decode_16(dst, src, n, fmt, op, scale, fp8q__narrow_bf16);
+}
+
+#endif /* FP8Q__IMPLEMENTATION_DONE */
+#endif /* FP8Q_IMPLEMENTATION */
+
+/*
+------------------------------------------------------------------------------
+This software is available under 2 licenses -- choose whichever you prefer.
+------------------------------------------------------------------------------
+ALTERNATIVE A - MIT License
+Copyright (c) 2026 the fp8q authors
+Permission is hereby granted, free of charge, to any person obtaining a copy of
+this software and associated documentation files (the "Software"), to deal in
+the Software without restriction, including without limitation the rights to
+use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies
+of the Software, and to permit persons to whom the Software is furnished to do
+so, subject to the following conditions:
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+------------------------------------------------------------------------------
+ALTERNATIVE B - Public Domain (www.unlicense.org)
+This is free and unencumbered software released into the public domain.
+Anyone is free to copy, modify, publish, use, compile, sell, or distribute this
+software, either in source code form or as a compiled binary, for any purpose,
+commercial or non-commercial, and by any means.
+In jurisdictions that recognize copyright laws, the author or authors of this
+software dedicate any and all copyright interest in the software to the public
+domain. We make this dedication in overt act of relinquishment in perpetuity of
+all present and future rights to this software under copyright law.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN
+ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION
+WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+------------------------------------------------------------------------------
+*/

@@ -1,0 +1,612 @@
+/* fp8q test suite: `make test`.
+   Every expected value here comes from an independent reference written in
+   this file (a decoder from the format definition, an encoder that searches
+   for the nearest representable value) or from published golden vectors
+   (NUMERICS.md section 2.3, CUDA 13.0 host code), never from fp8q itself.
+   Ends with the line "N passed, N failed"; exit status 1 on any failure. */
+#define FP8Q_IMPLEMENTATION
+#include "../fp8q.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------- harness */
+
+static int g_passed, g_failed, g_case_failures;
+
+#define CHECK(cond, ...)                                                                                  \
+    do {                                                                                                  \
+        if (!(cond)) {                                                                                    \
+            if (g_case_failures++ < 8) {                                                                  \
+                printf("    %s:%d: ", __FILE__, __LINE__);                                                \
+                printf(__VA_ARGS__);                                                                      \
+                printf("\n");                                                                             \
+            }                                                                                             \
+        }                                                                                                 \
+    } while (0)
+
+static void run_case(const char *name, void (*fn)(void))
+{
+    g_case_failures = 0;
+    fn();
+    if (g_case_failures) {
+        g_failed++;
+        printf("FAIL %s (%d mismatches)\n", name, g_case_failures);
+    } else {
+        g_passed++;
+        printf("ok   %s\n", name);
+    }
+}
+
+static uint32_t f32_bits(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    return u;
+}
+
+static float f32_from_bits(uint32_t u)
+{
+    float x;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+static double f64_from_bits(uint64_t u)
+{
+    double x;
+    memcpy(&x, &u, 8);
+    return x;
+}
+
+static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd32(void)
+{
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (uint32_t)(g_rng >> 16);
+}
+
+static const fp8q_format k_formats[] = {FP8Q_E4M3, FP8Q_E5M2, FP8Q_E4M3FNUZ, FP8Q_E5M2FNUZ};
+#define N_FORMATS (int)(sizeof k_formats / sizeof k_formats[0])
+static const fp8q_saturation k_sats[] = {FP8Q_SATFINITE, FP8Q_NOSAT};
+
+/* ------------------------------------------- independent format model */
+
+/* What each format is, written from the OCP / AMD definitions, not from
+   fp8q's table. */
+typedef struct {
+    int e_bits, m_bits, bias;
+    int fnuz;    /* 0x80 is NaN, no -0, no Inf, all exponents finite */
+    int has_inf; /* IEEE-style: top exponent reserved */
+} model;
+
+static model model_of(fp8q_format fmt)
+{
+    model m;
+    memset(&m, 0, sizeof m);
+    switch (fmt) {
+    case FP8Q_E4M3: m.e_bits = 4, m.m_bits = 3, m.bias = 7; break;
+    case FP8Q_E5M2: m.e_bits = 5, m.m_bits = 2, m.bias = 15, m.has_inf = 1; break;
+    case FP8Q_E4M3FNUZ: m.e_bits = 4, m.m_bits = 3, m.bias = 8, m.fnuz = 1; break;
+    default: m.e_bits = 5, m.m_bits = 2, m.bias = 16, m.fnuz = 1; break;
+    }
+    return m;
+}
+
+static int model_is_nan(model m, unsigned v)
+{
+    unsigned mag = v & 0x7F, e = mag >> m.m_bits, man = mag & ((1u << m.m_bits) - 1);
+    if (m.fnuz) return v == 0x80;
+    if (m.has_inf) return e == (1u << m.e_bits) - 1 && man != 0;
+    return mag == 0x7F; /* E4M3FN */
+}
+
+static int model_is_inf(model m, unsigned v)
+{
+    unsigned mag = v & 0x7F;
+    return m.has_inf && mag == (((1u << m.e_bits) - 1) << m.m_bits);
+}
+
+/* The value of code v as a double (NaN for NaN codes). */
+static double model_decode(model m, unsigned v)
+{
+    unsigned mag = v & 0x7F, e = mag >> m.m_bits, man = mag & ((1u << m.m_bits) - 1);
+    double sign = (v & 0x80) ? -1.0 : 1.0, frac = (double)man / (double)(1u << m.m_bits);
+    if (model_is_nan(m, v)) return NAN;
+    if (model_is_inf(m, v)) return sign * INFINITY;
+    if (e == 0) return sign * ldexp(frac, 1 - m.bias);
+    return sign * ldexp(1.0 + frac, (int)e - m.bias);
+}
+
+/* Sorted positive finite values and their codes (index = code magnitude
+   order, which is value order for sign-magnitude formats). */
+typedef struct {
+    double value[128];
+    unsigned code[128];
+    int count;
+} value_list;
+
+static value_list model_values(model m)
+{
+    value_list l;
+    unsigned c;
+    l.count = 0;
+    for (c = 0; c < 0x80; c++) {
+        if (model_is_nan(m, c) || model_is_inf(m, c)) continue;
+        l.value[l.count] = model_decode(m, c);
+        l.code[l.count] = c;
+        l.count++;
+    }
+    return l;
+}
+
+/* Reference encoder: the nearest representable value, ties to the even
+   code; a magnitude beyond max + half an ulp (or at it, when max's code is
+   odd) overflows. NaN: nan_byte (caller decides per input type). */
+static unsigned model_encode(model m, const value_list *l, double x, fp8q_saturation sat, unsigned nan_byte)
+{
+    unsigned sign = signbit(x) ? 0x80u : 0u, mag;
+    double a = fabs(x), max = l->value[l->count - 1], ulp = max - l->value[l->count - 2];
+    int lo = 0, hi = l->count - 1, overflow;
+    if (isnan(x)) return nan_byte;
+    overflow = isinf(x) || a > max + ulp / 2 || (a == max + ulp / 2 && (l->code[l->count - 1] & 1));
+    if (overflow) {
+        if (sat == FP8Q_SATFINITE) return l->code[l->count - 1] | sign;
+        if (m.has_inf) return (((1u << m.e_bits) - 1) << m.m_bits) | sign;
+        return m.fnuz ? 0x80u : (0x7Fu | sign);
+    }
+    if (a >= max) {
+        mag = l->code[l->count - 1];
+    } else { /* largest index with value <= a */
+        while (hi - lo > 1) {
+            int mid = (lo + hi) / 2;
+            if (l->value[mid] <= a) lo = mid;
+            else hi = mid;
+        }
+        if (a - l->value[lo] < l->value[hi] - a) mag = l->code[lo];
+        else if (a - l->value[lo] > l->value[hi] - a) mag = l->code[hi];
+        else mag = (l->code[lo] & 1) ? l->code[hi] : l->code[lo];
+    }
+    if (mag == 0 && m.fnuz) return 0;
+    return mag | sign;
+}
+
+/* The NaN byte fp8q documents for float/half/bf16 NaN inputs. */
+static unsigned float_nan_byte(fp8q_format fmt) { return model_of(fmt).fnuz ? 0x80u : 0x7Fu; }
+
+/* ------------------------------------------------------- sample inputs */
+
+/* A structured float32 sample: every exponent with many mantissas, both
+   signs; every rounding boundary of every format (exact midpoints and
+   neighbours); zeros, Inf, NaNs with payloads. */
+typedef struct {
+    float *x;
+    size_t n, cap;
+} sample;
+
+static void sample_add(sample *s, float x)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 4096;
+        s->x = (float *)realloc(s->x, s->cap * sizeof *s->x);
+        if (!s->x) abort();
+    }
+    s->x[s->n++] = x;
+}
+
+static void sample_add_pm(sample *s, uint32_t bits)
+{
+    sample_add(s, f32_from_bits(bits & 0x7FFFFFFFu));
+    sample_add(s, f32_from_bits(bits | 0x80000000u));
+}
+
+static void sample_add_near(sample *s, double v)
+{
+    uint32_t b = f32_bits((float)v);
+    int d;
+    for (d = -3; d <= 3; d++) sample_add_pm(s, b + (uint32_t)d);
+}
+
+static sample build_sample(void)
+{
+    sample s = {NULL, 0, 0};
+    uint32_t e, k;
+    int f, i;
+    for (e = 0; e < 256; e++) {
+        for (k = 0; k < 23; k++) {
+            sample_add_pm(&s, e << 23 | 1u << k);
+            sample_add_pm(&s, e << 23 | ((1u << k) - 1));
+            sample_add_pm(&s, e << 23 | (0x7FFFFFu ^ ((1u << k) - 1)));
+        }
+        sample_add_pm(&s, e << 23 | 0x7FFFFFu);
+        for (i = 0; i < 48; i++) sample_add_pm(&s, e << 23 | (rnd32() & 0x7FFFFFu));
+    }
+    for (f = 0; f < N_FORMATS; f++) { /* every boundary between neighbours */
+        value_list l = model_values(model_of(k_formats[f]));
+        double ulp = l.value[l.count - 1] - l.value[l.count - 2];
+        for (i = 0; i + 1 < l.count; i++) sample_add_near(&s, (l.value[i] + l.value[i + 1]) / 2);
+        for (i = 0; i < l.count; i++) sample_add_near(&s, l.value[i]);
+        sample_add_near(&s, l.value[l.count - 1] + ulp / 2);
+        sample_add_near(&s, l.value[l.count - 1] + ulp);
+        sample_add_near(&s, l.value[1] / 4);
+    }
+    sample_add_pm(&s, 0x7F800000u);                                     /* Inf */
+    sample_add_pm(&s, 0x7FC00000u), sample_add_pm(&s, 0x7F800001u);     /* NaNs */
+    sample_add_pm(&s, 0x7FFFFFFFu), sample_add_pm(&s, 0x7FA00000u);
+    sample_add_pm(&s, 0x7F7FFFFFu), sample_add_pm(&s, 0x00000001u);     /* FLT_MAX, min subnormal */
+    for (i = 0; i < 20000; i++) sample_add(&s, f32_from_bits(rnd32() | (rnd32() & 1u) << 31));
+    return s;
+}
+
+static sample g_sample;
+
+/* --------------------------------------------------------------- tests */
+
+static void test_format_table(void)
+{
+    int f;
+    for (f = 0; f < N_FORMATS; f++) {
+        const fp8q_format_info *info = fp8q_format_get(k_formats[f]);
+        model m = model_of(k_formats[f]);
+        value_list l = model_values(m);
+        CHECK(info != NULL && info->format == k_formats[f], "row %d", f);
+        if (!info) continue;
+        CHECK(info->exponent_bits == m.e_bits && info->mantissa_bits == m.m_bits && info->bias == m.bias,
+              "%s widths", info->name);
+        CHECK(info->max_code == l.code[l.count - 1], "%s max_code %02X", info->name, info->max_code);
+        CHECK(info->max_finite == (float)l.value[l.count - 1], "%s max_finite", info->name);
+        CHECK(info->min_subnormal == (float)l.value[1], "%s min_subnormal", info->name);
+        CHECK(info->min_normal == (float)model_decode(m, 1u << m.m_bits), "%s min_normal", info->name);
+        CHECK(info->nan_code == float_nan_byte(k_formats[f]), "%s nan_code", info->name);
+        CHECK(m.has_inf ? model_is_inf(m, info->inf_code) : info->inf_code == 0, "%s inf_code", info->name);
+    }
+    CHECK(fp8q_format_get(FP8Q_FORMAT_COUNT) == NULL, "out of range format");
+    CHECK(fp8q_format_get((fp8q_format)-1) == NULL, "negative format");
+    CHECK(strcmp(fp8q_format_get(FP8Q_E4M3)->safetensors_dtype, "F8_E4M3") == 0, "F8_E4M3 means E4M3FN");
+    CHECK(strcmp(fp8q_version(), FP8Q_VERSION_STRING) == 0, "version");
+}
+
+/* All 256 codes of every format, to float, double, half and bfloat16. */
+static void test_decode_all_codes(void)
+{
+    int f;
+    unsigned v;
+    for (f = 0; f < N_FORMATS; f++) {
+        model m = model_of(k_formats[f]);
+        for (v = 0; v < 256; v++) {
+            double want = model_decode(m, v);
+            float got = fp8q_to_f32((uint8_t)v, k_formats[f]);
+            uint16_t h = fp8q_to_f16((uint8_t)v, k_formats[f]), b = fp8q_to_bf16((uint8_t)v, k_formats[f]);
+            if (isnan(want)) {
+                CHECK(f32_bits(got) == 0x7FFFFFFFu, "fmt %d code %02X: NaN bits %08X", f, v, f32_bits(got));
+                CHECK(h == 0x7FFF && b == 0x7FFF, "fmt %d code %02X: NaN half %04X bf16 %04X", f, v, h, b);
+                CHECK(isnan(fp8q_to_f64((uint8_t)v, k_formats[f])), "f64 NaN");
+                continue;
+            }
+            CHECK((double)got == want && !signbit(got) == !signbit(want), "fmt %d code %02X: %.9g want %.9g", f, v,
+                  got, want);
+            CHECK(fp8q_to_f64((uint8_t)v, k_formats[f]) == want, "f64 of %02X", v);
+            CHECK(f32_bits(fp8q_f16_to_f32(h)) == f32_bits(got), "fmt %d code %02X: half %04X", f, v, h);
+            CHECK(((uint32_t)b << 16) == f32_bits(got), "fmt %d code %02X: bf16 %04X", f, v, b);
+        }
+    }
+}
+
+/* Spot values of NUMERICS.md 1.3/1.4 and the CUDA half decodes of 2.3. */
+static void test_decode_spot_values(void)
+{
+    CHECK(fp8q_to_f32(0x01, FP8Q_E4M3) == 0.001953125f, "E4M3 01");
+    CHECK(fp8q_to_f32(0x08, FP8Q_E4M3) == 0.015625f, "E4M3 08");
+    CHECK(fp8q_to_f32(0x38, FP8Q_E4M3) == 1.0f, "E4M3 38");
+    CHECK(fp8q_to_f32(0x7E, FP8Q_E4M3) == 448.0f, "E4M3 7E");
+    CHECK(fp8q_to_f32(0x6D, FP8Q_E4M3) == 104.0f, "E4M3 6D");
+    CHECK(fp8q_to_f32(0x03, FP8Q_E5M2) == 1.5f * ldexpf(1, -15), "E5M2 03");
+    CHECK(fp8q_to_f32(0x7B, FP8Q_E5M2) == 57344.0f, "E5M2 7B");
+    CHECK(isinf(fp8q_to_f32(0xFC, FP8Q_E5M2)) && fp8q_to_f32(0xFC, FP8Q_E5M2) < 0, "E5M2 FC");
+    CHECK(fp8q_to_f32(0x7F, FP8Q_E4M3FNUZ) == 240.0f, "FNUZ 7F = 240");
+    CHECK(fp8q_to_f32(0x40, FP8Q_E4M3FNUZ) == 1.0f, "FNUZ 40 = 1 (half of FN's 2)");
+    CHECK(fp8q_to_f32(0x7F, FP8Q_E5M2FNUZ) == 57344.0f, "E5M2FNUZ 7F");
+    CHECK(fp8q_to_f16(0x7F, FP8Q_E4M3) == 0x7FFF && fp8q_to_f16(0xFF, FP8Q_E4M3) == 0x7FFF, "half NaN");
+    CHECK(fp8q_to_f16(0x01, FP8Q_E4M3) == 0x1800 && fp8q_to_f16(0x7E, FP8Q_E4M3) == 0x5F00, "half 01/7E");
+    CHECK(fp8q_to_f16(0x7D, FP8Q_E5M2) == 0x7FFF && fp8q_to_f16(0xFD, FP8Q_E5M2) == 0x7FFF, "E5M2 NaN");
+    CHECK(fp8q_to_f16(0x7C, FP8Q_E5M2) == 0x7C00, "E5M2 Inf");
+}
+
+/* NUMERICS.md 2.3: CUDA 13.0 host outputs, columns E4M3 NOSAT, E4M3
+   SATFINITE, E5M2 NOSAT, E5M2 SATFINITE. */
+static void test_cuda_golden_vectors(void)
+{
+    static const struct {
+        float x;
+        unsigned char b[4];
+    } v[] = {
+        {0.0f, {0x00, 0x00, 0x00, 0x00}},      {-0.0f, {0x80, 0x80, 0x80, 0x80}},
+        {1.0f, {0x38, 0x38, 0x3C, 0x3C}},      {-2.0f, {0xC0, 0xC0, 0xC0, 0xC0}},
+        {240.0f, {0x77, 0x77, 0x5C, 0x5C}},    {248.0f, {0x78, 0x78, 0x5C, 0x5C}},
+        {448.0f, {0x7E, 0x7E, 0x5F, 0x5F}},    {449.0f, {0x7E, 0x7E, 0x5F, 0x5F}},
+        {463.9f, {0x7E, 0x7E, 0x5F, 0x5F}},    {464.0f, {0x7E, 0x7E, 0x5F, 0x5F}},
+        {464.1f, {0x7F, 0x7E, 0x5F, 0x5F}},    {480.0f, {0x7F, 0x7E, 0x60, 0x60}},
+        {1e6f, {0x7F, 0x7E, 0x7C, 0x7B}},      {65504.0f, {0x7F, 0x7E, 0x7C, 0x7B}},
+        {65536.0f, {0x7F, 0x7E, 0x7C, 0x7B}},  {57344.0f, {0x7F, 0x7E, 0x7B, 0x7B}},
+        {61439.0f, {0x7F, 0x7E, 0x7B, 0x7B}},  {61440.0f, {0x7F, 0x7E, 0x7C, 0x7B}},
+        {INFINITY, {0x7F, 0x7E, 0x7C, 0x7B}},  {-INFINITY, {0xFF, 0xFE, 0xFC, 0xFB}},
+        {NAN, {0x7F, 0x7F, 0x7F, 0x7F}},       {-NAN, {0x7F, 0x7F, 0x7F, 0x7F}},
+        {0x1p-9f, {0x01, 0x01, 0x18, 0x18}},   {0x1p-10f, {0x00, 0x00, 0x14, 0x14}},
+        {9.8e-4f, {0x01, 0x01, 0x14, 0x14}},   {1.0625f, {0x38, 0x38, 0x3C, 0x3C}},
+        {1.1875f, {0x3A, 0x3A, 0x3D, 0x3D}},   {1.5f * 0x1p-9f, {0x02, 0x02, 0x1A, 0x1A}},
+        {4.25f, {0x48, 0x48, 0x44, 0x44}},     {-1e-5f, {0x80, 0x80, 0x81, 0x81}},
+    };
+    size_t i;
+    for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+        unsigned got[4];
+        got[0] = fp8q_from_f32(v[i].x, FP8Q_E4M3, FP8Q_NOSAT);
+        got[1] = fp8q_from_f32(v[i].x, FP8Q_E4M3, FP8Q_SATFINITE);
+        got[2] = fp8q_from_f32(v[i].x, FP8Q_E5M2, FP8Q_NOSAT);
+        got[3] = fp8q_from_f32(v[i].x, FP8Q_E5M2, FP8Q_SATFINITE);
+        CHECK(got[0] == v[i].b[0] && got[1] == v[i].b[1] && got[2] == v[i].b[2] && got[3] == v[i].b[3],
+              "%g: %02X %02X %02X %02X want %02X %02X %02X %02X", v[i].x, got[0], got[1], got[2], got[3], v[i].b[0],
+              v[i].b[1], v[i].b[2], v[i].b[3]);
+    }
+    /* double NaN keeps its sign (and E5M2 payload bit 50) */
+    CHECK(fp8q_from_f64(f64_from_bits(0xFFF8000000000000ull), FP8Q_E4M3, FP8Q_NOSAT) == 0xFF, "f64 -NaN E4M3");
+    CHECK(fp8q_from_f64(f64_from_bits(0xFFF8000000000000ull), FP8Q_E5M2, FP8Q_SATFINITE) == 0xFE, "f64 -NaN E5M2");
+    CHECK(fp8q_from_f64(f64_from_bits(0x7FF8000000000000ull), FP8Q_E4M3, FP8Q_SATFINITE) == 0x7F, "f64 +NaN E4M3");
+    CHECK(fp8q_from_f64(f64_from_bits(0x7FF8000000000000ull), FP8Q_E5M2, FP8Q_NOSAT) == 0x7E, "f64 +NaN E5M2");
+    CHECK(fp8q_from_f64(f64_from_bits(0x7FFC000000000000ull), FP8Q_E5M2, FP8Q_NOSAT) == 0x7F, "f64 NaN bit 50");
+}
+
+/* The structured float sample against the reference encoder, every format
+   and saturation mode. */
+static void test_encode_f32_sample(void)
+{
+    int f, s;
+    size_t i;
+    for (f = 0; f < N_FORMATS; f++) {
+        model m = model_of(k_formats[f]);
+        value_list l = model_values(m);
+        for (s = 0; s < 2; s++)
+            for (i = 0; i < g_sample.n; i++) {
+                float x = g_sample.x[i];
+                unsigned want = model_encode(m, &l, x, k_sats[s], float_nan_byte(k_formats[f]));
+                unsigned got = fp8q_from_f32(x, k_formats[f], k_sats[s]);
+                CHECK(got == want, "fmt %d sat %d x=%a (%08X): %02X want %02X", f, s, x, f32_bits(x), got, want);
+            }
+    }
+}
+
+/* Double inputs: the boundaries at double precision (which float cannot
+   express), huge and tiny magnitudes, NaN sign and payload rules. */
+static void test_encode_f64_edges(void)
+{
+    int f, s, i, d;
+    for (f = 0; f < N_FORMATS; f++) {
+        model m = model_of(k_formats[f]);
+        value_list l = model_values(m);
+        double ulp = l.value[l.count - 1] - l.value[l.count - 2];
+        double pts[512];
+        int n = 0;
+        for (i = 0; i + 1 < l.count; i++) pts[n++] = (l.value[i] + l.value[i + 1]) / 2;
+        pts[n++] = l.value[l.count - 1] + ulp / 2;
+        pts[n++] = l.value[1] / 2;
+        pts[n++] = 1e300, pts[n++] = 1e-300, pts[n++] = 4.9e-324, pts[n++] = 1.7976931348623157e308;
+        for (s = 0; s < 2; s++)
+            for (i = 0; i < n; i++)
+                for (d = -2; d <= 2; d++) {
+                    double x = d < 0 ? nextafter(pts[i], 0) : d > 0 ? nextafter(pts[i], INFINITY) : pts[i];
+                    double xs[2];
+                    int k;
+                    xs[0] = x, xs[1] = -x;
+                    for (k = 0; k < 2; k++) {
+                        unsigned want = model_encode(m, &l, xs[k], k_sats[s], 0);
+                        unsigned got = fp8q_from_f64(xs[k], k_formats[f], k_sats[s]);
+                        CHECK(got == want, "fmt %d sat %d x=%a: %02X want %02X", f, s, xs[k], got, want);
+                    }
+                }
+        for (s = 0; s < 2; s++) { /* NaN: FNUZ 80; FN 7F|sign; E5M2 7E|bit50|sign */
+            unsigned pos = fp8q_from_f64(f64_from_bits(0x7FF8000000000001ull), k_formats[f], k_sats[s]);
+            unsigned neg = fp8q_from_f64(f64_from_bits(0xFFF4000000000000ull), k_formats[f], k_sats[s]);
+            unsigned want_pos = m.fnuz ? 0x80 : m.has_inf ? 0x7E : 0x7F;
+            unsigned want_neg = m.fnuz ? 0x80 : m.has_inf ? 0xFF : 0xFF;
+            CHECK(pos == want_pos && neg == want_neg, "fmt %d NaN %02X %02X", f, pos, neg);
+        }
+    }
+}
+
+/* All 65536 half and bfloat16 inputs against the reference encoder. */
+static void test_encode_all_16bit(void)
+{
+    int f, s;
+    uint32_t h;
+    for (f = 0; f < N_FORMATS; f++) {
+        model m = model_of(k_formats[f]);
+        value_list l = model_values(m);
+        for (s = 0; s < 2; s++)
+            for (h = 0; h < 65536; h++) {
+                double xh = fp8q_f16_to_f32((uint16_t)h), xb = f32_from_bits(h << 16);
+                unsigned nb = float_nan_byte(k_formats[f]);
+                unsigned gh = fp8q_from_f16((uint16_t)h, k_formats[f], k_sats[s]);
+                unsigned gb = fp8q_from_bf16((uint16_t)h, k_formats[f], k_sats[s]);
+                CHECK(gh == model_encode(m, &l, xh, k_sats[s], nb), "fmt %d sat %d half %04X: %02X", f, s, h, gh);
+                CHECK(gb == model_encode(m, &l, xb, k_sats[s], nb), "fmt %d sat %d bf16 %04X: %02X", f, s, h, gb);
+            }
+    }
+}
+
+/* Half/bfloat16 helpers: every half widened exactly; narrowing rounds to
+   nearest even at every midpoint; overflow and NaN rules. */
+static void test_16bit_helpers(void)
+{
+    uint32_t h;
+    for (h = 0; h < 65536; h++) {
+        unsigned e = (h >> 10) & 31, man = h & 1023;
+        double want = e == 31 ? (man ? NAN : INFINITY) : e == 0 ? ldexp(man, -24) : ldexp(1024 + man, (int)e - 25);
+        float x = fp8q_f16_to_f32((uint16_t)h);
+        if (h & 0x8000) want = -want;
+        if (isnan(want)) {
+            CHECK(isnan(x) && ((f32_bits(x) >> 13) & 0x3FF) == man && (f32_bits(x) >> 31) == (h >> 15), "nan %04X", h);
+            CHECK(fp8q_f32_to_f16(x) == (h | 0x200), "half NaN round trip %04X", h);
+            continue;
+        }
+        CHECK((double)x == want && !signbit(x) == !signbit(want), "half %04X -> %g want %g", h, x, want);
+        CHECK(fp8q_f32_to_f16(x) == h, "half round trip %04X", h);
+        if (e < 30 || (e == 30 && man < 1023)) { /* midpoint with the next half up */
+            float next = fp8q_f16_to_f32((uint16_t)(h + 1)), mid = (x + next) / 2;
+            uint16_t even = (h & 1) ? (uint16_t)(h + 1) : (uint16_t)h;
+            CHECK(fp8q_f32_to_f16(mid) == even, "half mid %04X", h);
+            CHECK(fp8q_f32_to_f16(nextafterf(mid, next)) == h + 1, "half above mid %04X", h);
+            CHECK(fp8q_f32_to_f16(nextafterf(mid, x)) == h, "half below mid %04X", h);
+        }
+        CHECK(fp8q_f32_to_bf16(f32_from_bits(h << 16)) == h, "bf16 round trip");
+    }
+    CHECK(fp8q_f32_to_f16(65519.99f) == 0x7BFF && fp8q_f32_to_f16(65520.0f) == 0x7C00, "half overflow");
+    CHECK(fp8q_f32_to_f16(0x1p-25f) == 0 && fp8q_f32_to_f16(nextafterf(0x1p-25f, 1)) == 1, "half underflow");
+    CHECK(fp8q_f32_to_f16(f32_from_bits(0x7FFFFFFFu)) == 0x7FFF, "canonical NaN to half");
+    CHECK(fp8q_f32_to_bf16(f32_from_bits(0x3F808000u)) == 0x3F80, "bf16 tie to even");
+    CHECK(fp8q_f32_to_bf16(f32_from_bits(0x3F818000u)) == 0x3F82, "bf16 tie to even up");
+    CHECK(fp8q_f32_to_bf16(f32_from_bits(0x7F7FFFFFu)) == 0x7F80, "bf16 overflow");
+    CHECK(fp8q_f32_to_bf16(f32_from_bits(0xFF800001u)) == 0xFFC0, "bf16 sNaN quieted");
+}
+
+/* ------------------------------------------------- bulk vs scalar paths */
+
+static float scaled(float x, fp8q_scale_op op, float s)
+{
+    volatile float r = op == FP8Q_SCALE_MUL ? x * s : op == FP8Q_SCALE_DIV ? x / s : x;
+    return r;
+}
+
+static const struct {
+    fp8q_scale_op op;
+    float scale;
+} k_scales[] = {{FP8Q_SCALE_NONE, 0.0f}, {FP8Q_SCALE_MUL, 0.013f},   {FP8Q_SCALE_DIV, 0.013f},
+                {FP8Q_SCALE_MUL, 3e4f},  {FP8Q_SCALE_DIV, 1e-30f},   {FP8Q_SCALE_MUL, 0.0f},
+                {FP8Q_SCALE_DIV, 0.0f},  {FP8Q_SCALE_MUL, INFINITY}, {FP8Q_SCALE_DIV, NAN}};
+#define N_SCALES (int)(sizeof k_scales / sizeof k_scales[0])
+
+/* The bulk encoder (SIMD where built) equals the scalar definition on the
+   whole sample, at every length 0..70 and offset 0..3 (tails and
+   misalignment), every format, saturation and scale. */
+static void test_bulk_encode_f32(void)
+{
+    size_t n = g_sample.n, i;
+    uint8_t *got = (uint8_t *)malloc(n + 4);
+    int f, s, c, off;
+    for (f = 0; f < N_FORMATS; f++)
+        for (s = 0; s < 2; s++)
+            for (c = 0; c < N_SCALES; c++) {
+                fp8q_result r = fp8q_encode_f32(got, g_sample.x, n, k_formats[f], k_sats[s], k_scales[c].op,
+                                                k_scales[c].scale);
+                CHECK(r == FP8Q_OK, "result %d", r);
+                for (i = 0; i < n; i++) {
+                    unsigned want = fp8q_from_f32(scaled(g_sample.x[i], k_scales[c].op, k_scales[c].scale),
+                                                  k_formats[f], k_sats[s]);
+                    CHECK(got[i] == want, "fmt %d sat %d scale %d i=%zu x=%a: %02X want %02X", f, s, c, i,
+                          g_sample.x[i], got[i], want);
+                }
+            }
+    for (off = 0; off < 4; off++)
+        for (n = 0; n <= 70; n++) {
+            memset(got, 0xAA, n + 4);
+            fp8q_encode_f32(got + off, g_sample.x + 1000 + off, n, FP8Q_E4M3, FP8Q_SATFINITE, FP8Q_SCALE_NONE, 0);
+            for (i = 0; i < n; i++)
+                CHECK(got[off + i] == fp8q_from_f32(g_sample.x[1000 + off + i], FP8Q_E4M3, FP8Q_SATFINITE),
+                      "len %zu off %d i %zu", n, off, i);
+            CHECK(got[off + n] == 0xAA && (off == 0 || got[off - 1] == 0xAA), "wrote outside len %zu", n);
+        }
+    free(got);
+}
+
+static void test_bulk_encode_16bit(void)
+{
+    uint16_t *src = (uint16_t *)malloc(65536 * sizeof *src);
+    uint8_t *gh = (uint8_t *)malloc(65536), *gb = (uint8_t *)malloc(65536);
+    uint32_t h;
+    int f, s, c;
+    for (h = 0; h < 65536; h++) src[h] = (uint16_t)(h * 40503u); /* a permutation: mix neighbours */
+    for (f = 0; f < N_FORMATS; f++)
+        for (s = 0; s < 2; s++)
+            for (c = 0; c < N_SCALES; c += 2) {
+                fp8q_scale_op op = k_scales[c].op;
+                float sc = k_scales[c].scale;
+                CHECK(fp8q_encode_f16(gh, src, 65536, k_formats[f], k_sats[s], op, sc) == FP8Q_OK, "f16 result");
+                CHECK(fp8q_encode_bf16(gb, src, 65536, k_formats[f], k_sats[s], op, sc) == FP8Q_OK, "bf16 result");
+                for (h = 0; h < 65536; h++) {
+                    unsigned wh = fp8q_from_f32(scaled(fp8q_f16_to_f32(src[h]), op, sc), k_formats[f], k_sats[s]);
+                    unsigned wb = fp8q_from_f32(scaled(fp8q_bf16_to_f32(src[h]), op, sc), k_formats[f], k_sats[s]);
+                    CHECK(gh[h] == wh, "fmt %d half %04X: %02X want %02X", f, src[h], gh[h], wh);
+                    CHECK(gb[h] == wb, "fmt %d bf16 %04X: %02X want %02X", f, src[h], gb[h], wb);
+                }
+            }
+    free(src), free(gh), free(gb);
+}
+
+/* Bulk decoders equal the scalar definition for all codes, scales
+   (including ones that overflow or underflow half), lengths and offsets. */
+static void test_bulk_decode(void)
+{
+    enum { N = 256 * 5 + 13 };
+    uint8_t src[N + 4];
+    float got[N + 4];
+    uint16_t gh[N + 4], gb[N + 4];
+    int f, c, i, off;
+    for (i = 0; i < N + 4; i++) src[i] = (uint8_t)(i * 37 + (i >> 8));
+    for (f = 0; f < N_FORMATS; f++)
+        for (c = 0; c < N_SCALES; c++)
+            for (off = 0; off < 4; off += 3) {
+                fp8q_scale_op op = k_scales[c].op;
+                float sc = k_scales[c].scale;
+                CHECK(fp8q_decode_f32(got + off, src + off, N, k_formats[f], op, sc) == FP8Q_OK, "result");
+                fp8q_decode_f16(gh + off, src + off, N, k_formats[f], op, sc);
+                fp8q_decode_bf16(gb + off, src + off, N, k_formats[f], op, sc);
+                for (i = off; i < N + off; i++) {
+                    float want = scaled(fp8q_to_f32(src[i], k_formats[f]), op, sc);
+                    uint32_t wbits = isnan(want) ? 0x7FFFFFFFu : f32_bits(want);
+                    CHECK(f32_bits(got[i]) == wbits, "fmt %d scale %d code %02X: %08X want %08X", f, c, src[i],
+                          f32_bits(got[i]), wbits);
+                    CHECK(gh[i] == fp8q_f32_to_f16(f32_from_bits(wbits)), "f16 fmt %d code %02X", f, src[i]);
+                    CHECK(gb[i] == fp8q_f32_to_bf16(f32_from_bits(wbits)), "bf16 fmt %d code %02X", f, src[i]);
+                }
+            }
+}
+
+static void test_bulk_arguments(void)
+{
+    uint8_t q[4];
+    float x[4] = {0};
+    CHECK(fp8q_encode_f32(NULL, x, 4, FP8Q_E4M3, FP8Q_SATFINITE, FP8Q_SCALE_NONE, 0) == FP8Q_ERR_ARG, "NULL dst");
+    CHECK(fp8q_encode_f32(q, NULL, 4, FP8Q_E4M3, FP8Q_SATFINITE, FP8Q_SCALE_NONE, 0) == FP8Q_ERR_ARG, "NULL src");
+    CHECK(fp8q_encode_f32(NULL, NULL, 0, FP8Q_E4M3, FP8Q_SATFINITE, FP8Q_SCALE_NONE, 0) == FP8Q_OK, "n = 0");
+    CHECK(fp8q_encode_f32(q, x, 4, FP8Q_FORMAT_COUNT, FP8Q_SATFINITE, FP8Q_SCALE_NONE, 0) == FP8Q_ERR_ARG, "fmt");
+    CHECK(fp8q_encode_f32(q, x, 4, FP8Q_E4M3, (fp8q_saturation)7, FP8Q_SCALE_NONE, 0) == FP8Q_ERR_ARG, "sat");
+    CHECK(fp8q_encode_f32(q, x, 4, FP8Q_E4M3, FP8Q_SATFINITE, (fp8q_scale_op)9, 0) == FP8Q_ERR_ARG, "op");
+    CHECK(fp8q_decode_f32(x, NULL, 4, FP8Q_E4M3, FP8Q_SCALE_NONE, 0) == FP8Q_ERR_ARG, "decode NULL");
+    CHECK(fp8q_decode_f16(NULL, q, 4, FP8Q_E4M3, FP8Q_SCALE_NONE, 0) == FP8Q_ERR_ARG, "decode16 NULL");
+    CHECK(fp8q_encode_bf16(q, NULL, 1, FP8Q_E4M3, FP8Q_NOSAT, FP8Q_SCALE_NONE, 0) == FP8Q_ERR_ARG, "bf16 NULL");
+    CHECK(strcmp(fp8q_result_string(FP8Q_ERR_ARG), "invalid argument") == 0, "result string");
+    CHECK(fp8q_result_string((fp8q_result)-99) != NULL, "unknown result string");
+}
+
+int main(void)
+{
+    printf("fp8q %s tests, bulk path: %s\n", fp8q_version(), fp8q_simd_name());
+    g_sample = build_sample();
+    run_case("format table", test_format_table);
+    run_case("decode all codes", test_decode_all_codes);
+    run_case("decode spot values", test_decode_spot_values);
+    run_case("CUDA golden vectors", test_cuda_golden_vectors);
+    run_case("encode f32 structured sample", test_encode_f32_sample);
+    run_case("encode f64 edges", test_encode_f64_edges);
+    run_case("encode all half and bf16", test_encode_all_16bit);
+    run_case("half/bf16 helpers", test_16bit_helpers);
+    run_case("bulk encode f32 vs scalar", test_bulk_encode_f32);
+    run_case("bulk encode half/bf16 vs scalar", test_bulk_encode_16bit);
+    run_case("bulk decode vs scalar", test_bulk_decode);
+    run_case("bulk arguments", test_bulk_arguments);
+    free(g_sample.x);
+    printf("%d passed, %d failed\n", g_passed, g_failed);
+    return g_failed ? 1 : 0;
+}
