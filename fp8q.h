@@ -65,9 +65,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FP8Q_VERSION_MAJOR 0
-#define FP8Q_VERSION_MINOR 1
-#define FP8Q_VERSION_PATCH 0
+#define FP8Q_VERSION_MAJOR  0
+#define FP8Q_VERSION_MINOR  1
+#define FP8Q_VERSION_PATCH  0
 #define FP8Q_VERSION_STRING "0.1.0"
 
 #ifndef FP8QDEF
@@ -89,9 +89,9 @@ extern "C" {
 /* Every fallible function returns one of these. Values are stable. */
 typedef enum fp8q_result {
     FP8Q_OK = 0,
-    FP8Q_ERR_ARG = -1,         /* invalid argument (NULL pointer, bad enum, bad size) */
-    FP8Q_ERR_NOMEM = -2,       /* an allocation failed */
-    FP8Q_ERR_UNSUPPORTED = -3  /* valid request this build or backend cannot do */
+    FP8Q_ERR_ARG = -1,        /* invalid argument (NULL pointer, bad enum, bad size) */
+    FP8Q_ERR_NOMEM = -2,      /* an allocation failed */
+    FP8Q_ERR_UNSUPPORTED = -3 /* valid request this build or backend cannot do */
 } fp8q_result;
 
 /* A fixed English sentence for a result code; never NULL. */
@@ -240,23 +240,23 @@ typedef enum fp8q_scale_op {
 
 /* dst[i] = fp8q_from_f32(op(src[i], scale), fmt, sat) for i < n. Any n, any
    alignment; src and dst must not overlap. */
-FP8QDEF fp8q_result fp8q_encode_f32(uint8_t *dst, const float *src, size_t n, fp8q_format fmt,
-                                    fp8q_saturation sat, fp8q_scale_op op, float scale);
+FP8QDEF fp8q_result fp8q_encode_f32(uint8_t *dst, const float *src, size_t n, fp8q_format fmt, fp8q_saturation sat,
+                                    fp8q_scale_op op, float scale);
 /* Same with half / bfloat16 input: the value is widened exactly to float first. */
-FP8QDEF fp8q_result fp8q_encode_f16(uint8_t *dst, const uint16_t *src, size_t n, fp8q_format fmt,
-                                    fp8q_saturation sat, fp8q_scale_op op, float scale);
-FP8QDEF fp8q_result fp8q_encode_bf16(uint8_t *dst, const uint16_t *src, size_t n, fp8q_format fmt,
-                                     fp8q_saturation sat, fp8q_scale_op op, float scale);
+FP8QDEF fp8q_result fp8q_encode_f16(uint8_t *dst, const uint16_t *src, size_t n, fp8q_format fmt, fp8q_saturation sat,
+                                    fp8q_scale_op op, float scale);
+FP8QDEF fp8q_result fp8q_encode_bf16(uint8_t *dst, const uint16_t *src, size_t n, fp8q_format fmt, fp8q_saturation sat,
+                                     fp8q_scale_op op, float scale);
 
 /* dst[i] = op(fp8q_to_f32(src[i], fmt), scale), NaN results as 0x7FFFFFFF. */
-FP8QDEF fp8q_result fp8q_decode_f32(float *dst, const uint8_t *src, size_t n, fp8q_format fmt,
-                                    fp8q_scale_op op, float scale);
+FP8QDEF fp8q_result fp8q_decode_f32(float *dst, const uint8_t *src, size_t n, fp8q_format fmt, fp8q_scale_op op,
+                                    float scale);
 /* Same, then rounded to half / bfloat16 with fp8q_f32_to_f16 / _bf16 (exact
    when op is FP8Q_SCALE_NONE). */
-FP8QDEF fp8q_result fp8q_decode_f16(uint16_t *dst, const uint8_t *src, size_t n, fp8q_format fmt,
-                                    fp8q_scale_op op, float scale);
-FP8QDEF fp8q_result fp8q_decode_bf16(uint16_t *dst, const uint8_t *src, size_t n, fp8q_format fmt,
-                                     fp8q_scale_op op, float scale);
+FP8QDEF fp8q_result fp8q_decode_f16(uint16_t *dst, const uint8_t *src, size_t n, fp8q_format fmt, fp8q_scale_op op,
+                                    float scale);
+FP8QDEF fp8q_result fp8q_decode_bf16(uint16_t *dst, const uint8_t *src, size_t n, fp8q_format fmt, fp8q_scale_op op,
+                                     float scale);
 
 /* "avx512", "avx2", "sse2", "neon" or "scalar": the bulk path of this build. */
 FP8QDEF const char *fp8q_simd_name(void);
@@ -377,17 +377,15 @@ FP8QDEF const char *fp8q_version(void) { return FP8Q_VERSION_STRING; }
 
 /* Rows in enum order (C++ has no array designators); a test checks
    fp8q__formats[i].format == i and recomputes every number from the bits. */
+/* clang-format off */
 static const fp8q_format_info fp8q__formats[FP8Q_FORMAT_COUNT] = {
-    /* format        name        safetensors     E  M  bias specials            max   inf   nan   max_finite min_normal    min_subnormal */
-    {FP8Q_E4M3, "e4m3fn", "F8_E4M3", 4, 3, 7, FP8Q_SPECIALS_FN, 0x7E, 0x00, 0x7F, 448.0f, 0.015625f,
-     0.001953125f},
-    {FP8Q_E5M2, "e5m2", "F8_E5M2", 5, 2, 15, FP8Q_SPECIALS_IEEE, 0x7B, 0x7C, 0x7F, 57344.0f,
-     6.103515625e-05f, 1.52587890625e-05f},
-    {FP8Q_E4M3FNUZ, "e4m3fnuz", "F8_E4M3FNUZ", 4, 3, 8, FP8Q_SPECIALS_FNUZ, 0x7F, 0x00, 0x80,
-     240.0f, 0.0078125f, 0.0009765625f},
-    {FP8Q_E5M2FNUZ, "e5m2fnuz", "F8_E5M2FNUZ", 5, 2, 16, FP8Q_SPECIALS_FNUZ, 0x7F, 0x00, 0x80,
-     57344.0f, 3.0517578125e-05f, 7.62939453125e-06f},
+/*   format         name        safetensors    E  M  bias specials             max   inf   nan   max_finite  min_normal          min_subnormal */
+    {FP8Q_E4M3,     "e4m3fn",   "F8_E4M3",     4, 3, 7,   FP8Q_SPECIALS_FN,   0x7E, 0x00, 0x7F, 448.0f,     0.015625f,          0.001953125f},
+    {FP8Q_E5M2,     "e5m2",     "F8_E5M2",     5, 2, 15,  FP8Q_SPECIALS_IEEE, 0x7B, 0x7C, 0x7F, 57344.0f,   6.103515625e-05f,   1.52587890625e-05f},
+    {FP8Q_E4M3FNUZ, "e4m3fnuz", "F8_E4M3FNUZ", 4, 3, 8,   FP8Q_SPECIALS_FNUZ, 0x7F, 0x00, 0x80, 240.0f,     0.0078125f,         0.0009765625f},
+    {FP8Q_E5M2FNUZ, "e5m2fnuz", "F8_E5M2FNUZ", 5, 2, 16,  FP8Q_SPECIALS_FNUZ, 0x7F, 0x00, 0x80, 57344.0f,   3.0517578125e-05f,  7.62939453125e-06f},
 };
+/* clang-format on */
 
 FP8QDEF const fp8q_format_info *fp8q_format_get(fp8q_format fmt)
 {
@@ -426,8 +424,8 @@ static uint32_t fp8q__round_magnitude(const fp8q_format_info *f, int exp, uint64
         shift = frac_bits - m;
         code = ((uint64_t)e_field << m) | ((sig >> shift) & ((1u << m) - 1u));
     } else {
-        shift = frac_bits - m + 1 - e_field;              /* denormalise */
-        if (shift > frac_bits + 1) return 0;              /* below half the min subnormal */
+        shift = frac_bits - m + 1 - e_field; /* denormalise */
+        if (shift > frac_bits + 1) return 0; /* below half the min subnormal */
         code = sig >> shift;
     }
     rem = sig & ((((uint64_t)1) << shift) - 1u);
@@ -467,8 +465,8 @@ static uint8_t fp8q__nan_code(const fp8q_format_info *f, uint32_t sign, uint32_t
     }
 }
 
-static uint8_t fp8q__encode_finite(const fp8q_format_info *f, uint32_t sign, int exp, uint64_t sig,
-                                   int frac_bits, fp8q_saturation sat)
+static uint8_t fp8q__encode_finite(const fp8q_format_info *f, uint32_t sign, int exp, uint64_t sig, int frac_bits,
+                                   fp8q_saturation sat)
 {
     uint32_t mag = fp8q__round_magnitude(f, exp, sig, frac_bits);
     if (mag == FP8Q__OVERFLOW) return fp8q__overflow_code(f, sign, sat);
@@ -497,8 +495,7 @@ FP8QDEF uint8_t fp8q_from_f64(double x, fp8q_format fmt, fp8q_saturation sat)
     const uint64_t a = u & 0x7FFFFFFFFFFFFFFFull;
     const int e = (int)(a >> 52);
     const uint64_t frac = a & 0xFFFFFFFFFFFFFull;
-    if (a > 0x7FF0000000000000ull)
-        return fp8q__nan_code(f, sign, (uint32_t)(frac >> (52 - f->mantissa_bits)));
+    if (a > 0x7FF0000000000000ull) return fp8q__nan_code(f, sign, (uint32_t)(frac >> (52 - f->mantissa_bits)));
     if (a == 0x7FF0000000000000ull) return fp8q__overflow_code(f, sign, sat);
     if (e == 0) return fp8q__encode_finite(f, sign, -1022, frac, 52, sat);
     return fp8q__encode_finite(f, sign, e - 1023, frac | (1ull << 52), 52, sat);
@@ -551,22 +548,23 @@ FP8QDEF float fp8q_to_f32(uint8_t v, fp8q_format fmt)
     return fp8q__f32_from_bits(fp8q__decode_bits(fp8q__format(fmt), v));
 }
 
+/* Widens with integers only (no float->double instruction or soft-float
+   helper): decoded values are zero, normal floats (every FP8 subnormal is a
+   normal float), Inf or the canonical NaN. */
 FP8QDEF double fp8q_to_f64(uint8_t v, fp8q_format fmt)
 {
     const uint32_t u = fp8q__decode_bits(fp8q__format(fmt), v);
-    if (u == FP8Q__F32_CANONICAL_NAN) return fp8q__f64_from_bits(0x7FF8000000000000ull);
-    return (double)fp8q__f32_from_bits(u);
+    const uint64_t sign = (uint64_t)(u & 0x80000000u) << 32;
+    const uint32_t a = u & 0x7FFFFFFFu;
+    if (a == 0) return fp8q__f64_from_bits(sign);
+    if (a == 0x7F800000u) return fp8q__f64_from_bits(sign | 0x7FF0000000000000ull);
+    if (a > 0x7F800000u) return fp8q__f64_from_bits(0x7FF8000000000000ull);
+    return fp8q__f64_from_bits(sign | ((uint64_t)((a >> 23) - 127u + 1023u) << 52) | ((uint64_t)(a & 0x7FFFFFu) << 29));
 }
 
-FP8QDEF uint16_t fp8q_to_f16(uint8_t v, fp8q_format fmt)
-{
-    return fp8q_f32_to_f16(fp8q_to_f32(v, fmt));
-}
+FP8QDEF uint16_t fp8q_to_f16(uint8_t v, fp8q_format fmt) { return fp8q_f32_to_f16(fp8q_to_f32(v, fmt)); }
 
-FP8QDEF uint16_t fp8q_to_bf16(uint8_t v, fp8q_format fmt)
-{
-    return fp8q_f32_to_bf16(fp8q_to_f32(v, fmt));
-}
+FP8QDEF uint16_t fp8q_to_bf16(uint8_t v, fp8q_format fmt) { return fp8q_f32_to_bf16(fp8q_to_f32(v, fmt)); }
 
 /* ------------------------------------------------------ half and bfloat16 */
 
@@ -626,8 +624,7 @@ FP8QDEF uint16_t fp8q_f32_to_bf16(float x)
 
 /* ------------------------------------------------------ bulk conversions */
 
-static int fp8q__bulk_args_ok(const void *dst, const void *src, size_t n, fp8q_format fmt,
-                              fp8q_scale_op op)
+static int fp8q__bulk_args_ok(const void *dst, const void *src, size_t n, fp8q_format fmt, fp8q_scale_op op)
 {
     if (n > 0 && (dst == NULL || src == NULL)) return 0;
     if (fp8q_format_get(fmt) == NULL) return 0;
@@ -658,8 +655,7 @@ typedef struct fp8q__enc_kernel {
     uint32_t ovf_code;    /* magnitude code for overflow and Inf */
     uint32_t nan_code;    /* byte for NaN */
     uint32_t zero_signed; /* 1 when the format has -0 */
-    int n_sub;            /* 2^M subnormal boundaries */
-    uint32_t sub_gt[8];   /* code >= k+1 iff a > sub_gt[k] */
+    uint32_t sub_gt[8];   /* code >= k+1 iff a > sub_gt[k]; 0x7FFFFFFF (never) past 2^M */
 } fp8q__enc_kernel;
 
 static void fp8q__enc_kernel_init(fp8q__enc_kernel *k, const fp8q_format_info *f, fp8q_saturation sat)
@@ -678,10 +674,9 @@ static void fp8q__enc_kernel_init(fp8q__enc_kernel *k, const fp8q_format_info *f
     k->ovf_code = fp8q__overflow_code(f, 0, sat);
     k->nan_code = f->nan_code;
     k->zero_signed = f->specials != FP8Q_SPECIALS_FNUZ;
-    k->n_sub = 1 << m;
-    for (i = 0; i < k->n_sub; i++) { /* boundary between codes i and i+1 */
+    for (i = 0; i < 8; i++) { /* boundary between codes i and i+1 */
         uint32_t b = fp8q__f32_bits((float)(2 * i + 1) * half_sub);
-        k->sub_gt[i] = (i & 1) ? b - 1u : b; /* tie goes to the even code */
+        k->sub_gt[i] = i >= (1 << m) ? 0x7FFFFFFFu : (i & 1) ? b - 1u : b; /* tie goes to the even code */
     }
 }
 
@@ -703,9 +698,7 @@ static void fp8q__dec_kernel_init(fp8q__dec_kernel *k, const fp8q_format_info *f
     k->n_sub = 1u << f->mantissa_bits;
     k->sub_scale = f->min_subnormal;
     k->inf_mag = f->specials == FP8Q_SPECIALS_IEEE ? f->inf_code : 0x80u;
-    k->nan_mag = f->specials == FP8Q_SPECIALS_IEEE ? f->inf_code + 1u
-                 : f->specials == FP8Q_SPECIALS_FN ? 0x7Fu
-                                                   : 0x80u;
+    k->nan_mag = f->specials == FP8Q_SPECIALS_IEEE ? f->inf_code + 1u : f->specials == FP8Q_SPECIALS_FN ? 0x7Fu : 0x80u;
     k->nan_byte = f->specials == FP8Q_SPECIALS_FNUZ ? 0x80u : 0x100u;
 }
 
@@ -728,7 +721,7 @@ static __m512i fp8q__encode16_avx512(__m512 x, const fp8q__enc_kernel *k)
     int i;
     mag = _mm512_add_epi32(mag, _mm512_add_epi32(lsb, _mm512_set1_epi32((int)k->round)));
     mag = _mm512_srl_epi32(mag, sh);
-    for (i = 0; i < k->n_sub; i++) {
+    for (i = 0; i < 8; i++) {
         __mmask16 gt = _mm512_cmpgt_epi32_mask(a, _mm512_set1_epi32((int)k->sub_gt[i]));
         sub = _mm512_mask_add_epi32(sub, gt, sub, _mm512_set1_epi32(1));
     }
@@ -741,9 +734,10 @@ static __m512i fp8q__encode16_avx512(__m512 x, const fp8q__enc_kernel *k)
                                  _mm512_set1_epi32((int)k->nan_code));
 }
 
-static size_t fp8q__encode_f32_simd(uint8_t *dst, const float *src, size_t n, const fp8q__enc_kernel *k,
+static size_t fp8q__encode_f32_simd(uint8_t *dst, const float *src, size_t n, const fp8q__enc_kernel *kernel,
                                     fp8q_scale_op op, float scale)
 {
+    const fp8q__enc_kernel local = *kernel, *k = &local; /* byte stores cannot alias a local */
     const __m512 s = _mm512_set1_ps(scale);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -755,9 +749,10 @@ static size_t fp8q__encode_f32_simd(uint8_t *dst, const float *src, size_t n, co
     return i;
 }
 
-static size_t fp8q__decode_f32_simd(float *dst, const uint8_t *src, size_t n, const fp8q__dec_kernel *k,
+static size_t fp8q__decode_f32_simd(float *dst, const uint8_t *src, size_t n, const fp8q__dec_kernel *kernel,
                                     fp8q_scale_op op, float scale)
 {
+    const fp8q__dec_kernel local = *kernel, *k = &local; /* float stores cannot alias a local */
     const __m512 s = _mm512_set1_ps(scale);
     const __m128i sh = _mm_cvtsi32_si128((int)k->shift);
     size_t i = 0;
@@ -789,33 +784,33 @@ static size_t fp8q__decode_f32_simd(float *dst, const uint8_t *src, size_t n, co
 #elif defined(FP8Q__AVX2) || defined(FP8Q__SSE2)
 /* AVX2 and SSE2 share one algorithm written with these small wrappers. */
 #if defined(FP8Q__AVX2)
-#define FP8Q__SIMD_NAME "avx2"
-#define FP8Q__ENC_BLOCK 32
+#define FP8Q__SIMD_NAME       "avx2"
+#define FP8Q__ENC_BLOCK       32
 typedef __m256i fp8q__vi;
 typedef __m256 fp8q__vf;
-#define FP8Q__LANES 8
-#define fp8q__set1(x) _mm256_set1_epi32((int)(x))
-#define fp8q__set1f(x) _mm256_set1_ps(x)
-#define fp8q__and(a, b) _mm256_and_si256(a, b)
-#define fp8q__or(a, b) _mm256_or_si256(a, b)
-#define fp8q__add(a, b) _mm256_add_epi32(a, b)
-#define fp8q__sub(a, b) _mm256_sub_epi32(a, b)
-#define fp8q__srl(a, c) _mm256_srl_epi32(a, c)
-#define fp8q__sll(a, c) _mm256_sll_epi32(a, c)
-#define fp8q__srli(a, c) _mm256_srli_epi32(a, c)
-#define fp8q__slli(a, c) _mm256_slli_epi32(a, c)
-#define fp8q__cmpgt(a, b) _mm256_cmpgt_epi32(a, b)
-#define fp8q__cmpeq(a, b) _mm256_cmpeq_epi32(a, b)
+#define FP8Q__LANES           8
+#define fp8q__set1(x)         _mm256_set1_epi32((int)(x))
+#define fp8q__set1f(x)        _mm256_set1_ps(x)
+#define fp8q__and(a, b)       _mm256_and_si256(a, b)
+#define fp8q__or(a, b)        _mm256_or_si256(a, b)
+#define fp8q__add(a, b)       _mm256_add_epi32(a, b)
+#define fp8q__sub(a, b)       _mm256_sub_epi32(a, b)
+#define fp8q__srl(a, c)       _mm256_srl_epi32(a, c)
+#define fp8q__sll(a, c)       _mm256_sll_epi32(a, c)
+#define fp8q__srli(a, c)      _mm256_srli_epi32(a, c)
+#define fp8q__slli(a, c)      _mm256_slli_epi32(a, c)
+#define fp8q__cmpgt(a, b)     _mm256_cmpgt_epi32(a, b)
+#define fp8q__cmpeq(a, b)     _mm256_cmpeq_epi32(a, b)
 #define fp8q__select(m, a, b) _mm256_blendv_epi8(b, a, m) /* m ? a : b */
-#define fp8q__loadf(p) _mm256_loadu_ps(p)
-#define fp8q__storef(p, x) _mm256_storeu_ps(p, x)
-#define fp8q__mulf(a, b) _mm256_mul_ps(a, b)
-#define fp8q__divf(a, b) _mm256_div_ps(a, b)
-#define fp8q__unord(a) _mm256_castps_si256(_mm256_cmp_ps(a, a, _CMP_UNORD_Q))
-#define fp8q__cvtf(a) _mm256_cvtepi32_ps(a)
-#define fp8q__f2i(a) _mm256_castps_si256(a)
-#define fp8q__i2f(a) _mm256_castsi256_ps(a)
-#define fp8q__load_bytes(p) _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p)))
+#define fp8q__loadf(p)        _mm256_loadu_ps(p)
+#define fp8q__storef(p, x)    _mm256_storeu_ps(p, x)
+#define fp8q__mulf(a, b)      _mm256_mul_ps(a, b)
+#define fp8q__divf(a, b)      _mm256_div_ps(a, b)
+#define fp8q__unord(a)        _mm256_castps_si256(_mm256_cmp_ps(a, a, _CMP_UNORD_Q))
+#define fp8q__cvtf(a)         _mm256_cvtepi32_ps(a)
+#define fp8q__f2i(a)          _mm256_castps_si256(a)
+#define fp8q__i2f(a)          _mm256_castsi256_ps(a)
+#define fp8q__load_bytes(p)   _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p)))
 /* 32 codes (each <= 255) in four vectors -> 32 bytes in order. */
 static void fp8q__store_bytes32(uint8_t *d, fp8q__vi a, fp8q__vi b, fp8q__vi c, fp8q__vi e)
 {
@@ -826,32 +821,32 @@ static void fp8q__store_bytes32(uint8_t *d, fp8q__vi a, fp8q__vi b, fp8q__vi c, 
     _mm256_storeu_si256((__m256i *)d, bytes);
 }
 #else
-#define FP8Q__SIMD_NAME "sse2"
-#define FP8Q__ENC_BLOCK 16
+#define FP8Q__SIMD_NAME       "sse2"
+#define FP8Q__ENC_BLOCK       16
 typedef __m128i fp8q__vi;
 typedef __m128 fp8q__vf;
-#define FP8Q__LANES 4
-#define fp8q__set1(x) _mm_set1_epi32((int)(x))
-#define fp8q__set1f(x) _mm_set1_ps(x)
-#define fp8q__and(a, b) _mm_and_si128(a, b)
-#define fp8q__or(a, b) _mm_or_si128(a, b)
-#define fp8q__add(a, b) _mm_add_epi32(a, b)
-#define fp8q__sub(a, b) _mm_sub_epi32(a, b)
-#define fp8q__srl(a, c) _mm_srl_epi32(a, c)
-#define fp8q__sll(a, c) _mm_sll_epi32(a, c)
-#define fp8q__srli(a, c) _mm_srli_epi32(a, c)
-#define fp8q__slli(a, c) _mm_slli_epi32(a, c)
-#define fp8q__cmpgt(a, b) _mm_cmpgt_epi32(a, b)
-#define fp8q__cmpeq(a, b) _mm_cmpeq_epi32(a, b)
+#define FP8Q__LANES           4
+#define fp8q__set1(x)         _mm_set1_epi32((int)(x))
+#define fp8q__set1f(x)        _mm_set1_ps(x)
+#define fp8q__and(a, b)       _mm_and_si128(a, b)
+#define fp8q__or(a, b)        _mm_or_si128(a, b)
+#define fp8q__add(a, b)       _mm_add_epi32(a, b)
+#define fp8q__sub(a, b)       _mm_sub_epi32(a, b)
+#define fp8q__srl(a, c)       _mm_srl_epi32(a, c)
+#define fp8q__sll(a, c)       _mm_sll_epi32(a, c)
+#define fp8q__srli(a, c)      _mm_srli_epi32(a, c)
+#define fp8q__slli(a, c)      _mm_slli_epi32(a, c)
+#define fp8q__cmpgt(a, b)     _mm_cmpgt_epi32(a, b)
+#define fp8q__cmpeq(a, b)     _mm_cmpeq_epi32(a, b)
 #define fp8q__select(m, a, b) _mm_or_si128(_mm_and_si128(m, a), _mm_andnot_si128(m, b))
-#define fp8q__loadf(p) _mm_loadu_ps(p)
-#define fp8q__storef(p, x) _mm_storeu_ps(p, x)
-#define fp8q__mulf(a, b) _mm_mul_ps(a, b)
-#define fp8q__divf(a, b) _mm_div_ps(a, b)
-#define fp8q__unord(a) _mm_castps_si128(_mm_cmpunord_ps(a, a))
-#define fp8q__cvtf(a) _mm_cvtepi32_ps(a)
-#define fp8q__f2i(a) _mm_castps_si128(a)
-#define fp8q__i2f(a) _mm_castsi128_ps(a)
+#define fp8q__loadf(p)        _mm_loadu_ps(p)
+#define fp8q__storef(p, x)    _mm_storeu_ps(p, x)
+#define fp8q__mulf(a, b)      _mm_mul_ps(a, b)
+#define fp8q__divf(a, b)      _mm_div_ps(a, b)
+#define fp8q__unord(a)        _mm_castps_si128(_mm_cmpunord_ps(a, a))
+#define fp8q__cvtf(a)         _mm_cvtepi32_ps(a)
+#define fp8q__f2i(a)          _mm_castps_si128(a)
+#define fp8q__i2f(a)          _mm_castsi128_ps(a)
 static __m128i fp8q__load_bytes(const uint8_t *p)
 {
     int32_t w;
@@ -877,7 +872,7 @@ static fp8q__vi fp8q__encode_vec(fp8q__vf x, const fp8q__enc_kernel *k)
     fp8q__vi sub = fp8q__set1(0);
     fp8q__vi has_sign;
     int i;
-    for (i = 0; i < k->n_sub; i++) /* each true compare is -1: subtract to count */
+    for (i = 0; i < 8; i++) /* each true compare is -1: subtract to count */
         sub = fp8q__sub(sub, fp8q__cmpgt(a, fp8q__set1(k->sub_gt[i])));
     mag = fp8q__select(fp8q__cmpgt(fp8q__set1(k->minnorm), a), sub, mag);
     mag = fp8q__select(fp8q__cmpgt(a, fp8q__set1(k->ovf - 1u)), fp8q__set1(k->ovf_code), mag);
@@ -893,9 +888,10 @@ static fp8q__vf fp8q__scale_vec(fp8q__vf x, fp8q_scale_op op, fp8q__vf s)
     return x;
 }
 
-static size_t fp8q__encode_f32_simd(uint8_t *dst, const float *src, size_t n, const fp8q__enc_kernel *k,
+static size_t fp8q__encode_f32_simd(uint8_t *dst, const float *src, size_t n, const fp8q__enc_kernel *kernel,
                                     fp8q_scale_op op, float scale)
 {
+    const fp8q__enc_kernel local = *kernel, *k = &local; /* byte stores cannot alias a local */
     const fp8q__vf s = fp8q__set1f(scale);
     size_t i = 0;
     for (; i + 4 * FP8Q__LANES <= n; i += 4 * FP8Q__LANES) {
@@ -913,9 +909,10 @@ static size_t fp8q__encode_f32_simd(uint8_t *dst, const float *src, size_t n, co
     return i;
 }
 
-static size_t fp8q__decode_f32_simd(float *dst, const uint8_t *src, size_t n, const fp8q__dec_kernel *k,
+static size_t fp8q__decode_f32_simd(float *dst, const uint8_t *src, size_t n, const fp8q__dec_kernel *kernel,
                                     fp8q_scale_op op, float scale)
 {
+    const fp8q__dec_kernel local = *kernel, *k = &local; /* float stores cannot alias a local */
     const fp8q__vf s = fp8q__set1f(scale);
     const __m128i sh = _mm_cvtsi32_si128((int)k->shift);
     size_t i = 0;
@@ -948,11 +945,12 @@ static uint32x4_t fp8q__encode4_neon(float32x4_t x, const fp8q__enc_kernel *k)
     const uint32x4_t sign = vandq_u32(vshrq_n_u32(u, 24), vdupq_n_u32(0x80u));
     const int32x4_t rsh = vdupq_n_s32(-(int32_t)k->shift);
     const uint32x4_t lsb = vandq_u32(vshlq_u32(a, rsh), vdupq_n_u32(1));
-    uint32x4_t mag = vshlq_u32(vaddq_u32(vsubq_u32(a, vdupq_n_u32(k->rebias)), vaddq_u32(lsb, vdupq_n_u32(k->round))), rsh);
+    uint32x4_t mag =
+        vshlq_u32(vaddq_u32(vsubq_u32(a, vdupq_n_u32(k->rebias)), vaddq_u32(lsb, vdupq_n_u32(k->round))), rsh);
     uint32x4_t sub = vdupq_n_u32(0);
     uint32x4_t has_sign;
     int i;
-    for (i = 0; i < k->n_sub; i++) sub = vsubq_u32(sub, vcgtq_u32(a, vdupq_n_u32(k->sub_gt[i])));
+    for (i = 0; i < 8; i++) sub = vsubq_u32(sub, vcgtq_u32(a, vdupq_n_u32(k->sub_gt[i])));
     mag = vbslq_u32(vcltq_u32(a, vdupq_n_u32(k->minnorm)), sub, mag);
     mag = vbslq_u32(vcgeq_u32(a, vdupq_n_u32(k->ovf)), vdupq_n_u32(k->ovf_code), mag);
     has_sign = k->zero_signed ? vdupq_n_u32(0xFFFFFFFFu) : vtstq_u32(mag, mag);
@@ -967,9 +965,10 @@ static float32x4_t fp8q__scale_neon(float32x4_t x, fp8q_scale_op op, float32x4_t
     return x;
 }
 
-static size_t fp8q__encode_f32_simd(uint8_t *dst, const float *src, size_t n, const fp8q__enc_kernel *k,
+static size_t fp8q__encode_f32_simd(uint8_t *dst, const float *src, size_t n, const fp8q__enc_kernel *kernel,
                                     fp8q_scale_op op, float scale)
 {
+    const fp8q__enc_kernel local = *kernel, *k = &local; /* byte stores cannot alias a local */
     const float32x4_t s = vdupq_n_f32(scale);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -984,9 +983,10 @@ static size_t fp8q__encode_f32_simd(uint8_t *dst, const float *src, size_t n, co
     return i;
 }
 
-static size_t fp8q__decode_f32_simd(float *dst, const uint8_t *src, size_t n, const fp8q__dec_kernel *k,
+static size_t fp8q__decode_f32_simd(float *dst, const uint8_t *src, size_t n, const fp8q__dec_kernel *kernel,
                                     fp8q_scale_op op, float scale)
 {
+    const fp8q__dec_kernel local = *kernel, *k = &local; /* float stores cannot alias a local */
     const float32x4_t s = vdupq_n_f32(scale);
     const int32x4_t lsh = vdupq_n_s32((int32_t)k->shift);
     size_t i = 0;
@@ -1007,7 +1007,8 @@ static size_t fp8q__decode_f32_simd(float *dst, const uint8_t *src, size_t n, co
             nan = vorrq_u32(vcgeq_u32(mag, vdupq_n_u32(k->nan_mag)), vceqq_u32(b, vdupq_n_u32(k->nan_byte)));
             x = fp8q__scale_neon(vreinterpretq_f32_u32(v), op, s);
             nan = vorrq_u32(nan, vmvnq_u32(vceqq_f32(x, x)));
-            vst1q_f32(dst + i + 4 * half, vreinterpretq_f32_u32(vbslq_u32(nan, vdupq_n_u32(0x7FFFFFFFu), vreinterpretq_u32_f32(x))));
+            vst1q_f32(dst + i + 4 * half,
+                      vreinterpretq_f32_u32(vbslq_u32(nan, vdupq_n_u32(0x7FFFFFFFu), vreinterpretq_u32_f32(x))));
         }
     }
     return i;
@@ -1021,19 +1022,18 @@ static size_t fp8q__decode_f32_simd(float *dst, const uint8_t *src, size_t n, co
 FP8QDEF const char *fp8q_simd_name(void) { return FP8Q__SIMD_NAME; }
 
 /* Scalar tails (and the whole array without SIMD) use the reference itself. */
-static void fp8q__encode_f32_ref(uint8_t *dst, const float *src, size_t n, fp8q_format fmt,
-                                 fp8q_saturation sat, fp8q_scale_op op, float scale)
+static void fp8q__encode_f32_ref(uint8_t *dst, const float *src, size_t n, fp8q_format fmt, fp8q_saturation sat,
+                                 fp8q_scale_op op, float scale)
 {
     size_t i;
     for (i = 0; i < n; i++) dst[i] = fp8q_from_f32(fp8q__apply_scale(src[i], op, scale), fmt, sat);
 }
 
-FP8QDEF fp8q_result fp8q_encode_f32(uint8_t *dst, const float *src, size_t n, fp8q_format fmt,
-                                    fp8q_saturation sat, fp8q_scale_op op, float scale)
+FP8QDEF fp8q_result fp8q_encode_f32(uint8_t *dst, const float *src, size_t n, fp8q_format fmt, fp8q_saturation sat,
+                                    fp8q_scale_op op, float scale)
 {
     size_t done = 0;
-    if (!fp8q__bulk_args_ok(dst, src, n, fmt, op) || (sat != FP8Q_SATFINITE && sat != FP8Q_NOSAT))
-        return FP8Q_ERR_ARG;
+    if (!fp8q__bulk_args_ok(dst, src, n, fmt, op) || (sat != FP8Q_SATFINITE && sat != FP8Q_NOSAT)) return FP8Q_ERR_ARG;
 #ifdef FP8Q__HAVE_SIMD
     if (n >= FP8Q__ENC_BLOCK) {
         fp8q__enc_kernel k;
@@ -1073,13 +1073,16 @@ static void fp8q__narrow_f16(uint16_t *dst, const float *src, size_t n)
     size_t i = 0;
 #if defined(FP8Q__AVX512)
     for (; i + 16 <= n; i += 16)
-        _mm256_storeu_si256((__m256i *)(dst + i), _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        _mm256_storeu_si256((__m256i *)(dst + i),
+                            _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 #elif defined(FP8Q__F16C) && defined(FP8Q__AVX2)
     for (; i + 8 <= n; i += 8)
-        _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        _mm_storeu_si128((__m128i *)(dst + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 #elif defined(FP8Q__F16C)
     for (; i + 4 <= n; i += 4)
-        _mm_storel_epi64((__m128i *)(dst + i), _mm_cvtps_ph(_mm_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        _mm_storel_epi64((__m128i *)(dst + i),
+                         _mm_cvtps_ph(_mm_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 #elif defined(FP8Q__NEON)
     for (; i + 4 <= n; i += 4) vst1_u16(dst + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(src + i))));
 #endif
@@ -1101,13 +1104,12 @@ static void fp8q__narrow_bf16(uint16_t *dst, const float *src, size_t n)
 typedef void (*fp8q__widen_fn)(float *, const uint16_t *, size_t);
 typedef void (*fp8q__narrow_fn)(uint16_t *, const float *, size_t);
 
-static fp8q_result fp8q__encode_16(uint8_t *dst, const uint16_t *src, size_t n, fp8q_format fmt,
-                                   fp8q_saturation sat, fp8q_scale_op op, float scale, fp8q__widen_fn widen)
+static fp8q_result fp8q__encode_16(uint8_t *dst, const uint16_t *src, size_t n, fp8q_format fmt, fp8q_saturation sat,
+                                   fp8q_scale_op op, float scale, fp8q__widen_fn widen)
 {
     float tmp[FP8Q__CHUNK];
     size_t i;
-    if (!fp8q__bulk_args_ok(dst, src, n, fmt, op) || (sat != FP8Q_SATFINITE && sat != FP8Q_NOSAT))
-        return FP8Q_ERR_ARG;
+    if (!fp8q__bulk_args_ok(dst, src, n, fmt, op) || (sat != FP8Q_SATFINITE && sat != FP8Q_NOSAT)) return FP8Q_ERR_ARG;
     for (i = 0; i < n; i += FP8Q__CHUNK) {
         size_t len = n - i < FP8Q__CHUNK ? n - i : FP8Q__CHUNK;
         widen(tmp, src + i, len);
@@ -1116,20 +1118,20 @@ static fp8q_result fp8q__encode_16(uint8_t *dst, const uint16_t *src, size_t n, 
     return FP8Q_OK;
 }
 
-FP8QDEF fp8q_result fp8q_encode_f16(uint8_t *dst, const uint16_t *src, size_t n, fp8q_format fmt,
-                                    fp8q_saturation sat, fp8q_scale_op op, float scale)
+FP8QDEF fp8q_result fp8q_encode_f16(uint8_t *dst, const uint16_t *src, size_t n, fp8q_format fmt, fp8q_saturation sat,
+                                    fp8q_scale_op op, float scale)
 {
     return fp8q__encode_16(dst, src, n, fmt, sat, op, scale, fp8q__widen_f16);
 }
 
-FP8QDEF fp8q_result fp8q_encode_bf16(uint8_t *dst, const uint16_t *src, size_t n, fp8q_format fmt,
-                                     fp8q_saturation sat, fp8q_scale_op op, float scale)
+FP8QDEF fp8q_result fp8q_encode_bf16(uint8_t *dst, const uint16_t *src, size_t n, fp8q_format fmt, fp8q_saturation sat,
+                                     fp8q_scale_op op, float scale)
 {
     return fp8q__encode_16(dst, src, n, fmt, sat, op, scale, fp8q__widen_bf16);
 }
 
-FP8QDEF fp8q_result fp8q_decode_f32(float *dst, const uint8_t *src, size_t n, fp8q_format fmt,
-                                    fp8q_scale_op op, float scale)
+FP8QDEF fp8q_result fp8q_decode_f32(float *dst, const uint8_t *src, size_t n, fp8q_format fmt, fp8q_scale_op op,
+                                    float scale)
 {
     const fp8q_format_info *f;
     size_t i = 0;
@@ -1149,8 +1151,8 @@ FP8QDEF fp8q_result fp8q_decode_f32(float *dst, const uint8_t *src, size_t n, fp
     return FP8Q_OK;
 }
 
-static fp8q_result fp8q__decode_16(uint16_t *dst, const uint8_t *src, size_t n, fp8q_format fmt,
-                                   fp8q_scale_op op, float scale, fp8q__narrow_fn narrow)
+static fp8q_result fp8q__decode_16(uint16_t *dst, const uint8_t *src, size_t n, fp8q_format fmt, fp8q_scale_op op,
+                                   float scale, fp8q__narrow_fn narrow)
 {
     float tmp[FP8Q__CHUNK];
     size_t i;
@@ -1163,14 +1165,14 @@ static fp8q_result fp8q__decode_16(uint16_t *dst, const uint8_t *src, size_t n, 
     return FP8Q_OK;
 }
 
-FP8QDEF fp8q_result fp8q_decode_f16(uint16_t *dst, const uint8_t *src, size_t n, fp8q_format fmt,
-                                    fp8q_scale_op op, float scale)
+FP8QDEF fp8q_result fp8q_decode_f16(uint16_t *dst, const uint8_t *src, size_t n, fp8q_format fmt, fp8q_scale_op op,
+                                    float scale)
 {
     return fp8q__decode_16(dst, src, n, fmt, op, scale, fp8q__narrow_f16);
 }
 
-FP8QDEF fp8q_result fp8q_decode_bf16(uint16_t *dst, const uint8_t *src, size_t n, fp8q_format fmt,
-                                     fp8q_scale_op op, float scale)
+FP8QDEF fp8q_result fp8q_decode_bf16(uint16_t *dst, const uint8_t *src, size_t n, fp8q_format fmt, fp8q_scale_op op,
+                                     float scale)
 {
     return fp8q__decode_16(dst, src, n, fmt, op, scale, fp8q__narrow_bf16);
 }

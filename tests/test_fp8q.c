@@ -16,15 +16,15 @@
 
 static int g_passed, g_failed, g_case_failures;
 
-#define CHECK(cond, ...)                                                                                  \
-    do {                                                                                                  \
-        if (!(cond)) {                                                                                    \
-            if (g_case_failures++ < 8) {                                                                  \
-                printf("    %s:%d: ", __FILE__, __LINE__);                                                \
-                printf(__VA_ARGS__);                                                                      \
-                printf("\n");                                                                             \
-            }                                                                                             \
-        }                                                                                                 \
+#define CHECK(cond, ...)                                                                                               \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            if (g_case_failures++ < 8) {                                                                               \
+                printf("    %s:%d: ", __FILE__, __LINE__);                                                             \
+                printf(__VA_ARGS__);                                                                                   \
+                printf("\n");                                                                                          \
+            }                                                                                                          \
+        }                                                                                                              \
     } while (0)
 
 static void run_case(const char *name, void (*fn)(void))
@@ -164,12 +164,17 @@ static unsigned model_encode(model m, const value_list *l, double x, fp8q_satura
     } else { /* largest index with value <= a */
         while (hi - lo > 1) {
             int mid = (lo + hi) / 2;
-            if (l->value[mid] <= a) lo = mid;
-            else hi = mid;
+            if (l->value[mid] <= a)
+                lo = mid;
+            else
+                hi = mid;
         }
-        if (a - l->value[lo] < l->value[hi] - a) mag = l->code[lo];
-        else if (a - l->value[lo] > l->value[hi] - a) mag = l->code[hi];
-        else mag = (l->code[lo] & 1) ? l->code[hi] : l->code[lo];
+        if (a - l->value[lo] < l->value[hi] - a)
+            mag = l->code[lo];
+        else if (a - l->value[lo] > l->value[hi] - a)
+            mag = l->code[hi];
+        else
+            mag = (l->code[lo] & 1) ? l->code[hi] : l->code[lo];
     }
     if (mag == 0 && m.fnuz) return 0;
     return mag | sign;
@@ -234,10 +239,10 @@ static sample build_sample(void)
         sample_add_near(&s, l.value[l.count - 1] + ulp);
         sample_add_near(&s, l.value[1] / 4);
     }
-    sample_add_pm(&s, 0x7F800000u);                                     /* Inf */
-    sample_add_pm(&s, 0x7FC00000u), sample_add_pm(&s, 0x7F800001u);     /* NaNs */
+    sample_add_pm(&s, 0x7F800000u);                                 /* Inf */
+    sample_add_pm(&s, 0x7FC00000u), sample_add_pm(&s, 0x7F800001u); /* NaNs */
     sample_add_pm(&s, 0x7FFFFFFFu), sample_add_pm(&s, 0x7FA00000u);
-    sample_add_pm(&s, 0x7F7FFFFFu), sample_add_pm(&s, 0x00000001u);     /* FLT_MAX, min subnormal */
+    sample_add_pm(&s, 0x7F7FFFFFu), sample_add_pm(&s, 0x00000001u); /* FLT_MAX, min subnormal */
     for (i = 0; i < 20000; i++) sample_add(&s, f32_from_bits(rnd32() | (rnd32() & 1u) << 31));
     return s;
 }
@@ -255,8 +260,8 @@ static void test_format_table(void)
         value_list l = model_values(m);
         CHECK(info != NULL && info->format == k_formats[f], "row %d", f);
         if (!info) continue;
-        CHECK(info->exponent_bits == m.e_bits && info->mantissa_bits == m.m_bits && info->bias == m.bias,
-              "%s widths", info->name);
+        CHECK(info->exponent_bits == m.e_bits && info->mantissa_bits == m.m_bits && info->bias == m.bias, "%s widths",
+              info->name);
         CHECK(info->max_code == l.code[l.count - 1], "%s max_code %02X", info->name, info->max_code);
         CHECK(info->max_finite == (float)l.value[l.count - 1], "%s max_finite", info->name);
         CHECK(info->min_subnormal == (float)l.value[1], "%s min_subnormal", info->name);
@@ -287,8 +292,8 @@ static void test_decode_all_codes(void)
                 CHECK(isnan(fp8q_to_f64((uint8_t)v, k_formats[f])), "f64 NaN");
                 continue;
             }
-            CHECK((double)got == want && !signbit(got) == !signbit(want), "fmt %d code %02X: %.9g want %.9g", f, v,
-                  got, want);
+            CHECK((double)got == want && !signbit(got) == !signbit(want), "fmt %d code %02X: %.9g want %.9g", f, v, got,
+                  want);
             CHECK(fp8q_to_f64((uint8_t)v, k_formats[f]) == want, "f64 of %02X", v);
             CHECK(f32_bits(fp8q_f16_to_f32(h)) == f32_bits(got), "fmt %d code %02X: half %04X", f, v, h);
             CHECK(((uint32_t)b << 16) == f32_bits(got), "fmt %d code %02X: bf16 %04X", f, v, b);
@@ -324,21 +329,21 @@ static void test_cuda_golden_vectors(void)
         float x;
         unsigned char b[4];
     } v[] = {
-        {0.0f, {0x00, 0x00, 0x00, 0x00}},      {-0.0f, {0x80, 0x80, 0x80, 0x80}},
-        {1.0f, {0x38, 0x38, 0x3C, 0x3C}},      {-2.0f, {0xC0, 0xC0, 0xC0, 0xC0}},
-        {240.0f, {0x77, 0x77, 0x5C, 0x5C}},    {248.0f, {0x78, 0x78, 0x5C, 0x5C}},
-        {448.0f, {0x7E, 0x7E, 0x5F, 0x5F}},    {449.0f, {0x7E, 0x7E, 0x5F, 0x5F}},
-        {463.9f, {0x7E, 0x7E, 0x5F, 0x5F}},    {464.0f, {0x7E, 0x7E, 0x5F, 0x5F}},
-        {464.1f, {0x7F, 0x7E, 0x5F, 0x5F}},    {480.0f, {0x7F, 0x7E, 0x60, 0x60}},
-        {1e6f, {0x7F, 0x7E, 0x7C, 0x7B}},      {65504.0f, {0x7F, 0x7E, 0x7C, 0x7B}},
-        {65536.0f, {0x7F, 0x7E, 0x7C, 0x7B}},  {57344.0f, {0x7F, 0x7E, 0x7B, 0x7B}},
-        {61439.0f, {0x7F, 0x7E, 0x7B, 0x7B}},  {61440.0f, {0x7F, 0x7E, 0x7C, 0x7B}},
-        {INFINITY, {0x7F, 0x7E, 0x7C, 0x7B}},  {-INFINITY, {0xFF, 0xFE, 0xFC, 0xFB}},
-        {NAN, {0x7F, 0x7F, 0x7F, 0x7F}},       {-NAN, {0x7F, 0x7F, 0x7F, 0x7F}},
-        {0x1p-9f, {0x01, 0x01, 0x18, 0x18}},   {0x1p-10f, {0x00, 0x00, 0x14, 0x14}},
-        {9.8e-4f, {0x01, 0x01, 0x14, 0x14}},   {1.0625f, {0x38, 0x38, 0x3C, 0x3C}},
-        {1.1875f, {0x3A, 0x3A, 0x3D, 0x3D}},   {1.5f * 0x1p-9f, {0x02, 0x02, 0x1A, 0x1A}},
-        {4.25f, {0x48, 0x48, 0x44, 0x44}},     {-1e-5f, {0x80, 0x80, 0x81, 0x81}},
+        {0.0f, {0x00, 0x00, 0x00, 0x00}},     {-0.0f, {0x80, 0x80, 0x80, 0x80}},
+        {1.0f, {0x38, 0x38, 0x3C, 0x3C}},     {-2.0f, {0xC0, 0xC0, 0xC0, 0xC0}},
+        {240.0f, {0x77, 0x77, 0x5C, 0x5C}},   {248.0f, {0x78, 0x78, 0x5C, 0x5C}},
+        {448.0f, {0x7E, 0x7E, 0x5F, 0x5F}},   {449.0f, {0x7E, 0x7E, 0x5F, 0x5F}},
+        {463.9f, {0x7E, 0x7E, 0x5F, 0x5F}},   {464.0f, {0x7E, 0x7E, 0x5F, 0x5F}},
+        {464.1f, {0x7F, 0x7E, 0x5F, 0x5F}},   {480.0f, {0x7F, 0x7E, 0x60, 0x60}},
+        {1e6f, {0x7F, 0x7E, 0x7C, 0x7B}},     {65504.0f, {0x7F, 0x7E, 0x7C, 0x7B}},
+        {65536.0f, {0x7F, 0x7E, 0x7C, 0x7B}}, {57344.0f, {0x7F, 0x7E, 0x7B, 0x7B}},
+        {61439.0f, {0x7F, 0x7E, 0x7B, 0x7B}}, {61440.0f, {0x7F, 0x7E, 0x7C, 0x7B}},
+        {INFINITY, {0x7F, 0x7E, 0x7C, 0x7B}}, {-INFINITY, {0xFF, 0xFE, 0xFC, 0xFB}},
+        {NAN, {0x7F, 0x7F, 0x7F, 0x7F}},      {-NAN, {0x7F, 0x7F, 0x7F, 0x7F}},
+        {0x1p-9f, {0x01, 0x01, 0x18, 0x18}},  {0x1p-10f, {0x00, 0x00, 0x14, 0x14}},
+        {9.8e-4f, {0x01, 0x01, 0x14, 0x14}},  {1.0625f, {0x38, 0x38, 0x3C, 0x3C}},
+        {1.1875f, {0x3A, 0x3A, 0x3D, 0x3D}},  {1.5f * 0x1p-9f, {0x02, 0x02, 0x1A, 0x1A}},
+        {4.25f, {0x48, 0x48, 0x44, 0x44}},    {-1e-5f, {0x80, 0x80, 0x81, 0x81}},
     };
     size_t i;
     for (i = 0; i < sizeof v / sizeof v[0]; i++) {
@@ -498,8 +503,8 @@ static void test_bulk_encode_f32(void)
     for (f = 0; f < N_FORMATS; f++)
         for (s = 0; s < 2; s++)
             for (c = 0; c < N_SCALES; c++) {
-                fp8q_result r = fp8q_encode_f32(got, g_sample.x, n, k_formats[f], k_sats[s], k_scales[c].op,
-                                                k_scales[c].scale);
+                fp8q_result r =
+                    fp8q_encode_f32(got, g_sample.x, n, k_formats[f], k_sats[s], k_scales[c].op, k_scales[c].scale);
                 CHECK(r == FP8Q_OK, "result %d", r);
                 for (i = 0; i < n; i++) {
                     unsigned want = fp8q_from_f32(scaled(g_sample.x[i], k_scales[c].op, k_scales[c].scale),
@@ -590,9 +595,38 @@ static void test_bulk_arguments(void)
     CHECK(fp8q_result_string((fp8q_result)-99) != NULL, "unknown result string");
 }
 
+/* A binary built for a SIMD level this CPU lacks reports itself skipped. */
+static int cpu_lacks_build_level(void)
+{
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(__clang__)
+    __builtin_cpu_init();
+#endif
+#if defined(__GNUC__) && defined(__AVX512F__)
+    if (!__builtin_cpu_supports("avx512f")) return 1;
+#endif
+#if defined(__GNUC__) && defined(__AVX2__)
+    if (!__builtin_cpu_supports("avx2")) return 1;
+#endif
+#if defined(__GNUC__) && defined(__F16C__)
+    if (!__builtin_cpu_supports("f16c")) return 1;
+#endif
+    return 0;
+}
+
+static const char *byte_order(void)
+{
+    const uint32_t one = 1;
+    return *(const unsigned char *)&one ? "little-endian" : "big-endian";
+}
+
 int main(void)
 {
-    printf("fp8q %s tests, bulk path: %s\n", fp8q_version(), fp8q_simd_name());
+    printf("fp8q %s tests, bulk path: %s, %s\n", fp8q_version(), fp8q_simd_name(), byte_order());
+    if (cpu_lacks_build_level()) {
+        printf(
+            "skipped: this CPU lacks the instruction set this binary was built for\n0 passed, 0 failed, 1 skipped\n");
+        return 0;
+    }
     g_sample = build_sample();
     run_case("format table", test_format_table);
     run_case("decode all codes", test_decode_all_codes);

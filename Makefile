@@ -1,0 +1,78 @@
+# fp8q — build, run, test.
+#   make run     the demo on its built-in default
+#   make test    the test suite (under a minute; gcc and make are enough)
+#   make check   test + exhaustive CUDA comparison + portability/sanitizer matrix
+#   make bench   conversion throughput vs memcpy
+#   make install PREFIX=/usr/local
+
+CC      ?= cc
+CFLAGS  ?= -O2
+STRICT  := -std=c99 -pedantic -Wall -Wextra -Werror
+BUILD   := build
+PREFIX  ?= /usr/local
+# CUDA's headers (cuda_fp8.h compiles as plain C; nothing is linked).
+CUDA_INC ?= $(shell d=$$(dirname "$$(command -v nvcc 2>/dev/null)" 2>/dev/null)/../include; \
+                    [ -f "$$d/cuda_fp8.h" ] && echo "$$d" || { [ -f /usr/local/cuda/include/cuda_fp8.h ] && echo /usr/local/cuda/include; })
+
+MACHINE := $(shell $(CC) -dumpmachine 2>/dev/null)
+ifneq (,$(findstring x86_64,$(MACHINE)))
+# one test binary per SIMD level; a level the CPU lacks reports itself skipped
+TEST_LEVELS := scalar sse2 avx2 avx512
+else
+TEST_LEVELS := scalar native
+endif
+FLAGS_scalar := -DFP8Q_NO_SIMD
+FLAGS_sse2   :=
+FLAGS_native :=
+FLAGS_avx2   := -mavx2 -mf16c
+FLAGS_avx512 := -mavx512f
+
+HEADER := fp8q.h
+
+.PHONY: all run test check bench install uninstall clean format
+
+all: $(BUILD)/fp8q_demo $(foreach l,$(TEST_LEVELS),$(BUILD)/test_$(l))
+
+$(BUILD):
+	@mkdir -p $(BUILD)
+
+$(BUILD)/fp8q_demo: examples/demo.c $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm
+
+run: $(BUILD)/fp8q_demo
+	./$(BUILD)/fp8q_demo
+
+$(BUILD)/test_%: tests/test_fp8q.c $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(CFLAGS) $(FLAGS_$*) $< -o $@ -lm
+
+test: $(foreach l,$(TEST_LEVELS),$(BUILD)/test_$(l))
+	@sh tests/run_tests.sh $^
+
+# The exhaustive checker links one copy of the implementation per SIMD level.
+$(BUILD)/level_%.o: tests/simd_level.c tests/simd_level.h $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(CFLAGS) $(FLAGS_$*) -DLEVEL=$* -c $< -o $@
+
+$(BUILD)/check_exhaustive: tests/check_exhaustive.c $(foreach l,scalar sse2 avx2 avx512,$(BUILD)/level_$(l).o)
+	$(CC) $(STRICT) $(CFLAGS) $(if $(CUDA_INC),-DHAVE_CUDA_FP8 -isystem $(CUDA_INC)) $^ -o $@ -pthread
+
+check: test $(BUILD)/check_exhaustive
+	@CUDA_INC="$(CUDA_INC)" CC="$(CC)" sh tests/check.sh
+
+$(BUILD)/bench_convert: bench/bench_convert.c $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) -O2 -march=native -I. $< -o $@
+
+bench: $(BUILD)/bench_convert
+	./$(BUILD)/bench_convert $(BENCH_ARGS)
+
+install:
+	install -d $(DESTDIR)$(PREFIX)/include
+	install -m 644 $(HEADER) $(DESTDIR)$(PREFIX)/include/$(HEADER)
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/$(HEADER)
+
+format:
+	clang-format -i fp8q.h examples/*.c tests/*.c tests/*.h tests/*.cpp bench/*.c
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,94 @@
+#!/bin/sh
+# `make check`: everything `make test` does not cover (it runs after it).
+# Each step prints "ok", "FAIL" or "skipped"; a step whose tool is missing is
+# skipped, except under CI=true, where it fails. Ends with
+# "N passed, N failed, N skipped" over the steps.
+# Environment: CC (host compiler), CUDA_INC (CUDA include dir, may be empty).
+set -u
+BUILD=build
+STRICT="-std=c99 -pedantic -Wall -Wextra -Werror"
+passed=0 failed=0 skipped=0
+mkdir -p $BUILD
+
+ok() { passed=$((passed + 1)); echo "ok      $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL    $1"; }
+missing() { # step, tool
+    if [ "${CI:-}" = true ]; then fail "$1: '$2' not installed (required under CI=true)"
+    else skipped=$((skipped + 1)); echo "skipped $1: '$2' not installed"; fi
+}
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# step NAME COMMAND...: run, keep the log, show it on failure
+step() {
+    name=$1; shift
+    log=$BUILD/check_$(echo "$name" | tr -c 'a-zA-Z0-9\n' '_').log
+    if "$@" >"$log" 2>&1; then ok "$name"
+    else fail "$name"; sed 's/^/    /' "$log" | tail -n 40; fi
+}
+
+echo "== exhaustive: all 2^32 floats, all halfs/bf16, doubles, decodes vs CUDA and every SIMD level"
+if CI=${CI:-} ./$BUILD/check_exhaustive 2 >$BUILD/check_exhaustive.log 2>&1; then
+    ok "exhaustive comparison ($(tail -n 1 $BUILD/check_exhaustive.log))"
+else
+    fail "exhaustive comparison"
+fi
+grep -v '^ok ' $BUILD/check_exhaustive.log | sed 's/^/    /'
+
+echo "== compilers and build modes"
+if have clang; then
+    step "clang $STRICT, run" sh -c "clang $STRICT -O2 tests/test_fp8q.c -lm -o $BUILD/test_clang && sh tests/run_tests.sh $BUILD/test_clang"
+    step "clang -mavx2 -mf16c, run" sh -c "clang $STRICT -O2 -mavx2 -mf16c tests/test_fp8q.c -lm -o $BUILD/test_clang_avx2 && sh tests/run_tests.sh $BUILD/test_clang_avx2"
+else missing "clang build" clang; fi
+if have g++; then
+    step "C++: g++ -std=c++11 -pedantic -Wall -Wextra -Werror, run" sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 tests/test_cpp.cpp -o $BUILD/test_cpp && sh tests/run_tests.sh $BUILD/test_cpp"
+else missing "C++ build" g++; fi
+if have tcc; then
+    step "tcc build, run" sh -c "tcc -Wall -Werror tests/test_fp8q.c -lm -o $BUILD/test_tcc && sh tests/run_tests.sh $BUILD/test_tcc"
+else missing "tcc build" tcc; fi
+step "FP8Q_STATIC: two copies linked into one program" sh -c "$CC $STRICT -O2 -c tests/static_a.c -o $BUILD/static_a.o && $CC $STRICT -O2 -c tests/static_b.c -o $BUILD/static_b.o && $CC $BUILD/static_a.o $BUILD/static_b.o -o $BUILD/test_static && sh tests/run_tests.sh $BUILD/test_static"
+step "host freestanding build (-ffreestanding -nostdlib): no undefined symbols" sh -c "$CC $STRICT -ffreestanding -nostdlib -O2 -c tests/freestanding.c -o $BUILD/fs_host.o && test -z \"\$(nm -u $BUILD/fs_host.o)\""
+if have arm-none-eabi-gcc; then
+    FS="$STRICT -ffreestanding -nostdlib -Os -mthumb"
+    if arm-none-eabi-gcc $FS -mcpu=cortex-m4 -mfloat-abi=hard -mfpu=fpv4-sp-d16 -c tests/freestanding.c -o $BUILD/fs_m4.o >$BUILD/fs.log 2>&1 &&
+        [ -z "$(arm-none-eabi-nm -u $BUILD/fs_m4.o)" ]; then
+        ok "freestanding arm-none-eabi Cortex-M4F -Os: no undefined symbols, $(arm-none-eabi-size $BUILD/fs_m4.o | awk 'NR==2 {print $1}') bytes of code, $(arm-none-eabi-size $BUILD/fs_m4.o | awk 'NR==2 {print $2+$3}') bytes of data"
+    else fail "freestanding arm-none-eabi Cortex-M4F"; cat $BUILD/fs.log; arm-none-eabi-nm -u $BUILD/fs_m4.o; fi
+    # Soft-float: the scalar core is integer-only; only the float scale
+    # arithmetic of the bulk functions calls the compiler runtime (libgcc).
+    if arm-none-eabi-gcc $FS -mcpu=cortex-m0 -c tests/freestanding.c -o $BUILD/fs_m0.o >$BUILD/fs.log 2>&1 &&
+        [ -z "$(arm-none-eabi-nm -u $BUILD/fs_m0.o | grep -v ' __aeabi_f')" ]; then
+        ok "freestanding arm-none-eabi Cortex-M0 soft-float -Os: $(arm-none-eabi-size $BUILD/fs_m0.o | awk 'NR==2 {print $1}') bytes of code, needs only libgcc's $(arm-none-eabi-nm -u $BUILD/fs_m0.o | awk '{print $2}' | tr '\n' ' ')"
+    else fail "freestanding arm-none-eabi Cortex-M0"; cat $BUILD/fs.log; arm-none-eabi-nm -u $BUILD/fs_m0.o; fi
+else missing "freestanding arm-none-eabi build" arm-none-eabi-gcc; fi
+
+echo "== other machines"
+if have s390x-linux-gnu-gcc && have qemu-s390x; then
+    step "big-endian s390x (qemu-s390x), full suite" sh -c "s390x-linux-gnu-gcc $STRICT -O2 -static tests/test_fp8q.c -lm -o $BUILD/test_s390x && RUNNER=qemu-s390x sh tests/run_tests.sh $BUILD/test_s390x && qemu-s390x $BUILD/test_s390x | grep -q big-endian"
+else missing "big-endian s390x" "s390x-linux-gnu-gcc/qemu-s390x"; fi
+if have aarch64-linux-gnu-gcc && have qemu-aarch64; then
+    step "AArch64 NEON (qemu-aarch64), full suite" sh -c "aarch64-linux-gnu-gcc $STRICT -O2 -static tests/test_fp8q.c -lm -o $BUILD/test_aarch64 && RUNNER=qemu-aarch64 sh tests/run_tests.sh $BUILD/test_aarch64 && qemu-aarch64 $BUILD/test_aarch64 | grep -q 'bulk path: neon'"
+else missing "AArch64 NEON" "aarch64-linux-gnu-gcc/qemu-aarch64"; fi
+if have x86_64-w64-mingw32-gcc && have wine; then
+    export WINEDEBUG=-all WINEPREFIX="${WINEPREFIX:-$(pwd)/$BUILD/wineprefix}"
+    step "Windows x86-64 (mingw-w64, wine), full suite" sh -c "x86_64-w64-mingw32-gcc $STRICT -O2 tests/test_fp8q.c -o $BUILD/test_win.exe && RUNNER=wine sh tests/run_tests.sh $BUILD/test_win.exe"
+else missing "Windows mingw-w64/wine" "x86_64-w64-mingw32-gcc/wine"; fi
+
+echo "== sanitizers and layout"
+if have clang; then
+    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1"
+    step "ASan+UBSan (clang), scalar" sh -c "clang $STRICT $SAN -DFP8Q_NO_SIMD tests/test_fp8q.c -lm -o $BUILD/test_asan && sh tests/run_tests.sh $BUILD/test_asan"
+    step "ASan+UBSan (clang), avx2" sh -c "clang $STRICT $SAN -mavx2 -mf16c tests/test_fp8q.c -lm -o $BUILD/test_asan_avx2 && sh tests/run_tests.sh $BUILD/test_asan_avx2"
+else missing "ASan+UBSan" clang; fi
+if have clang-format; then
+    step "clang-format --dry-run -Werror" clang-format --dry-run -Werror fp8q.h examples/*.c tests/*.c tests/*.h tests/*.cpp bench/*.c
+else missing "clang-format" clang-format; fi
+
+echo "== consumers"
+step "make install PREFIX=... then compile against it" sh -c "rm -rf $BUILD/prefix && make -s install PREFIX=$(pwd)/$BUILD/prefix && $CC $STRICT -I$BUILD/prefix/include examples/demo.c -lm -o $BUILD/demo_installed && ./$BUILD/demo_installed >/dev/null"
+if have cmake; then
+    step "CMake: add_subdirectory + target_link_libraries(fp8q::fp8q)" sh -c "rm -rf $BUILD/cmake && cmake -S tests/cmake_consumer -B $BUILD/cmake >/dev/null && cmake --build $BUILD/cmake >/dev/null && ./$BUILD/cmake/consumer"
+    step "CMake: install, then find_package(fp8q)" sh -c "rm -rf $BUILD/cmake_inst $BUILD/cmake_prefix $BUILD/cmake_fp && cmake -S . -B $BUILD/cmake_inst -DCMAKE_INSTALL_PREFIX=$(pwd)/$BUILD/cmake_prefix >/dev/null && cmake --install $BUILD/cmake_inst >/dev/null && cmake -S tests/cmake_consumer -B $BUILD/cmake_fp -DUSE_FIND_PACKAGE=ON -DCMAKE_PREFIX_PATH=$(pwd)/$BUILD/cmake_prefix >/dev/null && cmake --build $BUILD/cmake_fp >/dev/null && ./$BUILD/cmake_fp/consumer"
+else missing "CMake consumer" cmake; fi
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
