@@ -17,13 +17,14 @@ CUDA_INC ?= $(shell d=$$(dirname "$$(command -v nvcc 2>/dev/null)" 2>/dev/null)/
 MACHINE := $(shell $(CC) -dumpmachine 2>/dev/null)
 ifneq (,$(findstring x86_64,$(MACHINE)))
 # one test binary per SIMD level; a level the CPU lacks reports itself skipped
-TEST_LEVELS := scalar sse2 avx2 avx512
+TEST_LEVELS := scalar sse2 sse41 avx2 avx512
 else
 TEST_LEVELS := scalar native
 endif
 FLAGS_scalar := -DFP8Q_NO_SIMD
 FLAGS_sse2   :=
 FLAGS_native :=
+FLAGS_sse41  := -msse4.1
 FLAGS_avx2   := -mavx2 -mf16c
 FLAGS_avx512 := -mavx512f
 
@@ -52,7 +53,7 @@ test: $(foreach l,$(TEST_LEVELS),$(BUILD)/test_$(l))
 $(BUILD)/level_%.o: tests/simd_level.c tests/simd_level.h $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) $(FLAGS_$*) -DLEVEL=$* -c $< -o $@
 
-$(BUILD)/check_exhaustive: tests/check_exhaustive.c $(foreach l,scalar sse2 avx2 avx512,$(BUILD)/level_$(l).o)
+$(BUILD)/check_exhaustive: tests/check_exhaustive.c $(foreach l,scalar sse2 sse41 avx2 avx512,$(BUILD)/level_$(l).o)
 	$(CC) $(STRICT) $(CFLAGS) $(if $(CUDA_INC),-DHAVE_CUDA_FP8 -isystem $(CUDA_INC)) $^ -o $@ -pthread
 
 check: test $(BUILD)/check_exhaustive

@@ -29,7 +29,8 @@
      FP8Q_ASSERT(x)      your assert; default assert() (nothing when freestanding).
 
    SIMD is chosen at compile time from the compiler's target flags (like stb):
-     x86: AVX-512F (-mavx512f), AVX2 (-mavx2), SSE2 (x86-64 baseline); F16C
+     x86: AVX-512F (-mavx512f), AVX2 (-mavx2), SSE4.1 (-msse4.1), SSE2 (the
+     x86-64 baseline); F16C
      (-mf16c) widens/narrows half precision. AArch64: NEON. fp8q_simd_name()
      says which one a build uses. Every fast path is tested to reproduce the
      scalar reference bit for bit for all 2^32 float inputs.
@@ -258,7 +259,7 @@ FP8QDEF fp8q_result fp8q_decode_f16(uint16_t *dst, const uint8_t *src, size_t n,
 FP8QDEF fp8q_result fp8q_decode_bf16(uint16_t *dst, const uint8_t *src, size_t n, fp8q_format fmt, fp8q_scale_op op,
                                      float scale);
 
-/* "avx512", "avx2", "sse2", "neon" or "scalar": the bulk path of this build. */
+/* "avx512", "avx2", "sse4.1", "sse2", "neon" or "scalar": the bulk path of this build. */
 FP8QDEF const char *fp8q_simd_name(void);
 
 #ifdef __cplusplus
@@ -315,6 +316,10 @@ FP8Q__STATIC_ASSERT(double_is_64_bits, sizeof(double) == 8);
 #elif defined(__SSE2__)
 #define FP8Q__SSE2 1
 #include <emmintrin.h>
+#if defined(__SSE4_1__)
+#define FP8Q__SSE41 1
+#include <smmintrin.h>
+#endif
 #elif defined(__aarch64__) && defined(__ARM_NEON)
 #define FP8Q__NEON 1
 #include <arm_neon.h>
@@ -326,6 +331,16 @@ FP8Q__STATIC_ASSERT(double_is_64_bits, sizeof(double) == 8);
 #define FP8Q__F16C 1
 #include <immintrin.h>
 #endif
+#endif
+
+/* Small SIMD helpers must be inlined into their loops (their constants are
+   then hoisted out of the loop). */
+#if defined(__GNUC__) || defined(__clang__)
+#define FP8Q__FORCE_INLINE static __inline__ __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define FP8Q__FORCE_INLINE static __forceinline
+#else
+#define FP8Q__FORCE_INLINE static
 #endif
 
 static uint32_t fp8q__f32_bits(float x)
@@ -643,8 +658,13 @@ static float fp8q__apply_scale(float x, fp8q_scale_op op, float scale)
    row and the saturation mode (so every lane follows the scalar rules):
      |x| >= minnorm:  mag = (a - rebias + round + ((a >> shift) & 1)) >> shift
                       (the integer RNE trick on the float's bits)
-     |x| <  minnorm:  mag = number of k with a > sub_gt[k]
-                      (the subnormal codes' rounding boundaries, ties to even)
+     |x| <  minnorm:  mag = RNE(|x| / min_subnormal), where the division is
+                      the exact product |x| * sub_mul (a power of two) and
+                      RNE an instruction with the rounding mode in its
+                      immediate (SSE4.1, AVX, AVX-512, NEON), or on SSE2 an
+                      exact truncation plus a comparison of the remainder
+                      with 1/2: independent of MXCSR either way. |x| is
+                      clamped to minnorm first, so no lane raises a flag.
      |x| >= ovf:      mag = ovf_code;   NaN: nan_code, sign dropped.  */
 typedef struct fp8q__enc_kernel {
     uint32_t rebias;      /* (127 - bias) << 23 */
@@ -655,17 +675,15 @@ typedef struct fp8q__enc_kernel {
     uint32_t ovf_code;    /* magnitude code for overflow and Inf */
     uint32_t nan_code;    /* byte for NaN */
     uint32_t zero_signed; /* 1 when the format has -0 */
-    uint32_t sub_gt[8];   /* code >= k+1 iff a > sub_gt[k]; 0x7FFFFFFF (never) past 2^M */
+    float sub_mul;        /* 1 / min_subnormal = 2^(bias - 1 + M) */
 } fp8q__enc_kernel;
 
 static void fp8q__enc_kernel_init(fp8q__enc_kernel *k, const fp8q_format_info *f, fp8q_saturation sat)
 {
     const int m = f->mantissa_bits;
-    const float half_sub = f->min_subnormal * 0.5f;
     const float max = fp8q_to_f32(f->max_code, f->format);
     const float half_ulp = (max - fp8q_to_f32((uint8_t)(f->max_code - 1u), f->format)) * 0.5f;
     const uint32_t mid = fp8q__f32_bits(max + half_ulp); /* exact: few significant bits */
-    int i;
     k->shift = (uint32_t)(23 - m);
     k->rebias = (uint32_t)(127 - f->bias) << 23;
     k->round = (1u << (k->shift - 1u)) - 1u;
@@ -674,10 +692,7 @@ static void fp8q__enc_kernel_init(fp8q__enc_kernel *k, const fp8q_format_info *f
     k->ovf_code = fp8q__overflow_code(f, 0, sat);
     k->nan_code = f->nan_code;
     k->zero_signed = f->specials != FP8Q_SPECIALS_FNUZ;
-    for (i = 0; i < 8; i++) { /* boundary between codes i and i+1 */
-        uint32_t b = fp8q__f32_bits((float)(2 * i + 1) * half_sub);
-        k->sub_gt[i] = i >= (1 << m) ? 0x7FFFFFFFu : (i & 1) ? b - 1u : b; /* tie goes to the even code */
-    }
+    k->sub_mul = 1.0f / f->min_subnormal; /* exact: a power of two */
 }
 
 /* Everything a vector decoder needs: mag = b & 0x7F;
@@ -707,7 +722,7 @@ static void fp8q__dec_kernel_init(fp8q__dec_kernel *k, const fp8q_format_info *f
 #if defined(FP8Q__AVX512)
 #define FP8Q__SIMD_NAME "avx512"
 #define FP8Q__ENC_BLOCK 16
-static __m512i fp8q__encode16_avx512(__m512 x, const fp8q__enc_kernel *k)
+FP8Q__FORCE_INLINE __m512i fp8q__encode16_avx512(__m512 x, const fp8q__enc_kernel *k)
 {
     const __m512i u = _mm512_castps_si512(x);
     const __m512i a = _mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF));
@@ -715,16 +730,14 @@ static __m512i fp8q__encode16_avx512(__m512 x, const fp8q__enc_kernel *k)
     const __m128i sh = _mm_cvtsi32_si128((int)k->shift);
     __m512i lsb = _mm512_and_si512(_mm512_srl_epi32(a, sh), _mm512_set1_epi32(1));
     __m512i mag = _mm512_sub_epi32(a, _mm512_set1_epi32((int)k->rebias));
-    __m512i sub = _mm512_setzero_si512();
+    /* clamped to minnorm first, so no lane overflows or raises a flag */
+    const __m512 t = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_min_epi32(a, _mm512_set1_epi32((int)k->minnorm))),
+                                   _mm512_set1_ps(k->sub_mul));
+    const __m512i sub = _mm512_cvttps_epi32(_mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     __m512i out;
     __mmask16 has_sign;
-    int i;
     mag = _mm512_add_epi32(mag, _mm512_add_epi32(lsb, _mm512_set1_epi32((int)k->round)));
     mag = _mm512_srl_epi32(mag, sh);
-    for (i = 0; i < 8; i++) {
-        __mmask16 gt = _mm512_cmpgt_epi32_mask(a, _mm512_set1_epi32((int)k->sub_gt[i]));
-        sub = _mm512_mask_add_epi32(sub, gt, sub, _mm512_set1_epi32(1));
-    }
     mag = _mm512_mask_mov_epi32(mag, _mm512_cmplt_epi32_mask(a, _mm512_set1_epi32((int)k->minnorm)), sub);
     mag = _mm512_mask_mov_epi32(mag, _mm512_cmpgt_epi32_mask(a, _mm512_set1_epi32((int)(k->ovf - 1u))),
                                 _mm512_set1_epi32((int)k->ovf_code));
@@ -812,7 +825,7 @@ typedef __m256 fp8q__vf;
 #define fp8q__i2f(a)          _mm256_castsi256_ps(a)
 #define fp8q__load_bytes(p)   _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p)))
 /* 32 codes (each <= 255) in four vectors -> 32 bytes in order. */
-static void fp8q__store_bytes32(uint8_t *d, fp8q__vi a, fp8q__vi b, fp8q__vi c, fp8q__vi e)
+FP8Q__FORCE_INLINE void fp8q__store_bytes32(uint8_t *d, fp8q__vi a, fp8q__vi b, fp8q__vi c, fp8q__vi e)
 {
     __m256i ab = _mm256_packs_epi32(a, b); /* a0-3 b0-3 | a4-7 b4-7 */
     __m256i ce = _mm256_packs_epi32(c, e);
@@ -821,7 +834,11 @@ static void fp8q__store_bytes32(uint8_t *d, fp8q__vi a, fp8q__vi b, fp8q__vi c, 
     _mm256_storeu_si256((__m256i *)d, bytes);
 }
 #else
-#define FP8Q__SIMD_NAME       "sse2"
+#if defined(FP8Q__SSE41)
+#define FP8Q__SIMD_NAME "sse4.1"
+#else
+#define FP8Q__SIMD_NAME "sse2"
+#endif
 #define FP8Q__ENC_BLOCK       16
 typedef __m128i fp8q__vi;
 typedef __m128 fp8q__vf;
@@ -847,7 +864,7 @@ typedef __m128 fp8q__vf;
 #define fp8q__cvtf(a)         _mm_cvtepi32_ps(a)
 #define fp8q__f2i(a)          _mm_castps_si128(a)
 #define fp8q__i2f(a)          _mm_castsi128_ps(a)
-static __m128i fp8q__load_bytes(const uint8_t *p)
+FP8Q__FORCE_INLINE __m128i fp8q__load_bytes(const uint8_t *p)
 {
     int32_t w;
     __m128i v;
@@ -855,13 +872,43 @@ static __m128i fp8q__load_bytes(const uint8_t *p)
     v = _mm_unpacklo_epi8(_mm_cvtsi32_si128(w), _mm_setzero_si128());
     return _mm_unpacklo_epi16(v, _mm_setzero_si128());
 }
-static void fp8q__store_bytes16(uint8_t *d, fp8q__vi a, fp8q__vi b, fp8q__vi c, fp8q__vi e)
+FP8Q__FORCE_INLINE void fp8q__store_bytes16(uint8_t *d, fp8q__vi a, fp8q__vi b, fp8q__vi c, fp8q__vi e)
 {
     _mm_storeu_si128((__m128i *)d, _mm_packus_epi16(_mm_packs_epi32(a, b), _mm_packs_epi32(c, e)));
 }
 #endif
 
-static fp8q__vi fp8q__encode_vec(fp8q__vf x, const fp8q__enc_kernel *k)
+#if defined(FP8Q__AVX2)
+FP8Q__FORCE_INLINE fp8q__vi fp8q__subnormal_codes(fp8q__vi a, const fp8q__enc_kernel *k)
+{
+    const __m256 t =
+        _mm256_mul_ps(_mm256_castsi256_ps(_mm256_min_epi32(a, fp8q__set1(k->minnorm))), _mm256_set1_ps(k->sub_mul));
+    return _mm256_cvttps_epi32(_mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+#elif defined(FP8Q__SSE41)
+FP8Q__FORCE_INLINE fp8q__vi fp8q__subnormal_codes(fp8q__vi a, const fp8q__enc_kernel *k)
+{
+    const __m128 t = _mm_mul_ps(_mm_castsi128_ps(_mm_min_epi32(a, fp8q__set1(k->minnorm))), _mm_set1_ps(k->sub_mul));
+    return _mm_cvttps_epi32(_mm_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+#else
+/* SSE2 has no instruction with its own rounding mode: truncate (exact,
+   mode-independent), then compare the exact remainder with one half. */
+FP8Q__FORCE_INLINE fp8q__vi fp8q__subnormal_codes(fp8q__vi a, const fp8q__enc_kernel *k)
+{
+    const fp8q__vi minnorm = fp8q__set1(k->minnorm);
+    const __m128 t =
+        _mm_mul_ps(_mm_castsi128_ps(fp8q__select(fp8q__cmpgt(a, minnorm), minnorm, a)), _mm_set1_ps(k->sub_mul));
+    const __m128i whole = _mm_cvttps_epi32(t);
+    const __m128 frac = _mm_sub_ps(t, _mm_cvtepi32_ps(whole)), half = _mm_set1_ps(0.5f);
+    const __m128i odd = fp8q__cmpeq(fp8q__and(whole, fp8q__set1(1)), fp8q__set1(1));
+    const __m128i up = _mm_or_si128(_mm_castps_si128(_mm_cmpgt_ps(frac, half)),
+                                    _mm_and_si128(_mm_castps_si128(_mm_cmpeq_ps(frac, half)), odd));
+    return fp8q__sub(whole, up); /* up is -1 where rounding goes up */
+}
+#endif
+
+FP8Q__FORCE_INLINE fp8q__vi fp8q__encode_vec(fp8q__vf x, const fp8q__enc_kernel *k)
 {
     const fp8q__vi u = fp8q__f2i(x);
     const fp8q__vi a = fp8q__and(u, fp8q__set1(0x7FFFFFFF));
@@ -869,11 +916,8 @@ static fp8q__vi fp8q__encode_vec(fp8q__vf x, const fp8q__enc_kernel *k)
     const __m128i sh = _mm_cvtsi32_si128((int)k->shift);
     const fp8q__vi lsb = fp8q__and(fp8q__srl(a, sh), fp8q__set1(1));
     fp8q__vi mag = fp8q__srl(fp8q__add(fp8q__sub(a, fp8q__set1(k->rebias)), fp8q__add(lsb, fp8q__set1(k->round))), sh);
-    fp8q__vi sub = fp8q__set1(0);
+    const fp8q__vi sub = fp8q__subnormal_codes(a, k);
     fp8q__vi has_sign;
-    int i;
-    for (i = 0; i < 8; i++) /* each true compare is -1: subtract to count */
-        sub = fp8q__sub(sub, fp8q__cmpgt(a, fp8q__set1(k->sub_gt[i])));
     mag = fp8q__select(fp8q__cmpgt(fp8q__set1(k->minnorm), a), sub, mag);
     mag = fp8q__select(fp8q__cmpgt(a, fp8q__set1(k->ovf - 1u)), fp8q__set1(k->ovf_code), mag);
     has_sign = k->zero_signed ? fp8q__set1(0xFFFFFFFFu) : fp8q__cmpgt(mag, fp8q__set1(0));
@@ -881,7 +925,7 @@ static fp8q__vi fp8q__encode_vec(fp8q__vf x, const fp8q__enc_kernel *k)
     return fp8q__select(fp8q__cmpgt(a, fp8q__set1(0x7F800000)), fp8q__set1(k->nan_code), mag);
 }
 
-static fp8q__vf fp8q__scale_vec(fp8q__vf x, fp8q_scale_op op, fp8q__vf s)
+FP8Q__FORCE_INLINE fp8q__vf fp8q__scale_vec(fp8q__vf x, fp8q_scale_op op, fp8q__vf s)
 {
     if (op == FP8Q_SCALE_MUL) return fp8q__mulf(x, s);
     if (op == FP8Q_SCALE_DIV) return fp8q__divf(x, s);
@@ -938,7 +982,7 @@ static size_t fp8q__decode_f32_simd(float *dst, const uint8_t *src, size_t n, co
 #elif defined(FP8Q__NEON)
 #define FP8Q__SIMD_NAME "neon"
 #define FP8Q__ENC_BLOCK 16
-static uint32x4_t fp8q__encode4_neon(float32x4_t x, const fp8q__enc_kernel *k)
+FP8Q__FORCE_INLINE uint32x4_t fp8q__encode4_neon(float32x4_t x, const fp8q__enc_kernel *k)
 {
     const uint32x4_t u = vreinterpretq_u32_f32(x);
     const uint32x4_t a = vandq_u32(u, vdupq_n_u32(0x7FFFFFFFu));
@@ -947,10 +991,9 @@ static uint32x4_t fp8q__encode4_neon(float32x4_t x, const fp8q__enc_kernel *k)
     const uint32x4_t lsb = vandq_u32(vshlq_u32(a, rsh), vdupq_n_u32(1));
     uint32x4_t mag =
         vshlq_u32(vaddq_u32(vsubq_u32(a, vdupq_n_u32(k->rebias)), vaddq_u32(lsb, vdupq_n_u32(k->round))), rsh);
-    uint32x4_t sub = vdupq_n_u32(0);
+    const float32x4_t t = vmulq_n_f32(vreinterpretq_f32_u32(vminq_u32(a, vdupq_n_u32(k->minnorm))), k->sub_mul);
+    const uint32x4_t sub = vcvtq_u32_f32(vrndnq_f32(t)); /* RNE by the instruction, then exact */
     uint32x4_t has_sign;
-    int i;
-    for (i = 0; i < 8; i++) sub = vsubq_u32(sub, vcgtq_u32(a, vdupq_n_u32(k->sub_gt[i])));
     mag = vbslq_u32(vcltq_u32(a, vdupq_n_u32(k->minnorm)), sub, mag);
     mag = vbslq_u32(vcgeq_u32(a, vdupq_n_u32(k->ovf)), vdupq_n_u32(k->ovf_code), mag);
     has_sign = k->zero_signed ? vdupq_n_u32(0xFFFFFFFFu) : vtstq_u32(mag, mag);
@@ -958,7 +1001,7 @@ static uint32x4_t fp8q__encode4_neon(float32x4_t x, const fp8q__enc_kernel *k)
     return vbslq_u32(vcgtq_u32(a, vdupq_n_u32(0x7F800000u)), vdupq_n_u32(k->nan_code), mag);
 }
 
-static float32x4_t fp8q__scale_neon(float32x4_t x, fp8q_scale_op op, float32x4_t s)
+FP8Q__FORCE_INLINE float32x4_t fp8q__scale_neon(float32x4_t x, fp8q_scale_op op, float32x4_t s)
 {
     if (op == FP8Q_SCALE_MUL) return vmulq_f32(x, s);
     if (op == FP8Q_SCALE_DIV) return vdivq_f32(x, s);

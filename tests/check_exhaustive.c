@@ -63,23 +63,25 @@ typedef struct {
     void (*dec_f16)(uint16_t *, const uint8_t *, size_t, int);
 } level;
 
-#define LEVEL_ROW(L, avail)                                                                                            \
+#define LEVEL_ROW(L, name, avail)                                                                                      \
     {                                                                                                                  \
-#L, avail, level_name_##L, level_encode_f32_##L, level_encode_f16_##L, level_encode_bf16_##L,                  \
+        name, avail, level_name_##L, level_encode_f32_##L, level_encode_f16_##L, level_encode_bf16_##L,                \
             level_decode_f16_##L                                                                                       \
     }
 
-static level g_levels[4];
+static level g_levels[5];
 static int g_n_levels;
 
 static void init_levels(void)
 {
-    level rows[4] = {LEVEL_ROW(scalar, 1), LEVEL_ROW(sse2, 1), LEVEL_ROW(avx2, 0), LEVEL_ROW(avx512, 0)};
+    level rows[5] = {LEVEL_ROW(scalar, "scalar", 1), LEVEL_ROW(sse2, "sse2", 1), LEVEL_ROW(sse41, "sse4.1", 0),
+                     LEVEL_ROW(avx2, "avx2", 0), LEVEL_ROW(avx512, "avx512", 0)};
     int i;
     __builtin_cpu_init();
-    rows[2].available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
-    rows[3].available = __builtin_cpu_supports("avx512f");
-    for (i = 0; i < 4; i++) {
+    rows[2].available = __builtin_cpu_supports("sse4.1");
+    rows[3].available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+    rows[4].available = __builtin_cpu_supports("avx512f");
+    for (i = 0; i < 5; i++) {
         if (!rows[i].available) {
             printf("note: %s not supported by this CPU, not run\n", rows[i].name);
             continue;
@@ -104,7 +106,7 @@ static const fp8q_saturation k_sat[2] = {FP8Q_SATFINITE, FP8Q_NOSAT};
 typedef struct {
     uint64_t begin, end;
     unsigned long long cuda_scalar[N_FMT][2]; /* scalar vs CUDA (E4M3, E5M2 only) */
-    unsigned long long bulk[4][N_FMT][2];     /* level vs expected */
+    unsigned long long bulk[5][N_FMT][2];     /* level vs expected */
     unsigned long long checked;
 } float_job;
 

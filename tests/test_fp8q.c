@@ -607,6 +607,9 @@ static int cpu_lacks_build_level(void)
 #if defined(__GNUC__) && defined(__AVX2__)
     if (!__builtin_cpu_supports("avx2")) return 1;
 #endif
+#if defined(__GNUC__) && defined(__SSE4_1__)
+    if (!__builtin_cpu_supports("sse4.1")) return 1;
+#endif
 #if defined(__GNUC__) && defined(__F16C__)
     if (!__builtin_cpu_supports("f16c")) return 1;
 #endif
