@@ -1077,6 +1077,7 @@ FP8QDEF fp8q_result fp8q_encode_f32(uint8_t *dst, const float *src, size_t n, fp
 {
     size_t done = 0;
     if (!fp8q__bulk_args_ok(dst, src, n, fmt, op) || (sat != FP8Q_SATFINITE && sat != FP8Q_NOSAT)) return FP8Q_ERR_ARG;
+    if (n == 0) return FP8Q_OK; /* dst and src may be NULL */
 #ifdef FP8Q__HAVE_SIMD
     if (n >= FP8Q__ENC_BLOCK) {
         fp8q__enc_kernel k;
@@ -1153,6 +1154,7 @@ static fp8q_result fp8q__encode_16(uint8_t *dst, const uint16_t *src, size_t n, 
     float tmp[FP8Q__CHUNK];
     size_t i;
     if (!fp8q__bulk_args_ok(dst, src, n, fmt, op) || (sat != FP8Q_SATFINITE && sat != FP8Q_NOSAT)) return FP8Q_ERR_ARG;
+    if (n == 0) return FP8Q_OK; /* dst and src may be NULL */
     for (i = 0; i < n; i += FP8Q__CHUNK) {
         size_t len = n - i < FP8Q__CHUNK ? n - i : FP8Q__CHUNK;
         widen(tmp, src + i, len);
@@ -1179,6 +1181,7 @@ FP8QDEF fp8q_result fp8q_decode_f32(float *dst, const uint8_t *src, size_t n, fp
     const fp8q_format_info *f;
     size_t i = 0;
     if (!fp8q__bulk_args_ok(dst, src, n, fmt, op)) return FP8Q_ERR_ARG;
+    if (n == 0) return FP8Q_OK; /* dst and src may be NULL */
     f = &fp8q__formats[fmt];
 #ifdef FP8Q__HAVE_SIMD
     {
@@ -1200,6 +1203,7 @@ static fp8q_result fp8q__decode_16(uint16_t *dst, const uint8_t *src, size_t n, 
     float tmp[FP8Q__CHUNK];
     size_t i;
     if (!fp8q__bulk_args_ok(dst, src, n, fmt, op)) return FP8Q_ERR_ARG;
+    if (n == 0) return FP8Q_OK; /* dst and src may be NULL */
     for (i = 0; i < n; i += FP8Q__CHUNK) {
         size_t len = n - i < FP8Q__CHUNK ? n - i : FP8Q__CHUNK;
         fp8q_decode_f32(tmp, src + i, len, fmt, op, scale);
