@@ -59,10 +59,10 @@ $(BUILD)/check_exhaustive: tests/check_exhaustive.c $(foreach l,scalar sse2 sse4
 check: test $(BUILD)/check_exhaustive
 	@CUDA_INC="$(CUDA_INC)" CC="$(CC)" sh tests/check.sh
 
-$(BUILD)/bench_convert: bench/bench_convert.c $(HEADER) | $(BUILD)
-	$(CC) $(STRICT) -O2 -march=native -I. $< -o $@
-
-bench: $(BUILD)/bench_convert
+# BENCH_CFLAGS picks the SIMD level, e.g. make bench BENCH_CFLAGS="-O2 -mavx2 -mf16c"
+BENCH_CFLAGS ?= -O2 -march=native
+bench: bench/bench_convert.c $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(BENCH_CFLAGS) -I. $< -o $(BUILD)/bench_convert
 	./$(BUILD)/bench_convert $(BENCH_ARGS)
 
 install:

@@ -1175,6 +1175,21 @@ FP8QDEF fp8q_result fp8q_encode_bf16(uint8_t *dst, const uint16_t *src, size_t n
     return fp8q__encode_16(dst, src, n, fmt, sat, op, scale, fp8q__widen_bf16);
 }
 
+/* The scalar decode definition for one code: op(float(v), scale), NaN canonical. */
+static float fp8q__decode_one(const fp8q_format_info *f, uint8_t v, fp8q_scale_op op, float scale)
+{
+    float x = fp8q__apply_scale(fp8q__f32_from_bits(fp8q__decode_bits(f, v)), op, scale);
+    return x != x ? fp8q__f32_from_bits(FP8Q__F32_CANONICAL_NAN) : x;
+}
+
+/* Without 256-bit or NEON vectors a table lookup beats arithmetic decoding;
+   the table holds the definition for all 256 codes, scale included, so
+   results are the same bits by construction. */
+#if !defined(FP8Q__AVX512) && !defined(FP8Q__AVX2) && !defined(FP8Q__NEON)
+#define FP8Q__DECODE_BY_TABLE 1
+#endif
+#define FP8Q__TABLE_MIN 1024 /* elements from which a table pays for itself */
+
 FP8QDEF fp8q_result fp8q_decode_f32(float *dst, const uint8_t *src, size_t n, fp8q_format fmt, fp8q_scale_op op,
                                     float scale)
 {
@@ -1183,6 +1198,15 @@ FP8QDEF fp8q_result fp8q_decode_f32(float *dst, const uint8_t *src, size_t n, fp
     if (!fp8q__bulk_args_ok(dst, src, n, fmt, op)) return FP8Q_ERR_ARG;
     if (n == 0) return FP8Q_OK; /* dst and src may be NULL */
     f = &fp8q__formats[fmt];
+#ifdef FP8Q__DECODE_BY_TABLE
+    if (n >= FP8Q__TABLE_MIN) {
+        float table[256];
+        int c;
+        for (c = 0; c < 256; c++) table[c] = fp8q__decode_one(f, (uint8_t)c, op, scale);
+        for (; i < n; i++) dst[i] = table[src[i]];
+        return FP8Q_OK;
+    }
+#endif
 #ifdef FP8Q__HAVE_SIMD
     {
         fp8q__dec_kernel k;
@@ -1190,10 +1214,7 @@ FP8QDEF fp8q_result fp8q_decode_f32(float *dst, const uint8_t *src, size_t n, fp
         i = fp8q__decode_f32_simd(dst, src, n, &k, op, scale);
     }
 #endif
-    for (; i < n; i++) {
-        float x = fp8q__apply_scale(fp8q__f32_from_bits(fp8q__decode_bits(f, src[i])), op, scale);
-        dst[i] = x != x ? fp8q__f32_from_bits(FP8Q__F32_CANONICAL_NAN) : x;
-    }
+    for (; i < n; i++) dst[i] = fp8q__decode_one(f, src[i], op, scale);
     return FP8Q_OK;
 }
 

@@ -557,29 +557,32 @@ static void test_bulk_encode_16bit(void)
    (including ones that overflow or underflow half), lengths and offsets. */
 static void test_bulk_decode(void)
 {
-    enum { N = 256 * 5 + 13 };
-    uint8_t src[N + 4];
-    float got[N + 4];
-    uint16_t gh[N + 4], gb[N + 4];
-    int f, c, i, off;
-    for (i = 0; i < N + 4; i++) src[i] = (uint8_t)(i * 37 + (i >> 8));
-    for (f = 0; f < N_FORMATS; f++)
-        for (c = 0; c < N_SCALES; c++)
-            for (off = 0; off < 4; off += 3) {
-                fp8q_scale_op op = k_scales[c].op;
-                float sc = k_scales[c].scale;
-                CHECK(fp8q_decode_f32(got + off, src + off, N, k_formats[f], op, sc) == FP8Q_OK, "result");
-                fp8q_decode_f16(gh + off, src + off, N, k_formats[f], op, sc);
-                fp8q_decode_bf16(gb + off, src + off, N, k_formats[f], op, sc);
-                for (i = off; i < N + off; i++) {
-                    float want = scaled(fp8q_to_f32(src[i], k_formats[f]), op, sc);
-                    uint32_t wbits = isnan(want) ? 0x7FFFFFFFu : f32_bits(want);
-                    CHECK(f32_bits(got[i]) == wbits, "fmt %d scale %d code %02X: %08X want %08X", f, c, src[i],
-                          f32_bits(got[i]), wbits);
-                    CHECK(gh[i] == fp8q_f32_to_f16(f32_from_bits(wbits)), "f16 fmt %d code %02X", f, src[i]);
-                    CHECK(gb[i] == fp8q_f32_to_bf16(f32_from_bits(wbits)), "bf16 fmt %d code %02X", f, src[i]);
+    enum { N_MAX = 256 * 5 + 13 };
+    static const int lengths[2] = {N_MAX, 300}; /* table path (>= 1024) and arithmetic path */
+    uint8_t src[N_MAX + 4];
+    float got[N_MAX + 4];
+    uint16_t gh[N_MAX + 4], gb[N_MAX + 4];
+    int f, c, i, off, len, N;
+    for (i = 0; i < N_MAX + 4; i++) src[i] = (uint8_t)(i * 37 + (i >> 8));
+    for (len = 0; len < 2; len++)
+        for (f = 0; f < N_FORMATS; f++)
+            for (c = 0; c < N_SCALES; c++)
+                for (off = 0; off < 4; off += 3) {
+                    N = lengths[len];
+                    fp8q_scale_op op = k_scales[c].op;
+                    float sc = k_scales[c].scale;
+                    CHECK(fp8q_decode_f32(got + off, src + off, N, k_formats[f], op, sc) == FP8Q_OK, "result");
+                    fp8q_decode_f16(gh + off, src + off, N, k_formats[f], op, sc);
+                    fp8q_decode_bf16(gb + off, src + off, N, k_formats[f], op, sc);
+                    for (i = off; i < N + off; i++) {
+                        float want = scaled(fp8q_to_f32(src[i], k_formats[f]), op, sc);
+                        uint32_t wbits = isnan(want) ? 0x7FFFFFFFu : f32_bits(want);
+                        CHECK(f32_bits(got[i]) == wbits, "fmt %d scale %d code %02X: %08X want %08X", f, c, src[i],
+                              f32_bits(got[i]), wbits);
+                        CHECK(gh[i] == fp8q_f32_to_f16(f32_from_bits(wbits)), "f16 fmt %d code %02X", f, src[i]);
+                        CHECK(gb[i] == fp8q_f32_to_bf16(f32_from_bits(wbits)), "bf16 fmt %d code %02X", f, src[i]);
+                    }
                 }
-            }
 }
 
 static void test_bulk_arguments(void)
