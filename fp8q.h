@@ -262,6 +262,114 @@ FP8QDEF fp8q_result fp8q_decode_bf16(uint16_t *dst, const uint8_t *src, size_t n
 /* "avx512", "avx2", "sse4.1", "sse2", "neon" or "scalar": the bulk path of this build. */
 FP8QDEF const char *fp8q_simd_name(void);
 
+/* ------------------------------------------------------------------ E8M0 */
+
+/* E8M0, the OCP MX shared block scale: value 2^(e - 127) for e = 00..FE,
+   FF is NaN; no sign, no zero (00 is 2^-127), no Inf. Conversions equal
+   CUDA's __nv_cvt_float_to_e8m0 / __nv_cvt_bfloat16raw_to_e8m0 for every
+   input (host code; CUDA accepts exactly these two roundings):
+   - the sign is ignored (-2 -> 80); NaN -> FF;
+   - ROUND_ZERO: 2^floor(log2|x|); |x| < 2^-126 (zero, subnormals) -> 00;
+   - ROUND_UP: 2^ceil(log2|x|), computed by first rounding |x| up to
+     bfloat16, so 1.5 -> 80, 3 -> 81, and |x| <= 2^-127 -> 00;
+   - results above 2^127 (Inf, or rounding up past FE): FF with FP8Q_NOSAT,
+     FE with FP8Q_SATFINITE.
+   ml_dtypes' float8_e8m0fnu rounds to nearest even instead and maps zero
+   and negatives to NaN. */
+typedef enum fp8q_e8m0_rounding { FP8Q_E8M0_ROUND_ZERO = 0, FP8Q_E8M0_ROUND_UP = 1 } fp8q_e8m0_rounding;
+
+FP8QDEF uint8_t fp8q_e8m0_from_f32(float x, fp8q_saturation sat, fp8q_e8m0_rounding rnd);
+FP8QDEF uint8_t fp8q_e8m0_from_bf16(uint16_t b, fp8q_saturation sat, fp8q_e8m0_rounding rnd);
+/* E8M0 -> bfloat16 bits, exact: e << 7, 00 -> 0040 (a bf16 subnormal), FF -> 7FFF. */
+FP8QDEF uint16_t fp8q_e8m0_to_bf16(uint8_t e);
+/* E8M0 -> float, exact (00 is the float subnormal 2^-127); FF -> 0x7FFFFFFF. */
+FP8QDEF float fp8q_e8m0_to_f32(uint8_t e);
+
+#ifndef FP8Q_FREESTANDING
+/* ---------------------------------------------------- scaled quantization */
+
+/* A matrix X[rows][cols] (row-major; for a weight rows = output channels,
+   for activations rows = tokens, cols = K) is quantized with one float32
+   scale per tile of tile_rows x tile_cols elements (0 = the whole extent;
+   edge tiles may be partial). Scales are dequantization multipliers,
+   x ~= q * s, stored row-major as [ceil(rows/tile_rows)][ceil(cols/tile_cols)]:
+     per-tensor (0, 0)  per-channel / per-token (1, 0)  per-group (1, 128)
+     2-D block (128, 128)  MX block (1, 32), scales powers of two (E8M0).
+   A recipe fixes everything else, so that one engine is reproduced bit for
+   bit. fp8q_recipe_get() lists the built-in ones; a caller may fill its own. */
+typedef enum fp8q_scale_rule {
+    FP8Q_RULE_AMAX = 0, /* s = max(min(amax, amax_ub) / qmax, min_scale) */
+    FP8Q_RULE_MX = 1,   /* s = 2^(floor(log2 amax) - emax), emax = 8 (E4M3) or 15 (E5M2), amax 0 -> 2^-127 */
+    FP8Q_RULE_POW2 = 2  /* s = 2^ceil(log2(amax / qmax)) (UE8M0 scales rounded up) */
+} fp8q_scale_rule;
+
+/* Precision of the scale arithmetic and of x/s: FP8Q_HP_BF16 rounds amax,
+   s and x/s (or x * (1/s)) to bfloat16 after each step, as PyTorch code
+   does on BF16 tensors (compressed-tensors, INC). */
+typedef enum fp8q_precision { FP8Q_HP_F32 = 0, FP8Q_HP_BF16 = 1 } fp8q_precision;
+
+typedef struct fp8q_recipe {
+    const char *name;         /* e.g. "vllm-per-token" */
+    const char *source;       /* engine and where its formula lives */
+    fp8q_format format;       /* FP8 format of q */
+    int tile_rows, tile_cols; /* scale granularity (0 = whole extent) */
+    fp8q_scale_rule rule;
+    float qmax;      /* amax is mapped to this (448 for E4M3) */
+    float amax_ub;   /* 0 or an upper bound applied to amax first */
+    float min_scale; /* 0 or a lower bound applied to s */
+    fp8q_precision hp;
+    fp8q_scale_op op;    /* FP8Q_SCALE_MUL: x * (1/s); FP8Q_SCALE_DIV: x / s */
+    int clamp;           /* clamp to +-qmax with fminf/fmaxf before the cast: NaN -> +qmax */
+    fp8q_saturation sat; /* of the final cast */
+} fp8q_recipe;
+
+/* The built-in recipe called name, or NULL; fp8q_recipe_at(i) for
+   i = 0 .. fp8q_recipe_count()-1 lists them (their formulas are documented
+   at the table in the implementation and in README). */
+FP8QDEF const fp8q_recipe *fp8q_recipe_get(const char *name);
+FP8QDEF int fp8q_recipe_count(void);
+FP8QDEF const fp8q_recipe *fp8q_recipe_at(int i);
+
+/* Number of scales for a rows x cols matrix under r's tiling. */
+FP8QDEF size_t fp8q_scale_count(const fp8q_recipe *r, size_t rows, size_t cols);
+
+/* Dynamic scales: scales[fp8q_scale_count()] from the data. amax ignores
+   NaN (fmaxf semantics, as vLLM's kernels); MX tiles with a NaN or Inf get
+   a NaN scale. */
+FP8QDEF fp8q_result fp8q_compute_scales(float *scales, const float *x, size_t rows, size_t cols, const fp8q_recipe *r);
+/* q = cast(clamp(x op s)) per r, with the given (static or dynamic) scales. */
+FP8QDEF fp8q_result fp8q_quantize(uint8_t *q, const float *x, size_t rows, size_t cols, const float *scales,
+                                  const fp8q_recipe *r);
+/* x = float(q) * s (rounded to bfloat16 when r->hp is FP8Q_HP_BF16). */
+FP8QDEF fp8q_result fp8q_dequantize(float *x, const uint8_t *q, size_t rows, size_t cols, const float *scales,
+                                    const fp8q_recipe *r);
+
+/* ------------------------------------------------- Intel Neural Compressor */
+
+/* INC's scale rule, s = round(maxabs / (fullscale * backoff)), with every
+   step rounded to bfloat16 (INC's hp_dtype), as INC computes it
+   (neural_compressor/torch/algorithms/fp8_quant/_core/fp_utils.py):
+     IDENTITY   s
+     POW2       2^ceil(bf16(log2 s))   (log2 of a BF16 tensor is BF16)
+     HW_ALIGNED p = POW2(s); clamp(2^(ceil(log2 p / f) * f), lo, hi) with
+                Gaudi2 f = 4, [2^-8, 2^4]; Gaudi3 f = 1, [2^-55, 2^7]
+     HW_ALIGNED_FIXED  16 (Gaudi2) / 128 (Gaudi3);  UNIT  1.
+   fullscale: Gaudi2 240, Gaudi3 448. Backoff: 0.25 for activations, 0.5
+   for weights in INC's static methods. maxabs 0 gives 0 (IDENTITY, POW2)
+   or lo (HW_ALIGNED); NaN propagates. */
+typedef enum fp8q_inc_rounding {
+    FP8Q_INC_IDENTITY = 0,
+    FP8Q_INC_POW2 = 1,
+    FP8Q_INC_HW_ALIGNED = 2,
+    FP8Q_INC_HW_ALIGNED_FIXED = 3,
+    FP8Q_INC_UNIT = 4
+} fp8q_inc_rounding;
+typedef enum fp8q_gaudi { FP8Q_GAUDI2 = 2, FP8Q_GAUDI3 = 3 } fp8q_gaudi;
+
+FP8QDEF float fp8q_inc_fullscale(fp8q_gaudi device);
+FP8QDEF float fp8q_inc_scale(float maxabs, fp8q_inc_rounding rounding, fp8q_gaudi device, float backoff);
+#endif /* FP8Q_FREESTANDING */
+
 #ifdef __cplusplus
 }
 #endif
@@ -1244,6 +1352,311 @@ FP8QDEF fp8q_result fp8q_decode_bf16(uint16_t *dst, const uint8_t *src, size_t n
 {
     return fp8q__decode_16(dst, src, n, fmt, op, scale, fp8q__narrow_bf16);
 }
+
+/* ------------------------------------------------------------------ E8M0 */
+
+/* CUDA's host algorithm: the bfloat16 exponent field is the RZ result. */
+FP8QDEF uint8_t fp8q_e8m0_from_bf16(uint16_t b, fp8q_saturation sat, fp8q_e8m0_rounding rnd)
+{
+    const uint32_t mag = b & 0x7FFFu;
+    uint32_t e = (b >> 7) & 0xFFu;
+    if (rnd == FP8Q_E8M0_ROUND_UP && (b & 0x7Fu) && mag > 0x0040u && mag < 0x7F80u) e++; /* > 2^-127, finite */
+    if (sat == FP8Q_SATFINITE && mag <= 0x7F80u && e == 0xFFu) e = 0xFEu;                /* non-NaN overflow */
+    return (uint8_t)e;
+}
+
+FP8QDEF uint8_t fp8q_e8m0_from_f32(float x, fp8q_saturation sat, fp8q_e8m0_rounding rnd)
+{
+    const uint32_t u = fp8q__f32_bits(x), a = u & 0x7FFFFFFFu;
+    uint32_t b;
+    if (a > 0x7F800000u) return fp8q_e8m0_from_bf16(0x7FFFu, sat, rnd);
+    if (rnd == FP8Q_E8M0_ROUND_ZERO) return fp8q_e8m0_from_bf16((uint16_t)(u >> 16), sat, rnd);
+    b = (a >> 16) + ((a < 0x7F800000u && (a & 0xFFFFu)) ? 1u : 0u); /* |x| rounded up to bfloat16 */
+    return fp8q_e8m0_from_bf16((uint16_t)b, sat, rnd);
+}
+
+FP8QDEF uint16_t fp8q_e8m0_to_bf16(uint8_t e)
+{
+    if (e == 0xFFu) return 0x7FFFu;
+    if (e == 0) return 0x0040u;
+    return (uint16_t)((uint16_t)e << 7);
+}
+
+FP8QDEF float fp8q_e8m0_to_f32(uint8_t e)
+{
+    if (e == 0xFFu) return fp8q__f32_from_bits(FP8Q__F32_CANONICAL_NAN);
+    if (e == 0) return fp8q__f32_from_bits(0x00400000u); /* 2^-127, a float subnormal */
+    return fp8q__f32_from_bits((uint32_t)e << 23);
+}
+
+#ifndef FP8Q_FREESTANDING
+/* ---------------------------------------------------- scaled quantization */
+
+/* fminf/fmaxf without libm: a NaN operand yields the other operand. */
+static float fp8q__fminf(float a, float b) { return a != a ? b : b != b ? a : (a < b ? a : b); }
+static float fp8q__fmaxf(float a, float b) { return a != a ? b : b != b ? a : (a > b ? a : b); }
+
+static float fp8q__round_hp(float x, fp8q_precision hp)
+{
+    return hp == FP8Q_HP_BF16 ? fp8q_bf16_to_f32(fp8q_f32_to_bf16(x)) : x;
+}
+
+#define FP8Q__MIN_SCALE_VLLM (1.0f / (448.0f * 512.0f)) /* csrc/quantization/fp8/common.cuh */
+#define FP8Q__FLT_EPSILON    1.1920928955078125e-07f    /* 2^-23, torch.finfo(float32).eps */
+
+/* The built-in recipes. Formulas (x: input, s: scale, q: FP8 byte):
+   vllm-per-tensor   s = amax/448; q = cast(fmaxf(-448, fminf(x * (1/s), 448)))
+                     vLLM online fp8 weights and dynamic per-tensor activations;
+                     static input_scale uses the same quantization. amax = 0
+                     gives s = 0, 1/s = Inf, 0 * Inf = NaN -> +448 (7E).
+   vllm-per-token    s_t = max(amax_t/448, 1/(448*512)); q = cast(clamp(x / s_t))
+   vllm-per-token-mul  same, q = cast(clamp(x * (1/s_t)))  (2024 kernels)
+   fbgemm-per-row    s_t = max(min(amax_t, 1200)/448, 1/(448*512)); x / s_t
+   ct-*-bf16         compressed-tensors on a BF16 model: s = max(bf16(amax/448), 2^-23),
+                     q = cast(clamp(bf16(x / s))), dequant bf16(q * s); per tensor,
+                     channel (weight rows) or token (activation rows)
+   ct-*-f32          the same in float32
+   deepseek-block128 128x128 weight blocks, s = amax/448 (weight_scale_inv, a
+                     multiplier); q = cast(clamp(x / s))
+   deepseek-group128 1x128 activation groups, same formula
+   mx-e4m3, mx-e5m2  OCP MX v1.0 blocks of 32: s = 2^(floor(log2 amax) - emax),
+                     q = cast_satfinite(x / s) */
+static const fp8q_recipe fp8q__recipes[] = {
+    {"vllm-per-tensor", "vLLM csrc/quantization/fp8/common.cu (dynamic and static per-tensor)", FP8Q_E4M3, 0, 0,
+     FP8Q_RULE_AMAX, 448.0f, 0.0f, 0.0f, FP8Q_HP_F32, FP8Q_SCALE_MUL, 1, FP8Q_NOSAT},
+    {"vllm-per-token", "vLLM csrc/quantization/fp8/common.cu dynamic_per_token (2025+: x / s)", FP8Q_E4M3, 1, 0,
+     FP8Q_RULE_AMAX, 448.0f, 0.0f, FP8Q__MIN_SCALE_VLLM, FP8Q_HP_F32, FP8Q_SCALE_DIV, 1, FP8Q_NOSAT},
+    {"vllm-per-token-mul", "vLLM dynamic_per_token, 2024 kernels (x * (1/s))", FP8Q_E4M3, 1, 0, FP8Q_RULE_AMAX, 448.0f,
+     0.0f, FP8Q__MIN_SCALE_VLLM, FP8Q_HP_F32, FP8Q_SCALE_MUL, 1, FP8Q_NOSAT},
+    {"fbgemm-per-row", "vLLM fbgemm_fp8.py: per-token, activation_scale_ub 1200", FP8Q_E4M3, 1, 0, FP8Q_RULE_AMAX,
+     448.0f, 1200.0f, FP8Q__MIN_SCALE_VLLM, FP8Q_HP_F32, FP8Q_SCALE_DIV, 1, FP8Q_NOSAT},
+    {"ct-tensor-bf16", "compressed-tensors calculate_qparams + _quantize, BF16 model, strategy tensor", FP8Q_E4M3, 0, 0,
+     FP8Q_RULE_AMAX, 448.0f, 0.0f, FP8Q__FLT_EPSILON, FP8Q_HP_BF16, FP8Q_SCALE_DIV, 1, FP8Q_NOSAT},
+    {"ct-channel-bf16", "compressed-tensors, BF16 model, strategy channel (FP8_DYNAMIC weights)", FP8Q_E4M3, 1, 0,
+     FP8Q_RULE_AMAX, 448.0f, 0.0f, FP8Q__FLT_EPSILON, FP8Q_HP_BF16, FP8Q_SCALE_DIV, 1, FP8Q_NOSAT},
+    {"ct-token-bf16", "compressed-tensors, BF16 model, strategy token (FP8_DYNAMIC activations)", FP8Q_E4M3, 1, 0,
+     FP8Q_RULE_AMAX, 448.0f, 0.0f, FP8Q__FLT_EPSILON, FP8Q_HP_BF16, FP8Q_SCALE_DIV, 1, FP8Q_NOSAT},
+    {"ct-tensor-f32", "compressed-tensors, F32 model, strategy tensor", FP8Q_E4M3, 0, 0, FP8Q_RULE_AMAX, 448.0f, 0.0f,
+     FP8Q__FLT_EPSILON, FP8Q_HP_F32, FP8Q_SCALE_DIV, 1, FP8Q_NOSAT},
+    {"ct-channel-f32", "compressed-tensors, F32 model, strategy channel", FP8Q_E4M3, 1, 0, FP8Q_RULE_AMAX, 448.0f, 0.0f,
+     FP8Q__FLT_EPSILON, FP8Q_HP_F32, FP8Q_SCALE_DIV, 1, FP8Q_NOSAT},
+    {"deepseek-block128", "deepseek-ai/DeepSeek-V3 inference/kernel.py, 128x128 weight blocks", FP8Q_E4M3, 128, 128,
+     FP8Q_RULE_AMAX, 448.0f, 0.0f, 0.0f, FP8Q_HP_F32, FP8Q_SCALE_DIV, 1, FP8Q_NOSAT},
+    {"deepseek-group128", "deepseek-ai/DeepSeek-V3 inference/kernel.py act_quant, 1x128 groups", FP8Q_E4M3, 1, 128,
+     FP8Q_RULE_AMAX, 448.0f, 0.0f, 0.0f, FP8Q_HP_F32, FP8Q_SCALE_DIV, 1, FP8Q_NOSAT},
+    {"mx-e4m3", "OCP Microscaling Formats (MX) v1.0, MXFP8 E4M3, blocks of 32", FP8Q_E4M3, 1, 32, FP8Q_RULE_MX, 448.0f,
+     0.0f, 0.0f, FP8Q_HP_F32, FP8Q_SCALE_DIV, 0, FP8Q_SATFINITE},
+    {"mx-e5m2", "OCP Microscaling Formats (MX) v1.0, MXFP8 E5M2, blocks of 32", FP8Q_E5M2, 1, 32, FP8Q_RULE_MX,
+     57344.0f, 0.0f, 0.0f, FP8Q_HP_F32, FP8Q_SCALE_DIV, 0, FP8Q_SATFINITE},
+};
+#define FP8Q__RECIPE_COUNT (int)(sizeof fp8q__recipes / sizeof fp8q__recipes[0])
+
+FP8QDEF int fp8q_recipe_count(void) { return FP8Q__RECIPE_COUNT; }
+
+FP8QDEF const fp8q_recipe *fp8q_recipe_at(int i) { return i >= 0 && i < FP8Q__RECIPE_COUNT ? &fp8q__recipes[i] : NULL; }
+
+FP8QDEF const fp8q_recipe *fp8q_recipe_get(const char *name)
+{
+    int i;
+    if (!name) return NULL;
+    for (i = 0; i < FP8Q__RECIPE_COUNT; i++)
+        if (strcmp(fp8q__recipes[i].name, name) == 0) return &fp8q__recipes[i];
+    return NULL;
+}
+
+/* Tile extent along one dimension (0 = all of it, and never 0 for an empty one). */
+static size_t fp8q__tile(int tile, size_t extent)
+{
+    if (tile > 0) return (size_t)tile;
+    return extent ? extent : 1;
+}
+
+static size_t fp8q__div_up(size_t a, size_t b) { return (a + b - 1) / b; }
+
+FP8QDEF size_t fp8q_scale_count(const fp8q_recipe *r, size_t rows, size_t cols)
+{
+    if (!r) return 0;
+    return fp8q__div_up(rows, fp8q__tile(r->tile_rows, rows)) * fp8q__div_up(cols, fp8q__tile(r->tile_cols, cols));
+}
+
+static int fp8q__recipe_ok(const fp8q_recipe *r)
+{
+    return r && fp8q_format_get(r->format) && r->tile_rows >= 0 && r->tile_cols >= 0 &&
+           (r->op == FP8Q_SCALE_MUL || r->op == FP8Q_SCALE_DIV) && (r->hp == FP8Q_HP_F32 || r->hp == FP8Q_HP_BF16) &&
+           (r->sat == FP8Q_SATFINITE || r->sat == FP8Q_NOSAT) && r->rule >= FP8Q_RULE_AMAX && r->rule <= FP8Q_RULE_POW2;
+}
+
+static int fp8q__matrix_args_ok(const void *dst, const void *src, const float *scales, size_t rows, size_t cols,
+                                const fp8q_recipe *r, int need_scales)
+{
+    if (!fp8q__recipe_ok(r)) return 0;
+    if (cols != 0 && rows > (size_t)-1 / cols) return 0;
+    if (rows * cols == 0) return 1;
+    return dst && src && (!need_scales || scales);
+}
+
+/* 2^e as a float for -149 <= e <= 127, exactly (subnormals included). */
+static float fp8q__pow2f(int e)
+{
+    if (e >= -126) return fp8q__f32_from_bits((uint32_t)(e + 127) << 23);
+    return fp8q__f32_from_bits(1u << (e + 149));
+}
+
+/* floor(log2 a) for a finite a > 0, exactly from the bits. */
+static int fp8q__ilog2f(float a)
+{
+    uint32_t u = fp8q__f32_bits(a) & 0x7FFFFFFFu;
+    int e = (int)(u >> 23);
+    if (e) return e - 127;
+    e = -127; /* subnormal: position of the leading one */
+    while (!(u & 0x400000u)) u <<= 1, e--;
+    return e;
+}
+
+/* The scale of one tile from its amax (NaN-free unless nonfinite is set). */
+static float fp8q__scale_from_amax(const fp8q_recipe *r, float amax, int nonfinite)
+{
+    const fp8q_format_info *f = &fp8q__formats[r->format];
+    float s;
+    if (r->rule == FP8Q_RULE_MX) {
+        int emax = fp8q__ilog2f(f->max_finite), e;
+        if (nonfinite) return fp8q__f32_from_bits(FP8Q__F32_CANONICAL_NAN);
+        e = amax > 0 ? fp8q__ilog2f(amax) - emax : -127;
+        return fp8q__pow2f(e < -127 ? -127 : e > 127 ? 127 : e);
+    }
+    amax = fp8q__round_hp(amax, r->hp);
+    if (r->amax_ub > 0) amax = fp8q__fminf(amax, r->amax_ub);
+    s = fp8q__round_hp(amax / r->qmax, r->hp);
+    if (r->rule == FP8Q_RULE_POW2 && s > 0 && s < 3.4e38f) {
+        int e = fp8q__ilog2f(s);
+        s = fp8q__pow2f(s == fp8q__pow2f(e) || e >= 127 ? e : e + 1);
+    }
+    if (r->min_scale > 0) s = fp8q__fmaxf(s, r->min_scale);
+    return s;
+}
+
+FP8QDEF fp8q_result fp8q_compute_scales(float *scales, const float *x, size_t rows, size_t cols, const fp8q_recipe *r)
+{
+    size_t tr, tc, n_tc, ti, tj, i, j;
+    if (!fp8q__matrix_args_ok(scales, x, x, rows, cols, r, 0)) return FP8Q_ERR_ARG;
+    if (rows * cols == 0) return FP8Q_OK;
+    tr = fp8q__tile(r->tile_rows, rows), tc = fp8q__tile(r->tile_cols, cols), n_tc = fp8q__div_up(cols, tc);
+    for (ti = 0; ti * tr < rows; ti++)
+        for (tj = 0; tj * tc < cols; tj++) {
+            float amax = 0.0f;
+            int nonfinite = 0;
+            for (i = ti * tr; i < rows && i < (ti + 1) * tr; i++)
+                for (j = tj * tc; j < cols && j < (tj + 1) * tc; j++) {
+                    float a = x[i * cols + j] < 0 ? -x[i * cols + j] : x[i * cols + j];
+                    nonfinite |= !(a <= 3.40282347e38f);
+                    amax = fp8q__fmaxf(amax, a);
+                }
+            scales[ti * n_tc + tj] = fp8q__scale_from_amax(r, amax, nonfinite);
+        }
+    return FP8Q_OK;
+}
+
+/* One element: q = cast(clamp(x op s)) in the recipe's precision. */
+static uint8_t fp8q__quantize_one(const fp8q_recipe *r, float x, float s, float inv)
+{
+    float y = r->op == FP8Q_SCALE_MUL ? x * inv : x / s;
+    y = fp8q__round_hp(y, r->hp);
+    if (r->clamp) y = fp8q__fmaxf(-r->qmax, fp8q__fminf(y, r->qmax));
+    return fp8q_from_f32(y, r->format, r->sat);
+}
+
+FP8QDEF fp8q_result fp8q_quantize(uint8_t *q, const float *x, size_t rows, size_t cols, const float *scales,
+                                  const fp8q_recipe *r)
+{
+    size_t tr, tc, n_tc, i, j;
+    if (!fp8q__matrix_args_ok(q, x, scales, rows, cols, r, 1)) return FP8Q_ERR_ARG;
+    if (rows * cols == 0) return FP8Q_OK;
+    tr = fp8q__tile(r->tile_rows, rows), tc = fp8q__tile(r->tile_cols, cols), n_tc = fp8q__div_up(cols, tc);
+    for (i = 0; i < rows; i++)
+        for (j = 0; j < cols; j += tc) { /* one run of one tile's scale */
+            const float s = scales[(i / tr) * n_tc + j / tc];
+            const float inv = fp8q__round_hp(1.0f / s, r->hp);
+            size_t k, end = j + tc < cols ? j + tc : cols;
+            for (k = j; k < end; k++) q[i * cols + k] = fp8q__quantize_one(r, x[i * cols + k], s, inv);
+        }
+    return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_dequantize(float *x, const uint8_t *q, size_t rows, size_t cols, const float *scales,
+                                    const fp8q_recipe *r)
+{
+    size_t tr, tc, n_tc, i, j;
+    if (!fp8q__matrix_args_ok(x, q, scales, rows, cols, r, 1)) return FP8Q_ERR_ARG;
+    if (rows * cols == 0) return FP8Q_OK;
+    tr = fp8q__tile(r->tile_rows, rows), tc = fp8q__tile(r->tile_cols, cols), n_tc = fp8q__div_up(cols, tc);
+    for (i = 0; i < rows; i++)
+        for (j = 0; j < cols; j++) {
+            const float s = scales[(i / tr) * n_tc + j / tc];
+            x[i * cols + j] = fp8q__round_hp(fp8q_to_f32(q[i * cols + j], r->format) * s, r->hp);
+        }
+    return FP8Q_OK;
+}
+
+/* ------------------------------------------------- Intel Neural Compressor */
+
+FP8QDEF float fp8q_inc_fullscale(fp8q_gaudi device) { return device == FP8Q_GAUDI2 ? 240.0f : 448.0f; }
+
+static float fp8q__bf16(float x) { return fp8q__round_hp(x, FP8Q_HP_BF16); }
+
+/* log2 of a finite float > 0 in double, without libm: the exponent plus
+   log2 of the significand m in [1, 2) from ln m = 2 atanh((m-1)/(m+1)),
+   whose series in z^2 < 1/9 reaches double precision in 18 terms. */
+static double fp8q__log2(float a)
+{
+    const int e = fp8q__ilog2f(a);
+    const double m = (double)a / ((double)fp8q__pow2f(e < -126 ? -126 : e) * (e < -126 ? fp8q__pow2f(e + 126) : 1.0));
+    const double z = (m - 1.0) / (m + 1.0), z2 = z * z;
+    double term = z, sum = 0.0;
+    int k;
+    for (k = 1; k < 40; k += 2, term *= z2) sum += term / k;
+    return e + 2.0 * sum * 1.4426950408889634074; /* 1 / ln 2 */
+}
+
+/* INC's POW2 on a BF16 value: 2^ceil(bf16(log2 s)). log2 is computed in
+   double and rounded once to bfloat16: s has 8 significant bits, so log2 s
+   is either an integer (m = 1, computed exactly) or irrational, never a
+   rounding tie. */
+static float fp8q__inc_pow2(float s)
+{
+    float l;
+    int e;
+    if (!(s > 0)) return s == 0 ? 0.0f : s; /* 0 -> 2^-inf = 0; NaN stays */
+    if (s > 3.4e38f) return s;              /* Inf */
+    l = fp8q__bf16((float)fp8q__log2(s));
+    e = (int)l;
+    if ((float)e < l) e++; /* ceil */
+    return e > 127 ? fp8q__f32_from_bits(0x7F800000u) : e < -149 ? 0.0f : fp8q__pow2f(e);
+}
+
+FP8QDEF float fp8q_inc_scale(float maxabs, fp8q_inc_rounding rounding, fp8q_gaudi device, float backoff)
+{
+    const int g2 = device == FP8Q_GAUDI2;
+    const float lo = g2 ? 0.00390625f : fp8q__pow2f(-55), hi = g2 ? 16.0f : 128.0f;
+    const float s = fp8q__bf16(fp8q__bf16(maxabs) / fp8q__bf16(fp8q_inc_fullscale(device) * backoff));
+    float p;
+    int e;
+    switch (rounding) {
+    case FP8Q_INC_IDENTITY: return s;
+    case FP8Q_INC_POW2: return fp8q__inc_pow2(s);
+    case FP8Q_INC_HW_ALIGNED_FIXED: return hi;
+    case FP8Q_INC_UNIT: return 1.0f;
+    case FP8Q_INC_HW_ALIGNED: break;
+    }
+    p = fp8q__inc_pow2(s);
+    if (p != p) return p;
+    if (p == 0) return lo;
+    if (p > 3.4e38f) return hi;
+    e = fp8q__ilog2f(p);
+    if (g2) e = e >= 0 ? (e + 3) / 4 * 4 : -((-e) / 4 * 4); /* ceil(e / 4) * 4 */
+    p = e > 127 ? hi : e < -149 ? 0.0f : fp8q__pow2f(e);
+    return p < lo ? lo : p > hi ? hi : p;
+}
+#endif /* FP8Q_FREESTANDING */
 
 #endif /* FP8Q__IMPLEMENTATION_DONE */
 #endif /* FP8Q_IMPLEMENTATION */

@@ -107,6 +107,7 @@ typedef struct {
     uint64_t begin, end;
     unsigned long long cuda_scalar[N_FMT][2]; /* scalar vs CUDA (E4M3, E5M2 only) */
     unsigned long long bulk[5][N_FMT][2];     /* level vs expected */
+    unsigned long long e8m0[2][2];            /* fp8q_e8m0_from_f32 vs CUDA, [sat][rounding] */
     unsigned long long checked;
 } float_job;
 
@@ -148,6 +149,15 @@ static void *float_worker(void *arg)
                     for (i = 0; i < CHUNK; i++) job->bulk[l][f][s] += got[i] != want[i];
                 }
             }
+#ifdef HAVE_CUDA_FP8
+        for (s = 0; s < 2; s++)
+            for (f = 0; f < 2; f++) { /* f: rounding */
+                enum cudaRoundMode rm = f ? cudaRoundPosInf : cudaRoundZero;
+                for (i = 0; i < CHUNK; i++)
+                    job->e8m0[s][f] += fp8q_e8m0_from_f32(x[i], k_sat[s], (fp8q_e8m0_rounding)f) !=
+                                       __nv_cvt_float_to_e8m0(x[i], cuda_sat(k_sat[s]), rm);
+            }
+#endif
         job->checked += CHUNK;
     }
     free(x), free(want), free(got);
@@ -169,6 +179,17 @@ static void check_all_floats(int n_threads)
         pthread_create(&tid[t], NULL, float_worker, &jobs[t]);
     }
     for (t = 0; t < n_threads; t++) pthread_join(tid[t], NULL);
+#ifdef HAVE_CUDA_FP8
+    for (s = 0; s < 2; s++)
+        for (f = 0; f < 2; f++) {
+            for (sum = 0, t = 0; t < n_threads; t++) sum += jobs[t].e8m0[s][f];
+            snprintf(what, sizeof what, "all 2^32 floats E8M0 %s %s: vs CUDA", s ? "NOSAT" : "SATFINITE",
+                     f ? "ROUND_UP" : "ROUND_ZERO");
+            report(what, sum, 1ull << 32);
+        }
+#else
+    skip("all 2^32 floats E8M0 vs CUDA");
+#endif
     for (f = 0; f < N_FMT; f++)
         for (s = 0; s < 2; s++) {
             const char *fname = fp8q_format_get(k_fmt[f])->name, *sname = s ? "NOSAT" : "SATFINITE";
@@ -244,6 +265,27 @@ static void check_16bit(void)
 }
 
 /* ---------------------------------------------------------- decoding */
+
+#ifdef HAVE_CUDA_FP8
+/* E8M0: all 65536 bfloat16 inputs and all 256 decodes against CUDA. */
+static void check_e8m0_16bit(void)
+{
+    unsigned long long m = 0;
+    uint32_t h;
+    int s, r, v;
+    for (s = 0; s < 2; s++)
+        for (r = 0; r < 2; r++)
+            for (h = 0; h < 65536; h++) {
+                __nv_bfloat16_raw b;
+                b.x = (unsigned short)h;
+                m += fp8q_e8m0_from_bf16((uint16_t)h, k_sat[s], (fp8q_e8m0_rounding)r) !=
+                     __nv_cvt_bfloat16raw_to_e8m0(b, cuda_sat(k_sat[s]), r ? cudaRoundPosInf : cudaRoundZero);
+            }
+    report("all bf16 -> E8M0, both saturations and roundings, vs CUDA", m, 4 * 65536);
+    for (m = 0, v = 0; v < 256; v++) m += fp8q_e8m0_to_bf16((uint8_t)v) != __nv_cvt_e8m0_to_bf16raw((uint8_t)v).x;
+    report("all 256 E8M0 -> bf16 vs CUDA", m, 256);
+}
+#endif
 
 static void check_decode(void)
 {
@@ -367,6 +409,7 @@ int main(int argc, char **argv)
     check_decode();
     check_16bit();
 #ifdef HAVE_CUDA_FP8
+    check_e8m0_16bit();
     check_doubles();
 #else
     skip("double edge cases vs CUDA");

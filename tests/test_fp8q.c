@@ -602,6 +602,113 @@ static void test_bulk_arguments(void)
     CHECK(fp8q_result_string((fp8q_result)-99) != NULL, "unknown result string");
 }
 
+/* ------------------------------------------------------ E8M0, recipes, INC */
+
+/* NUMERICS.md 2.8 (CUDA host code) and 1.6. */
+static void test_e8m0_vectors(void)
+{
+    static const struct {
+        float x;
+        unsigned rz_sat, rz_nosat, rp_sat, rp_nosat;
+    } v[] = {
+        {1.5f, 0x7F, 0x7F, 0x80, 0x80},   {3.0f, 0x80, 0x80, 0x81, 0x81},      {-2.0f, 0x80, 0x80, 0x80, 0x80},
+        {1.0f, 0x7F, 0x7F, 0x7F, 0x7F},   {0.0f, 0x00, 0x00, 0x00, 0x00},      {3e38f, 0xFE, 0xFE, 0xFE, 0xFF},
+        {448.0f, 0x87, 0x87, 0x88, 0x88}, {0x1p-127f, 0x00, 0x00, 0x00, 0x00}, {0x1p-126f, 0x01, 0x01, 0x01, 0x01},
+    };
+    size_t i;
+    for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+        unsigned a = fp8q_e8m0_from_f32(v[i].x, FP8Q_SATFINITE, FP8Q_E8M0_ROUND_ZERO);
+        unsigned b = fp8q_e8m0_from_f32(v[i].x, FP8Q_NOSAT, FP8Q_E8M0_ROUND_ZERO);
+        unsigned c = fp8q_e8m0_from_f32(v[i].x, FP8Q_SATFINITE, FP8Q_E8M0_ROUND_UP);
+        unsigned d = fp8q_e8m0_from_f32(v[i].x, FP8Q_NOSAT, FP8Q_E8M0_ROUND_UP);
+        CHECK(a == v[i].rz_sat && b == v[i].rz_nosat && c == v[i].rp_sat && d == v[i].rp_nosat,
+              "e8m0(%g): %02X %02X %02X %02X", v[i].x, a, b, c, d);
+    }
+    CHECK(fp8q_e8m0_from_f32(f_inf(), FP8Q_SATFINITE, FP8Q_E8M0_ROUND_ZERO) == 0xFE, "Inf sat");
+    CHECK(fp8q_e8m0_from_f32(f_inf(), FP8Q_NOSAT, FP8Q_E8M0_ROUND_UP) == 0xFF, "Inf nosat");
+    CHECK(fp8q_e8m0_from_f32(f_nan(), FP8Q_SATFINITE, FP8Q_E8M0_ROUND_UP) == 0xFF, "NaN");
+    CHECK(fp8q_e8m0_to_bf16(0x7F) == 0x3F80 && fp8q_e8m0_to_bf16(0x00) == 0x0040 && fp8q_e8m0_to_bf16(0xFF) == 0x7FFF,
+          "e8m0 to bf16");
+    CHECK(fp8q_e8m0_to_f32(0x88) == 512.0f && fp8q_e8m0_to_f32(0x00) == 0x1p-127f && isnan(fp8q_e8m0_to_f32(0xFF)),
+          "e8m0 to f32");
+}
+
+/* INC.md 3.7: worked numbers, activations backoff 0.25, weights 0.5. */
+static void test_inc_worked_numbers(void)
+{
+    static const struct {
+        float maxabs, backoff, g2_pow2, g2_hw, g3_hw;
+    } v[] = {
+        {1.0f, 0.25f, 1 / 32.0f, 1 / 16.0f, 1 / 64.0f},
+        {3.4f, 0.25f, 1 / 16.0f, 1 / 16.0f, 1 / 32.0f},
+        {11.06f, 0.25f, 1 / 4.0f, 1.0f, 1 / 8.0f},
+        {40.75f, 0.25f, 1.0f, 1.0f, 1 / 2.0f},
+        {95.5f, 0.25f, 2.0f, 16.0f, 1.0f},
+        {1000.0f, 0.25f, 32.0f, 16.0f, 16.0f},
+        {2.0f, 0.5f, 1 / 32.0f, 1 / 16.0f, 1 / 64.0f},
+        {3.156f, 0.5f, 1 / 32.0f, 1 / 16.0f, 1 / 64.0f},
+    };
+    size_t i;
+    for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+        float p2 = fp8q_inc_scale(v[i].maxabs, FP8Q_INC_POW2, FP8Q_GAUDI2, v[i].backoff);
+        float h2 = fp8q_inc_scale(v[i].maxabs, FP8Q_INC_HW_ALIGNED, FP8Q_GAUDI2, v[i].backoff);
+        float h3 = fp8q_inc_scale(v[i].maxabs, FP8Q_INC_HW_ALIGNED, FP8Q_GAUDI3, v[i].backoff);
+        CHECK(p2 == v[i].g2_pow2 && h2 == v[i].g2_hw && h3 == v[i].g3_hw, "maxabs %g: G2 pow2 %g hw %g, G3 hw %g",
+              v[i].maxabs, p2, h2, h3);
+    }
+    CHECK(fp8q_inc_scale(1.0f, FP8Q_INC_IDENTITY, FP8Q_GAUDI2, 0.25f) == fp8q_bf16_to_f32(fp8q_f32_to_bf16(1 / 60.0f)),
+          "identity is bf16(1/60)");
+    CHECK(fp8q_inc_scale(0.0f, FP8Q_INC_HW_ALIGNED, FP8Q_GAUDI2, 0.25f) == 0.00390625f, "maxabs 0 -> lo");
+    CHECK(fp8q_inc_scale(0.0f, FP8Q_INC_POW2, FP8Q_GAUDI3, 0.25f) == 0.0f, "maxabs 0 pow2 -> 0");
+    CHECK(fp8q_inc_scale(5.0f, FP8Q_INC_HW_ALIGNED_FIXED, FP8Q_GAUDI2, 0.25f) == 16.0f &&
+              fp8q_inc_scale(5.0f, FP8Q_INC_HW_ALIGNED_FIXED, FP8Q_GAUDI3, 0.25f) == 128.0f &&
+              fp8q_inc_scale(5.0f, FP8Q_INC_UNIT, FP8Q_GAUDI3, 0.25f) == 1.0f,
+          "fixed and unit");
+    CHECK(fp8q_inc_fullscale(FP8Q_GAUDI2) == 240.0f && fp8q_inc_fullscale(FP8Q_GAUDI3) == 448.0f, "fullscale");
+}
+
+/* The libm-free log2 behind INC's POW2, rounded to bf16 as INC does, agrees
+   with libm's log2 on every positive finite bfloat16. */
+static void test_inc_log2(void)
+{
+    uint32_t h;
+    for (h = 1; h < 0x7F80; h++) {
+        float s = fp8q_bf16_to_f32((uint16_t)h);
+        CHECK(fp8q_f32_to_bf16((float)fp8q__log2(s)) == fp8q_f32_to_bf16((float)log2((double)s)), "bf16 %04X", h);
+    }
+}
+
+/* The engines' defined edge behaviour (NUMERICS.md 3.2) and the argument checks. */
+static void test_recipe_edges(void)
+{
+    const fp8q_recipe *pt = fp8q_recipe_get("vllm-per-tensor"), *tok = fp8q_recipe_get("vllm-per-token");
+    const fp8q_recipe *mx = fp8q_recipe_get("mx-e4m3");
+    float zeros[4] = {0, 0, 0, 0}, s[4], x[4], back[4];
+    uint8_t q[64];
+    int i;
+    CHECK(pt && tok && mx && fp8q_recipe_get("no-such-recipe") == NULL, "recipe lookup");
+    if (!pt || !tok || !mx) return;
+    for (i = 0; i < fp8q_recipe_count(); i++)
+        CHECK(fp8q_recipe_get(fp8q_recipe_at(i)->name) == fp8q_recipe_at(i), "%d", i);
+    fp8q_compute_scales(s, zeros, 1, 4, pt);
+    fp8q_quantize(q, zeros, 1, 4, s, pt);
+    fp8q_dequantize(back, q, 1, 4, s, pt);
+    CHECK(s[0] == 0 && q[0] == 0x7E && q[3] == 0x7E && back[0] == 0, "all-zero tensor: s 0, codes 7E, dequant 0");
+    x[0] = 1.0f, x[1] = f_nan(), x[2] = f_inf(), x[3] = -f_inf();
+    s[0] = 0.5f;
+    fp8q_quantize(q, x, 1, 4, s, pt);
+    CHECK(q[0] == 0x40 && q[1] == 0x7E && q[2] == 0x7E && q[3] == 0xFE, "static: NaN -> +448, Inf -> +-448");
+    fp8q_compute_scales(s, zeros, 2, 2, tok);
+    CHECK(s[0] == 1.0f / 229376.0f && s[1] == s[0], "per-token min scale 1/(448*512)");
+    CHECK(fp8q_scale_count(pt, 5, 7) == 1 && fp8q_scale_count(tok, 5, 7) == 5 && fp8q_scale_count(mx, 2, 70) == 6,
+          "scale counts");
+    CHECK(fp8q_scale_count(fp8q_recipe_get("deepseek-block128"), 200, 300) == 6, "block scale count");
+    CHECK(fp8q_quantize(q, x, 1, 4, NULL, pt) == FP8Q_ERR_ARG, "NULL scales");
+    CHECK(fp8q_quantize(NULL, NULL, 0, 4, NULL, pt) == FP8Q_OK, "empty");
+    CHECK(fp8q_compute_scales(s, x, 1, 4, NULL) == FP8Q_ERR_ARG, "NULL recipe");
+    CHECK(fp8q_compute_scales(s, x, (size_t)-1, 3, pt) == FP8Q_ERR_ARG, "rows * cols overflow");
+}
+
 /* A binary built for a SIMD level this CPU lacks reports itself skipped. */
 static int cpu_lacks_build_level(void)
 {
@@ -652,6 +759,10 @@ int main(void)
     run_case("bulk encode half/bf16 vs scalar", test_bulk_encode_16bit);
     run_case("bulk decode vs scalar", test_bulk_decode);
     run_case("bulk arguments", test_bulk_arguments);
+    run_case("E8M0 vectors", test_e8m0_vectors);
+    run_case("INC worked numbers", test_inc_worked_numbers);
+    run_case("INC log2 vs libm on all bf16", test_inc_log2);
+    run_case("recipe edge cases", test_recipe_edges);
     free(g_sample.x);
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed ? 1 : 0;
