@@ -44,7 +44,7 @@ run: $(BUILD)/fp8q_demo
 	./$(BUILD)/fp8q_demo
 
 $(BUILD)/test_%: tests/test_fp8q.c $(HEADER) | $(BUILD)
-	$(CC) $(STRICT) $(CFLAGS) $(FLAGS_$*) $< -o $@ -lm
+	$(CC) $(STRICT) $(CFLAGS) $(FLAGS_$*) $< -o $@ -lm -pthread
 
 test: $(foreach l,$(TEST_LEVELS),$(BUILD)/test_$(l))
 	@sh tests/run_tests.sh $^

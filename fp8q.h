@@ -286,6 +286,7 @@ FP8QDEF uint16_t fp8q_e8m0_to_bf16(uint8_t e);
 FP8QDEF float fp8q_e8m0_to_f32(uint8_t e);
 
 #ifndef FP8Q_FREESTANDING
+#include <stdlib.h> /* malloc, free: GEMM scratch */
 /* ---------------------------------------------------- scaled quantization */
 
 /* A matrix X[rows][cols] (row-major; for a weight rows = output channels,
@@ -368,6 +369,88 @@ typedef enum fp8q_gaudi { FP8Q_GAUDI2 = 2, FP8Q_GAUDI3 = 3 } fp8q_gaudi;
 
 FP8QDEF float fp8q_inc_fullscale(fp8q_gaudi device);
 FP8QDEF float fp8q_inc_scale(float maxabs, fp8q_inc_rounding rounding, fp8q_gaudi device, float backoff);
+/* ------------------------------------------------------------ W8A8 GEMM */
+
+typedef enum fp8q_dtype { FP8Q_F32 = 0, FP8Q_BF16 = 1, FP8Q_F16 = 2 } fp8q_dtype;
+
+/* Three implementations of one definition:
+   FP8Q_GEMM_REFERENCE  float32 accumulation in a fixed, documented order:
+       for each K group g (see below), in ascending g:
+         p_g = sum over k in g, ascending, of a[m,k] * b[n,k]   (float32; each
+               FP8 x FP8 product is exact, so FMA contraction cannot change it)
+         c  += (p_g * sb[n,g]) * sa[m,g]                          (float32)
+       c = c + bias[n], then rounded to the output type (RNE).
+       With per-tensor/per-row scales there is one group and this is vLLM's
+       CUTLASS epilogue: D = s_x * (s_w * acc) + bias.
+   FP8Q_GEMM_EXACT  the mathematically exact value of
+       sum_g sa[m,g] * sb[n,g] * sum_k a[m,k] * b[n,k] + bias[n]
+       rounded once to the output type: the golden definition, independent of
+       summation order (a wide fixed-point accumulator holds every term).
+   FP8Q_GEMM_FAST  SIMD, cache-blocked, multi-threaded; float32 accumulation
+       in another order. Within fp8q_gemm_tolerance() of EXACT; deterministic
+       for a given thread count.
+   Non-finite values: a NaN anywhere in a term, Inf * 0, or Inf - Inf give NaN
+   (0x7FFFFFFF / 7FFF); otherwise an Inf term gives Inf. */
+typedef enum fp8q_gemm_mode { FP8Q_GEMM_REFERENCE = 0, FP8Q_GEMM_EXACT = 1, FP8Q_GEMM_FAST = 2 } fp8q_gemm_mode;
+
+/* Runs fn(arg, i) for every i in [0, n) and returns when all are done; the
+   calls may run concurrently. Lets an engine use its own job system. */
+typedef void (*fp8q_parallel_for_fn)(void *ctx, void (*fn)(void *arg, size_t i), void *arg, size_t n);
+
+/* C[M][N] = (A[M][K] . B[N][K]^T) with scales (+ bias). Scales are
+   dequantization multipliers with the tiling of fp8q_recipe: a_scales is
+   [ceil(M/a_tile_rows)][ceil(K/a_tile_cols)], b_scales [ceil(N/b_tile_rows)]
+   [ceil(K/b_tile_cols)] (tile 0 = whole extent; NULL scales = 1). The K
+   group size is the smaller non-zero of a_tile_cols and b_tile_cols, and
+   the other must be 0 or a multiple of it. W8A16: set a = NULL and a_f32 to
+   float activations (then the reference rounds each product to float32). */
+typedef struct fp8q_gemm {
+    size_t M, N, K;
+    const uint8_t *a;   /* A8 [M][K] row-major, or NULL (W8A16) */
+    const float *a_f32; /* W8A16 activations [M][K] when a is NULL */
+    fp8q_format a_format;
+    const float *a_scales;
+    int a_tile_rows, a_tile_cols;
+    const uint8_t *b; /* B8 [N][K] row-major: weights [out][in], as checkpoints store them */
+    fp8q_format b_format;
+    const float *b_scales;
+    int b_tile_rows, b_tile_cols;
+    const float *bias; /* [N] float32, or NULL */
+    void *c;           /* C [M][N] row-major, of c_type */
+    fp8q_dtype c_type;
+    int threads;                       /* FAST: worker threads (0 or 1 = calling thread only) */
+    fp8q_parallel_for_fn parallel_for; /* FAST: optional; used instead of fp8q's own threads */
+    void *parallel_ctx;
+} fp8q_gemm;
+
+FP8QDEF fp8q_result fp8q_gemm_run(const fp8q_gemm *g, fp8q_gemm_mode mode);
+
+/* ------------------------------------------------- golden-test metrics */
+
+typedef struct fp8q_compare {
+    size_t count;         /* elements compared */
+    double max_abs_err;   /* max |got - want| over finite pairs */
+    double max_rel_err;   /* max |got - want| / |want| over want != 0 */
+    double max_ulp;       /* max distance in units in the last place of the compared type */
+    size_t outside;       /* elements with |got - want| > atol + rtol * |want|, or non-finite mismatch */
+    size_t first_outside; /* index of the first such element (count when none) */
+} fp8q_compare;
+
+/* Compares got against want (both float32 arrays, e.g. outputs widened from
+   bf16/f16: ulp is then measured in `type`). NaN equals NaN; an Inf must
+   match exactly. */
+FP8QDEF fp8q_compare fp8q_compare_f32(const float *got, const float *want, size_t n, fp8q_dtype type, double atol,
+                                      double rtol);
+
+/* The error bound a correct float32-accumulating backend must meet, for an
+   output element whose exact value is y = sum of K terms t_k (including the
+   scales): |computed - y| <= fp8q_gemm_tolerance(K, sum_abs) where sum_abs =
+   sum |t_k|. Standard recursive-summation bound gamma_K = K u / (1 - K u)
+   with u = 2^-24 (any order, FMA or not), plus the epilogue's three
+   roundings (two scale products and the bias add, <= 3u of |y| + sum_abs),
+   plus the output rounding is not included (compare in float32). */
+FP8QDEF double fp8q_gemm_tolerance(size_t K, double sum_abs);
+
 #endif /* FP8Q_FREESTANDING */
 
 #ifdef __cplusplus
@@ -1390,6 +1473,7 @@ FP8QDEF float fp8q_e8m0_to_f32(uint8_t e)
 }
 
 #ifndef FP8Q_FREESTANDING
+#include <stdlib.h> /* malloc, free: GEMM scratch */
 /* ---------------------------------------------------- scaled quantization */
 
 /* fminf/fmaxf without libm: a NaN operand yields the other operand. */
@@ -1547,7 +1631,7 @@ FP8QDEF fp8q_result fp8q_compute_scales(float *scales, const float *x, size_t ro
             int nonfinite = 0;
             for (i = ti * tr; i < rows && i < (ti + 1) * tr; i++)
                 for (j = tj * tc; j < cols && j < (tj + 1) * tc; j++) {
-                    float a = x[i * cols + j] < 0 ? -x[i * cols + j] : x[i * cols + j];
+                    float a = fp8q__f32_from_bits(fp8q__f32_bits(x[i * cols + j]) & 0x7FFFFFFFu); /* |-0| = +0 */
                     nonfinite |= !(a <= 3.40282347e38f);
                     amax = fp8q__fmaxf(amax, a);
                 }
@@ -1656,6 +1740,562 @@ FP8QDEF float fp8q_inc_scale(float maxabs, fp8q_inc_rounding rounding, fp8q_gaud
     p = e > 127 ? hi : e < -149 ? 0.0f : fp8q__pow2f(e);
     return p < lo ? lo : p > hi ? hi : p;
 }
+/* ------------------------------------------------------------ W8A8 GEMM */
+
+/* Shape of the K groups and where each operand's scale for (row, group) is. */
+typedef struct fp8q__gemm_plan {
+    size_t group; /* K extent of a group */
+    size_t n_groups;
+    size_t a_tr, a_tc, a_ncols; /* a_scales tiling: rows per tile, K per tile, tiles per row */
+    size_t b_tr, b_tc, b_ncols;
+} fp8q__gemm_plan;
+
+static float fp8q__scale_at(const float *scales, size_t tr, size_t tc, size_t ncols, size_t row, size_t k)
+{
+    return scales ? scales[(row / tr) * ncols + k / tc] : 1.0f;
+}
+
+static fp8q_result fp8q__gemm_check(const fp8q_gemm *g, fp8q__gemm_plan *p)
+{
+    size_t ga, gb;
+    if (!g || !g->c || !g->b || (!g->a && !g->a_f32)) return FP8Q_ERR_ARG;
+    if (g->M == 0 || g->N == 0 || g->K == 0) return FP8Q_ERR_ARG;
+    if (g->M > ((size_t)1 << 31) || g->N > ((size_t)1 << 31) || g->K > ((size_t)1 << 31)) return FP8Q_ERR_ARG;
+    if ((g->a && !fp8q_format_get(g->a_format)) || !fp8q_format_get(g->b_format)) return FP8Q_ERR_ARG;
+    if (g->c_type != FP8Q_F32 && g->c_type != FP8Q_BF16 && g->c_type != FP8Q_F16) return FP8Q_ERR_ARG;
+    if (g->a_tile_rows < 0 || g->a_tile_cols < 0 || g->b_tile_rows < 0 || g->b_tile_cols < 0) return FP8Q_ERR_ARG;
+    p->a_tr = fp8q__tile(g->a_tile_rows, g->M), p->a_tc = fp8q__tile(g->a_tile_cols, g->K);
+    p->b_tr = fp8q__tile(g->b_tile_rows, g->N), p->b_tc = fp8q__tile(g->b_tile_cols, g->K);
+    p->a_ncols = fp8q__div_up(g->K, p->a_tc), p->b_ncols = fp8q__div_up(g->K, p->b_tc);
+    ga = g->a_scales ? p->a_tc : g->K, gb = g->b_scales ? p->b_tc : g->K;
+    p->group = ga < gb ? ga : gb;
+    if ((ga % p->group && ga != g->K) || (gb % p->group && gb != g->K)) return FP8Q_ERR_ARG;
+    p->n_groups = fp8q__div_up(g->K, p->group);
+    return FP8Q_OK;
+}
+
+static void fp8q__store_out(const fp8q_gemm *g, size_t i, uint32_t f32_bits, uint16_t bits16)
+{
+    if (g->c_type == FP8Q_F32)
+        ((float *)g->c)[i] = fp8q__f32_from_bits(f32_bits);
+    else
+        ((uint16_t *)g->c)[i] = bits16;
+}
+
+/* float32 result -> output element (RNE; NaN canonical). */
+static void fp8q__store_f32(const fp8q_gemm *g, size_t i, float c)
+{
+    if (c != c) c = fp8q__f32_from_bits(FP8Q__F32_CANONICAL_NAN);
+    fp8q__store_out(g, i, fp8q__f32_bits(c), g->c_type == FP8Q_BF16 ? fp8q_f32_to_bf16(c) : fp8q_f32_to_f16(c));
+}
+
+/* The epilogue steps are separate volatile stores so that no compiler fuses
+   them into an FMA (the reference's order must hold bit for bit). */
+static float fp8q__mul_rn(float a, float b)
+{
+    volatile float r = a * b;
+    return r;
+}
+
+static float fp8q__add_rn(float a, float b)
+{
+    volatile float r = a + b;
+    return r;
+}
+
+static float fp8q__gemm_reference_one(const fp8q_gemm *g, const fp8q__gemm_plan *p, const float *a_row,
+                                      const float *b_row, size_t m, size_t n)
+{
+    float c = 0.0f;
+    size_t gi, k;
+    for (gi = 0; gi < p->n_groups; gi++) {
+        const size_t k0 = gi * p->group, k1 = k0 + p->group < g->K ? k0 + p->group : g->K;
+        float acc = 0.0f;
+        if (g->a)
+            for (k = k0; k < k1; k++) acc += a_row[k] * b_row[k]; /* exact products */
+        else
+            for (k = k0; k < k1; k++) acc += (float)((double)a_row[k] * (double)b_row[k]); /* W8A16: product rounded */
+        acc = fp8q__mul_rn(acc, fp8q__scale_at(g->b_scales, p->b_tr, p->b_tc, p->b_ncols, n, k0));
+        acc = fp8q__mul_rn(acc, fp8q__scale_at(g->a_scales, p->a_tr, p->a_tc, p->a_ncols, m, k0));
+        c = fp8q__add_rn(c, acc);
+    }
+    return g->bias ? fp8q__add_rn(c, g->bias[n]) : c;
+}
+
+/* Row r of an operand as float32 (decoded FP8, or the W8A16 floats). */
+static void fp8q__operand_row(float *dst, const uint8_t *q, const float *f, fp8q_format fmt, size_t K, size_t r)
+{
+    if (q)
+        fp8q_decode_f32(dst, q + r * K, K, fmt, FP8Q_SCALE_NONE, 0.0f);
+    else
+        FP8Q__MEMCPY(dst, f + r * K, K * sizeof(float));
+}
+
+static fp8q_result fp8q__gemm_reference(const fp8q_gemm *g, const fp8q__gemm_plan *p)
+{
+    float *a_row = (float *)malloc(g->K * sizeof(float)), *b_row = (float *)malloc(g->K * sizeof(float));
+    size_t m, n;
+    if (!a_row || !b_row) {
+        free(a_row), free(b_row);
+        return FP8Q_ERR_NOMEM;
+    }
+    for (n = 0; n < g->N; n++) {
+        fp8q__operand_row(b_row, g->b, NULL, g->b_format, g->K, n);
+        for (m = 0; m < g->M; m++) {
+            fp8q__operand_row(a_row, g->a, g->a_f32, g->a_format, g->K, m);
+            fp8q__store_f32(g, m * g->N + n, fp8q__gemm_reference_one(g, p, a_row, b_row, m, n));
+        }
+    }
+    free(a_row), free(b_row);
+    return FP8Q_OK;
+}
+
+/* ---- exact mode: a two's-complement fixed-point accumulator wide enough
+   for every term: bit i weighs 2^(i - FP8Q__XACC_OFFSET). A term is a
+   product of two float32 scales and the operands: its lowest bit is at
+   2^-466 or above (three float32 subnormals and an FP8 subnormal in W8A16)
+   and it stays below 2^420, so with K <= 2^31 terms 1024 bits suffice. */
+#define FP8Q__XACC_LIMBS  32
+#define FP8Q__XACC_OFFSET 480
+
+typedef struct fp8q__xacc {
+    uint32_t limb[FP8Q__XACC_LIMBS];
+    int nan, pos_inf, neg_inf;
+} fp8q__xacc;
+
+/* acc += (neg ? -1 : 1) * mag * 2^exp */
+static void fp8q__xacc_add(fp8q__xacc *x, int neg, uint64_t mag, int exp)
+{
+    const int pos = exp + FP8Q__XACC_OFFSET, sh = pos % 32;
+    int i = pos / 32;
+    uint64_t w0, w1, carry, chunk[3];
+    int j;
+    if (mag == 0) return;
+    w0 = (mag & 0xFFFFFFFFu) << sh;
+    w1 = ((mag >> 32) << sh) + (w0 >> 32);
+    chunk[0] = w0 & 0xFFFFFFFFu, chunk[1] = w1 & 0xFFFFFFFFu, chunk[2] = w1 >> 32;
+    if (!neg) {
+        for (carry = 0, j = 0; i < FP8Q__XACC_LIMBS; i++, j++) {
+            uint64_t s = (uint64_t)x->limb[i] + (j < 3 ? chunk[j] : 0) + carry;
+            x->limb[i] = (uint32_t)s, carry = s >> 32;
+            if (j >= 2 && !carry) break;
+        }
+    } else {
+        for (carry = 0, j = 0; i < FP8Q__XACC_LIMBS; i++, j++) { /* carry is the borrow */
+            uint64_t sub = (j < 3 ? chunk[j] : 0) + carry;
+            carry = (uint64_t)x->limb[i] < sub;
+            x->limb[i] = (uint32_t)((uint64_t)x->limb[i] - sub);
+            if (j >= 2 && !carry) break;
+        }
+    }
+}
+
+/* A finite float as m * 2^e with m < 2^24 (m = 0 for zero). */
+static void fp8q__f32_split(float v, int *neg, uint64_t *m, int *e)
+{
+    const uint32_t u = fp8q__f32_bits(v), ef = (u >> 23) & 0xFFu;
+    *neg = (int)(u >> 31);
+    *m = (u & 0x7FFFFFu) | (ef ? 0x800000u : 0u);
+    *e = (ef ? (int)ef : 1) - 150;
+}
+
+/* Adds v1 * v2 * v3 * v4 exactly (each a float with at most 24 significant
+   bits; the FP8 operands have at most 4, so the product fits 56 bits). */
+static void fp8q__xacc_add_product(fp8q__xacc *x, float v1, float v2, float v3, float v4, int wide)
+{
+    const float v[4] = {v1, v2, v3, v4};
+    uint64_t mag = 1, mm[4];
+    int neg = 0, exp = 0, i, n, e, zero = 0, inf = 0;
+    for (i = 0; i < 4; i++) {
+        if (v[i] != v[i]) {
+            x->nan = 1;
+            return;
+        }
+        if (v[i] - v[i] != 0) inf = 1; /* Inf */
+        if (v[i] == 0) zero = 1;
+    }
+    if (inf) {
+        int sign = (fp8q__f32_bits(v1) ^ fp8q__f32_bits(v2) ^ fp8q__f32_bits(v3) ^ fp8q__f32_bits(v4)) >> 31;
+        if (zero)
+            x->nan = 1;
+        else if (sign)
+            x->neg_inf = 1;
+        else
+            x->pos_inf = 1;
+        return;
+    }
+    if (zero) return;
+    for (i = 0; i < 4; i++) {
+        fp8q__f32_split(v[i], &n, &mm[i], &e);
+        neg ^= n, exp += e;
+        while (!(mm[i] & 1)) mm[i] >>= 1, exp++; /* strip trailing zeros: FP8 values shrink to <= 4 bits */
+    }
+    if (!wide) {
+        for (i = 0; i < 4; i++) mag *= mm[i];
+        fp8q__xacc_add(x, neg, mag, exp);
+        return;
+    }
+    { /* W8A16: v1..v3 have up to 24 bits, v4 (FP8) up to 4: split the third */
+        const uint64_t t = mm[0] * mm[3] * mm[1]; /* < 2^52 */
+        fp8q__xacc_add(x, neg, t * (mm[2] & 0xFFFu), exp);
+        fp8q__xacc_add(x, neg, t * (mm[2] >> 12), exp + 12);
+    }
+}
+
+/* Rounds sig (MSB at bit 63, lower bits sticky) * 2^(E - 63) to an IEEE
+   binary format with p significand bits, exponent bias `bias` and e_bits
+   exponent bits; returns the bit pattern (sign applied). */
+static uint32_t fp8q__round_ieee(uint32_t sign, int E, uint64_t sig, int p, int bias, int e_bits)
+{
+    const int emin = 1 - bias, max_field = (1 << e_bits) - 1;
+    const uint32_t sign_bit = sign << (p - 1 + e_bits);
+    int shift = 64 - p + (E < emin ? emin - E : 0);
+    uint64_t q, rem, half;
+    uint32_t bits;
+    if (shift > 64) return sign_bit; /* below half the min subnormal */
+    q = shift == 64 ? 0 : sig >> shift;
+    rem = shift == 64 ? sig : sig & ((((uint64_t)1) << shift) - 1);
+    half = ((uint64_t)1) << (shift - 1);
+    if (rem > half || (rem == half && (q & 1))) q++;
+    if (E < emin)
+        bits = (uint32_t)q; /* subnormal (a carry makes it the min normal) */
+    else
+        bits = ((uint32_t)(E + bias - 1) << (p - 1)) + (uint32_t)q;
+    if (bits >= ((uint32_t)max_field << (p - 1))) bits = (uint32_t)max_field << (p - 1); /* Inf */
+    return sign_bit | bits;
+}
+
+/* The accumulator rounded to float32 and to the 16-bit output type. */
+static void fp8q__xacc_round(const fp8q__xacc *x, uint32_t *f32, uint16_t *b16, fp8q_dtype type)
+{
+    uint32_t mag[FP8Q__XACC_LIMBS], sign = x->limb[FP8Q__XACC_LIMBS - 1] >> 31, top, nxt, low;
+    int L, b, i, E, sticky = 0;
+    uint64_t sig;
+    if (x->nan || (x->pos_inf && x->neg_inf)) {
+        *f32 = FP8Q__F32_CANONICAL_NAN, *b16 = 0x7FFFu;
+        return;
+    }
+    if (x->pos_inf || x->neg_inf) {
+        *f32 = x->neg_inf ? 0xFF800000u : 0x7F800000u;
+        *b16 = (uint16_t)(type == FP8Q_BF16 ? *f32 >> 16 : (x->neg_inf ? 0xFC00u : 0x7C00u));
+        return;
+    }
+    for (i = 0; i < FP8Q__XACC_LIMBS; i++) mag[i] = sign ? ~x->limb[i] : x->limb[i];
+    for (i = 0; sign && i < FP8Q__XACC_LIMBS && ++mag[i] == 0; i++) {
+    } /* negate: ~x + 1 */
+    for (L = FP8Q__XACC_LIMBS - 1; L >= 0 && mag[L] == 0; L--) {
+    }
+    if (L < 0) { /* exact zero: +0 */
+        *f32 = 0, *b16 = 0;
+        return;
+    }
+    for (b = 31; !(mag[L] >> b); b--) {
+    }
+    top = mag[L], nxt = L >= 1 ? mag[L - 1] : 0, low = L >= 2 ? mag[L - 2] : 0;
+    if (b == 31) {
+        sig = ((uint64_t)top << 32) | nxt;
+        sticky = low != 0;
+    } else {
+        sig = ((uint64_t)top << (63 - b)) | ((uint64_t)nxt << (31 - b)) | (low >> (b + 1));
+        sticky = (low & ((1u << (b + 1)) - 1u)) != 0;
+    }
+    for (i = L - 3; i >= 0 && !sticky; i--) sticky = mag[i] != 0;
+    sig |= (uint64_t)sticky;
+    E = L * 32 + b - FP8Q__XACC_OFFSET;
+    *f32 = fp8q__round_ieee(sign, E, sig, 24, 127, 8);
+    *b16 = (uint16_t)(type == FP8Q_BF16 ? fp8q__round_ieee(sign, E, sig, 8, 127, 8)
+                                        : fp8q__round_ieee(sign, E, sig, 11, 15, 5));
+}
+
+static fp8q_result fp8q__gemm_exact(const fp8q_gemm *g, const fp8q__gemm_plan *p)
+{
+    float *a_row = (float *)malloc(g->K * sizeof(float)), *b_row = (float *)malloc(g->K * sizeof(float));
+    size_t m, n, k;
+    if (!a_row || !b_row) {
+        free(a_row), free(b_row);
+        return FP8Q_ERR_NOMEM;
+    }
+    for (n = 0; n < g->N; n++) {
+        fp8q__operand_row(b_row, g->b, NULL, g->b_format, g->K, n);
+        for (m = 0; m < g->M; m++) {
+            fp8q__xacc x;
+            uint32_t f32;
+            uint16_t b16;
+            memset(&x, 0, sizeof x);
+            fp8q__operand_row(a_row, g->a, g->a_f32, g->a_format, g->K, m);
+            for (k = 0; k < g->K; k++) {
+                const float sa = fp8q__scale_at(g->a_scales, p->a_tr, p->a_tc, p->a_ncols, m, k);
+                const float sb = fp8q__scale_at(g->b_scales, p->b_tr, p->b_tc, p->b_ncols, n, k);
+                fp8q__xacc_add_product(&x, sa, sb, a_row[k], b_row[k], g->a == NULL); /* b (FP8) last */
+            }
+            if (g->bias) fp8q__xacc_add_product(&x, g->bias[n], 1.0f, 1.0f, 1.0f, 0);
+            fp8q__xacc_round(&x, &f32, &b16, g->c_type);
+            fp8q__store_out(g, m * g->N + n, f32, b16);
+        }
+    }
+    free(a_row), free(b_row);
+    return FP8Q_OK;
+}
+
+/* ---- fast mode: A is decoded once to float32; N is cut into fixed blocks
+   (the tasks), each decoding its B rows and computing MR x NR output tiles
+   with SIMD dot products. A task's arithmetic does not depend on which
+   thread runs it, so results are identical for every thread count. */
+#define FP8Q__FAST_NB 64 /* B rows per task */
+
+#if defined(FP8Q__AVX512)
+#define FP8Q__MR 4
+#define FP8Q__NR 4
+/* out[i][j] = sum_k a[i][k] * b[j][k] over 16-lane partial sums. */
+static void fp8q__dot_tile(const float *const *a, const float *const *b, size_t len, float *out)
+{
+    __m512 acc[FP8Q__MR * FP8Q__NR];
+    size_t k;
+    int i, j;
+    for (i = 0; i < FP8Q__MR * FP8Q__NR; i++) acc[i] = _mm512_setzero_ps();
+    for (k = 0; k + 16 <= len; k += 16) {
+        __m512 bv[FP8Q__NR];
+        for (j = 0; j < FP8Q__NR; j++) bv[j] = _mm512_loadu_ps(b[j] + k);
+        for (i = 0; i < FP8Q__MR; i++) {
+            const __m512 av = _mm512_loadu_ps(a[i] + k);
+            for (j = 0; j < FP8Q__NR; j++) acc[i * FP8Q__NR + j] = _mm512_fmadd_ps(av, bv[j], acc[i * FP8Q__NR + j]);
+        }
+    }
+    for (i = 0; i < FP8Q__MR; i++)
+        for (j = 0; j < FP8Q__NR; j++) {
+            float s = _mm512_reduce_add_ps(acc[i * FP8Q__NR + j]);
+            size_t t;
+            for (t = k; t < len; t++) s += a[i][t] * b[j][t];
+            out[i * FP8Q__NR + j] = s;
+        }
+}
+#elif defined(FP8Q__AVX2)
+#define FP8Q__MR 2
+#define FP8Q__NR 4
+static void fp8q__dot_tile(const float *const *a, const float *const *b, size_t len, float *out)
+{
+    __m256 acc[FP8Q__MR * FP8Q__NR];
+    size_t k;
+    int i, j;
+    for (i = 0; i < FP8Q__MR * FP8Q__NR; i++) acc[i] = _mm256_setzero_ps();
+    for (k = 0; k + 8 <= len; k += 8) {
+        __m256 bv[FP8Q__NR];
+        for (j = 0; j < FP8Q__NR; j++) bv[j] = _mm256_loadu_ps(b[j] + k);
+        for (i = 0; i < FP8Q__MR; i++) {
+            const __m256 av = _mm256_loadu_ps(a[i] + k);
+#ifdef __FMA__
+            for (j = 0; j < FP8Q__NR; j++) acc[i * FP8Q__NR + j] = _mm256_fmadd_ps(av, bv[j], acc[i * FP8Q__NR + j]);
+#else
+            for (j = 0; j < FP8Q__NR; j++)
+                acc[i * FP8Q__NR + j] = _mm256_add_ps(acc[i * FP8Q__NR + j], _mm256_mul_ps(av, bv[j]));
+#endif
+        }
+    }
+    for (i = 0; i < FP8Q__MR; i++)
+        for (j = 0; j < FP8Q__NR; j++) {
+            float lanes[8], s = 0;
+            size_t t;
+            int l;
+            _mm256_storeu_ps(lanes, acc[i * FP8Q__NR + j]);
+            for (l = 0; l < 8; l++) s += lanes[l];
+            for (t = k; t < len; t++) s += a[i][t] * b[j][t];
+            out[i * FP8Q__NR + j] = s;
+        }
+}
+#else
+#define FP8Q__MR 2
+#define FP8Q__NR 2
+static void fp8q__dot_tile(const float *const *a, const float *const *b, size_t len, float *out)
+{
+    int i, j;
+    for (i = 0; i < FP8Q__MR; i++)
+        for (j = 0; j < FP8Q__NR; j++) {
+            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            size_t k;
+            for (k = 0; k + 4 <= len; k += 4) {
+                s0 += a[i][k] * b[j][k], s1 += a[i][k + 1] * b[j][k + 1];
+                s2 += a[i][k + 2] * b[j][k + 2], s3 += a[i][k + 3] * b[j][k + 3];
+            }
+            for (; k < len; k++) s0 += a[i][k] * b[j][k];
+            out[i * FP8Q__NR + j] = (s0 + s1) + (s2 + s3);
+        }
+}
+#endif
+
+typedef struct fp8q__fast_job {
+    const fp8q_gemm *g;
+    const fp8q__gemm_plan *p;
+    const float *a_dec; /* [M][K] */
+    int failed;         /* a task could not allocate (set, never cleared) */
+} fp8q__fast_job;
+
+static void fp8q__fast_task(void *arg, size_t task)
+{
+    fp8q__fast_job *job = (fp8q__fast_job *)arg;
+    const fp8q_gemm *g = job->g;
+    const fp8q__gemm_plan *p = job->p;
+    const size_t n0 = task * FP8Q__FAST_NB, n1 = n0 + FP8Q__FAST_NB < g->N ? n0 + FP8Q__FAST_NB : g->N;
+    float *b_dec = (float *)malloc((n1 - n0) * g->K * sizeof(float));
+    size_t m, n, n_local, gi;
+    if (!b_dec) {
+        job->failed = 1;
+        return;
+    }
+    for (n = n0; n < n1; n++) fp8q__operand_row(b_dec + (n - n0) * g->K, g->b, NULL, g->b_format, g->K, n);
+    for (m = 0; m < g->M; m += FP8Q__MR)
+        for (n = n0; n < n1; n += FP8Q__NR) {
+            const float *a_rows[FP8Q__MR], *b_rows[FP8Q__NR];
+            float c[FP8Q__MR * FP8Q__NR] = {0}, dots[FP8Q__MR * FP8Q__NR];
+            int i, j;
+            for (gi = 0; gi < p->n_groups; gi++) {
+                const size_t k0 = gi * p->group, len = (k0 + p->group < g->K ? k0 + p->group : g->K) - k0;
+                for (i = 0; i < FP8Q__MR; i++) /* rows past the edge repeat the last one */
+                    a_rows[i] = job->a_dec + (m + i < g->M ? m + i : g->M - 1) * g->K + k0;
+                for (j = 0; j < FP8Q__NR; j++) b_rows[j] = b_dec + ((n + j < n1 ? n + j : n1 - 1) - n0) * g->K + k0;
+                fp8q__dot_tile(a_rows, b_rows, len, dots);
+                for (i = 0; i < FP8Q__MR && m + i < g->M; i++)
+                    for (j = 0; j < FP8Q__NR && n + j < n1; j++) {
+                        const float sb = fp8q__scale_at(g->b_scales, p->b_tr, p->b_tc, p->b_ncols, n + j, k0);
+                        const float sa = fp8q__scale_at(g->a_scales, p->a_tr, p->a_tc, p->a_ncols, m + i, k0);
+                        c[i * FP8Q__NR + j] += dots[i * FP8Q__NR + j] * sb * sa;
+                    }
+            }
+            for (i = 0; i < FP8Q__MR && m + i < g->M; i++)
+                for (j = 0, n_local = n; j < FP8Q__NR && n_local < n1; j++, n_local++) {
+                    float v = c[i * FP8Q__NR + j];
+                    if (g->bias) v += g->bias[n_local];
+                    fp8q__store_f32(g, (m + i) * g->N + n_local, v);
+                }
+        }
+    free(b_dec);
+}
+
+#if !defined(FP8Q_NO_THREADS) && (defined(__unix__) || defined(__APPLE__))
+#include <pthread.h>
+#define FP8Q__PTHREADS 1
+typedef struct fp8q__worker {
+    void (*fn)(void *, size_t);
+    void *arg;
+    size_t first, step, n;
+} fp8q__worker;
+
+static void *fp8q__worker_main(void *w_)
+{
+    fp8q__worker *w = (fp8q__worker *)w_;
+    size_t i;
+    for (i = w->first; i < w->n; i += w->step) w->fn(w->arg, i);
+    return NULL;
+}
+#endif
+
+/* Runs the tasks: the caller's parallel-for, else up to `threads` POSIX
+   threads (static round-robin), else a loop. */
+static void fp8q__run_tasks(const fp8q_gemm *g, void (*fn)(void *, size_t), void *arg, size_t n)
+{
+    size_t i;
+    if (g->parallel_for) {
+        g->parallel_for(g->parallel_ctx, fn, arg, n);
+        return;
+    }
+#ifdef FP8Q__PTHREADS
+    if (g->threads > 1 && n > 1) {
+        enum { MAX_THREADS = 256 };
+        pthread_t tid[MAX_THREADS];
+        fp8q__worker w[MAX_THREADS];
+        size_t t, nt = (size_t)g->threads < n ? (size_t)g->threads : n, started = 1;
+        if (nt > MAX_THREADS) nt = MAX_THREADS;
+        for (t = 0; t < nt; t++) w[t].fn = fn, w[t].arg = arg, w[t].first = t, w[t].step = nt, w[t].n = n;
+        for (t = 1; t < nt; t++, started++)
+            if (pthread_create(&tid[t], NULL, fp8q__worker_main, &w[t]) != 0) break;
+        if (started < nt) /* could not start them all: the caller's thread runs the rest */
+            for (t = started; t < nt; t++) fp8q__worker_main(&w[t]);
+        fp8q__worker_main(&w[0]);
+        for (t = 1; t < started; t++) pthread_join(tid[t], NULL);
+        return;
+    }
+#endif
+    for (i = 0; i < n; i++) fn(arg, i);
+}
+
+static fp8q_result fp8q__gemm_fast(const fp8q_gemm *g, const fp8q__gemm_plan *p)
+{
+    fp8q__fast_job job;
+    float *a_dec;
+    size_t m;
+    if (g->M > ((size_t)-1 / sizeof(float)) / g->K) return FP8Q_ERR_ARG;
+    a_dec = (float *)malloc(g->M * g->K * sizeof(float));
+    if (!a_dec) return FP8Q_ERR_NOMEM;
+    for (m = 0; m < g->M; m++) fp8q__operand_row(a_dec + m * g->K, g->a, g->a_f32, g->a_format, g->K, m);
+    job.g = g, job.p = p, job.a_dec = a_dec, job.failed = 0;
+    fp8q__run_tasks(g, fp8q__fast_task, &job, fp8q__div_up(g->N, FP8Q__FAST_NB));
+    free(a_dec);
+    return job.failed ? FP8Q_ERR_NOMEM : FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_gemm_run(const fp8q_gemm *g, fp8q_gemm_mode mode)
+{
+    fp8q__gemm_plan plan;
+    fp8q_result r = fp8q__gemm_check(g, &plan);
+    if (r != FP8Q_OK) return r;
+    switch (mode) {
+    case FP8Q_GEMM_REFERENCE: return fp8q__gemm_reference(g, &plan);
+    case FP8Q_GEMM_EXACT: return fp8q__gemm_exact(g, &plan);
+    case FP8Q_GEMM_FAST: return fp8q__gemm_fast(g, &plan);
+    }
+    return FP8Q_ERR_ARG;
+}
+
+/* ------------------------------------------------- golden-test metrics */
+
+/* Distance in units in the last place of `type` between two finite values
+   (through the ordered integer encoding of the type's bit patterns). */
+static double fp8q__ulp_distance(float a, float b, fp8q_dtype type)
+{
+    int64_t ia, ib;
+    if (type == FP8Q_F32) {
+        uint32_t ua = fp8q__f32_bits(a), ub = fp8q__f32_bits(b);
+        ia = (ua >> 31) ? -(int64_t)(ua & 0x7FFFFFFFu) : (int64_t)ua;
+        ib = (ub >> 31) ? -(int64_t)(ub & 0x7FFFFFFFu) : (int64_t)ub;
+    } else {
+        uint16_t ua = type == FP8Q_BF16 ? fp8q_f32_to_bf16(a) : fp8q_f32_to_f16(a);
+        uint16_t ub = type == FP8Q_BF16 ? fp8q_f32_to_bf16(b) : fp8q_f32_to_f16(b);
+        ia = (ua >> 15) ? -(int64_t)(ua & 0x7FFFu) : (int64_t)ua;
+        ib = (ub >> 15) ? -(int64_t)(ub & 0x7FFFu) : (int64_t)ub;
+    }
+    return (double)(ia > ib ? ia - ib : ib - ia);
+}
+
+FP8QDEF fp8q_compare fp8q_compare_f32(const float *got, const float *want, size_t n, fp8q_dtype type, double atol,
+                                      double rtol)
+{
+    fp8q_compare c;
+    size_t i;
+    memset(&c, 0, sizeof c);
+    c.count = n, c.first_outside = n;
+    for (i = 0; i < n && got && want; i++) {
+        const double g = got[i], w = want[i], d = g > w ? g - w : w - g, aw = w < 0 ? -w : w;
+        int bad;
+        if (g != g || w != w || g - g != 0 || w - w != 0) { /* NaN or Inf: must match exactly */
+            bad = !((g != g && w != w) || g == w);
+        } else {
+            double u = fp8q__ulp_distance(got[i], want[i], type);
+            if (d > c.max_abs_err) c.max_abs_err = d;
+            if (aw > 0 && d / aw > c.max_rel_err) c.max_rel_err = d / aw;
+            if (u > c.max_ulp) c.max_ulp = u;
+            bad = d > atol + rtol * aw;
+        }
+        if (bad && c.outside++ == 0) c.first_outside = i;
+    }
+    return c;
+}
+
+FP8QDEF double fp8q_gemm_tolerance(size_t K, double sum_abs)
+{
+    const double u = 1.0 / 16777216.0, ku = (double)K * u;
+    const double gamma = ku < 0.5 ? ku / (1.0 - ku) : 1.0;
+    return (gamma + 4.0 * u) * sum_abs * 1.0000001 + 1e-45;
+}
+
 #endif /* FP8Q_FREESTANDING */
 
 #endif /* FP8Q__IMPLEMENTATION_DONE */

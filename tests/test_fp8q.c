@@ -709,6 +709,379 @@ static void test_recipe_edges(void)
     CHECK(fp8q_compute_scales(s, x, (size_t)-1, 3, pt) == FP8Q_ERR_ARG, "rows * cols overflow");
 }
 
+/* ---------------------------------------------------------------- GEMM */
+
+/* A code of fmt whose magnitude lies in [2^lo, 2^hi] (or zero), random sign. */
+static uint8_t random_code(fp8q_format fmt, int lo, int hi)
+{
+    for (;;) {
+        uint8_t v = (uint8_t)rnd32();
+        float x = fp8q_to_f32(v, fmt);
+        if (x != x || x - x != 0) continue;
+        if (x == 0 || (fabsf(x) >= ldexpf(1, lo) && fabsf(x) <= ldexpf(1, hi))) return v;
+    }
+}
+
+/* Independent rounding of an exact long double to bf16 / f16 (RNE). */
+static uint16_t ld_to_16(long double x, int bf16)
+{
+    const int p = bf16 ? 8 : 11, emin = bf16 ? -126 : -14;
+    long double a = fabsl(x), q;
+    int e;
+    uint16_t sign = signbit(x) ? 0x8000 : 0;
+    if (a == 0) return sign;
+    e = ilogbl(a);
+    if (e < emin) e = emin;
+    q = ldexpl(nearbyintl(ldexpl(a, p - 1 - e)), e - (p - 1)); /* default rounding mode: RNE */
+    return (uint16_t)((bf16 ? fp8q_f32_to_bf16((float)q) : fp8q_f32_to_f16((float)q)) | sign);
+}
+
+typedef struct {
+    size_t M, N, K;
+    uint8_t *a, *b;
+    float *a_f32, *sa, *sb, *bias, *c, *c2;
+    uint16_t *c16;
+} gemm_case;
+
+static void gemm_case_free(gemm_case *t)
+{
+    free(t->a), free(t->b), free(t->a_f32), free(t->sa), free(t->sb), free(t->bias), free(t->c), free(t->c2);
+    free(t->c16);
+}
+
+static gemm_case gemm_case_new(size_t M, size_t N, size_t K)
+{
+    gemm_case t;
+    t.M = M, t.N = N, t.K = K;
+    t.a = (uint8_t *)calloc(M * K, 1), t.b = (uint8_t *)calloc(N * K, 1);
+    t.a_f32 = (float *)calloc(M * K, sizeof(float));
+    t.sa = (float *)calloc(M * K, sizeof(float)), t.sb = (float *)calloc(N * K, sizeof(float));
+    t.bias = (float *)calloc(N, sizeof(float)), t.c = (float *)calloc(M * N, sizeof(float));
+    t.c2 = (float *)calloc(M * N, sizeof(float)), t.c16 = (uint16_t *)calloc(M * N, 2);
+    if (!t.a || !t.b || !t.a_f32 || !t.sa || !t.sb || !t.bias || !t.c || !t.c2 || !t.c16) abort();
+    return t;
+}
+
+static fp8q_gemm gemm_desc(gemm_case *t, fp8q_format fa, fp8q_format fb, int a_tc, int b_tc)
+{
+    fp8q_gemm g;
+    memset(&g, 0, sizeof g);
+    g.M = t->M, g.N = t->N, g.K = t->K;
+    g.a = t->a, g.a_format = fa, g.a_scales = t->sa, g.a_tile_rows = 1, g.a_tile_cols = a_tc;
+    g.b = t->b, g.b_format = fb, g.b_scales = t->sb, g.b_tile_rows = 1, g.b_tile_cols = b_tc;
+    g.bias = t->bias, g.c = t->c, g.c_type = FP8Q_F32;
+    return g;
+}
+
+/* Exact mode against long double sums that are exact by construction:
+   power-of-two scales, operands in a bounded exponent range, K <= 16, so
+   every partial sum fits a 64-bit significand; then one rounding. Covers
+   E4M3 and E5M2 operands, per-row and per-group scales, cancellation,
+   bias, and f32 / bf16 / f16 outputs. */
+static void test_gemm_exact_vs_long_double(void)
+{
+    int trial;
+    for (trial = 0; trial < 300; trial++) {
+        const int e5 = trial % 3 == 1, group = (trial % 4 == 0) ? 4 : 0;
+        const fp8q_format fa = e5 ? FP8Q_E5M2 : FP8Q_E4M3, fb = trial % 3 == 2 ? FP8Q_E5M2 : FP8Q_E4M3;
+        const size_t M = 1 + rnd32() % 3, N = 1 + rnd32() % 3, K = 1 + rnd32() % 16;
+        gemm_case t = gemm_case_new(M, N, K);
+        fp8q_gemm g = gemm_desc(&t, fa, fb, group, group);
+        size_t m, n, k, i, ng = group ? (K + 3) / 4 : 1;
+        int dt;
+        for (i = 0; i < M * K; i++) t.a[i] = random_code(fa, -8, 8);
+        for (i = 0; i < N * K; i++) t.b[i] = random_code(fb, -8, 8);
+        if (trial % 5 == 0) /* cancellation: b's second half mirrors its first with the sign flipped */
+            for (n = 0; n < N; n++)
+                for (k = 0; k + K / 2 < K && k < K / 2; k++) t.b[n * K + K / 2 + k] = t.b[n * K + k] ^ 0x80;
+        for (i = 0; i < M * ng; i++) t.sa[i] = ldexpf(1, (int)(rnd32() % 9) - 4);
+        for (i = 0; i < N * ng; i++) t.sb[i] = ldexpf(1, (int)(rnd32() % 9) - 4);
+        for (n = 0; n < N; n++) t.bias[n] = trial % 2 ? ldexpf((float)(int)(rnd32() % 64) - 32, -3) : 0;
+        for (dt = 0; dt < 3; dt++) {
+            g.c_type = (fp8q_dtype)dt, g.c = dt ? (void *)t.c16 : (void *)t.c;
+            CHECK(fp8q_gemm_run(&g, FP8Q_GEMM_EXACT) == FP8Q_OK, "exact run");
+            for (m = 0; m < M; m++)
+                for (n = 0; n < N; n++) {
+                    long double sum = t.bias[n];
+                    for (k = 0; k < K; k++) {
+                        size_t gi = group ? k / 4 : 0;
+                        sum += (long double)fp8q_to_f32(t.a[m * K + k], fa) * fp8q_to_f32(t.b[n * K + k], fb) *
+                               t.sa[m * ng + gi] * t.sb[n * ng + gi];
+                    }
+                    if (dt == 0)
+                        CHECK(f32_bits(t.c[m * N + n]) == f32_bits((float)sum) || (sum == 0 && t.c[m * N + n] == 0),
+                              "trial %d (%zu,%zu): %a want %a", trial, m, n, t.c[m * N + n], (float)sum);
+                    else
+                        CHECK(t.c16[m * N + n] == ld_to_16(sum, dt == 1) || (sum == 0 && !(t.c16[m * N + n] & 0x7FFF)),
+                              "trial %d type %d (%zu,%zu): %04X want %04X", trial, dt, m, n, t.c16[m * N + n],
+                              ld_to_16(sum, dt == 1));
+                }
+        }
+        gemm_case_free(&t);
+    }
+}
+
+/* The documented reference order, written again here independently. */
+static float reference_by_hand(const gemm_case *t, fp8q_format fa, fp8q_format fb, size_t group, size_t m, size_t n)
+{
+    size_t ng = (t->K + group - 1) / group, gi, k;
+    volatile float c = 0;
+    for (gi = 0; gi < ng; gi++) {
+        volatile float acc = 0;
+        for (k = gi * group; k < t->K && k < (gi + 1) * group; k++) {
+            volatile float prod = fp8q_to_f32(t->a[m * t->K + k], fa) * fp8q_to_f32(t->b[n * t->K + k], fb);
+            acc = acc + prod;
+        }
+        acc = acc * t->sb[n * ng + gi];
+        acc = acc * t->sa[m * ng + gi];
+        c = c + acc;
+    }
+    c = c + t->bias[n];
+    return c;
+}
+
+/* Reference mode equals the documented order bit for bit; reference and
+   fast are within fp8q_gemm_tolerance of exact; fast is bit-identical for
+   1, 2 and 5 threads and through a caller parallel-for. */
+static size_t g_parallel_calls;
+static void serial_parallel_for(void *ctx, void (*fn)(void *, size_t), void *arg, size_t n)
+{
+    size_t i;
+    (void)ctx;
+    g_parallel_calls++;
+    for (i = n; i-- > 0;) fn(arg, i); /* reverse order: results must not care */
+}
+
+static void test_gemm_modes_agree(void)
+{
+    static const size_t shapes[][4] = {
+        {1, 7, 33, 0}, {5, 70, 130, 32}, {9, 131, 64, 0}, {3, 64, 300, 128}, {17, 5, 1, 0}};
+    size_t s;
+    for (s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const size_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], group = shapes[s][3] ? shapes[s][3] : K;
+        const size_t ng = (K + group - 1) / group;
+        gemm_case t = gemm_case_new(M, N, K);
+        fp8q_gemm g = gemm_desc(&t, FP8Q_E4M3, s == 2 ? FP8Q_E5M2 : FP8Q_E4M3, (int)shapes[s][3], (int)shapes[s][3]);
+        float *exact = (float *)malloc(M * N * sizeof(float)), *fast1 = (float *)malloc(M * N * sizeof(float));
+        size_t i, m, n, k, bad_ref = 0, bad_fast = 0, bad_order = 0;
+        int th;
+        for (i = 0; i < M * K; i++) t.a[i] = (uint8_t)rnd32();
+        for (i = 0; i < N * K; i++) t.b[i] = (uint8_t)rnd32();
+        for (i = 0; i < M * K; i++) /* no NaN/Inf codes here */
+            while (isnan(fp8q_to_f32(t.a[i], FP8Q_E4M3))) t.a[i] = (uint8_t)rnd32();
+        for (i = 0; i < N * K; i++)
+            while (!isfinite(fp8q_to_f32(t.b[i], g.b_format))) t.b[i] = (uint8_t)rnd32();
+        for (i = 0; i < M * ng; i++) t.sa[i] = 0.001f + (float)(rnd32() % 1000) * 1e-4f;
+        for (i = 0; i < N * ng; i++) t.sb[i] = 0.002f + (float)(rnd32() % 1000) * 3e-6f;
+        for (n = 0; n < N; n++) t.bias[n] = (float)(int)(rnd32() % 200) * 0.01f - 1.0f;
+        g.c = exact, fp8q_gemm_run(&g, FP8Q_GEMM_EXACT);
+        g.c = t.c, fp8q_gemm_run(&g, FP8Q_GEMM_REFERENCE);
+        g.c = fast1, g.threads = 1, fp8q_gemm_run(&g, FP8Q_GEMM_FAST);
+        for (m = 0; m < M; m++)
+            for (n = 0; n < N; n++) {
+                double sum_abs = fabs(t.bias[n]), tol;
+                for (k = 0; k < K; k++)
+                    sum_abs +=
+                        fabs((double)fp8q_to_f32(t.a[m * K + k], FP8Q_E4M3) * fp8q_to_f32(t.b[n * K + k], g.b_format) *
+                             t.sa[m * ng + k / group] * t.sb[n * ng + k / group]);
+                tol = fp8q_gemm_tolerance(K, sum_abs);
+                bad_ref += fabs((double)t.c[m * N + n] - exact[m * N + n]) > tol;
+                bad_fast += fabs((double)fast1[m * N + n] - exact[m * N + n]) > tol;
+                bad_order +=
+                    f32_bits(t.c[m * N + n]) != f32_bits(reference_by_hand(&t, FP8Q_E4M3, g.b_format, group, m, n));
+            }
+        CHECK(bad_ref == 0 && bad_fast == 0, "shape %zu: %zu reference, %zu fast outside tolerance", s, bad_ref,
+              bad_fast);
+        CHECK(bad_order == 0, "shape %zu: reference differs from the documented order in %zu", s, bad_order);
+        for (th = 2; th <= 5; th += 3) {
+            g.c = t.c2, g.threads = th, fp8q_gemm_run(&g, FP8Q_GEMM_FAST);
+            CHECK(memcmp(t.c2, fast1, M * N * sizeof(float)) == 0, "shape %zu: %d threads differ", s, th);
+        }
+        g.parallel_for = serial_parallel_for, g_parallel_calls = 0;
+        fp8q_gemm_run(&g, FP8Q_GEMM_FAST);
+        CHECK(g_parallel_calls == 1 && memcmp(t.c2, fast1, M * N * sizeof(float)) == 0, "parallel_for hook");
+        free(exact), free(fast1);
+        gemm_case_free(&t);
+    }
+}
+
+/* NaN and Inf: NaN codes, Inf * 0, Inf - Inf -> NaN; a lone Inf -> Inf;
+   W8A16 exact against long double. */
+static void test_gemm_specials_and_w8a16(void)
+{
+    gemm_case t = gemm_case_new(1, 4, 2);
+    fp8q_gemm g = gemm_desc(&t, FP8Q_E5M2, FP8Q_E5M2, 0, 0);
+    size_t i, n, k;
+    int mode;
+    g.a_scales = g.b_scales = NULL, g.bias = NULL;
+    t.a[0] = 0x3C, t.a[1] = 0x7C; /* a = [1, +Inf] */
+    t.b[0] = 0x3C, t.b[1] = 0x3C; /* n0: 1 + Inf = Inf */
+    t.b[2] = 0x3C, t.b[3] = 0x00; /* n1: Inf * 0 = NaN */
+    t.b[4] = 0x7F, t.b[5] = 0x3C; /* n2: NaN code */
+    t.b[6] = 0xFC, t.b[7] = 0x3C; /* n3: -Inf + Inf = NaN */
+    for (mode = 0; mode < 3; mode++) {
+        fp8q_gemm_run(&g, (fp8q_gemm_mode)mode);
+        CHECK(isinf(t.c[0]) && t.c[0] > 0, "mode %d: Inf", mode);
+        for (n = 1; n < 4; n++)
+            CHECK(f32_bits(t.c[n]) == 0x7FFFFFFFu, "mode %d n %zu: NaN %08X", mode, n, f32_bits(t.c[n]));
+    }
+    gemm_case_free(&t);
+    t = gemm_case_new(2, 3, 9);
+    g = gemm_desc(&t, FP8Q_E4M3, FP8Q_E4M3, 0, 0);
+    g.a = NULL, g.a_f32 = t.a_f32, g.a_scales = NULL;
+    for (i = 0; i < 2 * 9; i++) t.a_f32[i] = ldexpf((float)(int)(rnd32() % 0xFFFFFF) - 0x7FFFFF, -20);
+    for (i = 0; i < 3 * 9; i++) t.b[i] = random_code(FP8Q_E4M3, -4, 4);
+    for (i = 0; i < 3; i++) t.sb[i] = ldexpf(1, (int)i - 1), t.bias[i] = 0.25f;
+    fp8q_gemm_run(&g, FP8Q_GEMM_EXACT);
+    for (i = 0; i < 2; i++)
+        for (n = 0; n < 3; n++) {
+            long double sum = t.bias[n];
+            for (k = 0; k < 9; k++)
+                sum += (long double)t.a_f32[i * 9 + k] * fp8q_to_f32(t.b[n * 9 + k], FP8Q_E4M3) * t.sb[n];
+            CHECK(f32_bits(t.c[i * 3 + n]) == f32_bits((float)sum), "W8A16 (%zu,%zu): %a want %a", i, n, t.c[i * 3 + n],
+                  (float)sum);
+        }
+    CHECK(fp8q_gemm_run(NULL, FP8Q_GEMM_EXACT) == FP8Q_ERR_ARG, "NULL desc");
+    g.K = 0;
+    CHECK(fp8q_gemm_run(&g, FP8Q_GEMM_EXACT) == FP8Q_ERR_ARG, "K = 0");
+    g.K = 9, g.a_tile_cols = 4, g.a_scales = t.sa, g.b_tile_cols = 6;
+    CHECK(fp8q_gemm_run(&g, FP8Q_GEMM_EXACT) == FP8Q_ERR_ARG, "K groups 4 and 6 do not nest");
+    gemm_case_free(&t);
+}
+
+static void test_compare_metrics(void)
+{
+    float want[5] = {1.0f, 2.0f, -3.0f, 0.0f, 0.0f}, got[5];
+    fp8q_compare c;
+    memcpy(got, want, sizeof want);
+    got[1] = nextafterf(2.0f, 3.0f), got[3] = f_nan(), want[3] = f_nan(), got[4] = 1e-3f;
+    c = fp8q_compare_f32(got, want, 5, FP8Q_F32, 1e-6, 1e-6);
+    CHECK(c.count == 5 && c.max_ulp >= 1 && c.outside == 1 && c.first_outside == 4, "outside %zu first %zu", c.outside,
+          c.first_outside);
+    CHECK(fabs(c.max_abs_err - 1e-3) < 1e-9, "max abs %g", c.max_abs_err);
+    got[4] = 0, got[1] = 2.0f + 1.0f / 64;
+    c = fp8q_compare_f32(got, want, 5, FP8Q_BF16, 0, 0.01);
+    CHECK(c.outside == 0 && c.max_ulp == 1, "bf16 ulp %g", c.max_ulp);
+    got[0] = f_inf();
+    CHECK(fp8q_compare_f32(got, want, 5, FP8Q_F32, 1, 1).outside == 1, "Inf vs finite");
+    CHECK(fp8q_gemm_tolerance(1, 1.0) > 5.9e-8 && fp8q_gemm_tolerance(1024, 1.0) > 1024.0 / 16777216.0, "tolerance");
+}
+
+/* ----------------------------------------------- golden fixture (Python) */
+
+/* tests/fixtures/quant_recipes.txt, written by tools/gen_quant_fixtures.py
+   from the engines' formulas with numpy and ml_dtypes (never from fp8q):
+   every recipe's scales, bytes and dequantized values, and INC scales. */
+#ifndef FP8Q_FIXTURES
+#define FP8Q_FIXTURES "tests/fixtures/quant_recipes.txt"
+#endif
+
+typedef struct {
+    char recipe[64];
+    size_t rows, cols, nx, nscales, nq, ndq;
+    int has_static;
+    float *x, *scales, *dq, static_scale;
+    uint8_t *q;
+} fixture_case;
+
+/* Appends the hex values after the keyword on one line. */
+static void parse_hex_values(const char *line, float *fvals, uint8_t *bvals, size_t *n, size_t cap)
+{
+    const char *p = strchr(line, ' ');
+    unsigned v;
+    int used;
+    while (p && sscanf(p, " %x%n", &v, &used) == 1 && *n < cap) {
+        if (fvals)
+            fvals[(*n)++] = f32_from_bits(v);
+        else
+            bvals[(*n)++] = (uint8_t)v;
+        p += used;
+    }
+}
+
+static int same_float(float got, float want) { return (isnan(got) && isnan(want)) || f32_bits(got) == f32_bits(want); }
+
+static void run_fixture_case(const fixture_case *c)
+{
+    const fp8q_recipe *r = fp8q_recipe_get(c->has_static ? "vllm-per-tensor" : c->recipe);
+    size_t n = c->rows * c->cols, ns, i;
+    float *s, *dq;
+    uint8_t *q;
+    CHECK(r != NULL, "unknown recipe %s", c->recipe);
+    if (!r) return;
+    ns = fp8q_scale_count(r, c->rows, c->cols);
+    CHECK(c->nx == n && c->nq == n && c->ndq == n && c->nscales == ns, "%s: fixture sizes", c->recipe);
+    if (c->nx != n || c->nq != n || c->ndq != n || c->nscales != ns) return;
+    s = (float *)malloc(ns * sizeof(float)), dq = (float *)malloc(n * sizeof(float)), q = (uint8_t *)malloc(n);
+    if (c->has_static)
+        s[0] = c->static_scale;
+    else
+        fp8q_compute_scales(s, c->x, c->rows, c->cols, r);
+    for (i = 0; i < ns; i++)
+        CHECK(same_float(s[i], c->scales[i]), "%s %zux%zu scale %zu: %08X want %08X", c->recipe, c->rows, c->cols, i,
+              f32_bits(s[i]), f32_bits(c->scales[i]));
+    fp8q_quantize(q, c->x, c->rows, c->cols, c->scales, r);
+    fp8q_dequantize(dq, q, c->rows, c->cols, c->scales, r);
+    for (i = 0; i < n; i++) {
+        CHECK(q[i] == c->q[i], "%s %zux%zu q[%zu] (x %08X): %02X want %02X", c->recipe, c->rows, c->cols, i,
+              f32_bits(c->x[i]), q[i], c->q[i]);
+        CHECK(same_float(dq[i], c->dq[i]), "%s dq[%zu]: %08X want %08X", c->recipe, i, f32_bits(dq[i]),
+              f32_bits(c->dq[i]));
+    }
+    free(s), free(dq), free(q);
+}
+
+static fp8q_inc_rounding inc_method(const char *m)
+{
+    if (!strcmp(m, "identity")) return FP8Q_INC_IDENTITY;
+    if (!strcmp(m, "pow2")) return FP8Q_INC_POW2;
+    if (!strcmp(m, "hw_aligned")) return FP8Q_INC_HW_ALIGNED;
+    if (!strcmp(m, "hw_aligned_fixed")) return FP8Q_INC_HW_ALIGNED_FIXED;
+    return FP8Q_INC_UNIT;
+}
+
+static void test_python_fixtures(void)
+{
+    FILE *f = fopen(FP8Q_FIXTURES, "r");
+    char line[4096], word[32], dev[32];
+    fixture_case c;
+    size_t cases = 0, incs = 0, cap = 0;
+    memset(&c, 0, sizeof c);
+    CHECK(f != NULL, "cannot open %s (run from the repository root)", FP8Q_FIXTURES);
+    if (!f) return;
+    while (fgets(line, sizeof line, f)) {
+        unsigned b, m, want;
+        if (sscanf(line, "case %63s %zu %zu", c.recipe, &c.rows, &c.cols) == 3) {
+            cap = c.rows * c.cols + 16;
+            c.x = (float *)realloc(c.x, cap * sizeof(float)),
+            c.scales = (float *)realloc(c.scales, cap * sizeof(float));
+            c.dq = (float *)realloc(c.dq, cap * sizeof(float)), c.q = (uint8_t *)realloc(c.q, cap);
+            c.nx = c.nscales = c.nq = c.ndq = 0, c.has_static = 0;
+        } else if (!strncmp(line, "x ", 2))
+            parse_hex_values(line, c.x, NULL, &c.nx, cap);
+        else if (!strncmp(line, "scales ", 7))
+            parse_hex_values(line, c.scales, NULL, &c.nscales, cap);
+        else if (!strncmp(line, "q ", 2))
+            parse_hex_values(line, NULL, c.q, &c.nq, cap);
+        else if (!strncmp(line, "dq ", 3))
+            parse_hex_values(line, c.dq, NULL, &c.ndq, cap);
+        else if (sscanf(line, "static_scale %x", &b) == 1)
+            c.has_static = 1, c.static_scale = f32_from_bits(b);
+        else if (!strncmp(line, "end", 3))
+            run_fixture_case(&c), cases++;
+        else if (sscanf(line, "inc %31s %31s %x %x %x", word, dev, &b, &m, &want) == 5) {
+            float got = fp8q_inc_scale(f32_from_bits(m), inc_method(word),
+                                       strcmp(dev, "gaudi2") ? FP8Q_GAUDI3 : FP8Q_GAUDI2, f32_from_bits(b));
+            CHECK(same_float(got, f32_from_bits(want)), "inc %s %s backoff %g maxabs %08X: %08X want %08X", word, dev,
+                  f32_from_bits(b), m, f32_bits(got), want);
+            incs++;
+        }
+    }
+    fclose(f);
+    free(c.x), free(c.scales), free(c.dq), free(c.q);
+    CHECK(cases >= 80 && incs >= 2000, "fixture read %zu cases, %zu inc lines", cases, incs);
+}
+
 /* A binary built for a SIMD level this CPU lacks reports itself skipped. */
 static int cpu_lacks_build_level(void)
 {
@@ -763,6 +1136,11 @@ int main(void)
     run_case("INC worked numbers", test_inc_worked_numbers);
     run_case("INC log2 vs libm on all bf16", test_inc_log2);
     run_case("recipe edge cases", test_recipe_edges);
+    run_case("GEMM exact vs long double", test_gemm_exact_vs_long_double);
+    run_case("GEMM reference, fast, exact agree; determinism", test_gemm_modes_agree);
+    run_case("GEMM NaN/Inf, W8A16, arguments", test_gemm_specials_and_w8a16);
+    run_case("compare metrics", test_compare_metrics);
+    run_case("engine recipes vs Python fixtures", test_python_fixtures);
     free(g_sample.x);
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed ? 1 : 0;
