@@ -25,7 +25,7 @@ FLAGS_scalar := -DFP8Q_NO_SIMD
 FLAGS_sse2   :=
 FLAGS_native :=
 FLAGS_sse41  := -msse4.1
-FLAGS_avx2   := -mavx2 -mf16c
+FLAGS_avx2   := -mavx2 -mf16c -mfma
 FLAGS_avx512 := -mavx512f
 
 HEADER := fp8q.h
@@ -59,11 +59,17 @@ $(BUILD)/check_exhaustive: tests/check_exhaustive.c $(foreach l,scalar sse2 sse4
 check: test $(BUILD)/check_exhaustive
 	@CUDA_INC="$(CUDA_INC)" CC="$(CC)" sh tests/check.sh
 
-# BENCH_CFLAGS picks the SIMD level, e.g. make bench BENCH_CFLAGS="-O2 -mavx2 -mf16c"
+# BENCH_CFLAGS picks the SIMD level, e.g. make bench BENCH_CFLAGS="-O2 -mavx2 -mf16c -mfma"
 BENCH_CFLAGS ?= -O2 -march=native
-bench: bench/bench_convert.c $(HEADER) | $(BUILD)
-	$(CC) $(STRICT) $(BENCH_CFLAGS) -I. $< -o $(BUILD)/bench_convert
+# The GEMM benchmark compares with OpenBLAS (Debian: libopenblas-dev).
+OPENBLAS_CFLAGS ?= $(shell pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
+OPENBLAS_LIBS ?= $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+bench: bench/bench_convert.c bench/bench_gemm.c $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(BENCH_CFLAGS) -I. bench/bench_convert.c -o $(BUILD)/bench_convert
 	./$(BUILD)/bench_convert $(BENCH_ARGS)
+	@if $(CC) $(STRICT) $(BENCH_CFLAGS) -I. $(OPENBLAS_CFLAGS) bench/bench_gemm.c -o $(BUILD)/bench_gemm $(OPENBLAS_LIBS) -lm -pthread; then \
+		./$(BUILD)/bench_gemm $(BENCH_ARGS); \
+	else echo "skipped: GEMM benchmark needs OpenBLAS (apt-get install libopenblas-dev)"; fi
 
 install:
 	install -d $(DESTDIR)$(PREFIX)/include

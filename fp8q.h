@@ -2217,6 +2217,308 @@ static void fp8q__run_tasks(const fp8q_gemm *g, void (*fn)(void *, size_t), void
     for (i = 0; i < n; i++) fn(arg, i);
 }
 
+/* ---- fast kernels on 256/512-bit vectors with FMA and half-precision
+   conversion (AVX-512F; AVX2 + FMA + F16C). Other builds use the dot-tile
+   path above. */
+#if defined(FP8Q__AVX512) || (defined(FP8Q__AVX2) && defined(__FMA__) && defined(__F16C__))
+#define FP8Q__VGEMM 1
+#if defined(FP8Q__AVX512)
+#define FP8Q__VL 16
+typedef __m512 fp8q__vk;
+#define fp8q__vk_zero()       _mm512_setzero_ps()
+#define fp8q__vk_load(p)      _mm512_loadu_ps(p)
+#define fp8q__vk_store(p, v)  _mm512_storeu_ps(p, v)
+#define fp8q__vk_fma(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define fp8q__vk_bcast(p)     _mm512_set1_ps(*(p))
+#define fp8q__vk_sum(v)       _mm512_reduce_add_ps(v)
+typedef __m256i fp8q__vh; /* 16 x 16-bit lanes */
+#define fp8q__vh_load_bytes(p) _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(p)))
+#define fp8q__vh_set1(x)       _mm256_set1_epi16((short)(x))
+#define fp8q__vh_and(a, b)     _mm256_and_si256(a, b)
+#define fp8q__vh_or(a, b)      _mm256_or_si256(a, b)
+#define fp8q__vh_shl(a, n)     _mm256_slli_epi16(a, n)
+#define fp8q__vh_cmpeq(a, b)   _mm256_cmpeq_epi16(a, b)
+#define fp8q__vh_max(a, b)     _mm256_max_epu16(a, b)
+#define fp8q__vh_add(a, b)     _mm256_add_epi16(a, b)
+#define fp8q__vh_any(a)        (!_mm256_testz_si256(a, a))
+#define fp8q__vh_to_f32(h)     _mm512_cvtph_ps(h)
+#else
+#define FP8Q__VL               8
+typedef __m256 fp8q__vk;
+#define fp8q__vk_zero()        _mm256_setzero_ps()
+#define fp8q__vk_load(p)       _mm256_loadu_ps(p)
+#define fp8q__vk_store(p, v)   _mm256_storeu_ps(p, v)
+#define fp8q__vk_fma(a, b, c)  _mm256_fmadd_ps(a, b, c)
+#define fp8q__vk_bcast(p)      _mm256_broadcast_ss(p)
+static float fp8q__vk_sum(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)));
+}
+typedef __m128i fp8q__vh; /* 8 x 16-bit lanes */
+#define fp8q__vh_load_bytes(p) _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(p)))
+#define fp8q__vh_set1(x)       _mm_set1_epi16((short)(x))
+#define fp8q__vh_and(a, b)     _mm_and_si128(a, b)
+#define fp8q__vh_or(a, b)      _mm_or_si128(a, b)
+#define fp8q__vh_shl(a, n)     _mm_slli_epi16(a, n)
+#define fp8q__vh_cmpeq(a, b)   _mm_cmpeq_epi16(a, b)
+#define fp8q__vh_max(a, b)     _mm_max_epu16(a, b)
+#define fp8q__vh_add(a, b)     _mm_add_epi16(a, b)
+#define fp8q__vh_any(a)        (!_mm_testz_si128(a, a))
+#define fp8q__vh_to_f32(h)     _mm256_cvtph_ps(h)
+#endif
+
+/* How FP8 bytes become half-precision bits by shifting alone (NUMERICS.md
+   3.5, the Marlin decode): E5M2 is the top byte of a half, exactly; E4M3
+   shifted into half position reads as value * 2^-(bias_half - bias) (the
+   factor is restored, exactly, after the sum); codes the half cannot
+   express (E4M3 NaNs) are caught by a compare. E5M2FNUZ (whose top
+   exponent is finite) has no such mapping. */
+typedef struct fp8q__half_map {
+    int ok;       /* the format can be decoded this way */
+    int e4m3;     /* shift magnitude by 7 (else the whole byte by 8) */
+    int nan_mode; /* 0: none to catch (E5M2); 1: max magnitude 7F (E4M3FN); 2: byte 80 (E4M3FNUZ) */
+    float factor; /* true value = half value * factor */
+} fp8q__half_map;
+
+static fp8q__half_map fp8q__half_map_of(fp8q_format fmt)
+{
+    fp8q__half_map h;
+    h.ok = fmt != FP8Q_E5M2FNUZ, h.e4m3 = fmt == FP8Q_E4M3 || fmt == FP8Q_E4M3FNUZ;
+    h.nan_mode = fmt == FP8Q_E4M3 ? 1 : fmt == FP8Q_E4M3FNUZ ? 2 : 0;
+    h.factor = fmt == FP8Q_E4M3 ? 256.0f : fmt == FP8Q_E4M3FNUZ ? 128.0f : 1.0f;
+    return h;
+}
+
+/* VL codes -> floats (times 1/factor). *seen collects what reveals a NaN
+   code: the max magnitude (mode 1) or a compare mask (mode 2). */
+FP8Q__FORCE_INLINE fp8q__vk fp8q__decode_vl(const uint8_t *p, const fp8q__half_map *hm, fp8q__vh *seen)
+{
+    const fp8q__vh w = fp8q__vh_load_bytes(p);
+    if (hm->e4m3) { /* t: magnitude in half position, sign at bit 14; adding it moves it to bit 15 */
+        const fp8q__vh t = fp8q__vh_shl(w, 7);
+        if (hm->nan_mode == 1)
+            *seen = fp8q__vh_max(*seen, fp8q__vh_and(t, fp8q__vh_set1(0x3F80)));
+        else
+            *seen = fp8q__vh_or(*seen, fp8q__vh_cmpeq(w, fp8q__vh_set1(0x80)));
+        return fp8q__vh_to_f32(fp8q__vh_add(t, fp8q__vh_and(t, fp8q__vh_set1(0x4000))));
+    }
+    return fp8q__vh_to_f32(fp8q__vh_shl(w, 8));
+}
+
+/* Whether the collected lanes saw a NaN code. */
+FP8Q__FORCE_INLINE int fp8q__saw_nan(fp8q__vh seen, const fp8q__half_map *hm)
+{
+    if (hm->nan_mode == 1) return fp8q__vh_any(fp8q__vh_cmpeq(seen, fp8q__vh_set1(0x3F80)));
+    return hm->nan_mode == 2 && fp8q__vh_any(seen);
+}
+
+/* M = 1 (decode-time GEMV): stream each weight row once, decode in
+   registers, FMA with the activation row; bandwidth-bound on FP8 bytes. */
+typedef struct fp8q__gemv_job {
+    const fp8q_gemm *g;
+    const fp8q__gemm_plan *p;
+    const float *a_dec; /* [K] */
+    fp8q__half_map hm;
+} fp8q__gemv_job;
+
+#define FP8Q__GEMV_NB 64 /* weight rows per task */
+
+static void fp8q__gemv_task(void *arg, size_t task)
+{
+    const fp8q__gemv_job *job = (const fp8q__gemv_job *)arg;
+    const fp8q_gemm *g = job->g;
+    const fp8q__gemm_plan *p = job->p;
+    const size_t n0 = task * FP8Q__GEMV_NB, n1 = n0 + FP8Q__GEMV_NB < g->N ? n0 + FP8Q__GEMV_NB : g->N;
+    size_t n, gi, k;
+    for (n = n0; n < n1; n++) {
+        const uint8_t *brow = g->b + n * g->K;
+        fp8q__vh nan = fp8q__vh_set1(0);
+        float c = 0;
+        for (gi = 0; gi < p->n_groups; gi++) {
+            const size_t k0 = gi * p->group, k1 = k0 + p->group < g->K ? k0 + p->group : g->K;
+            fp8q__vk acc0 = fp8q__vk_zero(), acc1 = fp8q__vk_zero(), acc2 = fp8q__vk_zero(), acc3 = fp8q__vk_zero();
+            const float *a = job->a_dec;
+            float part;
+            for (k = k0; k + 4 * FP8Q__VL <= k1; k += 4 * FP8Q__VL) { /* four chains hide the FMA latency */
+                acc0 = fp8q__vk_fma(fp8q__vk_load(a + k), fp8q__decode_vl(brow + k, &job->hm, &nan), acc0);
+                acc1 = fp8q__vk_fma(fp8q__vk_load(a + k + FP8Q__VL),
+                                    fp8q__decode_vl(brow + k + FP8Q__VL, &job->hm, &nan), acc1);
+                acc2 = fp8q__vk_fma(fp8q__vk_load(a + k + 2 * FP8Q__VL),
+                                    fp8q__decode_vl(brow + k + 2 * FP8Q__VL, &job->hm, &nan), acc2);
+                acc3 = fp8q__vk_fma(fp8q__vk_load(a + k + 3 * FP8Q__VL),
+                                    fp8q__decode_vl(brow + k + 3 * FP8Q__VL, &job->hm, &nan), acc3);
+            }
+            for (; k + FP8Q__VL <= k1; k += FP8Q__VL)
+                acc0 = fp8q__vk_fma(fp8q__vk_load(a + k), fp8q__decode_vl(brow + k, &job->hm, &nan), acc0);
+            for (; k < k1; k += FP8Q__VL) { /* tail, zero-padded */
+                uint8_t bt[FP8Q__VL] = {0};
+                float at[FP8Q__VL] = {0};
+                size_t t, len = k1 - k < FP8Q__VL ? k1 - k : FP8Q__VL;
+                for (t = 0; t < len; t++) bt[t] = brow[k + t], at[t] = job->a_dec[k + t];
+                acc0 = fp8q__vk_fma(fp8q__vk_load(at), fp8q__decode_vl(bt, &job->hm, &nan), acc0);
+            }
+            part = (fp8q__vk_sum(acc0) + fp8q__vk_sum(acc1)) + (fp8q__vk_sum(acc2) + fp8q__vk_sum(acc3));
+            part *= job->hm.factor; /* exact: a power of two */
+            c += (part * fp8q__scale_at(g->b_scales, p->b_tr, p->b_tc, p->b_ncols, n, k0)) *
+                 fp8q__scale_at(g->a_scales, p->a_tr, p->a_tc, p->a_ncols, 0, k0);
+        }
+        if (fp8q__saw_nan(nan, &job->hm)) { /* a NaN code: the reference arithmetic gives the NaN semantics */
+            float *b_row = (float *)malloc(g->K * sizeof(float));
+            if (b_row) {
+                fp8q__operand_row(b_row, g->b, NULL, g->b_format, g->K, n);
+                c = fp8q__gemm_reference_one(g, p, job->a_dec, b_row, 0, n);
+                free(b_row);
+            } else
+                c = fp8q__f32_from_bits(FP8Q__F32_CANONICAL_NAN);
+            fp8q__store_f32(g, n, c);
+            continue;
+        }
+        fp8q__store_f32(g, n, g->bias ? c + g->bias[n] : c);
+    }
+}
+
+/* M > 1: GotoBLAS-style. A is packed once as [M/6][K][6]; each task owns
+   FP8Q__TW output columns, packs its B panel for one K block at a time as
+   [panels][kc][2 * VL] (decoded through a 256-entry table built from the
+   reference decoder, so NaN and Inf are exact), and runs a 6 x (2 * VL)
+   register-blocked outer-product kernel. K groups get their own
+   accumulator and the (p * sb) * sa epilogue. */
+#define FP8Q__MR6 6
+#define FP8Q__NRV (2 * FP8Q__VL)
+#define FP8Q__TW  (8 * FP8Q__NRV) /* columns per task */
+#define FP8Q__KC  256
+
+FP8Q__FORCE_INLINE void fp8q__micro6(const float *ap, const float *bp, size_t kc, float *ct)
+{
+#define FP8Q__ROW(i)                                                                                                   \
+    a = fp8q__vk_bcast(ap + k * FP8Q__MR6 + i);                                                                        \
+    c##i##0 = fp8q__vk_fma(a, b0, c##i##0);                                                                            \
+    c##i##1 = fp8q__vk_fma(a, b1, c##i##1)
+    fp8q__vk c00 = fp8q__vk_load(ct), c01 = fp8q__vk_load(ct + FP8Q__VL);
+    fp8q__vk c10 = fp8q__vk_load(ct + 2 * FP8Q__VL), c11 = fp8q__vk_load(ct + 3 * FP8Q__VL);
+    fp8q__vk c20 = fp8q__vk_load(ct + 4 * FP8Q__VL), c21 = fp8q__vk_load(ct + 5 * FP8Q__VL);
+    fp8q__vk c30 = fp8q__vk_load(ct + 6 * FP8Q__VL), c31 = fp8q__vk_load(ct + 7 * FP8Q__VL);
+    fp8q__vk c40 = fp8q__vk_load(ct + 8 * FP8Q__VL), c41 = fp8q__vk_load(ct + 9 * FP8Q__VL);
+    fp8q__vk c50 = fp8q__vk_load(ct + 10 * FP8Q__VL), c51 = fp8q__vk_load(ct + 11 * FP8Q__VL);
+    size_t k;
+    for (k = 0; k < kc; k++) {
+        const fp8q__vk b0 = fp8q__vk_load(bp + k * FP8Q__NRV), b1 = fp8q__vk_load(bp + k * FP8Q__NRV + FP8Q__VL);
+        fp8q__vk a;
+        FP8Q__ROW(0);
+        FP8Q__ROW(1);
+        FP8Q__ROW(2);
+        FP8Q__ROW(3);
+        FP8Q__ROW(4);
+        FP8Q__ROW(5);
+    }
+#undef FP8Q__ROW
+    fp8q__vk_store(ct, c00), fp8q__vk_store(ct + FP8Q__VL, c01);
+    fp8q__vk_store(ct + 2 * FP8Q__VL, c10), fp8q__vk_store(ct + 3 * FP8Q__VL, c11);
+    fp8q__vk_store(ct + 4 * FP8Q__VL, c20), fp8q__vk_store(ct + 5 * FP8Q__VL, c21);
+    fp8q__vk_store(ct + 6 * FP8Q__VL, c30), fp8q__vk_store(ct + 7 * FP8Q__VL, c31);
+    fp8q__vk_store(ct + 8 * FP8Q__VL, c40), fp8q__vk_store(ct + 9 * FP8Q__VL, c41);
+    fp8q__vk_store(ct + 10 * FP8Q__VL, c50), fp8q__vk_store(ct + 11 * FP8Q__VL, c51);
+}
+
+typedef struct fp8q__pack_job {
+    const fp8q_gemm *g;
+    const fp8q__gemm_plan *p;
+    const float *a_pack; /* [mb][K][6] */
+    size_t mb;           /* row blocks of 6 */
+    float lut[256];      /* B code -> float */
+    int failed;
+} fp8q__pack_job;
+
+static void fp8q__pack_task(void *arg, size_t task)
+{
+    fp8q__pack_job *job = (fp8q__pack_job *)arg;
+    const fp8q_gemm *g = job->g;
+    const fp8q__gemm_plan *p = job->p;
+    const size_t n0 = task * FP8Q__TW, n1 = n0 + FP8Q__TW < g->N ? n0 + FP8Q__TW : g->N, tile = FP8Q__MR6 * FP8Q__NRV;
+    const size_t panels = fp8q__div_up(n1 - n0, FP8Q__NRV), K = g->K;
+    float *bp = (float *)malloc(panels * FP8Q__KC * FP8Q__NRV * sizeof(float));
+    float *gacc = (float *)malloc(job->mb * panels * tile * sizeof(float));
+    float *cacc = (float *)calloc(job->mb * panels * tile, sizeof(float));
+    float *sb = (float *)malloc(FP8Q__TW * sizeof(float)), *sa = (float *)malloc(g->M * sizeof(float));
+    size_t gi, kb, kc, pn, mb, k, j, i;
+    if (!bp || !gacc || !cacc || !sb || !sa) {
+        free(bp), free(gacc), free(cacc), free(sb), free(sa);
+        job->failed = 1;
+        return;
+    }
+    for (gi = 0; gi < p->n_groups; gi++) {
+        const size_t k0 = gi * p->group, k1 = k0 + p->group < K ? k0 + p->group : K;
+        memset(gacc, 0, job->mb * panels * tile * sizeof(float));
+        for (kb = k0; kb < k1; kb += kc) {
+            kc = k1 - kb < FP8Q__KC ? k1 - kb : FP8Q__KC;
+            for (pn = 0; pn < panels; pn++) /* pack B: [kc][NRV] per panel */
+                for (j = 0; j < FP8Q__NRV; j++) {
+                    const size_t n = n0 + pn * FP8Q__NRV + j;
+                    float *dst = bp + pn * FP8Q__KC * FP8Q__NRV + j;
+                    if (n < n1)
+                        for (k = 0; k < kc; k++) dst[k * FP8Q__NRV] = job->lut[g->b[n * K + kb + k]];
+                    else
+                        for (k = 0; k < kc; k++) dst[k * FP8Q__NRV] = 0.0f;
+                }
+            for (mb = 0; mb < job->mb; mb++)
+                for (pn = 0; pn < panels; pn++)
+                    fp8q__micro6(job->a_pack + (mb * K + kb) * FP8Q__MR6, bp + pn * FP8Q__KC * FP8Q__NRV, kc,
+                                 gacc + (mb * panels + pn) * tile);
+        }
+        for (j = 0; j < n1 - n0; j++) sb[j] = fp8q__scale_at(g->b_scales, p->b_tr, p->b_tc, p->b_ncols, n0 + j, k0);
+        for (i = 0; i < g->M; i++) sa[i] = fp8q__scale_at(g->a_scales, p->a_tr, p->a_tc, p->a_ncols, i, k0);
+        for (mb = 0; mb < job->mb; mb++) /* epilogue of the group: c += (p * sb) * sa */
+            for (pn = 0; pn < panels; pn++)
+                for (i = 0; i < FP8Q__MR6 && mb * FP8Q__MR6 + i < g->M; i++)
+                    for (j = 0; j < FP8Q__NRV && pn * FP8Q__NRV + j < n1 - n0; j++) {
+                        const size_t at = (mb * panels + pn) * tile + i * FP8Q__NRV + j;
+                        cacc[at] += (gacc[at] * sb[pn * FP8Q__NRV + j]) * sa[mb * FP8Q__MR6 + i];
+                    }
+    }
+    for (mb = 0; mb < job->mb; mb++)
+        for (pn = 0; pn < panels; pn++)
+            for (i = 0; i < FP8Q__MR6 && mb * FP8Q__MR6 + i < g->M; i++)
+                for (j = 0; j < FP8Q__NRV && n0 + pn * FP8Q__NRV + j < n1; j++) {
+                    const size_t m = mb * FP8Q__MR6 + i, n = n0 + pn * FP8Q__NRV + j;
+                    const float v = cacc[(mb * panels + pn) * tile + i * FP8Q__NRV + j];
+                    fp8q__store_f32(g, m * g->N + n, g->bias ? v + g->bias[n] : v);
+                }
+    free(bp), free(gacc), free(cacc), free(sb), free(sa);
+}
+
+/* Vector fast path; returns FP8Q_ERR_UNSUPPORTED when it does not apply. */
+static fp8q_result fp8q__gemm_fast_vec(const fp8q_gemm *g, const fp8q__gemm_plan *p, const float *a_dec)
+{
+    if (g->M == 1 && fp8q__half_map_of(g->b_format).ok) {
+        fp8q__gemv_job job;
+        job.g = g, job.p = p, job.a_dec = a_dec, job.hm = fp8q__half_map_of(g->b_format);
+        fp8q__run_tasks(g, fp8q__gemv_task, &job, fp8q__div_up(g->N, FP8Q__GEMV_NB));
+        return FP8Q_OK;
+    }
+    {
+        fp8q__pack_job job;
+        const size_t mb = fp8q__div_up(g->M, FP8Q__MR6);
+        float *a_pack;
+        size_t m, k, b;
+        int c;
+        if (mb * FP8Q__MR6 > ((size_t)-1 / sizeof(float)) / g->K) return FP8Q_ERR_ARG;
+        a_pack = (float *)calloc(mb * FP8Q__MR6 * g->K, sizeof(float));
+        if (!a_pack) return FP8Q_ERR_NOMEM;
+        for (b = 0; b < mb; b++)
+            for (m = b * FP8Q__MR6; m < g->M && m < (b + 1) * FP8Q__MR6; m++)
+                for (k = 0; k < g->K; k++)
+                    a_pack[(b * g->K + k) * FP8Q__MR6 + (m - b * FP8Q__MR6)] = a_dec[m * g->K + k];
+        for (c = 0; c < 256; c++) job.lut[c] = fp8q_to_f32((uint8_t)c, g->b_format);
+        job.g = g, job.p = p, job.a_pack = a_pack, job.mb = mb, job.failed = 0;
+        fp8q__run_tasks(g, fp8q__pack_task, &job, fp8q__div_up(g->N, FP8Q__TW));
+        free(a_pack);
+        return job.failed ? FP8Q_ERR_NOMEM : FP8Q_OK;
+    }
+}
+#endif
+
 static fp8q_result fp8q__gemm_fast(const fp8q_gemm *g, const fp8q__gemm_plan *p)
 {
     fp8q__fast_job job;
@@ -2226,6 +2528,13 @@ static fp8q_result fp8q__gemm_fast(const fp8q_gemm *g, const fp8q__gemm_plan *p)
     a_dec = (float *)malloc(g->M * g->K * sizeof(float));
     if (!a_dec) return FP8Q_ERR_NOMEM;
     for (m = 0; m < g->M; m++) fp8q__operand_row(a_dec + m * g->K, g->a, g->a_f32, g->a_format, g->K, m);
+#ifdef FP8Q__VGEMM
+    {
+        fp8q_result r = fp8q__gemm_fast_vec(g, p, a_dec);
+        free(a_dec);
+        return r;
+    }
+#endif
     job.g = g, job.p = p, job.a_dec = a_dec, job.failed = 0;
     fp8q__run_tasks(g, fp8q__fast_task, &job, fp8q__div_up(g->N, FP8Q__FAST_NB));
     free(a_dec);

@@ -36,8 +36,8 @@ grep -v '^ok ' $BUILD/check_exhaustive.log | sed 's/^/    /'
 
 echo "== compilers and build modes"
 if have clang; then
-    step "clang $STRICT, run" sh -c "clang $STRICT -O2 tests/test_fp8q.c -lm -o $BUILD/test_clang && sh tests/run_tests.sh $BUILD/test_clang"
-    step "clang -mavx2 -mf16c, run" sh -c "clang $STRICT -O2 -mavx2 -mf16c tests/test_fp8q.c -lm -o $BUILD/test_clang_avx2 && sh tests/run_tests.sh $BUILD/test_clang_avx2"
+    step "clang $STRICT, run" sh -c "clang $STRICT -O2 tests/test_fp8q.c -lm -pthread -o $BUILD/test_clang && sh tests/run_tests.sh $BUILD/test_clang"
+    step "clang -mavx2 -mf16c -mfma, run" sh -c "clang $STRICT -O2 -mavx2 -mf16c -mfma tests/test_fp8q.c -lm -pthread -o $BUILD/test_clang_avx2 && sh tests/run_tests.sh $BUILD/test_clang_avx2"
 else missing "clang build" clang; fi
 if have g++; then
     step "C++: g++ -std=c++11 -pedantic -Wall -Wextra -Werror, run" sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 tests/test_cpp.cpp -o $BUILD/test_cpp && sh tests/run_tests.sh $BUILD/test_cpp"
@@ -77,9 +77,9 @@ else missing "Windows mingw-w64/wine" "x86_64-w64-mingw32-gcc/wine"; fi
 echo "== sanitizers and layout"
 if have clang; then
     SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1"
-    step "ASan+UBSan (clang), scalar" sh -c "clang $STRICT $SAN -DFP8Q_NO_SIMD tests/test_fp8q.c -lm -o $BUILD/test_asan && sh tests/run_tests.sh $BUILD/test_asan"
-    step "ASan+UBSan (clang), avx2" sh -c "clang $STRICT $SAN -mavx2 -mf16c tests/test_fp8q.c -lm -o $BUILD/test_asan_avx2 && sh tests/run_tests.sh $BUILD/test_asan_avx2"
-    step "ASan+UBSan (clang), avx512" sh -c "clang $STRICT $SAN -mavx512f tests/test_fp8q.c -lm -o $BUILD/test_asan_avx512 && sh tests/run_tests.sh $BUILD/test_asan_avx512"
+    step "ASan+UBSan (clang), scalar" sh -c "clang $STRICT $SAN -DFP8Q_NO_SIMD tests/test_fp8q.c -lm -pthread -o $BUILD/test_asan && sh tests/run_tests.sh $BUILD/test_asan"
+    step "ASan+UBSan (clang), avx2" sh -c "clang $STRICT $SAN -mavx2 -mf16c -mfma tests/test_fp8q.c -lm -pthread -o $BUILD/test_asan_avx2 && sh tests/run_tests.sh $BUILD/test_asan_avx2"
+    step "ASan+UBSan (clang), avx512" sh -c "clang $STRICT $SAN -mavx512f tests/test_fp8q.c -lm -pthread -o $BUILD/test_asan_avx512 && sh tests/run_tests.sh $BUILD/test_asan_avx512"
 else missing "ASan+UBSan" clang; fi
 if have clang-format; then
     step "clang-format --dry-run -Werror" clang-format --dry-run -Werror fp8q.h examples/*.c tests/*.c tests/*.h tests/*.cpp bench/*.c

@@ -79,7 +79,8 @@ static void init_levels(void)
     int i;
     __builtin_cpu_init();
     rows[2].available = __builtin_cpu_supports("sse4.1");
-    rows[3].available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+    rows[3].available =
+        __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma");
     rows[4].available = __builtin_cpu_supports("avx512f");
     for (i = 0; i < 5; i++) {
         if (!rows[i].available) {

@@ -1095,6 +1095,9 @@ static int cpu_lacks_build_level(void)
 #if defined(__GNUC__) && defined(__AVX2__)
     if (!__builtin_cpu_supports("avx2")) return 1;
 #endif
+#if defined(__GNUC__) && defined(__FMA__)
+    if (!__builtin_cpu_supports("fma")) return 1;
+#endif
 #if defined(__GNUC__) && defined(__SSE4_1__)
     if (!__builtin_cpu_supports("sse4.1")) return 1;
 #endif
