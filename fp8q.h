@@ -1,9 +1,12 @@
-/* fp8q.h - v0.1.0 - bit-exact FP8 numerics for C99 and C++
+/* fp8q.h - v0.2.0 - bit-exact FP8 numerics, quantization and W8A8 GEMM for C99 and C++
    public domain or MIT, your choice: see the end of this file.
 
    fp8q is the reference FP8 library: exact conversions between float32/float64/
    half/bfloat16 and the 8-bit float formats that real hardware uses, scalar and
-   SIMD, equal bit for bit to NVIDIA CUDA's own host conversion code.
+   SIMD, equal bit for bit to NVIDIA CUDA's own host conversion code; E8M0
+   (OCP MX) scales; scaled quantization with the exact recipes of vLLM,
+   compressed-tensors, fbgemm, DeepSeek, OCP MX and Intel Neural Compressor;
+   and a W8A8/W8A16 GEMM in reference, exact and fast modes.
 
    USAGE
      This is a single-header library. In exactly ONE C or C++ file write
@@ -14,7 +17,7 @@
      and include "fp8q.h" without the define wherever you only need the
      declarations. Example:
 
-         uint8_t q = fp8q_from_f32(300.0f, FP8Q_E4M3, FP8Q_SATFINITE); // 0x7A = 288
+         uint8_t q = fp8q_from_f32(300.0f, FP8Q_E4M3, FP8Q_SATFINITE); // 0x79 = 288
          float   x = fp8q_to_f32(q, FP8Q_E4M3);                       // 288.0f
          fp8q_encode_f32(bytes, floats, n, FP8Q_E4M3, FP8Q_SATFINITE,
                          FP8Q_SCALE_DIV, scale);                       // q = fp8(x / s)
@@ -24,16 +27,25 @@
                          translation units can embed different fp8q builds.
      FP8QDEF             override the linkage of public functions yourself.
      FP8Q_NO_SIMD        use the scalar reference for the bulk functions.
-     FP8Q_FREESTANDING   include only <stddef.h> and <stdint.h>: no libc, no
-                         malloc (the conversion core needs neither).
+     FP8Q_FREESTANDING   the conversion core only (formats, FP8, E8M0, bulk
+                         conversions), including only <stddef.h> and
+                         <stdint.h>: no libc, no malloc.
+     FP8Q_NO_THREADS     no built-in threads for the fast GEMM (it then runs on
+                         the calling thread, or through your parallel-for).
      FP8Q_ASSERT(x)      your assert; default assert() (nothing when freestanding).
+   Linking: no libm. The fast GEMM's built-in threads use POSIX threads on
+   Unix-like systems (glibc >= 2.34 has them in libc; older ones need
+   -pthread); on other systems it runs single-threaded unless given a
+   parallel-for. Quantization and GEMM allocate scratch with malloc and free
+   it before returning.
 
    SIMD is chosen at compile time from the compiler's target flags (like stb):
      x86: AVX-512F (-mavx512f), AVX2 (-mavx2), SSE4.1 (-msse4.1), SSE2 (the
-     x86-64 baseline); F16C
-     (-mf16c) widens/narrows half precision. AArch64: NEON. fp8q_simd_name()
-     says which one a build uses. Every fast path is tested to reproduce the
-     scalar reference bit for bit for all 2^32 float inputs.
+     x86-64 baseline); F16C (-mf16c) widens/narrows half precision; the fast
+     GEMM kernels need AVX-512F or AVX2 + FMA + F16C. AArch64: NEON.
+     fp8q_simd_name() says which one a build uses. Every conversion fast path
+     is tested to reproduce the scalar reference bit for bit for all 2^32
+     float inputs.
 
    NUMERICS CONTRACT (details next to each function below)
      - Decoding is exact. Every NaN code decodes to the positive canonical NaN
@@ -48,6 +60,13 @@
        with one IEEE float32 multiply or divide; SIMD fast paths assume the
        default MXCSR/FPCR (no flush-to-zero, no denormals-are-zero) for that
        step and for the half-precision narrowing.
+     - Quantization recipes and INC scales reproduce their engines' formulas
+       step by step (precision of every intermediate included); GEMM has a
+       fixed-order float32 reference, an exact mode rounded once, and a fast
+       mode bounded by fp8q_gemm_tolerance(). Every float operation is a single
+       operation assigned to a float, so targets that evaluate float
+       expressions in double (x87, s390x in ISO C mode, FLT_EVAL_METHOD 1/2)
+       give the same bits.
 
    WHAT IS VALIDATED, WHAT IS TRUSTED
      The conversion functions take plain numbers and cannot fail on any input
@@ -58,6 +77,8 @@
      may be called from any number of threads at once.
 
    REVISION HISTORY
+     0.2.0 (2026-11-22) E8M0; scales, recipes, quantize/dequantize; INC scale
+                        rules; W8A8/W8A16 GEMM (reference, exact, fast); metrics.
      0.1.0 (2026-11-22) formats table, scalar and SIMD conversions.
 */
 #ifndef FP8Q_H
@@ -67,9 +88,9 @@
 #include <stdint.h>
 
 #define FP8Q_VERSION_MAJOR  0
-#define FP8Q_VERSION_MINOR  1
+#define FP8Q_VERSION_MINOR  2
 #define FP8Q_VERSION_PATCH  0
-#define FP8Q_VERSION_STRING "0.1.0"
+#define FP8Q_VERSION_STRING "0.2.0"
 
 #ifndef FP8QDEF
 #if defined(FP8Q_STATIC) && (defined(__GNUC__) || defined(__clang__))
