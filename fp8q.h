@@ -2344,7 +2344,8 @@ typedef struct fp8q__gemv_job {
     fp8q__half_map hm;
 } fp8q__gemv_job;
 
-#define FP8Q__GEMV_NB 64 /* weight rows per task */
+#define FP8Q__GEMV_NB  64   /* weight rows per task */
+#define FP8Q__PREFETCH 1024 /* bytes ahead in the weight stream */
 
 static void fp8q__gemv_task(void *arg, size_t task)
 {
@@ -2363,6 +2364,7 @@ static void fp8q__gemv_task(void *arg, size_t task)
             const float *a = job->a_dec;
             float part;
             for (k = k0; k + 4 * FP8Q__VL <= k1; k += 4 * FP8Q__VL) { /* four chains hide the FMA latency */
+                _mm_prefetch((const char *)(brow + k + FP8Q__PREFETCH), _MM_HINT_T0); /* the weight stream */
                 acc0 = fp8q__vk_fma(fp8q__vk_load(a + k), fp8q__decode_vl(brow + k, &job->hm, &nan), acc0);
                 acc1 = fp8q__vk_fma(fp8q__vk_load(a + k + FP8Q__VL),
                                     fp8q__decode_vl(brow + k + FP8Q__VL, &job->hm, &nan), acc1);
@@ -2400,7 +2402,87 @@ static void fp8q__gemv_task(void *arg, size_t task)
     }
 }
 
-/* M > 1: GotoBLAS-style. A is packed once as [M/6][K][6]; each task owns
+/* 2 <= M <= FP8Q__SMALL_M: like the GEMV kernel, but each decoded weight
+   vector feeds 8 activation rows (one accumulator each); rows past M read
+   a zero row and are discarded. No packing, so small batches stay cheap. */
+#define FP8Q__SMALL_M 16
+
+/* len (< VL) floats, zero-padded to a vector. */
+FP8Q__FORCE_INLINE fp8q__vk fp8q__load_tail(const float *p, size_t len)
+{
+    float t[FP8Q__VL] = {0};
+    FP8Q__MEMCPY(t, p, len * sizeof(float));
+    return fp8q__vk_load(t);
+}
+
+#define FP8Q__SMALL_STEP(LOAD)                                                                                         \
+    s0 = fp8q__vk_fma(LOAD(a[0]), w, s0), s1 = fp8q__vk_fma(LOAD(a[1]), w, s1);                                        \
+    s2 = fp8q__vk_fma(LOAD(a[2]), w, s2), s3 = fp8q__vk_fma(LOAD(a[3]), w, s3);                                        \
+    s4 = fp8q__vk_fma(LOAD(a[4]), w, s4), s5 = fp8q__vk_fma(LOAD(a[5]), w, s5);                                        \
+    s6 = fp8q__vk_fma(LOAD(a[6]), w, s6), s7 = fp8q__vk_fma(LOAD(a[7]), w, s7)
+
+static void fp8q__small_task(void *arg, size_t task)
+{
+    const fp8q__gemv_job *job = (const fp8q__gemv_job *)arg;
+    const fp8q_gemm *g = job->g;
+    const fp8q__gemm_plan *p = job->p;
+    const size_t n0 = task * FP8Q__GEMV_NB, n1 = n0 + FP8Q__GEMV_NB < g->N ? n0 + FP8Q__GEMV_NB : g->N;
+    const size_t K = g->K;
+    float *zero = (float *)calloc(K, sizeof(float)), *b_row = (float *)malloc(K * sizeof(float));
+    float c[FP8Q__SMALL_M];
+    size_t n, gi, k, m0, i;
+    for (n = n0; n < n1; n++) {
+        const uint8_t *brow = g->b + n * K;
+        fp8q__vh nan = fp8q__vh_set1(0);
+        if (!zero || !b_row) { /* out of memory: report NaN rather than garbage */
+            for (i = 0; i < g->M; i++) fp8q__store_f32(g, i * g->N + n, fp8q__f32_from_bits(FP8Q__F32_CANONICAL_NAN));
+            continue;
+        }
+        for (i = 0; i < g->M; i++) c[i] = 0;
+        for (gi = 0; gi < p->n_groups; gi++) {
+            const size_t k0 = gi * p->group, k1 = k0 + p->group < K ? k0 + p->group : K;
+            const float sb = fp8q__scale_at(g->b_scales, p->b_tr, p->b_tc, p->b_ncols, n, k0);
+            for (m0 = 0; m0 < g->M; m0 += 8) {
+                const float *a[8];
+                fp8q__vk s0 = fp8q__vk_zero(), s1 = fp8q__vk_zero(), s2 = fp8q__vk_zero(), s3 = fp8q__vk_zero();
+                fp8q__vk s4 = fp8q__vk_zero(), s5 = fp8q__vk_zero(), s6 = fp8q__vk_zero(), s7 = fp8q__vk_zero(), w;
+                float part[8];
+                for (i = 0; i < 8; i++) a[i] = m0 + i < g->M ? job->a_dec + (m0 + i) * K : zero;
+                for (k = k0; k + FP8Q__VL <= k1; k += FP8Q__VL) {
+                    w = fp8q__decode_vl(brow + k, &job->hm, &nan);
+#define FP8Q__LOAD_FULL(row) fp8q__vk_load((row) + k)
+                    FP8Q__SMALL_STEP(FP8Q__LOAD_FULL);
+#undef FP8Q__LOAD_FULL
+                }
+                if (k < k1) { /* tail, zero-padded */
+                    uint8_t bt[FP8Q__VL] = {0};
+                    FP8Q__MEMCPY(bt, brow + k, k1 - k);
+                    w = fp8q__decode_vl(bt, &job->hm, &nan);
+#define FP8Q__LOAD_TAIL(row) fp8q__load_tail((row) + k, k1 - k)
+                    FP8Q__SMALL_STEP(FP8Q__LOAD_TAIL);
+#undef FP8Q__LOAD_TAIL
+                }
+                part[0] = fp8q__vk_sum(s0), part[1] = fp8q__vk_sum(s1), part[2] = fp8q__vk_sum(s2);
+                part[3] = fp8q__vk_sum(s3), part[4] = fp8q__vk_sum(s4), part[5] = fp8q__vk_sum(s5);
+                part[6] = fp8q__vk_sum(s6), part[7] = fp8q__vk_sum(s7);
+                for (i = 0; i < 8 && m0 + i < g->M; i++)
+                    c[m0 + i] += (part[i] * job->hm.factor * sb) *
+                                 fp8q__scale_at(g->a_scales, p->a_tr, p->a_tc, p->a_ncols, m0 + i, k0);
+            }
+        }
+        if (fp8q__saw_nan(nan, &job->hm)) { /* a NaN code: the reference arithmetic for this column */
+            fp8q__operand_row(b_row, g->b, NULL, g->b_format, K, n);
+            for (i = 0; i < g->M; i++)
+                fp8q__store_f32(g, i * g->N + n, fp8q__gemm_reference_one(g, p, job->a_dec + i * K, b_row, i, n));
+            continue;
+        }
+        for (i = 0; i < g->M; i++) fp8q__store_f32(g, i * g->N + n, g->bias ? c[i] + g->bias[n] : c[i]);
+    }
+    free(zero), free(b_row);
+}
+#undef FP8Q__SMALL_STEP
+
+/* M > FP8Q__SMALL_M (or E5M2FNUZ weights): GotoBLAS-style. A is packed once as [M/6][K][6]; each task owns
    FP8Q__TW output columns, packs its B panel for one K block at a time as
    [panels][kc][2 * VL] (decoded through a 256-entry table built from the
    reference decoder, so NaN and Inf are exact), and runs a 6 x (2 * VL)
@@ -2512,10 +2594,10 @@ static void fp8q__pack_task(void *arg, size_t task)
 /* Vector fast path; returns FP8Q_ERR_UNSUPPORTED when it does not apply. */
 static fp8q_result fp8q__gemm_fast_vec(const fp8q_gemm *g, const fp8q__gemm_plan *p, const float *a_dec)
 {
-    if (g->M == 1 && fp8q__half_map_of(g->b_format).ok) {
+    if (g->M <= FP8Q__SMALL_M && fp8q__half_map_of(g->b_format).ok) {
         fp8q__gemv_job job;
         job.g = g, job.p = p, job.a_dec = a_dec, job.hm = fp8q__half_map_of(g->b_format);
-        fp8q__run_tasks(g, fp8q__gemv_task, &job, fp8q__div_up(g->N, FP8Q__GEMV_NB));
+        fp8q__run_tasks(g, g->M == 1 ? fp8q__gemv_task : fp8q__small_task, &job, fp8q__div_up(g->N, FP8Q__GEMV_NB));
         return FP8Q_OK;
     }
     {
