@@ -790,8 +790,8 @@ static void test_gemm_exact_vs_long_double(void)
         fp8q_gemm g = gemm_desc(&t, fa, fb, group, group);
         size_t m, n, k, i, ng = group ? (K + 3) / 4 : 1;
         int dt;
-        for (i = 0; i < M * K; i++) t.a[i] = random_code(fa, -8, 8);
-        for (i = 0; i < N * K; i++) t.b[i] = random_code(fb, -8, 8);
+        for (i = 0; i < M * K; i++) t.a[i] = random_code(fa, -9, 9); /* E4M3: min subnormal to max */
+        for (i = 0; i < N * K; i++) t.b[i] = random_code(fb, -9, 9);
         if (trial % 5 == 0) /* cancellation: b's second half mirrors its first with the sign flipped */
             for (n = 0; n < N; n++)
                 for (k = 0; k + K / 2 < K && k < K / 2; k++) t.b[n * K + K / 2 + k] = t.b[n * K + k] ^ 0x80;
@@ -817,6 +817,39 @@ static void test_gemm_exact_vs_long_double(void)
                               "trial %d type %d (%zu,%zu): %04X want %04X", trial, dt, m, n, t.c16[m * N + n],
                               ld_to_16(sum, dt == 1));
                 }
+        }
+        gemm_case_free(&t);
+    }
+}
+
+/* Extremes: K = 1 (one exact product), the whole range of both formats and
+   scales from 2^-60 to 2^60, so results overflow and underflow the output
+   types: exact mode must round the exact product once, like the long double. */
+static void test_gemm_exact_extremes(void)
+{
+    int trial, dt;
+    for (trial = 0; trial < 2000; trial++) {
+        const fp8q_format fa = trial & 1 ? FP8Q_E5M2 : FP8Q_E4M3, fb = trial & 2 ? FP8Q_E5M2 : FP8Q_E4M3;
+        gemm_case t = gemm_case_new(1, 1, 1);
+        fp8q_gemm g = gemm_desc(&t, fa, fb, 0, 0);
+        long double want;
+        t.a[0] = random_code(fa, -20, 20), t.b[0] = random_code(fb, -20, 20);
+        t.sa[0] = ldexpf(1, (int)(rnd32() % 121) - 60), t.sb[0] = ldexpf(1, (int)(rnd32() % 121) - 60);
+        want = (long double)fp8q_to_f32(t.a[0], fa) * fp8q_to_f32(t.b[0], fb) * t.sa[0] * t.sb[0];
+        for (dt = 0; dt < 3; dt++) {
+            g.c_type = (fp8q_dtype)dt, g.c = dt ? (void *)t.c16 : (void *)t.c;
+            fp8q_gemm_run(&g, FP8Q_GEMM_EXACT);
+            if (dt == 0) {
+                float wf = fabsl(want) > 3.4028235677973366e38L ? (want > 0 ? f_inf() : -f_inf()) : (float)want;
+                CHECK(f32_bits(t.c[0]) == f32_bits(wf) || (want == 0 && t.c[0] == 0), "trial %d: %a want %a", trial,
+                      t.c[0], wf);
+            } else {
+                uint16_t w16 = ld_to_16(want, dt == 1);
+                if (dt == 2 && fabsl(want) >= 65520.0L) w16 = (uint16_t)(want > 0 ? 0x7C00 : 0xFC00);
+                if (dt == 1 && fabsl(want) > 3.3961e38L) w16 = (uint16_t)(want > 0 ? 0x7F80 : 0xFF80);
+                CHECK(t.c16[0] == w16 || (want == 0 && !(t.c16[0] & 0x7FFF)), "trial %d type %d: %04X want %04X", trial,
+                      dt, t.c16[0], w16);
+            }
         }
         gemm_case_free(&t);
     }
@@ -1141,6 +1174,7 @@ int main(void)
     run_case("INC log2 vs libm on all bf16", test_inc_log2);
     run_case("recipe edge cases", test_recipe_edges);
     run_case("GEMM exact vs long double", test_gemm_exact_vs_long_double);
+    run_case("GEMM exact extremes (overflow, underflow, subnormal outputs)", test_gemm_exact_extremes);
     run_case("GEMM reference, fast, exact agree; determinism", test_gemm_modes_agree);
     run_case("GEMM NaN/Inf, W8A16, arguments", test_gemm_specials_and_w8a16);
     run_case("compare metrics", test_compare_metrics);
