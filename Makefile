@@ -32,7 +32,9 @@ HEADER := fp8q.h
 
 .PHONY: all run test check bench install uninstall clean format
 
-all: $(BUILD)/fp8q_demo $(foreach l,$(TEST_LEVELS),$(BUILD)/test_$(l))
+TEST_BINS := $(foreach l,$(TEST_LEVELS),$(BUILD)/test_$(l)) $(BUILD)/test_json
+
+all: $(BUILD)/fp8q_demo $(TEST_BINS)
 
 $(BUILD):
 	@mkdir -p $(BUILD)
@@ -46,7 +48,10 @@ run: $(BUILD)/fp8q_demo
 $(BUILD)/test_%: tests/test_fp8q.c $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) $(FLAGS_$*) $< -o $@ -lm -pthread
 
-test: $(foreach l,$(TEST_LEVELS),$(BUILD)/test_$(l))
+$(BUILD)/test_json: tests/test_json.c $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm
+
+test: $(TEST_BINS)
 	@sh tests/run_tests.sh $^
 
 # The exhaustive checker links one copy of the implementation per SIMD level.

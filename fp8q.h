@@ -111,10 +111,13 @@ extern "C" {
 /* Every fallible function returns one of these. Values are stable. */
 typedef enum fp8q_result {
     FP8Q_OK = 0,
-    FP8Q_ERR_ARG = -1,        /* invalid argument (NULL pointer, bad enum, bad size) */
-    FP8Q_ERR_NOMEM = -2,      /* an allocation failed */
-    FP8Q_ERR_UNSUPPORTED = -3 /* valid request this build or backend cannot do */
+    FP8Q_ERR_ARG = -1,         /* invalid argument (NULL pointer, bad enum, bad size) */
+    FP8Q_ERR_NOMEM = -2,       /* an allocation failed */
+    FP8Q_ERR_UNSUPPORTED = -3, /* valid request this build or backend cannot do */
+    FP8Q_ERR_PARSE = -4,       /* malformed input: the fp8q_error message says what and where */
+    FP8Q_ERR_LIMIT = -5        /* valid input beyond a limit (nesting depth, integer range) */
 } fp8q_result;
+#define FP8Q_ERR_PARSE_DEFINED 1
 
 /* A fixed English sentence for a result code; never NULL. */
 FP8QDEF const char *fp8q_result_string(fp8q_result r);
@@ -472,6 +475,119 @@ FP8QDEF fp8q_compare fp8q_compare_f32(const float *got, const float *want, size_
    plus the output rounding is not included (compare in float32). */
 FP8QDEF double fp8q_gemm_tolerance(size_t K, double sum_abs);
 
+/* ------------------------------------------------------------------- JSON */
+/* Error detail in caller-owned storage: the code (an fp8q_result), the byte
+   offset into the input where the problem was found, and an English sentence
+   naming what was expected and where, e.g.
+     "expected ',' or '}' after object member, got ']' at line 3, column 17 (byte 45)"
+   Columns count bytes from 1. The message is always NUL-terminated. */
+typedef struct fp8q_error {
+    int code;
+    size_t offset;
+    char message[200];
+} fp8q_error;
+
+/* A strict RFC 8259 JSON parser for configuration and metadata files
+   (safetensors headers, Intel Neural Compressor configs and measurements).
+
+   The parser validates the whole text and produces a flat array of tokens in
+   document order; values are converted on demand by the accessors below.
+   Strict: no comments, trailing commas, single quotes, leading zeros, '+'
+   signs, bare control characters in strings or non-standard escapes; \u
+   escapes must pair surrogates correctly; strings must be valid UTF-8 (no
+   overlong forms, no encoded surrogates, nothing above U+10FFFF); the input
+   must be exactly one value with optional surrounding whitespace (space, tab,
+   CR, LF; a byte order mark is rejected). Duplicate keys in one object are an
+   error (compared after unescaping): safetensors and INC files must not have
+   them. Nesting deeper than FP8Q_MAX_JSON_DEPTH containers is FP8Q_ERR_LIMIT.
+
+   Robust against hostile input: no recursion (the stack of open containers is
+   linked through the token array), memory O(len) (at most one token per input
+   byte, the array grown by doubling with overflow-checked sizes), time
+   O(len log len)
+   (duplicate keys are found by sorting each object's keys). */
+typedef enum fp8q_json_type {
+    FP8Q_JSON_NULL,
+    FP8Q_JSON_FALSE,
+    FP8Q_JSON_TRUE,
+    FP8Q_JSON_NUMBER,
+    FP8Q_JSON_STRING,
+    FP8Q_JSON_ARRAY,
+    FP8Q_JSON_OBJECT
+} fp8q_json_type;
+
+typedef struct fp8q_json_token {
+    fp8q_json_type type;
+    size_t start, end; /* bytes [start, end) of the value in the text; strings without their quotes */
+    size_t size;       /* ARRAY: elements; OBJECT: members (key/value pairs); otherwise 0 */
+    size_t next;       /* index of the token after this value's whole subtree */
+} fp8q_json_token;
+
+/* A parsed document. Token 0 is the root value. Object members are stored as
+   a key token (a STRING) followed by the value's subtree; array elements are
+   consecutive subtrees. The text is borrowed: it must outlive the fp8q_json. */
+typedef struct fp8q_json {
+    const char *text;
+    size_t len;
+    fp8q_json_token *tok;
+    size_t count;
+} fp8q_json;
+
+#define FP8Q_JSON_ALLOW_NONFINITE 1 /* accept Python's Infinity, -Infinity, NaN as numbers */
+
+#ifndef FP8Q_MAX_JSON_DEPTH
+#define FP8Q_MAX_JSON_DEPTH 512 /* most containers open at once */
+#endif
+
+/* Parses text[0, len) (it need not be NUL-terminated; a NUL byte is an
+   error). flags: 0 or FP8Q_JSON_ALLOW_NONFINITE. On success *out holds the
+   tokens (free with fp8q_json_free) and err, if not NULL, gets code FP8Q_OK
+   and an empty message. On failure *out is empty (safe to free) and err, if
+   not NULL, says what and where. Returns FP8Q_OK, FP8Q_ERR_PARSE,
+   FP8Q_ERR_LIMIT (nesting too deep), FP8Q_ERR_NOMEM, or FP8Q_ERR_ARG (out
+   NULL, text NULL with len > 0, unknown flags). */
+FP8QDEF fp8q_result fp8q_json_parse(fp8q_json *out, const char *text, size_t len, int flags, fp8q_error *err);
+
+/* Frees the tokens and empties *j (text is borrowed, not freed). NULL and
+   an already freed or failed document are fine. */
+FP8QDEF void fp8q_json_free(fp8q_json *j);
+
+/* The value token of member `key` (compared after unescaping) of the OBJECT
+   token `object`; 0 when absent or when `object` is not an object (token 0
+   is the root, so it is never a member value). */
+FP8QDEF size_t fp8q_json_get(const fp8q_json *j, size_t object, const char *key);
+
+/* The token of element i of the ARRAY token `array`; 0 when out of range or
+   not an array. O(i): iterate with tok[t].next for a whole array. */
+FP8QDEF size_t fp8q_json_at(const fp8q_json *j, size_t array, size_t i);
+
+/* The NUMBER token t as a double, correctly rounded (to nearest, ties to
+   even) for any number of digits, as a correct strtod in the C locale would
+   give, independent of the locale and of the FPU rounding mode (integer
+   arithmetic only). Literals beyond the double range give +-Inf, those below
+   half the smallest subnormal +-0; -0 keeps its sign; Infinity, -Infinity and
+   NaN tokens (FP8Q_JSON_ALLOW_NONFINITE) give +-Inf and a quiet NaN.
+   FP8Q_ERR_ARG if t is not a number token. */
+FP8QDEF fp8q_result fp8q_json_number(const fp8q_json *j, size_t t, double *out);
+
+/* The NUMBER token t as an exact int64_t. The literal may have a fraction or
+   exponent as long as its value is an integer (2.0, 1e3, 1500e-2). -0 gives
+   0. FP8Q_ERR_LIMIT if the integer is outside [-2^63, 2^63) (and for
+   +-Infinity); FP8Q_ERR_ARG if t is not a number token, is NaN or is not an
+   integer (1.5, 1e-3). *out is written only on FP8Q_OK. */
+FP8QDEF fp8q_result fp8q_json_int64(const fp8q_json *j, size_t t, int64_t *out);
+
+/* The STRING token t unescaped to UTF-8 (\uXXXX escapes including surrogate
+   pairs; \u0000 gives a NUL byte) into buf, snprintf-like: at most cap - 1
+   bytes and a NUL are written when cap > 0 (buf may be NULL when cap is 0);
+   returns the full unescaped length, so a return >= cap means truncation.
+   Returns 0 (and writes "" when cap > 0) if t is not a string token. */
+FP8QDEF size_t fp8q_json_string(const fp8q_json *j, size_t t, char *buf, size_t cap);
+
+/* 1 if the STRING token t unescapes to exactly the NUL-terminated s, else 0
+   (also when t is not a string). Allocates nothing. */
+FP8QDEF int fp8q_json_string_eq(const fp8q_json *j, size_t t, const char *s);
+
 #endif /* FP8Q_FREESTANDING */
 
 #ifdef __cplusplus
@@ -485,6 +601,14 @@ FP8QDEF double fp8q_gemm_tolerance(size_t K, double sum_abs);
 #ifdef FP8Q_IMPLEMENTATION
 #ifndef FP8Q__IMPLEMENTATION_DONE
 #define FP8Q__IMPLEMENTATION_DONE
+
+/* GCC's own AVX-512 intrinsics self-initialise their "undefined" temporaries
+   (__Y = __Y), which -Wmaybe-uninitialized reports at every inlining site in
+   C++ builds; the warning is GCC's, so it is silenced here only. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 /* ------------------------------------------------- portability and config */
 
@@ -538,6 +662,10 @@ FP8Q__STATIC_ASSERT(double_is_64_bits, sizeof(double) == 8);
 #endif
 #if defined(FP8Q__AVX512) || defined(FP8Q__AVX2) || defined(FP8Q__SSE2) || defined(FP8Q__NEON)
 #define FP8Q__HAVE_SIMD 1
+#endif
+/* The fast GEMM's vector kernels: FMA and half-precision conversion. */
+#if defined(FP8Q__AVX512) || (defined(FP8Q__AVX2) && defined(__FMA__) && defined(__F16C__))
+#define FP8Q__VGEMM 1
 #endif
 #if defined(__F16C__) && (defined(FP8Q__AVX2) || defined(FP8Q__SSE2))
 #define FP8Q__F16C 1
@@ -594,6 +722,8 @@ FP8QDEF const char *fp8q_result_string(fp8q_result r)
     case FP8Q_ERR_ARG: return "invalid argument";
     case FP8Q_ERR_NOMEM: return "out of memory";
     case FP8Q_ERR_UNSUPPORTED: return "unsupported";
+    case FP8Q_ERR_PARSE: return "parse error";
+    case FP8Q_ERR_LIMIT: return "limit exceeded";
     }
     return "unknown fp8q result code";
 }
@@ -2058,39 +2188,15 @@ static fp8q_result fp8q__gemm_exact(const fp8q_gemm *g, const fp8q__gemm_plan *p
     return FP8Q_OK;
 }
 
-/* ---- fast mode: A is decoded once to float32; N is cut into fixed blocks
-   (the tasks), each decoding its B rows and computing MR x NR output tiles
-   with SIMD dot products. A task's arithmetic does not depend on which
+/* ---- fast mode without the vector kernels (SSE, NEON, scalar, AVX2
+   without FMA/F16C): A is decoded once to float32; N is cut into fixed
+   blocks (the tasks), each decoding its B rows and computing MR x NR output
+   tiles with dot products. A task's arithmetic does not depend on which
    thread runs it, so results are identical for every thread count. */
+#ifndef FP8Q__VGEMM
 #define FP8Q__FAST_NB 64 /* B rows per task */
 
-#if defined(FP8Q__AVX512)
-#define FP8Q__MR 4
-#define FP8Q__NR 4
-/* out[i][j] = sum_k a[i][k] * b[j][k] over 16-lane partial sums. */
-static void fp8q__dot_tile(const float *const *a, const float *const *b, size_t len, float *out)
-{
-    __m512 acc[FP8Q__MR * FP8Q__NR];
-    size_t k;
-    int i, j;
-    for (i = 0; i < FP8Q__MR * FP8Q__NR; i++) acc[i] = _mm512_setzero_ps();
-    for (k = 0; k + 16 <= len; k += 16) {
-        __m512 bv[FP8Q__NR];
-        for (j = 0; j < FP8Q__NR; j++) bv[j] = _mm512_loadu_ps(b[j] + k);
-        for (i = 0; i < FP8Q__MR; i++) {
-            const __m512 av = _mm512_loadu_ps(a[i] + k);
-            for (j = 0; j < FP8Q__NR; j++) acc[i * FP8Q__NR + j] = _mm512_fmadd_ps(av, bv[j], acc[i * FP8Q__NR + j]);
-        }
-    }
-    for (i = 0; i < FP8Q__MR; i++)
-        for (j = 0; j < FP8Q__NR; j++) {
-            float s = _mm512_reduce_add_ps(acc[i * FP8Q__NR + j]);
-            size_t t;
-            for (t = k; t < len; t++) s += a[i][t] * b[j][t];
-            out[i * FP8Q__NR + j] = s;
-        }
-}
-#elif defined(FP8Q__AVX2)
+#if defined(FP8Q__AVX2)
 #define FP8Q__MR 2
 #define FP8Q__NR 4
 static void fp8q__dot_tile(const float *const *a, const float *const *b, size_t len, float *out)
@@ -2190,6 +2296,7 @@ static void fp8q__fast_task(void *arg, size_t task)
         }
     free(b_dec);
 }
+#endif /* !FP8Q__VGEMM */
 
 #if !defined(FP8Q_NO_THREADS) && (defined(__unix__) || defined(__APPLE__))
 #include <pthread.h>
@@ -2241,8 +2348,7 @@ static void fp8q__run_tasks(const fp8q_gemm *g, void (*fn)(void *, size_t), void
 /* ---- fast kernels on 256/512-bit vectors with FMA and half-precision
    conversion (AVX-512F; AVX2 + FMA + F16C). Other builds use the dot-tile
    path above. */
-#if defined(FP8Q__AVX512) || (defined(FP8Q__AVX2) && defined(__FMA__) && defined(__F16C__))
-#define FP8Q__VGEMM 1
+#ifdef FP8Q__VGEMM
 #if defined(FP8Q__AVX512)
 #define FP8Q__VL 16
 typedef __m512 fp8q__vk;
@@ -2624,7 +2730,7 @@ static fp8q_result fp8q__gemm_fast_vec(const fp8q_gemm *g, const fp8q__gemm_plan
 
 static fp8q_result fp8q__gemm_fast(const fp8q_gemm *g, const fp8q__gemm_plan *p)
 {
-    fp8q__fast_job job;
+    fp8q_result r = FP8Q_OK;
     float *a_dec;
     size_t m;
     if (g->M > ((size_t)-1 / sizeof(float)) / g->K) return FP8Q_ERR_ARG;
@@ -2632,16 +2738,17 @@ static fp8q_result fp8q__gemm_fast(const fp8q_gemm *g, const fp8q__gemm_plan *p)
     if (!a_dec) return FP8Q_ERR_NOMEM;
     for (m = 0; m < g->M; m++) fp8q__operand_row(a_dec + m * g->K, g->a, g->a_f32, g->a_format, g->K, m);
 #ifdef FP8Q__VGEMM
+    r = fp8q__gemm_fast_vec(g, p, a_dec);
+#else
     {
-        fp8q_result r = fp8q__gemm_fast_vec(g, p, a_dec);
-        free(a_dec);
-        return r;
+        fp8q__fast_job job;
+        job.g = g, job.p = p, job.a_dec = a_dec, job.failed = 0;
+        fp8q__run_tasks(g, fp8q__fast_task, &job, fp8q__div_up(g->N, FP8Q__FAST_NB));
+        if (job.failed) r = FP8Q_ERR_NOMEM;
     }
 #endif
-    job.g = g, job.p = p, job.a_dec = a_dec, job.failed = 0;
-    fp8q__run_tasks(g, fp8q__fast_task, &job, fp8q__div_up(g->N, FP8Q__FAST_NB));
     free(a_dec);
-    return job.failed ? FP8Q_ERR_NOMEM : FP8Q_OK;
+    return r;
 }
 
 FP8QDEF fp8q_result fp8q_gemm_run(const fp8q_gemm *g, fp8q_gemm_mode mode)
@@ -2708,8 +2815,1106 @@ FP8QDEF double fp8q_gemm_tolerance(size_t K, double sum_abs)
     return (gamma + 4.0 * u) * sum_abs * 1.0000001 + 1e-45;
 }
 
+/* ------------------------------------------------------------------- JSON */
+/* Strict RFC 8259 parser: one pass over the text, a flat token array grown by
+   doubling, no recursion (open containers are linked through their tokens'
+   `next` fields until they close), duplicate keys found by sorting each
+   object's keys when it closes. Numbers are validated here and converted on
+   demand with exact big-integer arithmetic (no strtod: locale-free, correctly
+   rounded for any number of digits). */
+
+#define FP8Q__JSON_NONE    ((size_t)-1)
+#define FP8Q__JSON_MSG_MAX ((size_t)sizeof(((fp8q_error *)0)->message))
+
+typedef struct fp8q__json_parser {
+    const unsigned char *s;
+    size_t len;
+    int flags;
+    fp8q_json_token *tok;
+    size_t count, cap;
+    struct fp8q__json_key *keys; /* scratch for the duplicate-key check */
+    size_t keys_cap;
+    fp8q_error *err;
+} fp8q__json_parser;
+
+/* ---- error messages (no printf: fixed pieces and decimal numbers) */
+
+static size_t fp8q__json_msg_put(char *m, size_t n, const char *s)
+{
+    while (*s && n + 1 < FP8Q__JSON_MSG_MAX) m[n++] = *s++;
+    m[n] = 0;
+    return n;
+}
+
+static size_t fp8q__json_msg_num(char *m, size_t n, size_t v)
+{
+    char d[24];
+    int k = 0;
+    do {
+        d[k++] = (char)('0' + (int)(v % 10u));
+        v /= 10u;
+    } while (v);
+    while (k && n + 1 < FP8Q__JSON_MSG_MAX) m[n++] = d[--k];
+    m[n] = 0;
+    return n;
+}
+
+static size_t fp8q__json_msg_byte(char *m, size_t n, unsigned c)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char b[5];
+    b[0] = '0';
+    b[1] = 'x';
+    b[2] = hex[(c >> 4) & 15u];
+    b[3] = hex[c & 15u];
+    b[4] = 0;
+    return fp8q__json_msg_put(m, n, b);
+}
+
+/* Describes the input at off: 'x', byte 0xNN, or end of input. */
+static size_t fp8q__json_msg_got(char *m, size_t n, const unsigned char *s, size_t len, size_t off)
+{
+    char q[4];
+    if (off >= len) return fp8q__json_msg_put(m, n, "end of input");
+    if (s[off] >= 0x20 && s[off] < 0x7F) {
+        q[0] = '\'';
+        q[1] = (char)s[off];
+        q[2] = '\'';
+        q[3] = 0;
+        return fp8q__json_msg_put(m, n, q);
+    }
+    n = fp8q__json_msg_put(m, n, "byte ");
+    return fp8q__json_msg_byte(m, n, s[off]);
+}
+
+/* Fills err (if any): what [", got X"] " at line L, column C (byte B)". */
+static fp8q_result fp8q__json_fail(fp8q__json_parser *p, int code, size_t off, const char *what, int got)
+{
+    size_t n, i, line = 1, col0 = 0;
+    fp8q_error *e = p->err;
+    if (e) {
+        if (off > p->len) off = p->len;
+        for (i = 0; i < off; i++)
+            if (p->s[i] == '\n') {
+                line++;
+                col0 = i + 1;
+            }
+        e->code = code;
+        e->offset = off;
+        n = fp8q__json_msg_put(e->message, 0, what);
+        if (got) {
+            n = fp8q__json_msg_put(e->message, n, ", got ");
+            n = fp8q__json_msg_got(e->message, n, p->s, p->len, off);
+        }
+        n = fp8q__json_msg_put(e->message, n, " at line ");
+        n = fp8q__json_msg_num(e->message, n, line);
+        n = fp8q__json_msg_put(e->message, n, ", column ");
+        n = fp8q__json_msg_num(e->message, n, off - col0 + 1);
+        n = fp8q__json_msg_put(e->message, n, " (byte ");
+        n = fp8q__json_msg_num(e->message, n, off);
+        (void)fp8q__json_msg_put(e->message, n, ")");
+    }
+    return (fp8q_result)code;
+}
+
+static void fp8q__json_set_err(fp8q_error *e, int code, const char *msg)
+{
+    if (e) {
+        e->code = code;
+        e->offset = 0;
+        (void)fp8q__json_msg_put(e->message, 0, msg);
+    }
+}
+
+/* ---- character classes (ASCII only, never the locale) */
+
+#define FP8Q__JSON_DIGIT(c) ((unsigned)(c) - (unsigned)'0' < 10u)
+
+static int fp8q__json_hex(unsigned c)
+{
+    if (c - '0' < 10u) return (int)(c - '0');
+    if (c - 'a' < 6u) return (int)(c - 'a' + 10);
+    if (c - 'A' < 6u) return (int)(c - 'A' + 10);
+    return -1;
+}
+
+/* Four hex digits at s[i..i+3] (caller checked the bounds); -1 if not hex. */
+static long fp8q__json_hex4(const unsigned char *s, size_t i)
+{
+    long v = 0;
+    int k, h;
+    for (k = 0; k < 4; k++) {
+        h = fp8q__json_hex(s[i + (size_t)k]);
+        if (h < 0) return -1 - k; /* -1 - index of the bad digit */
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+static size_t fp8q__json_ws(const unsigned char *s, size_t pos, size_t len)
+{
+    while (pos < len && (s[pos] == ' ' || s[pos] == '\n' || s[pos] == '\r' || s[pos] == '\t')) pos++;
+    return pos;
+}
+
+static int fp8q__json_match(const unsigned char *s, size_t pos, size_t len, const char *lit)
+{
+    while (*lit) {
+        if (pos >= len || s[pos] != (unsigned char)*lit) return 0;
+        pos++;
+        lit++;
+    }
+    return 1;
+}
+
+/* ---- tokens */
+
+static size_t fp8q__json_push(fp8q__json_parser *p, fp8q_json_type type, size_t start)
+{
+    fp8q_json_token *t;
+    if (p->count == p->cap) {
+        size_t ncap = p->cap ? p->cap : 16;
+        void *np;
+        if (ncap > ((size_t)-1) / 2 / sizeof(fp8q_json_token)) return FP8Q__JSON_NONE;
+        ncap *= 2;
+        np = realloc(p->tok, ncap * sizeof(fp8q_json_token));
+        if (!np) return FP8Q__JSON_NONE;
+        p->tok = (fp8q_json_token *)np;
+        p->cap = ncap;
+    }
+    t = &p->tok[p->count];
+    t->type = type;
+    t->start = start;
+    t->end = start;
+    t->size = 0;
+    t->next = p->count + 1;
+    return p->count++;
+}
+
+/* ---- unescaping (of text the parser validated) */
+
+static size_t fp8q__json_utf8(unsigned long cp, unsigned char *o)
+{
+    if (cp < 0x80) {
+        o[0] = (unsigned char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (unsigned char)(0xC0 | (cp >> 6));
+        o[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (unsigned char)(0xE0 | (cp >> 12));
+        o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (unsigned char)(0xF0 | (cp >> 18));
+    o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* The next unescaped piece of a validated string at s[*i] (< end): 1-4 bytes. */
+static size_t fp8q__json_unesc(const unsigned char *s, size_t *i, size_t end, unsigned char *o)
+{
+    unsigned c = s[*i];
+    long cp, lo;
+    if (c != '\\' || *i + 1 >= end) {
+        o[0] = (unsigned char)c;
+        (*i)++;
+        return 1;
+    }
+    c = s[*i + 1];
+    *i += 2;
+    switch (c) {
+    case 'b': o[0] = 8; return 1;
+    case 'f': o[0] = 12; return 1;
+    case 'n': o[0] = 10; return 1;
+    case 'r': o[0] = 13; return 1;
+    case 't': o[0] = 9; return 1;
+    case 'u': break;
+    default: o[0] = (unsigned char)c; return 1; /* " \ / */
+    }
+    if (*i + 4 > end || (cp = fp8q__json_hex4(s, *i)) < 0) {
+        o[0] = '?';
+        return 1;
+    }
+    *i += 4;
+    if (cp >= 0xD800 && cp <= 0xDBFF && *i + 6 <= end && s[*i] == '\\' && s[*i + 1] == 'u' &&
+        (lo = fp8q__json_hex4(s, *i + 2)) >= 0xDC00 && lo <= 0xDFFF) {
+        *i += 6;
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+    }
+    return fp8q__json_utf8((unsigned long)cp, o);
+}
+
+/* Compares two validated STRING tokens by their unescaped bytes. */
+static int fp8q__json_keycmp(const unsigned char *s, const fp8q_json_token *a, const fp8q_json_token *b)
+{
+    size_t i = a->start, j = b->start, na = 0, nb = 0, ka = 0, kb = 0;
+    unsigned char ba[4], bb[4];
+    for (;;) {
+        if (ka == na) {
+            if (i >= a->end) break;
+            na = fp8q__json_unesc(s, &i, a->end, ba);
+            ka = 0;
+        }
+        if (kb == nb) {
+            if (j >= b->end) return 1; /* b is a proper prefix of a */
+            nb = fp8q__json_unesc(s, &j, b->end, bb);
+            kb = 0;
+        }
+        if (ba[ka] != bb[kb]) return ba[ka] < bb[kb] ? -1 : 1;
+        ka++;
+        kb++;
+    }
+    /* a is exhausted */
+    return (kb == nb && j >= b->end) ? 0 : -1;
+}
+
+/* ---- duplicate keys */
+
+typedef struct fp8q__json_key {
+    uint64_t hash; /* FNV-1a of the unescaped bytes */
+    size_t tok;
+} fp8q__json_key;
+
+static uint64_t fp8q__json_keyhash(const unsigned char *s, const fp8q_json_token *k)
+{
+    uint64_t h = 0xCBF29CE484222325ull;
+    size_t i = k->start, n, b;
+    unsigned char u[4];
+    while (i < k->end) {
+        n = fp8q__json_unesc(s, &i, k->end, u);
+        for (b = 0; b < n; b++) h = (h ^ u[b]) * 0x100000001B3ull;
+    }
+    return h;
+}
+
+/* Order by hash, then unescaped content, then position. */
+static int fp8q__json_key_less(const fp8q__json_parser *p, const fp8q__json_key *a, const fp8q__json_key *b)
+{
+    int c;
+    if (a->hash != b->hash) return a->hash < b->hash;
+    c = fp8q__json_keycmp(p->s, &p->tok[a->tok], &p->tok[b->tok]);
+    return c < 0 || (c == 0 && a->tok < b->tok);
+}
+
+static void fp8q__json_sift(const fp8q__json_parser *p, fp8q__json_key *k, size_t root, size_t n)
+{
+    size_t child;
+    fp8q__json_key t;
+    while ((child = 2 * root + 1) < n) {
+        if (child + 1 < n && fp8q__json_key_less(p, &k[child], &k[child + 1])) child++;
+        if (!fp8q__json_key_less(p, &k[root], &k[child])) return;
+        t = k[root];
+        k[root] = k[child];
+        k[child] = t;
+        root = child;
+    }
+}
+
+/* Returns 0 if the keys of object token `obj` are distinct, else the token
+   index of the first key (in text order) that repeats an earlier one;
+   FP8Q__JSON_NONE when out of memory. O(m log m) comparisons for m keys
+   (heapsort: no recursion, no quadratic worst case). */
+static size_t fp8q__json_dupkey(fp8q__json_parser *p, size_t obj)
+{
+    size_t m = p->tok[obj].size, a, b, t, best = 0;
+    fp8q__json_key *k, tmp;
+    if (m < 2) return 0;
+    if (m <= 8) {
+        size_t kt[8];
+        for (a = 0, t = obj + 1; a < m; a++) {
+            kt[a] = t;
+            t = p->tok[t + 1].next;
+        }
+        for (b = 1; b < m; b++)
+            for (a = 0; a < b; a++)
+                if (fp8q__json_keycmp(p->s, &p->tok[kt[a]], &p->tok[kt[b]]) == 0) return kt[b];
+        return 0;
+    }
+    if (m > p->keys_cap) {
+        void *np;
+        size_t ncap = p->keys_cap ? p->keys_cap : 32;
+        while (ncap < m) ncap *= 2; /* m <= count / 2: no overflow (a token is larger than a key) */
+        np = realloc(p->keys, ncap * sizeof(fp8q__json_key));
+        if (!np) return FP8Q__JSON_NONE;
+        p->keys = (fp8q__json_key *)np;
+        p->keys_cap = ncap;
+    }
+    k = p->keys;
+    for (a = 0, t = obj + 1; a < m; a++) {
+        k[a].tok = t;
+        k[a].hash = fp8q__json_keyhash(p->s, &p->tok[t]);
+        t = p->tok[t + 1].next;
+    }
+    for (a = m / 2; a-- > 0;) fp8q__json_sift(p, k, a, m);
+    for (b = m - 1; b > 0; b--) {
+        tmp = k[0];
+        k[0] = k[b];
+        k[b] = tmp;
+        fp8q__json_sift(p, k, 0, b);
+    }
+    /* equal neighbours are duplicates; report the earliest repeat */
+    for (a = 0; a + 1 < m; a++)
+        if (k[a].hash == k[a + 1].hash && fp8q__json_keycmp(p->s, &p->tok[k[a].tok], &p->tok[k[a + 1].tok]) == 0 &&
+            (best == 0 || k[a + 1].tok < best))
+            best = k[a + 1].tok;
+    return best;
+}
+
+/* ---- strings */
+
+/* Validates the string whose opening quote is at *pos and pushes its token;
+ *pos ends after the closing quote. */
+static fp8q_result fp8q__json_string(fp8q__json_parser *p, size_t *pos)
+{
+    const unsigned char *s = p->s;
+    size_t len = p->len, q = *pos, i = *pos + 1, k, n;
+    unsigned c, lo, hi;
+    long cp, cp2;
+    for (;;) {
+        while (i < len && (c = s[i]) >= 0x20 && c < 0x80 && c != '"' && c != '\\') i++;
+        if (i >= len)
+            return fp8q__json_fail(p, FP8Q_ERR_PARSE, q,
+                                   "unterminated string (no closing '\"' before end of input) starting", 0);
+        c = s[i];
+        if (c == '"') break;
+        if (c < 0x20)
+            return fp8q__json_fail(p, FP8Q_ERR_PARSE, i,
+                                   "control character in string (must be escaped as \\n, \\t, \\u00XX, ...)", 1);
+        if (c == '\\') {
+            if (i + 1 >= len)
+                return fp8q__json_fail(p, FP8Q_ERR_PARSE, q, "unterminated string (ends in '\\') starting", 0);
+            c = s[i + 1];
+            if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't') {
+                i += 2;
+                continue;
+            }
+            if (c != 'u')
+                return fp8q__json_fail(p, FP8Q_ERR_PARSE, i + 1,
+                                       "invalid escape in string (allowed: \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)",
+                                       1);
+            for (k = 2; k < 6; k++)
+                if (i + k >= len || fp8q__json_hex(s[i + k]) < 0)
+                    return fp8q__json_fail(p, FP8Q_ERR_PARSE, i + k, "expected 4 hex digits after \\u", 1);
+            cp = fp8q__json_hex4(s, i + 2);
+            if (cp >= 0xDC00 && cp <= 0xDFFF)
+                return fp8q__json_fail(p, FP8Q_ERR_PARSE, i, "unpaired low surrogate \\uDC00-\\uDFFF escape in string",
+                                       0);
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (!(i + 12 <= len && s[i + 6] == '\\' && s[i + 7] == 'u' &&
+                      (cp2 = fp8q__json_hex4(s, i + 8)) >= 0xDC00 && cp2 <= 0xDFFF))
+                    return fp8q__json_fail(
+                        p, FP8Q_ERR_PARSE, i,
+                        "unpaired high surrogate escape in string (expected a \\uDC00-\\uDFFF escape to follow)", 0);
+                i += 12;
+            } else {
+                i += 6;
+            }
+            continue;
+        }
+        /* UTF-8: the well-formed sequences of Unicode table 3-7 */
+        lo = 0x80;
+        hi = 0xBF;
+        if (c < 0x80 + 0x40)
+            return fp8q__json_fail(p, FP8Q_ERR_PARSE, i, "invalid UTF-8 in string: unexpected continuation byte", 1);
+        if (c < 0xC2) return fp8q__json_fail(p, FP8Q_ERR_PARSE, i, "invalid UTF-8 in string: overlong encoding", 1);
+        if (c < 0xE0) {
+            n = 2;
+        } else if (c < 0xF0) {
+            n = 3;
+            if (c == 0xE0) lo = 0xA0;
+            if (c == 0xED) hi = 0x9F;
+        } else if (c < 0xF5) {
+            n = 4;
+            if (c == 0xF0) lo = 0x90;
+            if (c == 0xF4) hi = 0x8F;
+        } else {
+            return fp8q__json_fail(p, FP8Q_ERR_PARSE, i, "invalid UTF-8 in string: byte beyond U+10FFFF", 1);
+        }
+        if (i + 1 >= len || s[i + 1] < lo || s[i + 1] > hi) {
+            const char *why = "invalid UTF-8 in string: expected a continuation byte";
+            if (i + 1 < len && s[i + 1] >= 0x80 && s[i + 1] <= 0xBF) {
+                if (c == 0xED)
+                    why = "invalid UTF-8 in string: encoded surrogate U+D800-U+DFFF";
+                else if (c == 0xF4)
+                    why = "invalid UTF-8 in string: code point beyond U+10FFFF";
+                else
+                    why = "invalid UTF-8 in string: overlong encoding";
+            }
+            return fp8q__json_fail(p, FP8Q_ERR_PARSE, i + 1, why, 1);
+        }
+        for (k = 2; k < n; k++)
+            if (i + k >= len || s[i + k] < 0x80 || s[i + k] > 0xBF)
+                return fp8q__json_fail(p, FP8Q_ERR_PARSE, i + k,
+                                       "invalid UTF-8 in string: expected a continuation byte", 1);
+        i += n;
+    }
+    k = fp8q__json_push(p, FP8Q_JSON_STRING, q + 1);
+    if (k == FP8Q__JSON_NONE) return fp8q__json_fail(p, FP8Q_ERR_NOMEM, q, "out of memory for tokens", 0);
+    p->tok[k].end = i;
+    *pos = i + 1;
+    return FP8Q_OK;
+}
+
+/* ---- numbers (grammar only; conversion is on demand) */
+
+static fp8q_result fp8q__json_number_tok(fp8q__json_parser *p, size_t *pos)
+{
+    const unsigned char *s = p->s;
+    size_t len = p->len, start = *pos, i = *pos, k;
+    if (s[i] == '-') i++;
+    if (i < len && s[i] == 'I' && fp8q__json_match(s, i, len, "Infinity")) {
+        if (!(p->flags & FP8Q_JSON_ALLOW_NONFINITE))
+            return fp8q__json_fail(p, FP8Q_ERR_PARSE, start,
+                                   "Infinity is not valid JSON (Python writes it for inf; parse with "
+                                   "FP8Q_JSON_ALLOW_NONFINITE to accept it)",
+                                   0);
+        i += 8;
+    } else {
+        if (i >= len || !FP8Q__JSON_DIGIT(s[i]))
+            return fp8q__json_fail(p, FP8Q_ERR_PARSE, i, "expected a digit after '-'", 1);
+        if (s[i] == '0') {
+            i++;
+            if (i < len && FP8Q__JSON_DIGIT(s[i]))
+                return fp8q__json_fail(p, FP8Q_ERR_PARSE, start, "leading zeros are not allowed in numbers", 0);
+        } else {
+            while (i < len && FP8Q__JSON_DIGIT(s[i])) i++;
+        }
+        if (i < len && s[i] == '.') {
+            i++;
+            if (i >= len || !FP8Q__JSON_DIGIT(s[i]))
+                return fp8q__json_fail(p, FP8Q_ERR_PARSE, i, "expected a digit after the decimal point", 1);
+            while (i < len && FP8Q__JSON_DIGIT(s[i])) i++;
+        }
+        if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+            i++;
+            if (i < len && (s[i] == '+' || s[i] == '-')) i++;
+            if (i >= len || !FP8Q__JSON_DIGIT(s[i]))
+                return fp8q__json_fail(p, FP8Q_ERR_PARSE, i, "expected a digit in the exponent", 1);
+            while (i < len && FP8Q__JSON_DIGIT(s[i])) i++;
+        }
+    }
+    k = fp8q__json_push(p, FP8Q_JSON_NUMBER, start);
+    if (k == FP8Q__JSON_NONE) return fp8q__json_fail(p, FP8Q_ERR_NOMEM, start, "out of memory for tokens", 0);
+    p->tok[k].end = i;
+    *pos = i;
+    return FP8Q_OK;
+}
+
+/* ---- the parser */
+
+FP8QDEF fp8q_result fp8q_json_parse(fp8q_json *out, const char *text, size_t len, int flags, fp8q_error *err)
+{
+    fp8q__json_parser p;
+    fp8q_result r = FP8Q_OK;
+    const unsigned char *s;
+    size_t pos = 0, top = FP8Q__JSON_NONE, depth = 0, k, cap0;
+    unsigned c;
+    const char *want = "expected a JSON value (object, array, string, number, true, false or null)";
+    int after_comma = 0;
+
+    if (out) {
+        out->text = 0;
+        out->len = 0;
+        out->tok = 0;
+        out->count = 0;
+    }
+    if (err) {
+        err->code = FP8Q_OK;
+        err->offset = 0;
+        err->message[0] = 0;
+    }
+    if (!out || (!text && len > 0) || (flags & ~FP8Q_JSON_ALLOW_NONFINITE)) {
+        fp8q__json_set_err(err, FP8Q_ERR_ARG,
+                           !out                 ? "fp8q_json_parse: out is NULL"
+                           : (!text && len > 0) ? "fp8q_json_parse: text is NULL"
+                                                : "fp8q_json_parse: unknown flags");
+        return FP8Q_ERR_ARG;
+    }
+    s = (const unsigned char *)text;
+    p.s = s;
+    p.len = len;
+    p.flags = flags;
+    p.count = 0;
+    p.keys = 0;
+    p.keys_cap = 0;
+    p.err = err;
+    /* a first guess that avoids most regrowth for typical documents */
+    cap0 = len / 16 + 16;
+    if (cap0 > ((size_t)-1) / 4 / sizeof(fp8q_json_token)) cap0 = 16;
+    p.tok = (fp8q_json_token *)malloc(cap0 * sizeof(fp8q_json_token));
+    p.cap = p.tok ? cap0 : 0;
+
+    if (len >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF) {
+        r = fp8q__json_fail(&p, FP8Q_ERR_PARSE, 0, "a byte order mark (U+FEFF) is not allowed", 0);
+        goto done;
+    }
+
+value:
+    pos = fp8q__json_ws(s, pos, len);
+    if (pos >= len) {
+        r = fp8q__json_fail(&p, FP8Q_ERR_PARSE, pos, want, 1);
+        goto done;
+    }
+    c = s[pos];
+    switch (c) {
+    case '[':
+    case '{':
+        if (depth >= FP8Q_MAX_JSON_DEPTH) {
+            r = fp8q__json_fail(&p, FP8Q_ERR_LIMIT, pos, "nesting deeper than FP8Q_MAX_JSON_DEPTH", 0);
+            goto done;
+        }
+        k = fp8q__json_push(&p, c == '[' ? FP8Q_JSON_ARRAY : FP8Q_JSON_OBJECT, pos);
+        if (k == FP8Q__JSON_NONE) {
+            r = fp8q__json_fail(&p, FP8Q_ERR_NOMEM, pos, "out of memory for tokens", 0);
+            goto done;
+        }
+        p.tok[k].next = top; /* parent link while open */
+        top = k;
+        depth++;
+        pos = fp8q__json_ws(s, pos + 1, len);
+        if (c == '[') {
+            if (pos < len && s[pos] == ']') {
+                pos++;
+                goto close;
+            }
+            want = "expected a value or ']' after '['";
+            after_comma = 0;
+            goto value;
+        }
+        if (pos < len && s[pos] == '}') {
+            pos++;
+            goto close;
+        }
+        after_comma = 0;
+        goto key;
+    case '"':
+        r = fp8q__json_string(&p, &pos);
+        if (r != FP8Q_OK) goto done;
+        goto have_value;
+    case 't':
+    case 'f':
+    case 'n': {
+        const char *lit = c == 't' ? "true" : c == 'f' ? "false" : "null";
+        size_t n = c == 'f' ? 5 : 4;
+        if (!fp8q__json_match(s, pos, len, lit)) {
+            r = fp8q__json_fail(&p, FP8Q_ERR_PARSE, pos,
+                                c == 't'   ? "invalid literal (expected 'true')"
+                                : c == 'f' ? "invalid literal (expected 'false')"
+                                           : "invalid literal (expected 'null')",
+                                0);
+            goto done;
+        }
+        k = fp8q__json_push(&p, c == 't' ? FP8Q_JSON_TRUE : c == 'f' ? FP8Q_JSON_FALSE : FP8Q_JSON_NULL, pos);
+        if (k == FP8Q__JSON_NONE) {
+            r = fp8q__json_fail(&p, FP8Q_ERR_NOMEM, pos, "out of memory for tokens", 0);
+            goto done;
+        }
+        pos += n;
+        p.tok[k].end = pos;
+        goto have_value;
+    }
+    case 'N':
+        if (fp8q__json_match(s, pos, len, "NaN")) {
+            if (!(flags & FP8Q_JSON_ALLOW_NONFINITE)) {
+                r = fp8q__json_fail(&p, FP8Q_ERR_PARSE, pos,
+                                    "NaN is not valid JSON (Python writes it for nan; parse with "
+                                    "FP8Q_JSON_ALLOW_NONFINITE to accept it)",
+                                    0);
+                goto done;
+            }
+            k = fp8q__json_push(&p, FP8Q_JSON_NUMBER, pos);
+            if (k == FP8Q__JSON_NONE) {
+                r = fp8q__json_fail(&p, FP8Q_ERR_NOMEM, pos, "out of memory for tokens", 0);
+                goto done;
+            }
+            pos += 3;
+            p.tok[k].end = pos;
+            goto have_value;
+        }
+        break;
+    case 'I':
+    case '-':
+        if (c == 'I' && !fp8q__json_match(s, pos, len, "Infinity")) break;
+        r = fp8q__json_number_tok(&p, &pos);
+        if (r != FP8Q_OK) goto done;
+        goto have_value;
+    default:
+        if (FP8Q__JSON_DIGIT(c)) {
+            r = fp8q__json_number_tok(&p, &pos);
+            if (r != FP8Q_OK) goto done;
+            goto have_value;
+        }
+        break;
+    }
+    /* not the start of any value */
+    if (after_comma && (c == ']' || c == '}'))
+        r = fp8q__json_fail(&p, FP8Q_ERR_PARSE, pos, "trailing comma: expected a value after ','", 1);
+    else if (c == '/')
+        r = fp8q__json_fail(&p, FP8Q_ERR_PARSE, pos, "comments are not allowed in JSON", 0);
+    else if (c == '\'')
+        r = fp8q__json_fail(&p, FP8Q_ERR_PARSE, pos, "single-quoted strings are not allowed; expected a value", 1);
+    else if (c == '+')
+        r = fp8q__json_fail(&p, FP8Q_ERR_PARSE, pos, "numbers may not start with '+'; expected a value", 1);
+    else if (c == '.')
+        r = fp8q__json_fail(&p, FP8Q_ERR_PARSE, pos, "numbers need a digit before '.'; expected a value", 1);
+    else
+        r = fp8q__json_fail(&p, FP8Q_ERR_PARSE, pos, want, 1);
+    goto done;
+
+have_value:
+    if (top == FP8Q__JSON_NONE) goto finish;
+    p.tok[top].size++;
+    pos = fp8q__json_ws(s, pos, len);
+    c = pos < len ? s[pos] : 0u;
+    if (p.tok[top].type == FP8Q_JSON_ARRAY) {
+        if (pos < len && c == ',') {
+            pos++;
+            want = "expected a value after ',' in array";
+            after_comma = 1;
+            goto value;
+        }
+        if (pos < len && c == ']') {
+            pos++;
+            goto close;
+        }
+        r = fp8q__json_fail(&p, FP8Q_ERR_PARSE, pos, "expected ',' or ']' after array element", 1);
+        goto done;
+    }
+    if (pos < len && c == ',') {
+        pos++;
+        after_comma = 1;
+        goto key;
+    }
+    if (pos < len && c == '}') {
+        pos++;
+        goto close;
+    }
+    r = fp8q__json_fail(&p, FP8Q_ERR_PARSE, pos, "expected ',' or '}' after object member", 1);
+    goto done;
+
+close:
+    k = top;
+    top = p.tok[k].next;
+    p.tok[k].next = p.count;
+    p.tok[k].end = pos;
+    depth--;
+    if (p.tok[k].type == FP8Q_JSON_OBJECT && p.tok[k].size > 1) {
+        size_t d = fp8q__json_dupkey(&p, k);
+        if (d == FP8Q__JSON_NONE) {
+            r = fp8q__json_fail(&p, FP8Q_ERR_NOMEM, p.tok[k].start, "out of memory checking duplicate keys", 0);
+            goto done;
+        }
+        if (d) {
+            r = fp8q__json_fail(&p, FP8Q_ERR_PARSE, p.tok[d].start - 1,
+                                "duplicate key in object (keys must be unique, as safetensors and INC files require)",
+                                0);
+            goto done;
+        }
+    }
+    goto have_value;
+
+key:
+    pos = fp8q__json_ws(s, pos, len);
+    if (pos >= len || s[pos] != '"') {
+        if (pos < len && s[pos] == '}' && after_comma)
+            r = fp8q__json_fail(&p, FP8Q_ERR_PARSE, pos, "trailing comma: expected a string key after ','", 1);
+        else if (pos < len && s[pos] == '\'')
+            r = fp8q__json_fail(&p, FP8Q_ERR_PARSE, pos, "single-quoted strings are not allowed; expected a string key",
+                                1);
+        else if (pos < len && s[pos] == '/')
+            r = fp8q__json_fail(&p, FP8Q_ERR_PARSE, pos, "comments are not allowed in JSON", 0);
+        else
+            r = fp8q__json_fail(&p, FP8Q_ERR_PARSE, pos,
+                                after_comma ? "expected a string key after ',' in object"
+                                            : "expected a string key or '}' after '{'",
+                                1);
+        goto done;
+    }
+    r = fp8q__json_string(&p, &pos);
+    if (r != FP8Q_OK) goto done;
+    pos = fp8q__json_ws(s, pos, len);
+    if (pos >= len || s[pos] != ':') {
+        r = fp8q__json_fail(&p, FP8Q_ERR_PARSE, pos, "expected ':' after object key", 1);
+        goto done;
+    }
+    pos++;
+    want = "expected a value after ':'";
+    after_comma = 0;
+    goto value;
+
+finish:
+    pos = fp8q__json_ws(s, pos, len);
+    if (pos < len) {
+        r = fp8q__json_fail(&p, FP8Q_ERR_PARSE, pos, "unexpected data after the JSON value (expected end of input)", 1);
+        goto done;
+    }
+    r = FP8Q_OK;
+
+done:
+    free(p.keys);
+    if (r != FP8Q_OK) {
+        free(p.tok);
+        return r;
+    }
+    if (p.cap > p.count + p.count / 4 + 16) { /* give back the slack; keep the block if shrinking fails */
+        void *np = realloc(p.tok, p.count * sizeof(fp8q_json_token));
+        if (np) p.tok = (fp8q_json_token *)np;
+    }
+    out->text = text;
+    out->len = len;
+    out->tok = p.tok;
+    out->count = p.count;
+    return FP8Q_OK;
+}
+
+FP8QDEF void fp8q_json_free(fp8q_json *j)
+{
+    if (!j) return;
+    free(j->tok);
+    j->tok = 0;
+    j->count = 0;
+    j->text = 0;
+    j->len = 0;
+}
+
+/* ---- accessors */
+
+static int fp8q__json_is(const fp8q_json *j, size_t t, fp8q_json_type type)
+{
+    return j && j->tok && j->text && t < j->count && j->tok[t].type == type;
+}
+
+FP8QDEF size_t fp8q_json_get(const fp8q_json *j, size_t object, const char *key)
+{
+    size_t m, t;
+    if (!key || !fp8q__json_is(j, object, FP8Q_JSON_OBJECT)) return 0;
+    for (m = 0, t = object + 1; m < j->tok[object].size; m++) {
+        if (fp8q_json_string_eq(j, t, key)) return t + 1;
+        t = j->tok[t + 1].next;
+    }
+    return 0;
+}
+
+FP8QDEF size_t fp8q_json_at(const fp8q_json *j, size_t array, size_t i)
+{
+    size_t t, k;
+    if (!fp8q__json_is(j, array, FP8Q_JSON_ARRAY) || i >= j->tok[array].size) return 0;
+    for (k = 0, t = array + 1; k < i; k++) t = j->tok[t].next;
+    return t;
+}
+
+FP8QDEF size_t fp8q_json_string(const fp8q_json *j, size_t t, char *buf, size_t cap)
+{
+    const unsigned char *s;
+    size_t i, end, n = 0, m, b;
+    unsigned char u[4];
+    if (!buf) cap = 0;
+    if (!fp8q__json_is(j, t, FP8Q_JSON_STRING)) {
+        if (cap) buf[0] = 0;
+        return 0;
+    }
+    s = (const unsigned char *)j->text;
+    i = j->tok[t].start;
+    end = j->tok[t].end;
+    while (i < end) {
+        m = fp8q__json_unesc(s, &i, end, u);
+        for (b = 0; b < m; b++, n++)
+            if (n + 1 < cap) buf[n] = (char)u[b];
+    }
+    if (cap) buf[n < cap ? n : cap - 1] = 0;
+    return n;
+}
+
+FP8QDEF int fp8q_json_string_eq(const fp8q_json *j, size_t t, const char *str)
+{
+    const unsigned char *s, *q = (const unsigned char *)str;
+    size_t i, end, m, b;
+    unsigned char u[4];
+    if (!str || !fp8q__json_is(j, t, FP8Q_JSON_STRING)) return 0;
+    s = (const unsigned char *)j->text;
+    i = j->tok[t].start;
+    end = j->tok[t].end;
+    while (i < end) {
+        if (s[i] != '\\') { /* fast path for plain bytes */
+            if (*q != s[i]) return 0;
+            q++;
+            i++;
+            continue;
+        }
+        m = fp8q__json_unesc(s, &i, end, u);
+        for (b = 0; b < m; b++, q++)
+            if (*q != u[b] || u[b] == 0) return 0;
+    }
+    return *q == 0;
+}
+
+/* ---- number conversion: exact decimal to binary */
+
+#define FP8Q__JSON_MAXDIG 800                /* significant digits kept (768 suffice for doubles) */
+#define FP8Q__JSON_SAT    1000000000000000LL /* exponent and digit counts saturate here */
+#define FP8Q__BIG_LIMBS   96                 /* 3072 bits; the largest intermediate uses 85 limbs */
+
+typedef struct fp8q__json_dec {
+    unsigned char d[FP8Q__JSON_MAXDIG]; /* significant digits, 0-9, no leading or trailing zeros */
+    int nd;                             /* number of digits in d; 0 means the value is zero */
+    int sticky;                         /* nonzero digits were dropped after d */
+    int neg;
+    int special;  /* 1 Infinity, 2 NaN */
+    long long dp; /* value = 0.d[0]d[1]... * 10^dp (+ sticky) */
+} fp8q__json_dec;
+
+static void fp8q__json_decimal(const unsigned char *s, size_t i, size_t end, fp8q__json_dec *d)
+{
+    int nz = 0;
+    long long ev = 0;
+    int eneg = 0;
+    unsigned c;
+    d->nd = 0;
+    d->sticky = 0;
+    d->neg = 0;
+    d->special = 0;
+    d->dp = 0;
+    if (i < end && s[i] == '-') {
+        d->neg = 1;
+        i++;
+    }
+    if (i < end && (s[i] == 'I' || s[i] == 'N')) {
+        d->special = s[i] == 'I' ? 1 : 2;
+        return;
+    }
+    for (; i < end && FP8Q__JSON_DIGIT(s[i]); i++) {
+        c = s[i] - (unsigned)'0';
+        if (!nz && c == 0) continue;
+        nz = 1;
+        if (d->dp < FP8Q__JSON_SAT) d->dp++;
+        if (d->nd < FP8Q__JSON_MAXDIG)
+            d->d[d->nd++] = (unsigned char)c;
+        else if (c)
+            d->sticky = 1;
+    }
+    if (i < end && s[i] == '.')
+        for (i++; i < end && FP8Q__JSON_DIGIT(s[i]); i++) {
+            c = s[i] - (unsigned)'0';
+            if (!nz && c == 0) {
+                if (d->dp > -FP8Q__JSON_SAT) d->dp--;
+                continue;
+            }
+            nz = 1;
+            if (d->nd < FP8Q__JSON_MAXDIG)
+                d->d[d->nd++] = (unsigned char)c;
+            else if (c)
+                d->sticky = 1;
+        }
+    if (i < end && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < end && (s[i] == '+' || s[i] == '-')) eneg = s[i++] == '-';
+        for (; i < end && FP8Q__JSON_DIGIT(s[i]); i++)
+            if (ev < FP8Q__JSON_SAT) ev = ev * 10 + (long long)(s[i] - '0');
+    }
+    while (d->nd > 0 && d->d[d->nd - 1] == 0) d->nd--;
+    if (d->nd == 0) return;
+    d->dp += eneg ? -ev : ev;
+}
+
+typedef struct fp8q__big {
+    uint32_t w[FP8Q__BIG_LIMBS];
+    int n; /* limbs in use, no leading zero limbs */
+} fp8q__big;
+
+static void fp8q__big_muladd(fp8q__big *a, uint32_t m, uint32_t add)
+{
+    uint64_t carry = add;
+    int i;
+    for (i = 0; i < a->n; i++) {
+        uint64_t v = (uint64_t)a->w[i] * m + carry;
+        a->w[i] = (uint32_t)v;
+        carry = v >> 32;
+    }
+    if (carry && a->n < FP8Q__BIG_LIMBS) a->w[a->n++] = (uint32_t)carry;
+}
+
+static void fp8q__big_mulpow5(fp8q__big *a, int e)
+{
+    static const uint32_t p5[14] = {1u,     5u,      25u,      125u,     625u,      3125u,      15625u,
+                                    78125u, 390625u, 1953125u, 9765625u, 48828125u, 244140625u, 1220703125u};
+    for (; e >= 13; e -= 13) fp8q__big_muladd(a, p5[13], 0);
+    if (e) fp8q__big_muladd(a, p5[e], 0);
+}
+
+static int fp8q__big_bits(const fp8q__big *a)
+{
+    uint32_t t;
+    int b;
+    if (!a->n) return 0;
+    t = a->w[a->n - 1];
+    for (b = 0; t; b++) t >>= 1;
+    return (a->n - 1) * 32 + b;
+}
+
+static void fp8q__big_shl(fp8q__big *a, int bits)
+{
+    int limbs = bits / 32, sh = bits % 32, i, n;
+    if (!a->n || bits <= 0) return;
+    n = a->n + limbs + 1;
+    if (n > FP8Q__BIG_LIMBS) n = FP8Q__BIG_LIMBS; /* not reached: operands are bounded (see above) */
+    for (i = n - 1; i >= 0; i--) {
+        uint32_t hi = (i - limbs < a->n && i - limbs >= 0) ? a->w[i - limbs] : 0u;
+        uint32_t lo = (sh && i - limbs - 1 >= 0 && i - limbs - 1 < a->n) ? a->w[i - limbs - 1] : 0u;
+        a->w[i] = sh ? (hi << sh) | (lo >> (32 - sh)) : hi;
+    }
+    a->n = n;
+    while (a->n && !a->w[a->n - 1]) a->n--;
+}
+
+static void fp8q__big_shr1(fp8q__big *a)
+{
+    int i;
+    for (i = 0; i < a->n; i++) a->w[i] = (a->w[i] >> 1) | (i + 1 < a->n ? a->w[i + 1] << 31 : 0u);
+    while (a->n && !a->w[a->n - 1]) a->n--;
+}
+
+static int fp8q__big_cmp(const fp8q__big *a, const fp8q__big *b)
+{
+    int i;
+    if (a->n != b->n) return a->n < b->n ? -1 : 1;
+    for (i = a->n - 1; i >= 0; i--)
+        if (a->w[i] != b->w[i]) return a->w[i] < b->w[i] ? -1 : 1;
+    return 0;
+}
+
+static void fp8q__big_sub(fp8q__big *a, const fp8q__big *b) /* a -= b, a >= b */
+{
+    uint64_t borrow = 0;
+    int i;
+    for (i = 0; i < a->n; i++) {
+        uint64_t v = (uint64_t)a->w[i] - (i < b->n ? b->w[i] : 0u) - borrow;
+        a->w[i] = (uint32_t)v;
+        borrow = (v >> 32) & 1u;
+    }
+    while (a->n && !a->w[a->n - 1]) a->n--;
+}
+
+/* The double nearest to the decimal (ties to even), as IEEE bits. */
+static uint64_t fp8q__json_to_bits(const fp8q__json_dec *d)
+{
+    const uint64_t sign = (uint64_t)d->neg << 63;
+    fp8q__big a, b;
+    int e, s, i, b2, la, lb, L, u, sh, E;
+    uint64_t q = 0, m, rem, half;
+    int sticky;
+    if (d->special == 1) return sign | 0x7FF0000000000000ull;
+    if (d->special == 2) return 0x7FF8000000000000ull;
+    if (d->nd == 0 || d->dp <= -324) return sign;          /* below 1e-324 < half the smallest subnormal */
+    if (d->dp >= 310) return sign | 0x7FF0000000000000ull; /* at least 1e309 */
+    /* value = D * 10^e, D the integer of the nd digits */
+    e = (int)d->dp - d->nd;
+    a.n = 0;
+    for (i = 0; i < d->nd;) {
+        uint32_t chunk = 0, mul = 1;
+        int k;
+        for (k = 0; k < 9 && i < d->nd; k++, i++) {
+            chunk = chunk * 10u + d->d[i];
+            mul *= 10u;
+        }
+        if (!a.n) {
+            a.w[0] = chunk;
+            a.n = chunk ? 1 : 0;
+        } else {
+            fp8q__big_muladd(&a, mul, chunk);
+        }
+    }
+    b.w[0] = 1;
+    b.n = 1;
+    /* 10^e = 5^e 2^e: keep the power of two aside */
+    if (e >= 0)
+        fp8q__big_mulpow5(&a, e);
+    else
+        fp8q__big_mulpow5(&b, -e);
+    b2 = e;
+    /* scale so that q = floor(a / b) has 56 or 57 bits */
+    la = fp8q__big_bits(&a);
+    lb = fp8q__big_bits(&b);
+    s = lb - la + 56;
+    if (s > 0)
+        fp8q__big_shl(&a, s);
+    else
+        fp8q__big_shl(&b, -s);
+    fp8q__big_shl(&b, 57);
+    for (i = 57; i >= 0; i--) {
+        if (fp8q__big_cmp(&a, &b) >= 0) {
+            fp8q__big_sub(&a, &b);
+            q |= (uint64_t)1 << i;
+        }
+        fp8q__big_shr1(&b);
+    }
+    sticky = a.n != 0 || d->sticky;
+    /* value = (q + frac) * 2^(b2 - s), q in [2^55, 2^57) */
+    for (L = 0, m = q; m; L++) m >>= 1;
+    E = L - 1 + b2 - s; /* 2^E <= value < 2^(E+1) */
+    u = E - 52;         /* exponent of the unit in the last place */
+    if (u < -1074) u = -1074;
+    sh = u - (b2 - s); /* >= L - 53 >= 3 */
+    if (sh > 60) return sign;
+    m = q >> sh;
+    rem = q & (((uint64_t)1 << sh) - 1);
+    half = (uint64_t)1 << (sh - 1);
+    if (rem > half || (rem == half && (sticky || (m & 1)))) m++;
+    if (m == ((uint64_t)1 << 53)) {
+        m >>= 1;
+        u++;
+    }
+    if (m < ((uint64_t)1 << 52)) return sign | m; /* subnormal (or zero) */
+    if (u + 1075 >= 2047) return sign | 0x7FF0000000000000ull;
+    return sign | ((uint64_t)(u + 1075) << 52) | (m - ((uint64_t)1 << 52));
+}
+
+FP8QDEF fp8q_result fp8q_json_number(const fp8q_json *j, size_t t, double *out)
+{
+    fp8q__json_dec d;
+    uint64_t bits;
+    if (!out || !fp8q__json_is(j, t, FP8Q_JSON_NUMBER)) return FP8Q_ERR_ARG;
+    fp8q__json_decimal((const unsigned char *)j->text, j->tok[t].start, j->tok[t].end, &d);
+    bits = fp8q__json_to_bits(&d);
+    FP8Q__MEMCPY(out, &bits, 8);
+    return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_json_int64(const fp8q_json *j, size_t t, int64_t *out)
+{
+    fp8q__json_dec d;
+    uint64_t v = 0;
+    int i;
+    if (!out || !fp8q__json_is(j, t, FP8Q_JSON_NUMBER)) return FP8Q_ERR_ARG;
+    fp8q__json_decimal((const unsigned char *)j->text, j->tok[t].start, j->tok[t].end, &d);
+    if (d.special == 2) return FP8Q_ERR_ARG;
+    if (d.special == 1) return (fp8q_result)FP8Q_ERR_LIMIT;
+    if (d.nd == 0) {
+        *out = 0;
+        return FP8Q_OK;
+    }
+    if (d.dp > 19) return (fp8q_result)FP8Q_ERR_LIMIT;
+    if ((long long)d.nd > d.dp || d.sticky) return FP8Q_ERR_ARG;            /* a nonzero fraction */
+    for (i = 0; i < (int)d.dp; i++) v = v * 10u + (i < d.nd ? d.d[i] : 0u); /* < 10^19: no overflow */
+    if (v > (d.neg ? (uint64_t)1 << 63 : ((uint64_t)1 << 63) - 1)) return (fp8q_result)FP8Q_ERR_LIMIT;
+    if (!d.neg)
+        *out = (int64_t)v;
+    else
+        *out = -(int64_t)(v - 1u) - 1; /* v <= 2^63 */
+    return FP8Q_OK;
+}
+
 #endif /* FP8Q_FREESTANDING */
 
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 #endif /* FP8Q__IMPLEMENTATION_DONE */
 #endif /* FP8Q_IMPLEMENTATION */
 
