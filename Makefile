@@ -32,7 +32,8 @@ HEADER := fp8q.h
 
 .PHONY: all run test check bench install uninstall clean format
 
-TEST_BINS := $(foreach l,$(TEST_LEVELS),$(BUILD)/test_$(l)) $(BUILD)/test_json
+TEST_BINS := $(foreach l,$(TEST_LEVELS),$(BUILD)/test_$(l)) $(BUILD)/test_json $(BUILD)/test_safetensors \
+             $(BUILD)/test_safetensors_limits
 
 all: $(BUILD)/fp8q_demo $(TEST_BINS)
 
@@ -50,6 +51,13 @@ $(BUILD)/test_%: tests/test_fp8q.c $(HEADER) | $(BUILD)
 
 $(BUILD)/test_json: tests/test_json.c $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm
+
+$(BUILD)/test_safetensors: tests/test_safetensors.c $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm
+
+# the same suite with tiny limits, to test the limits themselves
+$(BUILD)/test_safetensors_limits: tests/test_safetensors.c $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(CFLAGS) -DFP8Q_MAX_TENSORS=5 -DFP8Q_MAX_HEADER_SIZE=4096 $< -o $@ -lm
 
 test: $(TEST_BINS)
 	@sh tests/run_tests.sh $^

@@ -30,6 +30,11 @@
      FP8Q_FREESTANDING   the conversion core only (formats, FP8, E8M0, bulk
                          conversions), including only <stddef.h> and
                          <stdint.h>: no libc, no malloc.
+     FP8Q_MAX_HEADER_SIZE  largest safetensors header accepted (default 1e8 bytes)
+     FP8Q_MAX_TENSORS    most tensors in one safetensors file (default 1e6)
+     FP8Q_MAX_JSON_DEPTH most JSON containers open at once (default 512)
+     FP8Q_NO_MMAP        fp8q_safetensors_open reads files with fread even where
+                         it could map them (POSIX)
      FP8Q_NO_THREADS     no built-in threads for the fast GEMM (it then runs on
                          the calling thread, or through your parallel-for).
      FP8Q_ASSERT(x)      your assert; default assert() (nothing when freestanding).
@@ -73,6 +78,9 @@
      value; an unknown fp8q_format is a programming error (FP8Q_ASSERT, then a
      defined result: 0 or NaN). Bulk functions return FP8Q_ERR_ARG for NULL
      pointers with n > 0, an unknown format or scale operation.
+     Files are untrusted: JSON (fp8q_json_parse) and safetensors
+     (fp8q_safetensors_parse) are validated completely, sizes are
+     overflow-checked, and no allocation is sized by an unchecked field.
      Thread safety: there is no global or static mutable state; every function
      may be called from any number of threads at once.
 
@@ -115,7 +123,8 @@ typedef enum fp8q_result {
     FP8Q_ERR_NOMEM = -2,       /* an allocation failed */
     FP8Q_ERR_UNSUPPORTED = -3, /* valid request this build or backend cannot do */
     FP8Q_ERR_PARSE = -4,       /* malformed input: the fp8q_error message says what and where */
-    FP8Q_ERR_LIMIT = -5        /* valid input beyond a limit (nesting depth, integer range) */
+    FP8Q_ERR_LIMIT = -5,       /* valid input beyond a limit (nesting depth, integer range, sizes) */
+    FP8Q_ERR_IO = -6           /* a file could not be opened, read, mapped or written */
 } fp8q_result;
 #define FP8Q_ERR_PARSE_DEFINED 1
 
@@ -395,7 +404,34 @@ FP8QDEF float fp8q_inc_fullscale(fp8q_gaudi device);
 FP8QDEF float fp8q_inc_scale(float maxabs, fp8q_inc_rounding rounding, fp8q_gaudi device, float backoff);
 /* ------------------------------------------------------------ W8A8 GEMM */
 
-typedef enum fp8q_dtype { FP8Q_F32 = 0, FP8Q_BF16 = 1, FP8Q_F16 = 2 } fp8q_dtype;
+/* Element types. The first three are also the GEMM output types; the rest
+   (appended; values are stable) are the other safetensors dtypes, described
+   in fp8q_dtype_get()'s table. */
+typedef enum fp8q_dtype {
+    FP8Q_F32 = 0,
+    FP8Q_BF16 = 1,
+    FP8Q_F16 = 2,
+    FP8Q_F64 = 3,
+    FP8Q_I8,
+    FP8Q_U8,
+    FP8Q_I16,
+    FP8Q_U16,
+    FP8Q_I32,
+    FP8Q_U32,
+    FP8Q_I64,
+    FP8Q_U64,
+    FP8Q_BOOL,
+    FP8Q_F8_E4M3,
+    FP8Q_F8_E5M2,
+    FP8Q_F8_E4M3FNUZ,
+    FP8Q_F8_E5M2FNUZ,
+    FP8Q_F8_E8M0,
+    FP8Q_F6_E2M3,
+    FP8Q_F6_E3M2,
+    FP8Q_F4,
+    FP8Q_DTYPE_COUNT
+} fp8q_dtype;
+#define FP8Q_DTYPE_COUNT_DEFINED 1
 
 /* Three implementations of one definition:
    FP8Q_GEMM_REFERENCE  float32 accumulation in a fixed, documented order:
@@ -461,7 +497,8 @@ typedef struct fp8q_compare {
 } fp8q_compare;
 
 /* Compares got against want (both float32 arrays, e.g. outputs widened from
-   bf16/f16: ulp is then measured in `type`). NaN equals NaN; an Inf must
+   bf16/f16: ulp is then measured in `type`, which must be FP8Q_F32,
+   FP8Q_BF16 or FP8Q_F16). NaN equals NaN; an Inf must
    match exactly. */
 FP8QDEF fp8q_compare fp8q_compare_f32(const float *got, const float *want, size_t n, fp8q_dtype type, double atol,
                                       double rtol);
@@ -587,6 +624,168 @@ FP8QDEF size_t fp8q_json_string(const fp8q_json *j, size_t t, char *buf, size_t 
 /* 1 if the STRING token t unescapes to exactly the NUL-terminated s, else 0
    (also when t is not a string). Allocates nothing. */
 FP8QDEF int fp8q_json_string_eq(const fp8q_json *j, size_t t, const char *s);
+
+/* ------------------------------------------------------------ safetensors */
+/* Tensor element types, named as in safetensors. fp8q_dtype's first three
+   values (F32, BF16, F16) are shared with the GEMM output types.
+     FP8Q_F64 = 3 "F64" 64 bits    FP8Q_BOOL          "BOOL"        8 bits
+     FP8Q_I8      "I8"   8         FP8Q_F8_E4M3       "F8_E4M3"     8 (= FP8Q_E4M3)
+     FP8Q_U8      "U8"   8         FP8Q_F8_E5M2       "F8_E5M2"     8 (= FP8Q_E5M2)
+     FP8Q_I16     "I16" 16         FP8Q_F8_E4M3FNUZ   "F8_E4M3FNUZ" 8
+     FP8Q_U16     "U16" 16         FP8Q_F8_E5M2FNUZ   "F8_E5M2FNUZ" 8
+     FP8Q_I32     "I32" 32         FP8Q_F8_E8M0       "F8_E8M0"     8 (OCP MX scale)
+     FP8Q_U32     "U32" 32         FP8Q_F6_E2M3       "F6_E2M3"     6 (packed)
+     FP8Q_I64     "I64" 64         FP8Q_F6_E3M2       "F6_E3M2"     6 (packed)
+     FP8Q_U64     "U64" 64         FP8Q_F4            "F4"          4 (packed)
+   FP8Q_F32 "F32" 32, FP8Q_BF16 "BF16" 16, FP8Q_F16 "F16" 16. */
+/* One row per dtype, in enum order (row i has dtype i). */
+typedef struct fp8q_dtype_info {
+    fp8q_dtype dtype;
+    const char *name; /* safetensors dtype string: "F32", "F8_E4M3", ... */
+    int bits;         /* bits per element: 64, 32, 16, 8, 6 or 4 */
+    int is_float;     /* 1 for the floating-point types (E8M0 included), 0 for integers and BOOL */
+} fp8q_dtype_info;
+
+/* The row for dtype, or NULL when dtype is not a valid fp8q_dtype. */
+FP8QDEF const fp8q_dtype_info *fp8q_dtype_get(fp8q_dtype dtype);
+
+/* Looks up the safetensors dtype string s[0, len) (exact, case-sensitive;
+   s need not be NUL-terminated). Returns 1 and sets *out (if not NULL) when
+   known, else 0. */
+FP8QDEF int fp8q_dtype_from_name(const char *s, size_t len, fp8q_dtype *out);
+
+/* safetensors (https://github.com/huggingface/safetensors): an 8-byte
+   little-endian u64 N, an N-byte JSON header, then the data section:
+
+     {"__metadata__": {"format": "pt"},
+      "w": {"dtype": "F8_E4M3", "shape": [2, 3], "data_offsets": [0, 6]}, ...}
+
+   WHAT THE READER VALIDATES (every file is untrusted; the checks of the
+   reference reader, huggingface/safetensors tensor.rs, and more):
+     - the file has at least 8 bytes; N <= the bytes after the prefix
+       (FP8Q_ERR_PARSE) and N <= FP8Q_MAX_HEADER_SIZE (FP8Q_ERR_LIMIT);
+     - the header is strict JSON (fp8q_json_parse: valid UTF-8, no duplicate
+       keys, nothing after the value except whitespace; the reference writer
+       pads with spaces) and an object;
+     - "__metadata__", if present, is an object of strings;
+     - every other member is a tensor: an object with exactly the fields
+       "dtype" (a known dtype string), "shape" (an array of at most
+       FP8Q_SAFETENSORS_MAX_DIMS non-negative integers) and "data_offsets"
+       (an array of two non-negative integers, begin <= end); unknown fields
+       are an error; integers are plain digits as the reference's serde
+       usize accepts them (no '-', fraction or exponent: -0, 1.0, 1e2 are
+       errors);
+     - element count and byte size are computed with overflow checks; the
+       size in bits must be a whole number of bytes (F4, F6) and equal
+       end - begin;
+     - sorted by offset, the tensors tile the data section exactly: the first
+       starts at 0, each starts where the previous one ended (no gap, no
+       overlap; empty tensors may share an offset), the last ends at the end
+       of the file;
+     - at most FP8Q_MAX_TENSORS tensors (FP8Q_ERR_LIMIT); shape entries must
+       fit in int64 (FP8Q_ERR_LIMIT); names, metadata keys and values must not
+       contain NUL (U+0000), which C strings cannot hold.
+   Every allocation is sized from the number of JSON tokens or the header's
+   real length, never from a number read from the file. Errors are
+   FP8Q_ERR_PARSE or FP8Q_ERR_LIMIT with a sentence naming the tensor and the
+   field, e.g. "tensor 'a' ends at byte 40 but tensor 'b' starts at byte 48
+   (gap)"; err->offset is the byte in the file (for the JSON parser's own
+   messages, which start "JSON header: ", line/column/byte count from the
+   start of the header, 8 bytes into the file). */
+#define FP8Q_SAFETENSORS_MAX_DIMS 8
+#ifndef FP8Q_MAX_HEADER_SIZE
+#define FP8Q_MAX_HEADER_SIZE 100000000 /* as the reference implementation */
+#endif
+#ifndef FP8Q_MAX_TENSORS
+#define FP8Q_MAX_TENSORS 1000000
+#endif
+
+typedef struct fp8q_tensor_info {
+    const char *name; /* NUL-terminated, owned by the fp8q_safetensors */
+    fp8q_dtype dtype;
+    int ndim;
+    uint64_t shape[FP8Q_SAFETENSORS_MAX_DIMS]; /* entries past ndim are 0 */
+    uint64_t numel;                            /* product of shape (1 for ndim 0) */
+    uint64_t offset, size;                     /* bytes, relative to the start of the data section */
+} fp8q_tensor_info;
+
+typedef struct fp8q_safetensors {
+    size_t n_tensors;
+    fp8q_tensor_info *tensors; /* in file order */
+    size_t n_metadata;
+    const char **meta_keys, **meta_values; /* __metadata__, in file order */
+    const uint8_t *data;                   /* the data section (no alignment promised) */
+    uint64_t data_size;
+    void *fp8q__owned; /* internal: allocations, mapping */
+} fp8q_safetensors;
+
+/* Parses and validates a whole safetensors file held in buf[0, len). The
+   data section is borrowed: buf must outlive *st; names and metadata are
+   copied. On success returns FP8Q_OK; release with fp8q_safetensors_close.
+   On failure *st is zeroed (close is still safe) and err, if not NULL, says
+   why. Returns FP8Q_OK, FP8Q_ERR_PARSE, FP8Q_ERR_LIMIT, FP8Q_ERR_NOMEM or
+   FP8Q_ERR_ARG (st NULL, or buf NULL with len > 0). */
+FP8QDEF fp8q_result fp8q_safetensors_parse(fp8q_safetensors *st, const void *buf, size_t len, fp8q_error *err);
+
+/* Opens and validates the file at path: mapped read-only and private on
+   POSIX systems (unless FP8Q_NO_MMAP), otherwise read whole with fread.
+   The mapping or buffer lives until fp8q_safetensors_close. Messages start
+   with the path. Directories, devices and other non-regular files are
+   refused. A path that cannot be opened or read is FP8Q_ERR_ARG; otherwise
+   as fp8q_safetensors_parse. */
+FP8QDEF fp8q_result fp8q_safetensors_open(fp8q_safetensors *st, const char *path, fp8q_error *err);
+
+/* Frees everything parse/open allocated (and unmaps) and zeroes *st. Safe on
+   NULL, a zeroed struct, a failed parse/open and a second call. */
+FP8QDEF void fp8q_safetensors_close(fp8q_safetensors *st);
+
+/* The tensor named name (exact bytes), or NULL. O(log n). */
+FP8QDEF const fp8q_tensor_info *fp8q_safetensors_find(const fp8q_safetensors *st, const char *name);
+
+/* The first byte of t's data (t->size bytes, little-endian, unaligned), or
+   NULL when st or t is NULL or t does not lie inside st's data section. */
+FP8QDEF const uint8_t *fp8q_safetensors_bytes(const fp8q_safetensors *st, const fp8q_tensor_info *t);
+
+/* Decodes tensor t into dst[0, t->numel) as float32. F32 is copied bit for
+   bit; F16, BF16, F64 and the 8-bit float formats are converted exactly or
+   rounded to nearest even (F64: integer arithmetic, a NaN becomes the
+   canonical 0x7FFFFFFF; F16/BF16/F8 as fp8q_f16_to_f32, fp8q_bf16_to_f32,
+   fp8q_to_f32, E8M0 as fp8q_e8m0_to_f32). Bytes are read little-endian one by
+   one, so big-endian hosts give the same result. FP8Q_ERR_UNSUPPORTED for
+   integer, BOOL and sub-byte (F6, F4) dtypes; FP8Q_ERR_ARG for NULL
+   arguments or a t that does not describe data inside st. */
+FP8QDEF fp8q_result fp8q_safetensors_read_f32(const fp8q_safetensors *st, const fp8q_tensor_info *t, float *dst,
+                                              fp8q_error *err);
+
+/* One tensor to write. data holds the little-endian bytes, numel * bits / 8
+   of them (copied as they are; NULL is fine when that is 0). */
+typedef struct fp8q_tensor_out {
+    const char *name;
+    fp8q_dtype dtype;
+    int ndim; /* 0 .. FP8Q_SAFETENSORS_MAX_DIMS */
+    const uint64_t *shape;
+    const void *data;
+} fp8q_tensor_out;
+
+/* Writes a safetensors file as the reference writer lays it out: compact
+   JSON with "__metadata__" first (when n_meta > 0, keys in the given order),
+   then the tensors in the given order, their data stored in that order
+   without gaps; keys and strings escaped as serde_json does; the header
+   padded with spaces to a multiple of 8 bytes so the data starts 8-aligned.
+   Refused with FP8Q_ERR_ARG and a message: NULL pointers, a name that is
+   empty, "__metadata__", not valid UTF-8 or a duplicate; duplicate metadata
+   keys; an unknown dtype; ndim outside 0..8; a shape whose size overflows or
+   is not a whole number of bytes. FP8Q_ERR_NOMEM, and FP8Q_ERR_ARG when the
+   file cannot be created or written (a partial file is removed). */
+FP8QDEF fp8q_result fp8q_safetensors_write(const char *path, const fp8q_tensor_out *t, size_t n,
+                                           const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
+                                           fp8q_error *err);
+
+/* The same file in memory: *out is malloc'd (free it with free()), *out_len
+   its length. On failure *out is NULL and *out_len 0. */
+FP8QDEF fp8q_result fp8q_safetensors_write_mem(void **out, size_t *out_len, const fp8q_tensor_out *t, size_t n,
+                                               const char *const *meta_keys, const char *const *meta_values,
+                                               size_t n_meta, fp8q_error *err);
 
 #endif /* FP8Q_FREESTANDING */
 
@@ -724,6 +923,7 @@ FP8QDEF const char *fp8q_result_string(fp8q_result r)
     case FP8Q_ERR_UNSUPPORTED: return "unsupported";
     case FP8Q_ERR_PARSE: return "parse error";
     case FP8Q_ERR_LIMIT: return "limit exceeded";
+    case FP8Q_ERR_IO: return "file input/output error";
     }
     return "unknown fp8q result code";
 }
@@ -3907,6 +4107,1444 @@ FP8QDEF fp8q_result fp8q_json_int64(const fp8q_json *j, size_t t, int64_t *out)
         *out = (int64_t)v;
     else
         *out = -(int64_t)(v - 1u) - 1; /* v <= 2^63 */
+    return FP8Q_OK;
+}
+
+/* ------------------------------------------------------------ safetensors */
+/* Reader: one strict JSON parse of the header, two passes over its tokens
+   (count and size the strings, then fill and validate), every allocation
+   sized from token counts or the header's real length; the data layout is
+   checked by sorting (begin, end) pairs. Writer: the header is built in
+   memory (exact size computed first), then the data is appended or
+   streamed to the file. Messages are assembled from fixed pieces and
+   decimal numbers (no printf). */
+
+#include <stdio.h> /* FILE, fopen, fread, fwrite, remove */
+#if !defined(FP8Q_NO_MMAP) && (defined(__unix__) || defined(__APPLE__))
+#define FP8Q__ST_MMAP 1
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+#endif
+
+/* The result for a path that cannot be opened, read or written. */
+#define FP8Q__ST_ERR_IO FP8Q_ERR_IO
+
+/* Rows in enum order (C++ has no array designators); a test checks row i has dtype i. */
+static const fp8q_dtype_info fp8q__dtypes[FP8Q_DTYPE_COUNT] = {
+    {(fp8q_dtype)FP8Q_F32, "F32", 32, 1},
+    {(fp8q_dtype)FP8Q_BF16, "BF16", 16, 1},
+    {(fp8q_dtype)FP8Q_F16, "F16", 16, 1},
+    {(fp8q_dtype)FP8Q_F64, "F64", 64, 1},
+    {(fp8q_dtype)FP8Q_I8, "I8", 8, 0},
+    {(fp8q_dtype)FP8Q_U8, "U8", 8, 0},
+    {(fp8q_dtype)FP8Q_I16, "I16", 16, 0},
+    {(fp8q_dtype)FP8Q_U16, "U16", 16, 0},
+    {(fp8q_dtype)FP8Q_I32, "I32", 32, 0},
+    {(fp8q_dtype)FP8Q_U32, "U32", 32, 0},
+    {(fp8q_dtype)FP8Q_I64, "I64", 64, 0},
+    {(fp8q_dtype)FP8Q_U64, "U64", 64, 0},
+    {(fp8q_dtype)FP8Q_BOOL, "BOOL", 8, 0},
+    {(fp8q_dtype)FP8Q_F8_E4M3, "F8_E4M3", 8, 1},
+    {(fp8q_dtype)FP8Q_F8_E5M2, "F8_E5M2", 8, 1},
+    {(fp8q_dtype)FP8Q_F8_E4M3FNUZ, "F8_E4M3FNUZ", 8, 1},
+    {(fp8q_dtype)FP8Q_F8_E5M2FNUZ, "F8_E5M2FNUZ", 8, 1},
+    {(fp8q_dtype)FP8Q_F8_E8M0, "F8_E8M0", 8, 1},
+    {(fp8q_dtype)FP8Q_F6_E2M3, "F6_E2M3", 6, 1},
+    {(fp8q_dtype)FP8Q_F6_E3M2, "F6_E3M2", 6, 1},
+    {(fp8q_dtype)FP8Q_F4, "F4", 4, 1},
+};
+
+FP8QDEF const fp8q_dtype_info *fp8q_dtype_get(fp8q_dtype dtype)
+{
+    unsigned i = (unsigned)dtype;
+    return i < (unsigned)FP8Q_DTYPE_COUNT ? &fp8q__dtypes[i] : NULL;
+}
+
+FP8QDEF int fp8q_dtype_from_name(const char *s, size_t len, fp8q_dtype *out)
+{
+    int i;
+    size_t k;
+    if (!s) return 0;
+    for (i = 0; i < (int)FP8Q_DTYPE_COUNT; i++) {
+        const char *n = fp8q__dtypes[i].name;
+        for (k = 0; k < len && n[k] && n[k] == s[k]; k++) {
+        }
+        if (k == len && !n[k]) {
+            if (out) *out = fp8q__dtypes[i].dtype;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- messages */
+
+#define FP8Q__ST_MSG_MAX  ((size_t)sizeof(((fp8q_error *)0)->message))
+#define FP8Q__ST_NAME_MAX 64 /* bytes of a name quoted in a message */
+
+typedef struct fp8q__st_msg {
+    char m[FP8Q__ST_MSG_MAX];
+    size_t n;
+} fp8q__st_msg;
+
+static void fp8q__st_put(fp8q__st_msg *m, const char *s)
+{
+    while (*s && m->n + 1 < FP8Q__ST_MSG_MAX) m->m[m->n++] = *s++;
+    m->m[m->n] = 0;
+}
+
+static void fp8q__st_u64(fp8q__st_msg *m, uint64_t v)
+{
+    char d[24];
+    int k = 0;
+    do {
+        d[k++] = (char)('0' + (int)(v % 10u));
+        v /= 10u;
+    } while (v);
+    while (k && m->n + 1 < FP8Q__ST_MSG_MAX) m->m[m->n++] = d[--k];
+    m->m[m->n] = 0;
+}
+
+/* 'name' with control bytes as \xNN, cut (at a UTF-8 boundary) after
+   FP8Q__ST_NAME_MAX bytes with "...". */
+static void fp8q__st_name(fp8q__st_msg *m, const char *name)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *s = (const unsigned char *)name;
+    size_t i = 0;
+    char b[5];
+    fp8q__st_put(m, "'");
+    for (; s[i]; i++) {
+        if (i >= FP8Q__ST_NAME_MAX && (s[i] & 0xC0u) != 0x80u) {
+            fp8q__st_put(m, "...");
+            break;
+        }
+        if (s[i] < 0x20 || s[i] == 0x7F) {
+            b[0] = '\\';
+            b[1] = 'x';
+            b[2] = hex[s[i] >> 4];
+            b[3] = hex[s[i] & 15u];
+            b[4] = 0;
+        } else {
+            b[0] = (char)s[i];
+            b[1] = 0;
+        }
+        fp8q__st_put(m, b);
+    }
+    fp8q__st_put(m, "'");
+}
+
+static void fp8q__st_tensor_prefix(fp8q__st_msg *m, const char *name)
+{
+    fp8q__st_put(m, "tensor ");
+    fp8q__st_name(m, name);
+    fp8q__st_put(m, ": ");
+}
+
+static void fp8q__st_shape(fp8q__st_msg *m, const uint64_t *shape, int ndim)
+{
+    int d;
+    fp8q__st_put(m, "[");
+    for (d = 0; d < ndim; d++) {
+        if (d) fp8q__st_put(m, ", ");
+        fp8q__st_u64(m, shape[d]);
+    }
+    fp8q__st_put(m, "]");
+}
+
+/* "a number", "an array", ... */
+static const char *fp8q__st_type_name(fp8q_json_type t)
+{
+    switch (t) {
+    case FP8Q_JSON_NULL: return "null";
+    case FP8Q_JSON_FALSE:
+    case FP8Q_JSON_TRUE: return "a boolean";
+    case FP8Q_JSON_NUMBER: return "a number";
+    case FP8Q_JSON_STRING: return "a string";
+    case FP8Q_JSON_ARRAY: return "an array";
+    case FP8Q_JSON_OBJECT: return "an object";
+    }
+    return "a value";
+}
+
+static fp8q_result fp8q__st_fail(fp8q_error *err, int code, uint64_t offset, const fp8q__st_msg *m)
+{
+    if (err) {
+        err->code = code;
+        err->offset = offset > (uint64_t)(size_t)-1 ? (size_t)-1 : (size_t)offset;
+        FP8Q__MEMCPY(err->message, m->m, m->n + 1);
+    }
+    return (fp8q_result)code;
+}
+
+static fp8q_result fp8q__st_fail_str(fp8q_error *err, int code, uint64_t offset, const char *s)
+{
+    fp8q__st_msg m;
+    m.n = 0;
+    m.m[0] = 0;
+    fp8q__st_put(&m, s);
+    return fp8q__st_fail(err, code, offset, &m);
+}
+
+static void fp8q__st_err_ok(fp8q_error *err)
+{
+    if (err) {
+        err->code = FP8Q_OK;
+        err->offset = 0;
+        err->message[0] = 0;
+    }
+}
+
+/* Puts `prefix` in front of err's message (cut to fit). */
+static void fp8q__st_prefix(fp8q_error *err, const char *prefix)
+{
+    fp8q__st_msg m;
+    char old[FP8Q__ST_MSG_MAX];
+    if (!err) return;
+    FP8Q__MEMCPY(old, err->message, FP8Q__ST_MSG_MAX);
+    old[FP8Q__ST_MSG_MAX - 1] = 0;
+    m.n = 0;
+    m.m[0] = 0;
+    fp8q__st_put(&m, prefix);
+    fp8q__st_put(&m, old);
+    FP8Q__MEMCPY(err->message, m.m, m.n + 1);
+}
+
+/* ---- little helpers */
+
+static uint64_t fp8q__st_le(const uint8_t *p, int nbytes)
+{
+    uint64_t v = 0;
+    while (nbytes-- > 0) v = (v << 8) | p[nbytes];
+    return v;
+}
+
+static void *fp8q__st_alloc(size_t n, size_t size) /* malloc(n * size), at least 1 byte, overflow-checked */
+{
+    if (n == 0) n = 1;
+    if (n > ((size_t)-1) / size) return NULL;
+    return malloc(n * size);
+}
+
+/* The private part of an fp8q_safetensors. */
+typedef struct fp8q__st_owned {
+    char *strings;                    /* names, metadata keys and values, NUL-terminated */
+    fp8q_tensor_info *tensors;        /* n_tensors */
+    const char **meta;                /* n_metadata keys, then n_metadata values */
+    const fp8q_tensor_info **by_name; /* tensors sorted by name (strcmp) */
+    void *file;                       /* the file: a mapping (mapped) or a malloc'd buffer */
+    size_t file_len;
+    int mapped;
+} fp8q__st_owned;
+
+static void fp8q__st_free_owned(fp8q__st_owned *o)
+{
+    if (!o) return;
+    free(o->strings);
+    free(o->tensors);
+    free((void *)o->meta);
+    free((void *)o->by_name);
+    if (o->file) {
+#ifdef FP8Q__ST_MMAP
+        if (o->mapped)
+            (void)munmap(o->file, o->file_len);
+        else
+#endif
+            free(o->file);
+    }
+    free(o);
+}
+
+static void fp8q__st_zero(fp8q_safetensors *st)
+{
+    st->n_tensors = 0;
+    st->tensors = NULL;
+    st->n_metadata = 0;
+    st->meta_keys = NULL;
+    st->meta_values = NULL;
+    st->data = NULL;
+    st->data_size = 0;
+    st->fp8q__owned = NULL;
+}
+
+FP8QDEF void fp8q_safetensors_close(fp8q_safetensors *st)
+{
+    if (!st) return;
+    fp8q__st_free_owned((fp8q__st_owned *)st->fp8q__owned);
+    fp8q__st_zero(st);
+}
+
+/* ---- reader */
+
+typedef struct fp8q__st_span {
+    uint64_t begin, end;
+    size_t index; /* into tensors */
+    size_t tok;   /* the data_offsets token, for error offsets */
+} fp8q__st_span;
+
+static int fp8q__st_span_cmp(const void *a_, const void *b_)
+{
+    const fp8q__st_span *a = (const fp8q__st_span *)a_, *b = (const fp8q__st_span *)b_;
+    if (a->begin != b->begin) return a->begin < b->begin ? -1 : 1;
+    if (a->end != b->end) return a->end < b->end ? -1 : 1;
+    return a->index < b->index ? -1 : a->index > b->index ? 1 : 0;
+}
+
+static int fp8q__st_name_cmp(const void *a_, const void *b_)
+{
+    const fp8q_tensor_info *const *a = (const fp8q_tensor_info *const *)a_;
+    const fp8q_tensor_info *const *b = (const fp8q_tensor_info *const *)b_;
+    return strcmp((*a)->name, (*b)->name);
+}
+
+/* A non-negative integer in int64 range from token e, or an error naming
+   `field` (e.g. "shape[2]"). */
+static int fp8q__st_uint(const fp8q_json *j, size_t e, const char *name, const char *field, size_t idx, uint64_t *out,
+                         fp8q__st_msg *m)
+{
+    int64_t v = 0;
+    int r;
+    size_t i;
+    const char *why = NULL;
+    if (j->tok[e].type != FP8Q_JSON_NUMBER) {
+        fp8q__st_tensor_prefix(m, name);
+        fp8q__st_put(m, field);
+        fp8q__st_put(m, "[");
+        fp8q__st_u64(m, idx);
+        fp8q__st_put(m, "] is ");
+        fp8q__st_put(m, fp8q__st_type_name(j->tok[e].type));
+        fp8q__st_put(m, ", not a non-negative integer");
+        return FP8Q_ERR_PARSE;
+    }
+    /* digits only, as the reference (serde usize) accepts: no sign, fraction or exponent */
+    for (i = j->tok[e].start; i < j->tok[e].end && FP8Q__JSON_DIGIT(j->text[i]); i++) {
+    }
+    r = FP8Q_OK;
+    if (j->text[j->tok[e].start] == '-')
+        why = "] is negative";
+    else if (i < j->tok[e].end)
+        why = "] is not an integer (no fraction or exponent allowed)";
+    else if ((r = (int)fp8q_json_int64(j, e, &v)) != FP8Q_OK)
+        why = "] does not fit in int64";
+    if (why) {
+        fp8q__st_tensor_prefix(m, name);
+        fp8q__st_put(m, field);
+        fp8q__st_put(m, "[");
+        fp8q__st_u64(m, idx);
+        fp8q__st_put(m, why);
+        return r == FP8Q_OK ? FP8Q_ERR_PARSE : FP8Q_ERR_LIMIT;
+    }
+    *out = (uint64_t)v;
+    return FP8Q_OK;
+}
+
+/* Validates the tensor object v (name already copied to t->name) and fills
+   t and span (except index). Returns a result code; *bad is the token to
+   blame. */
+static int fp8q__st_tensor(const fp8q_json *j, size_t v, fp8q_tensor_info *t, fp8q__st_span *span, size_t *bad,
+                           fp8q__st_msg *m)
+{
+    size_t kk, i, e, fd = 0, fs = 0, fo = 0, n;
+    char buf[16];
+    const fp8q_dtype_info *di;
+    uint64_t numel = 1, off[2], val;
+    int r, d;
+    const char *missing;
+
+    *bad = v;
+    if (j->tok[v].type != FP8Q_JSON_OBJECT) {
+        fp8q__st_tensor_prefix(m, t->name);
+        fp8q__st_put(m, "expected an object with dtype, shape and data_offsets, got ");
+        fp8q__st_put(m, fp8q__st_type_name(j->tok[v].type));
+        return FP8Q_ERR_PARSE;
+    }
+    for (i = 0, kk = v + 1; i < j->tok[v].size; i++, kk = j->tok[kk + 1].next) {
+        if (fp8q_json_string_eq(j, kk, "dtype"))
+            fd = kk + 1;
+        else if (fp8q_json_string_eq(j, kk, "shape"))
+            fs = kk + 1;
+        else if (fp8q_json_string_eq(j, kk, "data_offsets"))
+            fo = kk + 1;
+        else {
+            char key[FP8Q__ST_NAME_MAX + 1];
+            (void)fp8q_json_string(j, kk, key, sizeof key);
+            *bad = kk;
+            fp8q__st_tensor_prefix(m, t->name);
+            fp8q__st_put(m, "unknown field ");
+            fp8q__st_name(m, key);
+            fp8q__st_put(m, " (allowed: dtype, shape, data_offsets)");
+            return FP8Q_ERR_PARSE;
+        }
+    }
+    missing = !fd ? "dtype" : !fs ? "shape" : !fo ? "data_offsets" : NULL;
+    if (missing) {
+        fp8q__st_tensor_prefix(m, t->name);
+        fp8q__st_put(m, "missing field '");
+        fp8q__st_put(m, missing);
+        fp8q__st_put(m, "'");
+        return FP8Q_ERR_PARSE;
+    }
+
+    /* dtype */
+    *bad = fd;
+    if (j->tok[fd].type != FP8Q_JSON_STRING) {
+        fp8q__st_tensor_prefix(m, t->name);
+        fp8q__st_put(m, "dtype is ");
+        fp8q__st_put(m, fp8q__st_type_name(j->tok[fd].type));
+        fp8q__st_put(m, ", not a string");
+        return FP8Q_ERR_PARSE;
+    }
+    n = fp8q_json_string(j, fd, buf, sizeof buf);
+    if (n >= sizeof buf || !fp8q_dtype_from_name(buf, n, &t->dtype)) {
+        fp8q__st_tensor_prefix(m, t->name);
+        fp8q__st_put(m, "unknown dtype ");
+        fp8q__st_name(m, buf);
+        if (n >= sizeof buf) fp8q__st_put(m, " (cut)");
+        return FP8Q_ERR_PARSE;
+    }
+    di = &fp8q__dtypes[(int)t->dtype];
+
+    /* shape */
+    *bad = fs;
+    if (j->tok[fs].type != FP8Q_JSON_ARRAY) {
+        fp8q__st_tensor_prefix(m, t->name);
+        fp8q__st_put(m, "shape is ");
+        fp8q__st_put(m, fp8q__st_type_name(j->tok[fs].type));
+        fp8q__st_put(m, ", not an array");
+        return FP8Q_ERR_PARSE;
+    }
+    if (j->tok[fs].size > FP8Q_SAFETENSORS_MAX_DIMS) {
+        fp8q__st_tensor_prefix(m, t->name);
+        fp8q__st_put(m, "shape has ");
+        fp8q__st_u64(m, j->tok[fs].size);
+        fp8q__st_put(m, " dimensions, more than FP8Q_SAFETENSORS_MAX_DIMS (");
+        fp8q__st_u64(m, FP8Q_SAFETENSORS_MAX_DIMS);
+        fp8q__st_put(m, ")");
+        return FP8Q_ERR_LIMIT;
+    }
+    t->ndim = (int)j->tok[fs].size;
+    for (d = 0, e = fs + 1; d < t->ndim; d++, e = j->tok[e].next) {
+        *bad = e;
+        r = fp8q__st_uint(j, e, t->name, "shape", (size_t)d, &val, m);
+        if (r != FP8Q_OK) return r;
+        t->shape[d] = val;
+    }
+    for (d = 0; d < t->ndim; d++) {
+        if (t->shape[d] && numel > UINT64_MAX / t->shape[d]) {
+            *bad = fs;
+            fp8q__st_tensor_prefix(m, t->name);
+            fp8q__st_put(m, "shape ");
+            fp8q__st_shape(m, t->shape, t->ndim);
+            fp8q__st_put(m, " has more than 2^64 - 1 elements");
+            return FP8Q_ERR_PARSE;
+        }
+        numel *= t->shape[d];
+    }
+    t->numel = numel;
+
+    /* data_offsets */
+    *bad = fo;
+    if (j->tok[fo].type != FP8Q_JSON_ARRAY || j->tok[fo].size != 2) {
+        fp8q__st_tensor_prefix(m, t->name);
+        fp8q__st_put(m, "data_offsets must be an array of 2 integers, got ");
+        if (j->tok[fo].type == FP8Q_JSON_ARRAY) {
+            fp8q__st_put(m, "an array of ");
+            fp8q__st_u64(m, j->tok[fo].size);
+        } else {
+            fp8q__st_put(m, fp8q__st_type_name(j->tok[fo].type));
+        }
+        return FP8Q_ERR_PARSE;
+    }
+    for (d = 0, e = fo + 1; d < 2; d++, e = j->tok[e].next) {
+        *bad = e;
+        r = fp8q__st_uint(j, e, t->name, "data_offsets", (size_t)d, &off[d], m);
+        if (r != FP8Q_OK) return r;
+    }
+    *bad = fo;
+    if (off[0] > off[1]) {
+        fp8q__st_tensor_prefix(m, t->name);
+        fp8q__st_put(m, "data_offsets [");
+        fp8q__st_u64(m, off[0]);
+        fp8q__st_put(m, ", ");
+        fp8q__st_u64(m, off[1]);
+        fp8q__st_put(m, "] end before they begin");
+        return FP8Q_ERR_PARSE;
+    }
+
+    /* size: numel * bits / 8, exact */
+    if (numel > UINT64_MAX / (uint64_t)di->bits || (numel * (uint64_t)di->bits) % 8u != 0) {
+        fp8q__st_tensor_prefix(m, t->name);
+        fp8q__st_put(m, "shape ");
+        fp8q__st_shape(m, t->shape, t->ndim);
+        fp8q__st_put(m, " of ");
+        fp8q__st_put(m, di->name);
+        if (numel > UINT64_MAX / (uint64_t)di->bits) {
+            fp8q__st_put(m, " needs more than 2^64 - 1 bits");
+        } else {
+            fp8q__st_put(m, " is ");
+            fp8q__st_u64(m, numel * (uint64_t)di->bits);
+            fp8q__st_put(m, " bits, not a whole number of bytes");
+        }
+        return FP8Q_ERR_PARSE;
+    }
+    if (off[1] - off[0] != numel * (uint64_t)di->bits / 8u) {
+        fp8q__st_tensor_prefix(m, t->name);
+        fp8q__st_put(m, "data_offsets [");
+        fp8q__st_u64(m, off[0]);
+        fp8q__st_put(m, ", ");
+        fp8q__st_u64(m, off[1]);
+        fp8q__st_put(m, "] hold ");
+        fp8q__st_u64(m, off[1] - off[0]);
+        fp8q__st_put(m, " bytes but shape ");
+        fp8q__st_shape(m, t->shape, t->ndim);
+        fp8q__st_put(m, " of ");
+        fp8q__st_put(m, di->name);
+        fp8q__st_put(m, " needs ");
+        fp8q__st_u64(m, numel * (uint64_t)di->bits / 8u);
+        return FP8Q_ERR_PARSE;
+    }
+    t->offset = off[0];
+    t->size = off[1] - off[0];
+    span->begin = off[0];
+    span->end = off[1];
+    span->tok = fo;
+    return FP8Q_OK;
+}
+
+/* Copies the unescaped string token k to *sp (room was counted); fails if it
+   holds a NUL. */
+static int fp8q__st_copy(const fp8q_json *j, size_t k, char **sp, const char **out)
+{
+    size_t n = fp8q_json_string(j, k, *sp, ((size_t)-1) / 2);
+    *out = *sp;
+    *sp += n + 1;
+    return strlen(*out) == n;
+}
+
+FP8QDEF fp8q_result fp8q_safetensors_parse(fp8q_safetensors *st, const void *buf, size_t len, fp8q_error *err)
+{
+    const uint8_t *b = (const uint8_t *)buf;
+    fp8q__st_msg m;
+    fp8q_json j;
+    fp8q__st_owned *own = NULL;
+    fp8q__st_span *spans = NULL;
+    uint64_t hlen, avail, data_size, expect, base;
+    size_t i, k, v, kk, nt = 0, nm = 0, meta = 0, strbytes = 0, ti, bad = 0;
+    char *sp;
+    int r = FP8Q_OK;
+
+    m.n = 0;
+    m.m[0] = 0;
+    j.text = NULL;
+    j.len = 0;
+    j.tok = NULL;
+    j.count = 0;
+    fp8q__st_err_ok(err);
+    if (st) fp8q__st_zero(st);
+    if (!st || (!buf && len > 0))
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0,
+                                 !st ? "fp8q_safetensors_parse: st is NULL" : "fp8q_safetensors_parse: buf is NULL");
+
+    /* the length prefix */
+    if (len < 8) {
+        fp8q__st_put(&m, "file is ");
+        fp8q__st_u64(&m, len);
+        fp8q__st_put(&m, " bytes, too short for the 8-byte header length");
+        return fp8q__st_fail(err, FP8Q_ERR_PARSE, len, &m);
+    }
+    hlen = fp8q__st_le(b, 8);
+    avail = (uint64_t)len - 8u;
+    if (hlen > avail) {
+        fp8q__st_put(&m, "header length ");
+        fp8q__st_u64(&m, hlen);
+        fp8q__st_put(&m, " (little-endian u64 at byte 0) exceeds the ");
+        fp8q__st_u64(&m, avail);
+        fp8q__st_put(&m, " bytes after it");
+        return fp8q__st_fail(err, FP8Q_ERR_PARSE, 0, &m);
+    }
+    if (hlen > (uint64_t)FP8Q_MAX_HEADER_SIZE) {
+        fp8q__st_put(&m, "header length ");
+        fp8q__st_u64(&m, hlen);
+        fp8q__st_put(&m, " exceeds FP8Q_MAX_HEADER_SIZE (");
+        fp8q__st_u64(&m, (uint64_t)FP8Q_MAX_HEADER_SIZE);
+        fp8q__st_put(&m, ")");
+        return fp8q__st_fail(err, FP8Q_ERR_LIMIT, 0, &m);
+    }
+    data_size = avail - hlen;
+
+    /* the header: strict JSON (valid UTF-8, no duplicate keys), an object */
+    r = (int)fp8q_json_parse(&j, (const char *)b + 8, (size_t)hlen, 0, err);
+    if (r != FP8Q_OK) {
+        if (err) err->offset += 8;
+        fp8q__st_prefix(err, "JSON header: ");
+        return (fp8q_result)r;
+    }
+    if (j.tok[0].type != FP8Q_JSON_OBJECT) {
+        fp8q__st_put(&m, "the header is ");
+        fp8q__st_put(&m, fp8q__st_type_name(j.tok[0].type));
+        fp8q__st_put(&m, ", not an object");
+        bad = 0;
+        r = FP8Q_ERR_PARSE;
+        goto fail;
+    }
+
+    /* pass 1: find __metadata__, count tensors, size the strings */
+    for (i = 0, k = 1; i < j.tok[0].size; i++, k = j.tok[k + 1].next) {
+        v = k + 1;
+        if (fp8q_json_string_eq(&j, k, "__metadata__")) {
+            meta = v;
+            bad = v;
+            if (j.tok[v].type != FP8Q_JSON_OBJECT) {
+                fp8q__st_put(&m, "__metadata__ is ");
+                fp8q__st_put(&m, fp8q__st_type_name(j.tok[v].type));
+                fp8q__st_put(&m, ", not an object of strings");
+                r = FP8Q_ERR_PARSE;
+                goto fail;
+            }
+            nm = j.tok[v].size;
+            for (ti = 0, kk = v + 1; ti < nm; ti++, kk = j.tok[kk + 1].next) {
+                if (j.tok[kk + 1].type != FP8Q_JSON_STRING) {
+                    char key[FP8Q__ST_NAME_MAX + 1];
+                    (void)fp8q_json_string(&j, kk, key, sizeof key);
+                    bad = kk + 1;
+                    fp8q__st_put(&m, "__metadata__ value for ");
+                    fp8q__st_name(&m, key);
+                    fp8q__st_put(&m, " is ");
+                    fp8q__st_put(&m, fp8q__st_type_name(j.tok[kk + 1].type));
+                    fp8q__st_put(&m, ", not a string");
+                    r = FP8Q_ERR_PARSE;
+                    goto fail;
+                }
+                strbytes += fp8q_json_string(&j, kk, NULL, 0) + 1; /* each <= hlen: no overflow */
+                strbytes += fp8q_json_string(&j, kk + 1, NULL, 0) + 1;
+            }
+        } else {
+            nt++;
+            strbytes += fp8q_json_string(&j, k, NULL, 0) + 1;
+        }
+    }
+    if (nt > (size_t)FP8Q_MAX_TENSORS) {
+        fp8q__st_u64(&m, nt);
+        fp8q__st_put(&m, " tensors exceed FP8Q_MAX_TENSORS (");
+        fp8q__st_u64(&m, (uint64_t)FP8Q_MAX_TENSORS);
+        fp8q__st_put(&m, ")");
+        bad = 0;
+        r = FP8Q_ERR_LIMIT;
+        goto fail;
+    }
+
+    /* allocations: all bounded by the token count or the header length */
+    own = (fp8q__st_owned *)calloc(1, sizeof *own);
+    if (own) {
+        own->strings = (char *)fp8q__st_alloc(strbytes, 1);
+        own->tensors = (fp8q_tensor_info *)fp8q__st_alloc(nt, sizeof(fp8q_tensor_info));
+        own->meta = (const char **)fp8q__st_alloc(nm, 2 * sizeof(const char *));
+        own->by_name = (const fp8q_tensor_info **)fp8q__st_alloc(nt, sizeof(const fp8q_tensor_info *));
+        spans = (fp8q__st_span *)fp8q__st_alloc(nt, sizeof(fp8q__st_span));
+    }
+    if (!own || !own->strings || !own->tensors || !own->meta || !own->by_name || !spans) {
+        fp8q__st_put(&m, "out of memory for the header of ");
+        fp8q__st_u64(&m, nt);
+        fp8q__st_put(&m, " tensors");
+        bad = 0;
+        r = FP8Q_ERR_NOMEM;
+        goto fail;
+    }
+
+    /* pass 2: copy the strings, validate each tensor */
+    sp = own->strings;
+    for (i = 0, k = 1, ti = 0; i < j.tok[0].size; i++, k = j.tok[k + 1].next) {
+        fp8q_tensor_info *t;
+        v = k + 1;
+        if (v == meta) {
+            for (kk = v + 1, nm = 0; nm < j.tok[v].size; nm++, kk = j.tok[kk + 1].next) {
+                const char **key = &own->meta[nm], **val = &own->meta[j.tok[v].size + nm];
+                bad = kk;
+                if (!fp8q__st_copy(&j, kk, &sp, key)) {
+                    fp8q__st_put(&m, "__metadata__ key ");
+                    fp8q__st_name(&m, *key);
+                    fp8q__st_put(&m, " contains a NUL character (\\u0000)");
+                    r = FP8Q_ERR_PARSE;
+                    goto fail;
+                }
+                bad = kk + 1;
+                if (!fp8q__st_copy(&j, kk + 1, &sp, val)) {
+                    fp8q__st_put(&m, "__metadata__ value for ");
+                    fp8q__st_name(&m, *key);
+                    fp8q__st_put(&m, " contains a NUL character (\\u0000)");
+                    r = FP8Q_ERR_PARSE;
+                    goto fail;
+                }
+            }
+            continue;
+        }
+        t = &own->tensors[ti];
+        t->dtype = (fp8q_dtype)FP8Q_F32;
+        t->ndim = 0;
+        for (kk = 0; kk < FP8Q_SAFETENSORS_MAX_DIMS; kk++) t->shape[kk] = 0;
+        t->numel = t->offset = t->size = 0;
+        bad = k;
+        if (!fp8q__st_copy(&j, k, &sp, &t->name)) {
+            fp8q__st_put(&m, "tensor name ");
+            fp8q__st_name(&m, t->name);
+            fp8q__st_put(&m, " contains a NUL character (\\u0000)");
+            r = FP8Q_ERR_PARSE;
+            goto fail;
+        }
+        r = fp8q__st_tensor(&j, v, t, &spans[ti], &bad, &m);
+        if (r != FP8Q_OK) goto fail;
+        spans[ti].index = ti;
+        own->by_name[ti] = t;
+        ti++;
+    }
+
+    /* names: the JSON parser rejects duplicate keys; check again on the C strings */
+    qsort((void *)own->by_name, nt, sizeof *own->by_name, fp8q__st_name_cmp);
+    for (i = 1; i < nt; i++)
+        if (strcmp(own->by_name[i - 1]->name, own->by_name[i]->name) == 0) {
+            fp8q__st_put(&m, "duplicate tensor name ");
+            fp8q__st_name(&m, own->by_name[i]->name);
+            bad = 0;
+            r = FP8Q_ERR_PARSE;
+            goto fail;
+        }
+
+    /* layout: sorted by (begin, end) the tensors tile [0, data_size) */
+    qsort(spans, nt, sizeof *spans, fp8q__st_span_cmp);
+    expect = 0;
+    for (i = 0; i < nt; i++) {
+        const fp8q__st_span *s = &spans[i];
+        const char *name = own->tensors[s->index].name;
+        bad = s->tok;
+        if (s->begin != expect) {
+            if (i == 0) {
+                fp8q__st_tensor_prefix(&m, name);
+                fp8q__st_put(&m, "the first tensor starts at byte ");
+                fp8q__st_u64(&m, s->begin);
+                fp8q__st_put(&m, ", not 0 (gap)");
+            } else {
+                fp8q__st_put(&m, "tensor ");
+                fp8q__st_name(&m, own->tensors[spans[i - 1].index].name);
+                fp8q__st_put(&m, " ends at byte ");
+                fp8q__st_u64(&m, expect);
+                fp8q__st_put(&m, " but tensor ");
+                fp8q__st_name(&m, name);
+                fp8q__st_put(&m, " starts at byte ");
+                fp8q__st_u64(&m, s->begin);
+                fp8q__st_put(&m, s->begin > expect ? " (gap)" : " (overlap)");
+            }
+            r = FP8Q_ERR_PARSE;
+            goto fail;
+        }
+        if (s->end > data_size) {
+            fp8q__st_tensor_prefix(&m, name);
+            fp8q__st_put(&m, "ends at byte ");
+            fp8q__st_u64(&m, s->end);
+            fp8q__st_put(&m, ", beyond the data section of ");
+            fp8q__st_u64(&m, data_size);
+            fp8q__st_put(&m, " bytes");
+            r = FP8Q_ERR_PARSE;
+            goto fail;
+        }
+        expect = s->end;
+    }
+    if (expect != data_size) {
+        if (nt) {
+            fp8q__st_put(&m, "the tensors end at byte ");
+            fp8q__st_u64(&m, expect);
+            fp8q__st_put(&m, " but the data section has ");
+        } else {
+            fp8q__st_put(&m, "no tensors but the data section has ");
+        }
+        fp8q__st_u64(&m, data_size);
+        fp8q__st_put(&m, " bytes (the rest belongs to no tensor)");
+        free(spans);
+        fp8q_json_free(&j);
+        fp8q__st_free_owned(own);
+        return fp8q__st_fail(err, FP8Q_ERR_PARSE, 8u + hlen + expect, &m);
+    }
+
+    free(spans);
+    fp8q_json_free(&j);
+    st->n_tensors = nt;
+    st->tensors = own->tensors;
+    st->n_metadata = nm;
+    st->meta_keys = own->meta;
+    st->meta_values = own->meta + nm;
+    st->data = b + 8 + (size_t)hlen;
+    st->data_size = data_size;
+    st->fp8q__owned = own;
+    return FP8Q_OK;
+
+fail:
+    base = 8u + (bad < j.count ? (uint64_t)j.tok[bad].start : 0u);
+    if (bad < j.count && j.tok[bad].type == FP8Q_JSON_STRING && base > 8) base--; /* point at the quote */
+    free(spans);
+    fp8q_json_free(&j);
+    fp8q__st_free_owned(own);
+    return fp8q__st_fail(err, r, base, &m);
+}
+
+FP8QDEF const fp8q_tensor_info *fp8q_safetensors_find(const fp8q_safetensors *st, const char *name)
+{
+    const fp8q__st_owned *o;
+    size_t lo = 0, hi, mid;
+    int c;
+    if (!st || !name || !st->fp8q__owned) return NULL;
+    o = (const fp8q__st_owned *)st->fp8q__owned;
+    hi = st->n_tensors;
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+        c = strcmp(name, o->by_name[mid]->name);
+        if (c == 0) return o->by_name[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+FP8QDEF const uint8_t *fp8q_safetensors_bytes(const fp8q_safetensors *st, const fp8q_tensor_info *t)
+{
+    if (!st || !t || !st->data || t->size > st->data_size || t->offset > st->data_size - t->size) return NULL;
+    return st->data + (size_t)t->offset;
+}
+
+/* double bits -> nearest float bits (ties to even), integer arithmetic only;
+   NaN -> the canonical 0x7FFFFFFF. */
+static uint32_t fp8q__st_f64_to_f32_bits(uint64_t d)
+{
+    const uint32_t sign = (uint32_t)(d >> 63) << 31;
+    const int ex = (int)((d >> 52) & 0x7FFu);
+    uint64_t sig = d & 0xFFFFFFFFFFFFFull, mant, rem, half;
+    int e, len, u, sh;
+    if (ex == 0x7FF) return sig ? FP8Q__F32_CANONICAL_NAN : sign | 0x7F800000u;
+    if (ex == 0 && sig == 0) return sign;
+    if (ex) {
+        sig |= (uint64_t)1 << 52;
+        e = ex - 1075;
+    } else {
+        e = -1074;
+    }
+    /* value = sig * 2^e; 2^(len-1+e) <= value */
+    for (len = 0, mant = sig; mant; len++) mant >>= 1;
+    u = len - 1 + e - 23; /* exponent of the float's last place */
+    if (u < -149) u = -149;
+    sh = u - e; /* > 0 for every double */
+    if (sh > 63) return sign;
+    mant = sig >> sh;
+    rem = sig & (((uint64_t)1 << sh) - 1u);
+    half = (uint64_t)1 << (sh - 1);
+    if (rem > half || (rem == half && (mant & 1u))) mant++;
+    if (mant == ((uint64_t)1 << 24)) {
+        mant >>= 1;
+        u++;
+    }
+    if (mant < ((uint64_t)1 << 23)) return sign | (uint32_t)mant; /* subnormal or zero */
+    if (u + 150 >= 255) return sign | 0x7F800000u;
+    return sign | ((uint32_t)(u + 150) << 23) | (uint32_t)(mant - ((uint64_t)1 << 23));
+}
+
+FP8QDEF fp8q_result fp8q_safetensors_read_f32(const fp8q_safetensors *st, const fp8q_tensor_info *t, float *dst,
+                                              fp8q_error *err)
+{
+    const fp8q_dtype_info *di;
+    const uint8_t *p;
+    size_t i, n;
+    uint64_t bytes;
+    fp8q__st_msg m;
+    fp8q__st_err_ok(err);
+    if (!st || !t) return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0, "fp8q_safetensors_read_f32: st or t is NULL");
+    di = fp8q_dtype_get(t->dtype);
+    p = fp8q_safetensors_bytes(st, t);
+    if (!di || !p)
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0, "fp8q_safetensors_read_f32: t does not describe data inside st");
+    m.n = 0;
+    m.m[0] = 0;
+    if (!di->is_float || di->bits < 8) {
+        fp8q__st_tensor_prefix(&m, t->name ? t->name : "?");
+        fp8q__st_put(&m, "read_f32 does not convert ");
+        fp8q__st_put(&m, di->name);
+        return fp8q__st_fail(err, FP8Q_ERR_UNSUPPORTED, 0, &m);
+    }
+    bytes = (uint64_t)(di->bits / 8);
+    if (t->size % bytes != 0 || t->size / bytes != t->numel)
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0, "fp8q_safetensors_read_f32: t's numel and size disagree");
+    if (t->numel > (uint64_t)((size_t)-1 / sizeof(float)))
+        return fp8q__st_fail_str(err, FP8Q_ERR_LIMIT, 0, "fp8q_safetensors_read_f32: tensor too large for memory");
+    n = (size_t)t->numel;
+    if (!dst && n) return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0, "fp8q_safetensors_read_f32: dst is NULL");
+    switch ((int)t->dtype) {
+    case FP8Q_F32:
+        for (i = 0; i < n; i++) dst[i] = fp8q__f32_from_bits((uint32_t)fp8q__st_le(p + 4 * i, 4));
+        break;
+    case FP8Q_F16:
+        for (i = 0; i < n; i++) dst[i] = fp8q_f16_to_f32((uint16_t)fp8q__st_le(p + 2 * i, 2));
+        break;
+    case FP8Q_BF16:
+        for (i = 0; i < n; i++) dst[i] = fp8q_bf16_to_f32((uint16_t)fp8q__st_le(p + 2 * i, 2));
+        break;
+    case FP8Q_F64:
+        for (i = 0; i < n; i++) dst[i] = fp8q__f32_from_bits(fp8q__st_f64_to_f32_bits(fp8q__st_le(p + 8 * i, 8)));
+        break;
+    case FP8Q_F8_E4M3: return fp8q_decode_f32(dst, p, n, FP8Q_E4M3, FP8Q_SCALE_NONE, 1.0f);
+    case FP8Q_F8_E5M2: return fp8q_decode_f32(dst, p, n, FP8Q_E5M2, FP8Q_SCALE_NONE, 1.0f);
+    case FP8Q_F8_E4M3FNUZ: return fp8q_decode_f32(dst, p, n, FP8Q_E4M3FNUZ, FP8Q_SCALE_NONE, 1.0f);
+    case FP8Q_F8_E5M2FNUZ: return fp8q_decode_f32(dst, p, n, FP8Q_E5M2FNUZ, FP8Q_SCALE_NONE, 1.0f);
+    case FP8Q_F8_E8M0:
+        for (i = 0; i < n; i++) dst[i] = fp8q_e8m0_to_f32(p[i]);
+        break;
+    default:
+        fp8q__st_tensor_prefix(&m, t->name ? t->name : "?");
+        fp8q__st_put(&m, "read_f32 does not convert ");
+        fp8q__st_put(&m, di->name);
+        return fp8q__st_fail(err, FP8Q_ERR_UNSUPPORTED, 0, &m);
+    }
+    return FP8Q_OK;
+}
+
+/* ---- open */
+
+/* "path: " in front of err's message, keeping the end of a long path. */
+static void fp8q__st_path_prefix(fp8q_error *err, const char *path)
+{
+    char pre[FP8Q__ST_NAME_MAX + 8];
+    size_t n = strlen(path), k = 0, i;
+    if (!err) return;
+    if (n > FP8Q__ST_NAME_MAX) {
+        i = n - FP8Q__ST_NAME_MAX;
+        while (i < n && ((unsigned char)path[i] & 0xC0u) == 0x80u) i++; /* a UTF-8 boundary */
+        pre[k++] = '.';
+        pre[k++] = '.';
+        pre[k++] = '.';
+    } else {
+        i = 0;
+    }
+    for (; i < n; i++) pre[k++] = path[i];
+    pre[k++] = ':';
+    pre[k++] = ' ';
+    pre[k] = 0;
+    fp8q__st_prefix(err, pre);
+}
+
+static fp8q_result fp8q__st_open_fail(fp8q_error *err, const char *path, const char *what, int errnum)
+{
+    fp8q__st_msg m;
+    m.n = 0;
+    m.m[0] = 0;
+    fp8q__st_put(&m, what);
+    if (errnum) {
+        /* strerror is not thread-safe everywhere: name the common cases */
+#ifdef FP8Q__ST_MMAP
+        const char *why = errnum == ENOENT    ? "no such file or directory"
+                          : errnum == EACCES  ? "permission denied"
+                          : errnum == EISDIR  ? "is a directory"
+                          : errnum == ENOTDIR ? "a path component is not a directory"
+                          : errnum == ENOMEM  ? "out of memory"
+                                              : NULL;
+        fp8q__st_put(&m, " (");
+        if (why)
+            fp8q__st_put(&m, why);
+        else {
+            fp8q__st_put(&m, "errno ");
+            fp8q__st_u64(&m, (uint64_t)errnum);
+        }
+        fp8q__st_put(&m, ")");
+#endif
+    }
+    (void)fp8q__st_fail(err, FP8Q__ST_ERR_IO, 0, &m);
+    fp8q__st_path_prefix(err, path);
+    return (fp8q_result)FP8Q__ST_ERR_IO;
+}
+
+FP8QDEF fp8q_result fp8q_safetensors_open(fp8q_safetensors *st, const char *path, fp8q_error *err)
+{
+    void *file = NULL;
+    size_t len = 0;
+    int mapped = 0;
+    fp8q_result r;
+    unsigned char empty[1];
+    fp8q__st_err_ok(err);
+    if (st) fp8q__st_zero(st);
+    if (!st || !path)
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0,
+                                 !st ? "fp8q_safetensors_open: st is NULL" : "fp8q_safetensors_open: path is NULL");
+#ifdef FP8Q__ST_MMAP
+    {
+        struct stat sb;
+        int fd = open(path, O_RDONLY);
+        if (fd < 0) return fp8q__st_open_fail(err, path, "cannot open", errno);
+        if (fstat(fd, &sb) != 0) {
+            int e = errno;
+            (void)close(fd);
+            return fp8q__st_open_fail(err, path, "cannot stat", e);
+        }
+        if (!S_ISREG(sb.st_mode)) {
+            (void)close(fd);
+            return fp8q__st_open_fail(
+                err, path, S_ISDIR(sb.st_mode) ? "is a directory, not a safetensors file" : "is not a regular file", 0);
+        }
+        if (sb.st_size < 0 || (uint64_t)sb.st_size > (uint64_t)((size_t)-1)) {
+            (void)close(fd);
+            r = fp8q__st_fail_str(err, FP8Q_ERR_LIMIT, 0, "file too large for the address space");
+            fp8q__st_path_prefix(err, path);
+            return r;
+        }
+        len = (size_t)sb.st_size;
+        if (len > 0) {
+            file = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+            if (file == MAP_FAILED) {
+                int e = errno;
+                (void)close(fd);
+                return fp8q__st_open_fail(err, path, "cannot map", e);
+            }
+            mapped = 1;
+        }
+        (void)close(fd);
+    }
+#else
+    {
+        FILE *f = fopen(path, "rb");
+        long long size;
+        if (!f) return fp8q__st_open_fail(err, path, "cannot open", 0);
+        /* a directory opens on some systems but cannot be read: try one byte */
+        if (fgetc(f) == EOF && ferror(f)) {
+            fclose(f);
+            return fp8q__st_open_fail(err, path, "cannot read (is it a directory?)", 0);
+        }
+#if defined(_WIN32)
+        size = _fseeki64(f, 0, SEEK_END) == 0 ? (long long)_ftelli64(f) : -1;
+        if (size >= 0 && _fseeki64(f, 0, SEEK_SET) != 0) size = -1;
+#else
+        size = fseek(f, 0, SEEK_END) == 0 ? (long long)ftell(f) : -1;
+        if (size >= 0 && fseek(f, 0, SEEK_SET) != 0) size = -1;
+#endif
+        if (size < 0 || (unsigned long long)size > (unsigned long long)((size_t)-1) - 1u) {
+            fclose(f);
+            return fp8q__st_open_fail(err, path, "cannot read (not a regular file, or too large)", 0);
+        }
+        len = (size_t)size;
+        file = malloc(len ? len : 1);
+        if (!file) {
+            fclose(f);
+            r = fp8q__st_fail_str(err, FP8Q_ERR_NOMEM, 0, "out of memory for the file");
+            fp8q__st_path_prefix(err, path);
+            return r;
+        }
+        /* read one byte more than the size: a short read or a longer file are errors */
+        if (fread(file, 1, len, f) != len || fgetc(f) != EOF || ferror(f)) {
+            free(file);
+            fclose(f);
+            return fp8q__st_open_fail(err, path, "cannot read (a directory, or changed while reading?)", 0);
+        }
+        fclose(f);
+    }
+#endif
+    r = fp8q_safetensors_parse(st, file ? file : (const void *)empty, len, err);
+    if (r == FP8Q_OK) {
+        fp8q__st_owned *o = (fp8q__st_owned *)st->fp8q__owned;
+        o->file = file;
+        o->file_len = len;
+        o->mapped = mapped;
+        return FP8Q_OK;
+    }
+    fp8q__st_path_prefix(err, path);
+    if (file) {
+#ifdef FP8Q__ST_MMAP
+        if (mapped)
+            (void)munmap(file, len);
+        else
+#endif
+            free(file);
+    }
+    return r;
+}
+
+/* ---- writer */
+
+/* Length of the valid UTF-8 string s (strict: no overlong forms, no
+   surrogates, nothing above U+10FFFF), or (size_t)-1. */
+static size_t fp8q__st_utf8_len(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    int k, n;
+    while (s[i]) {
+        unsigned c = s[i];
+        unsigned long cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            n = 1, cp = c & 0x1Fu;
+        else if (c >= 0xE0 && c <= 0xEF)
+            n = 2, cp = c & 0x0Fu;
+        else if (c >= 0xF0 && c <= 0xF4)
+            n = 3, cp = c & 0x07u;
+        else
+            return (size_t)-1;
+        for (k = 1; k <= n; k++) {
+            if ((s[i + (size_t)k] & 0xC0u) != 0x80u) return (size_t)-1; /* also stops at the NUL */
+            cp = (cp << 6) | (s[i + (size_t)k] & 0x3Fu);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return (size_t)-1;
+        i += (size_t)n + 1;
+    }
+    return i;
+}
+
+/* Appends "s" escaped as serde_json does (\" \\ \b \f \n \r \t, other
+   controls \u00xx, everything else as is) at h + *n; with h NULL only
+   counts. */
+static void fp8q__st_json_str(char *h, size_t *n, const char *str)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)str;
+    size_t k = *n;
+    if (h) h[k] = '"';
+    k++;
+    for (; *s; s++) {
+        unsigned c = *s;
+        char e = c == '"'    ? '"'
+                 : c == '\\' ? '\\'
+                 : c == '\b' ? 'b'
+                 : c == '\f' ? 'f'
+                 : c == '\n' ? 'n'
+                 : c == '\r' ? 'r'
+                 : c == '\t' ? 't'
+                             : 0;
+        if (e) {
+            if (h) {
+                h[k] = '\\';
+                h[k + 1] = e;
+            }
+            k += 2;
+        } else if (c < 0x20) {
+            if (h) {
+                h[k] = '\\';
+                h[k + 1] = 'u';
+                h[k + 2] = '0';
+                h[k + 3] = '0';
+                h[k + 4] = hex[c >> 4];
+                h[k + 5] = hex[c & 15u];
+            }
+            k += 6;
+        } else {
+            if (h) h[k] = (char)c;
+            k++;
+        }
+    }
+    if (h) h[k] = '"';
+    *n = k + 1;
+}
+
+static void fp8q__st_json_lit(char *h, size_t *n, const char *s)
+{
+    for (; *s; s++, (*n)++)
+        if (h) h[*n] = *s;
+}
+
+static void fp8q__st_json_u64(char *h, size_t *n, uint64_t v)
+{
+    char d[24];
+    int k = 0;
+    do {
+        d[k++] = (char)('0' + (int)(v % 10u));
+        v /= 10u;
+    } while (v);
+    while (k) {
+        --k;
+        if (h) h[*n] = d[k];
+        (*n)++;
+    }
+}
+
+/* Writes (or with h NULL measures) the unpadded header; sizes[] are the
+   tensors' byte sizes. */
+static void fp8q__st_header(char *h, size_t *n, const fp8q_tensor_out *t, size_t nt, const uint64_t *sizes,
+                            const char *const *mk, const char *const *mv, size_t nm)
+{
+    size_t i;
+    int d;
+    uint64_t off = 0;
+    *n = 0;
+    fp8q__st_json_lit(h, n, "{");
+    if (nm) {
+        fp8q__st_json_lit(h, n, "\"__metadata__\":{");
+        for (i = 0; i < nm; i++) {
+            if (i) fp8q__st_json_lit(h, n, ",");
+            fp8q__st_json_str(h, n, mk[i]);
+            fp8q__st_json_lit(h, n, ":");
+            fp8q__st_json_str(h, n, mv[i]);
+        }
+        fp8q__st_json_lit(h, n, "}");
+    }
+    for (i = 0; i < nt; i++) {
+        if (i || nm) fp8q__st_json_lit(h, n, ",");
+        fp8q__st_json_str(h, n, t[i].name);
+        fp8q__st_json_lit(h, n, ":{\"dtype\":\"");
+        fp8q__st_json_lit(h, n, fp8q__dtypes[(int)t[i].dtype].name);
+        fp8q__st_json_lit(h, n, "\",\"shape\":[");
+        for (d = 0; d < t[i].ndim; d++) {
+            if (d) fp8q__st_json_lit(h, n, ",");
+            fp8q__st_json_u64(h, n, t[i].shape[d]);
+        }
+        fp8q__st_json_lit(h, n, "],\"data_offsets\":[");
+        fp8q__st_json_u64(h, n, off);
+        fp8q__st_json_lit(h, n, ",");
+        off += sizes[i];
+        fp8q__st_json_u64(h, n, off);
+        fp8q__st_json_lit(h, n, "]}");
+    }
+    fp8q__st_json_lit(h, n, "}");
+}
+
+static int fp8q__st_strptr_cmp(const void *a_, const void *b_)
+{
+    return strcmp(*(const char *const *)a_, *(const char *const *)b_);
+}
+
+/* Validates the writer's arguments; on success *head is the malloc'd header
+   with its 8-byte prefix (head_len bytes, a multiple of 8) and *data_len the
+   data section's size. */
+static fp8q_result fp8q__st_prepare(const fp8q_tensor_out *t, size_t nt, const char *const *mk, const char *const *mv,
+                                    size_t nm, char **head, size_t *head_len, uint64_t *data_len, fp8q_error *err)
+{
+    fp8q__st_msg m;
+    uint64_t *sizes = NULL, total = 0;
+    const char **names = NULL;
+    size_t i, hn, padded, hl, worst;
+    int d;
+    char *h;
+    m.n = 0;
+    m.m[0] = 0;
+    *head = NULL;
+    *head_len = 0;
+    *data_len = 0;
+    if ((!t && nt) || (nm && (!mk || !mv)))
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0, "fp8q_safetensors_write: tensors or metadata array is NULL");
+    /* bound the header size before anything is allocated for it */
+    worst = 64;
+    for (i = 0; i < nm; i++) {
+        size_t a, b;
+        if (!mk[i] || !mv[i])
+            return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0, "fp8q_safetensors_write: a metadata key or value is NULL");
+        a = fp8q__st_utf8_len(mk[i]);
+        b = fp8q__st_utf8_len(mv[i]);
+        if (a == (size_t)-1 || b == (size_t)-1) {
+            fp8q__st_put(&m, "metadata ");
+            fp8q__st_put(&m, a == (size_t)-1 ? "key " : "value for ");
+            fp8q__st_name(&m, mk[i]);
+            fp8q__st_put(&m, a == (size_t)-1 ? " is not valid UTF-8" : " is not valid UTF-8");
+            return fp8q__st_fail(err, FP8Q_ERR_ARG, 0, &m);
+        }
+        if (a > ((size_t)-1) / 16 || b > ((size_t)-1) / 16 || worst > ((size_t)-1) / 4 - 6 * (a + b) - 16)
+            return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0, "fp8q_safetensors_write: header too large");
+        worst += 6 * (a + b) + 16;
+    }
+    sizes = (uint64_t *)fp8q__st_alloc(nt, sizeof(uint64_t));
+    names = (const char **)fp8q__st_alloc(nt + nm, sizeof(const char *));
+    if (!sizes || !names) {
+        free(sizes);
+        free((void *)names);
+        return fp8q__st_fail_str(err, FP8Q_ERR_NOMEM, 0, "out of memory");
+    }
+    for (i = 0; i < nt; i++) {
+        const fp8q_dtype_info *di = fp8q_dtype_get(t[i].dtype);
+        uint64_t numel = 1;
+        size_t a;
+        if (!t[i].name) {
+            fp8q__st_put(&m, "tensor ");
+            fp8q__st_u64(&m, i);
+            fp8q__st_put(&m, ": name is NULL");
+            goto fail;
+        }
+        a = fp8q__st_utf8_len(t[i].name);
+        if (a == 0 || a == (size_t)-1 || strcmp(t[i].name, "__metadata__") == 0) {
+            fp8q__st_put(&m, "tensor ");
+            fp8q__st_u64(&m, i);
+            fp8q__st_put(&m, " ");
+            fp8q__st_name(&m, t[i].name);
+            fp8q__st_put(&m, a == 0            ? ": the name is empty"
+                             : a == (size_t)-1 ? ": the name is not valid UTF-8"
+                                               : ": the name __metadata__ is reserved");
+            goto fail;
+        }
+        if (!di) {
+            fp8q__st_tensor_prefix(&m, t[i].name);
+            fp8q__st_put(&m, "unknown dtype ");
+            fp8q__st_u64(&m, (uint64_t)(unsigned)t[i].dtype);
+            goto fail;
+        }
+        if (t[i].ndim < 0 || t[i].ndim > FP8Q_SAFETENSORS_MAX_DIMS || (t[i].ndim > 0 && !t[i].shape)) {
+            fp8q__st_tensor_prefix(&m, t[i].name);
+            fp8q__st_put(&m, "ndim must be 0 to 8, with a shape array when > 0");
+            goto fail;
+        }
+        for (d = 0; d < t[i].ndim; d++) {
+            if (t[i].shape[d] > (uint64_t)INT64_MAX || (t[i].shape[d] && numel > UINT64_MAX / t[i].shape[d])) {
+                fp8q__st_tensor_prefix(&m, t[i].name);
+                fp8q__st_put(&m, "shape ");
+                fp8q__st_shape(&m, t[i].shape, t[i].ndim);
+                fp8q__st_put(&m, " is too large");
+                goto fail;
+            }
+            numel *= t[i].shape[d];
+        }
+        if (numel > UINT64_MAX / (uint64_t)di->bits || (numel * (uint64_t)di->bits) % 8u) {
+            fp8q__st_tensor_prefix(&m, t[i].name);
+            fp8q__st_put(&m, "shape ");
+            fp8q__st_shape(&m, t[i].shape, t[i].ndim);
+            fp8q__st_put(&m, " of ");
+            fp8q__st_put(&m, di->name);
+            fp8q__st_put(&m, " is not a whole number of bytes");
+            goto fail;
+        }
+        sizes[i] = numel * (uint64_t)di->bits / 8u;
+        if (sizes[i] && !t[i].data) {
+            fp8q__st_tensor_prefix(&m, t[i].name);
+            fp8q__st_put(&m, "data is NULL");
+            goto fail;
+        }
+        if (sizes[i] > UINT64_MAX - total || a > ((size_t)-1) / 16 ||
+            worst > ((size_t)-1) / 4 - 6 * a - 64 - 21 * (FP8Q_SAFETENSORS_MAX_DIMS + 2)) {
+            fp8q__st_tensor_prefix(&m, t[i].name);
+            fp8q__st_put(&m, "the file would be too large");
+            goto fail;
+        }
+        total += sizes[i];
+        worst += 6 * a + 64 + 21 * (FP8Q_SAFETENSORS_MAX_DIMS + 2);
+        names[i] = t[i].name;
+    }
+    /* duplicates: tensor names, then metadata keys */
+    qsort((void *)names, nt, sizeof *names, fp8q__st_strptr_cmp);
+    for (i = 1; i < nt; i++)
+        if (strcmp(names[i - 1], names[i]) == 0) {
+            fp8q__st_put(&m, "duplicate tensor name ");
+            fp8q__st_name(&m, names[i]);
+            goto fail;
+        }
+    for (i = 0; i < nm; i++) names[i] = mk[i];
+    qsort((void *)names, nm, sizeof *names, fp8q__st_strptr_cmp);
+    for (i = 1; i < nm; i++)
+        if (strcmp(names[i - 1], names[i]) == 0) {
+            fp8q__st_put(&m, "duplicate metadata key ");
+            fp8q__st_name(&m, names[i]);
+            goto fail;
+        }
+    free((void *)names);
+    names = NULL;
+
+    fp8q__st_header(NULL, &hn, t, nt, sizes, mk, mv, nm);
+    padded = hn + (8 - hn % 8) % 8; /* hn <= worst < SIZE_MAX / 4 */
+    hl = 8 + padded;
+    h = (char *)malloc(hl);
+    if (!h) {
+        free(sizes);
+        return fp8q__st_fail_str(err, FP8Q_ERR_NOMEM, 0, "out of memory for the header");
+    }
+    for (d = 0; d < 8; d++) h[d] = (char)(unsigned char)(((uint64_t)padded >> (8 * d)) & 0xFFu);
+    fp8q__st_header(h + 8, &hn, t, nt, sizes, mk, mv, nm);
+    for (i = 8 + hn; i < hl; i++) h[i] = ' ';
+    free(sizes);
+    *head = h;
+    *head_len = hl;
+    *data_len = total;
+    return FP8Q_OK;
+
+fail:
+    free(sizes);
+    free((void *)names);
+    return fp8q__st_fail(err, FP8Q_ERR_ARG, 0, &m);
+}
+
+FP8QDEF fp8q_result fp8q_safetensors_write_mem(void **out, size_t *out_len, const fp8q_tensor_out *t, size_t n,
+                                               const char *const *meta_keys, const char *const *meta_values,
+                                               size_t n_meta, fp8q_error *err)
+{
+    char *head, *buf;
+    size_t hl, i, pos;
+    uint64_t dl;
+    fp8q_result r;
+    fp8q__st_err_ok(err);
+    if (out) *out = NULL;
+    if (out_len) *out_len = 0;
+    if (!out || !out_len)
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0, "fp8q_safetensors_write_mem: out or out_len is NULL");
+    r = fp8q__st_prepare(t, n, meta_keys, meta_values, n_meta, &head, &hl, &dl, err);
+    if (r != FP8Q_OK) return r;
+    if (dl > (uint64_t)((size_t)-1 - hl)) {
+        free(head);
+        return fp8q__st_fail_str(err, FP8Q_ERR_LIMIT, 0, "fp8q_safetensors_write_mem: file too large for memory");
+    }
+    buf = (char *)realloc(head, hl + (size_t)dl);
+    if (!buf) {
+        free(head);
+        return fp8q__st_fail_str(err, FP8Q_ERR_NOMEM, 0, "out of memory for the file");
+    }
+    for (i = 0, pos = hl; i < n; i++) {
+        const fp8q_dtype_info *di = fp8q_dtype_get(t[i].dtype);
+        uint64_t numel = 1, size;
+        int d;
+        for (d = 0; d < t[i].ndim; d++) numel *= t[i].shape[d];
+        size = numel * (uint64_t)di->bits / 8u;
+        if (size) FP8Q__MEMCPY(buf + pos, t[i].data, (size_t)size);
+        pos += (size_t)size;
+    }
+    *out = buf;
+    *out_len = pos;
+    return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_safetensors_write(const char *path, const fp8q_tensor_out *t, size_t n,
+                                           const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
+                                           fp8q_error *err)
+{
+    char *head;
+    size_t hl, i;
+    uint64_t dl;
+    fp8q_result r;
+    FILE *f;
+    int ok;
+    fp8q__st_err_ok(err);
+    if (!path) return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0, "fp8q_safetensors_write: path is NULL");
+    r = fp8q__st_prepare(t, n, meta_keys, meta_values, n_meta, &head, &hl, &dl, err);
+    if (r != FP8Q_OK) return r;
+    f = fopen(path, "wb");
+    if (!f) {
+        free(head);
+#ifdef FP8Q__ST_MMAP
+        return fp8q__st_open_fail(err, path, "cannot create", errno);
+#else
+        return fp8q__st_open_fail(err, path, "cannot create", 0);
+#endif
+    }
+    ok = fwrite(head, 1, hl, f) == hl;
+    free(head);
+    for (i = 0; ok && i < n; i++) {
+        const fp8q_dtype_info *di = fp8q_dtype_get(t[i].dtype);
+        uint64_t numel = 1, size, done = 0;
+        int d;
+        for (d = 0; d < t[i].ndim; d++) numel *= t[i].shape[d];
+        size = numel * (uint64_t)di->bits / 8u;
+        while (ok && done < size) { /* chunks: size may exceed size_t on 32-bit hosts */
+            size_t c = size - done > ((uint64_t)1 << 30) ? (size_t)1 << 30 : (size_t)(size - done);
+            ok = fwrite((const char *)t[i].data + (size_t)done, 1, c, f) == c;
+            done += c;
+        }
+    }
+    if (fclose(f) != 0) ok = 0;
+    if (!ok) {
+        (void)remove(path);
+        return fp8q__st_open_fail(err, path, "write failed (disk full?); the partial file was removed", 0);
+    }
     return FP8Q_OK;
 }
 

@@ -65,14 +65,14 @@ else missing "freestanding arm-none-eabi build" arm-none-eabi-gcc; fi
 
 echo "== other machines"
 if have s390x-linux-gnu-gcc && have qemu-s390x; then
-    step "big-endian s390x (qemu-s390x), full suite" sh -c "s390x-linux-gnu-gcc $STRICT -O2 -static tests/test_fp8q.c -lm -o $BUILD/test_s390x && s390x-linux-gnu-gcc $STRICT -O2 -static tests/test_json.c -lm -o $BUILD/test_json_s390x && RUNNER=qemu-s390x sh tests/run_tests.sh $BUILD/test_s390x $BUILD/test_json_s390x && qemu-s390x $BUILD/test_s390x | grep -q big-endian"
+    step "big-endian s390x (qemu-s390x), full suite" sh -c "s390x-linux-gnu-gcc $STRICT -O2 -static tests/test_fp8q.c -lm -o $BUILD/test_s390x && s390x-linux-gnu-gcc $STRICT -O2 -static tests/test_json.c -lm -o $BUILD/test_json_s390x && s390x-linux-gnu-gcc $STRICT -O2 -static tests/test_safetensors.c -lm -o $BUILD/test_st_s390x && RUNNER=qemu-s390x sh tests/run_tests.sh $BUILD/test_s390x $BUILD/test_json_s390x $BUILD/test_st_s390x && qemu-s390x $BUILD/test_s390x | grep -q big-endian"
 else missing "big-endian s390x" "s390x-linux-gnu-gcc/qemu-s390x"; fi
 if have aarch64-linux-gnu-gcc && have qemu-aarch64; then
     step "AArch64 NEON (qemu-aarch64), full suite" sh -c "aarch64-linux-gnu-gcc $STRICT -O2 -static tests/test_fp8q.c -lm -o $BUILD/test_aarch64 && RUNNER=qemu-aarch64 sh tests/run_tests.sh $BUILD/test_aarch64 && qemu-aarch64 $BUILD/test_aarch64 | grep -q 'bulk path: neon'"
 else missing "AArch64 NEON" "aarch64-linux-gnu-gcc/qemu-aarch64"; fi
 if have x86_64-w64-mingw32-gcc && have wine; then
     export WINEDEBUG=-all WINEPREFIX="${WINEPREFIX:-$(pwd)/$BUILD/wineprefix}"
-    step "Windows x86-64 (mingw-w64, wine), full suite" sh -c "x86_64-w64-mingw32-gcc $STRICT -O2 tests/test_fp8q.c -o $BUILD/test_win.exe && x86_64-w64-mingw32-gcc $STRICT -O2 tests/test_json.c -o $BUILD/test_json_win.exe && RUNNER=wine sh tests/run_tests.sh $BUILD/test_win.exe $BUILD/test_json_win.exe"
+    step "Windows x86-64 (mingw-w64, wine), full suite" sh -c "x86_64-w64-mingw32-gcc $STRICT -O2 tests/test_fp8q.c -o $BUILD/test_win.exe && x86_64-w64-mingw32-gcc $STRICT -O2 tests/test_json.c -o $BUILD/test_json_win.exe && x86_64-w64-mingw32-gcc $STRICT -O2 tests/test_safetensors.c -o $BUILD/test_st_win.exe && RUNNER=wine sh tests/run_tests.sh $BUILD/test_win.exe $BUILD/test_json_win.exe $BUILD/test_st_win.exe"
 else missing "Windows mingw-w64/wine" "x86_64-w64-mingw32-gcc/wine"; fi
 
 echo "== sanitizers and layout"
@@ -81,6 +81,7 @@ if have clang; then
     step "ASan+UBSan (clang), scalar" sh -c "clang $STRICT $SAN -DFP8Q_NO_SIMD tests/test_fp8q.c -lm -pthread -o $BUILD/test_asan && sh tests/run_tests.sh $BUILD/test_asan"
     step "ASan+UBSan (clang), avx2" sh -c "clang $STRICT $SAN -mavx2 -mf16c -mfma tests/test_fp8q.c -lm -pthread -o $BUILD/test_asan_avx2 && sh tests/run_tests.sh $BUILD/test_asan_avx2"
     step "ASan+UBSan (clang), JSON parser" sh -c "clang $STRICT $SAN tests/test_json.c -lm -o $BUILD/test_json_asan && sh tests/run_tests.sh $BUILD/test_json_asan"
+    step "ASan+UBSan (clang), safetensors" sh -c "clang $STRICT $SAN tests/test_safetensors.c -lm -o $BUILD/test_st_asan && clang $STRICT $SAN -DFP8Q_NO_MMAP -DFP8Q_MAX_TENSORS=5 -DFP8Q_MAX_HEADER_SIZE=4096 tests/test_safetensors.c -lm -o $BUILD/test_st_asan_limits && sh tests/run_tests.sh $BUILD/test_st_asan $BUILD/test_st_asan_limits"
     step "ASan+UBSan (clang), avx512" sh -c "clang $STRICT $SAN -mavx512f tests/test_fp8q.c -lm -pthread -o $BUILD/test_asan_avx512 && sh tests/run_tests.sh $BUILD/test_asan_avx512"
 else missing "ASan+UBSan" clang; fi
 if have clang-format; then
