@@ -43,6 +43,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_common.h"
+
 #define FP8Q_STATIC
 #define FP8Q_IMPLEMENTATION
 #include "../fp8q.h"
@@ -67,13 +69,6 @@ typedef struct timing {
     int runs;     /* best of this many runs */
     double min_s; /* each run repeats the kernel until this many seconds elapsed; 0: one call per run */
 } timing;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* ----------------------------------------------------------------- kernels */
 
@@ -168,29 +163,6 @@ typedef struct buffers {
     uint8_t *m_src; /* 2.5n: memcpy source */
     uint8_t *m_dst; /* 2.5n: memcpy destination */
 } buffers;
-
-/* 64-byte aligned, and written once so that no page fault happens inside a timed region. */
-static void *alloc_touched(size_t bytes)
-{
-    void *p = NULL;
-    if (posix_memalign(&p, 64, bytes) != 0) {
-        fprintf(stderr, "bench_convert: out of memory (%zu bytes)\n", bytes);
-        exit(1);
-    }
-    memset(p, 0x5A, bytes);
-    return p;
-}
-
-/* xorshift64: fixed seed, so every run converts the same data. */
-static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
-
-static uint64_t next_u64(void)
-{
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return g_rng;
-}
 
 /* Roughly normal (Irwin-Hall: sum of 12 uniforms - 6, sd 1) times 2^k with k uniform in -14..8: subnormal,
    normal and saturating (|x| > 464) E4M3 results all occur. */

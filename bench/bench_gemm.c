@@ -49,6 +49,8 @@
 
 #include <cblas.h>
 
+#include "bench_common.h"
+
 #define FP8Q_IMPLEMENTATION
 #include "../fp8q.h"
 
@@ -64,37 +66,7 @@
 
 /* ------------------------------------------------------------------ timing */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* ----------------------------------------------------------------- buffers */
-
-/* 64-byte aligned, and written once so that no page fault happens inside a timed region. */
-static void *alloc_touched(size_t bytes)
-{
-    void *p = NULL;
-    if (posix_memalign(&p, 64, bytes) != 0) {
-        fprintf(stderr, "bench_gemm: out of memory (%zu bytes)\n", bytes);
-        exit(1);
-    }
-    memset(p, 0, bytes);
-    return p;
-}
-
-/* xorshift64: fixed seed, so every run multiplies the same data. */
-static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
-
-static uint64_t next_u64(void)
-{
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return g_rng;
-}
 
 /* A uniformly random E4M3 byte other than the NaN codes 7F and FF (254 choices). */
 static uint8_t random_e4m3(void)

@@ -14,31 +14,7 @@
 
 /* ------------------------------------------------------------- harness */
 
-static int g_passed, g_failed, g_case_failures;
-
-#define CHECK(cond, ...)                                                                                               \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            if (g_case_failures++ < 8) {                                                                               \
-                printf("    %s:%d: ", __FILE__, __LINE__);                                                             \
-                printf(__VA_ARGS__);                                                                                   \
-                printf("\n");                                                                                          \
-            }                                                                                                          \
-        }                                                                                                              \
-    } while (0)
-
-static void run_case(const char *name, void (*fn)(void))
-{
-    g_case_failures = 0;
-    fn();
-    if (g_case_failures) {
-        g_failed++;
-        printf("FAIL %s (%d mismatches)\n", name, g_case_failures);
-    } else {
-        g_passed++;
-        printf("ok   %s\n", name);
-    }
-}
+#include "harness.h"
 
 static uint32_t f32_bits(float x)
 {
