@@ -33,7 +33,7 @@ HEADER := fp8q.h
 .PHONY: all run test check bench install uninstall clean format
 
 TEST_BINS := $(foreach l,$(TEST_LEVELS),$(BUILD)/test_$(l)) $(BUILD)/test_json $(BUILD)/test_safetensors \
-             $(BUILD)/test_safetensors_limits
+             $(BUILD)/test_safetensors_limits $(BUILD)/test_config
 
 all: $(BUILD)/fp8q_demo $(TEST_BINS)
 
@@ -53,6 +53,9 @@ $(BUILD)/test_json: tests/test_json.c $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm
 
 $(BUILD)/test_safetensors: tests/test_safetensors.c $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm
+
+$(BUILD)/test_config: tests/test_config.c $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm
 
 # the same suite with tiny limits, to test the limits themselves

@@ -33,6 +33,7 @@
      FP8Q_MAX_HEADER_SIZE  largest safetensors header accepted (default 1e8 bytes)
      FP8Q_MAX_TENSORS    most tensors in one safetensors file (default 1e6)
      FP8Q_MAX_JSON_DEPTH most JSON containers open at once (default 512)
+     FP8Q_MAX_CONFIG_SIZE  largest config.json / index.json read (default 64 MiB)
      FP8Q_NO_MMAP        fp8q_safetensors_open reads files with fread even where
                          it could map them (POSIX)
      FP8Q_NO_THREADS     no built-in threads for the fast GEMM (it then runs on
@@ -786,6 +787,99 @@ FP8QDEF fp8q_result fp8q_safetensors_write(const char *path, const fp8q_tensor_o
 FP8QDEF fp8q_result fp8q_safetensors_write_mem(void **out, size_t *out_len, const fp8q_tensor_out *t, size_t n,
                                                const char *const *meta_keys, const char *const *meta_values,
                                                size_t n_meta, fp8q_error *err);
+
+/* --------------------------------------------------- Llama config.json */
+/* Reads a Hugging Face config.json of the Llama family (Llama 1/2/3.x,
+   TinyLlama, SmolLM, Mistral without sliding window) into plain numbers.
+
+   Architecture: "architectures" must be an array whose first element is
+   "LlamaForCausalLM" or "MistralForCausalLM" (copied as given); when
+   "architectures" is absent or null, "model_type" "llama" or "mistral" is
+   accepted and the canonical class name is filled in. Anything else is
+   FP8Q_ERR_UNSUPPORTED naming the value. A non-null "sliding_window" is
+   FP8Q_ERR_UNSUPPORTED (this reader only describes full attention).
+   Required positive integers: hidden_size, intermediate_size,
+   num_hidden_layers, num_attention_heads, vocab_size. Optional (absent or
+   null gives the default): num_key_value_heads (num_attention_heads),
+   head_dim (hidden_size / num_attention_heads, which must then divide
+   exactly; always even), max_position_embeddings (2048, as transformers'
+   LlamaConfig), rms_norm_eps (1e-6, must be > 0), rope_theta (10000, must be
+   > 0), tie_word_embeddings (a boolean, default 0), torch_dtype (or the newer
+   "dtype"; "bfloat16", "float16", "float32", else FP8Q_ERR_UNSUPPORTED),
+   rope_scaling (null, {"rope_type"|"type": "default"} for plain RoPE, or
+   "llama3" with factor, low_freq_factor, high_freq_factor (numbers > 0,
+   high > low) and original_max_position_embeddings (a positive integer);
+   other rope types are FP8Q_ERR_UNSUPPORTED naming them).
+   num_attention_heads must be a multiple of num_key_value_heads.
+   Limits (FP8Q_ERR_LIMIT): every dimension, head count and position count
+   <= 2^20, num_hidden_layers <= 4096, vocab_size <= 2^22.
+   Integers may be written 4096, 4096.0 or 4.096e3; a fraction is an error.
+   Wrong types and values are FP8Q_ERR_PARSE with a sentence naming the key,
+   e.g. "config.json: 'num_key_value_heads' must be a positive integer, got
+   \"8\"". Unknown keys are ignored. The JSON is strict (fp8q_json_parse
+   without FP8Q_JSON_ALLOW_NONFINITE). quantization_config is not
+   interpreted: has_quantization_config only says whether it is present and
+   not null (the parsed JSON is freed before returning, so no token index
+   into it is kept; re-parse the text to read it). */
+typedef struct fp8q_llama_config {
+    char architecture[64]; /* "LlamaForCausalLM" or "MistralForCausalLM" */
+    int hidden_size, intermediate_size, num_hidden_layers, num_attention_heads, num_key_value_heads, head_dim;
+    int vocab_size, max_position_embeddings;
+    double rms_norm_eps, rope_theta;
+    int tie_word_embeddings; /* default 0 */
+    int rope_llama3; /* rope_scaling with rope_type (or legacy "type") "llama3"; else 0 and the rope_ fields 0 */
+    double rope_factor, rope_low_freq_factor, rope_high_freq_factor;
+    int rope_original_max_position;
+    char torch_dtype[16];        /* "bfloat16", "float16", "float32" or "" when absent */
+    int has_quantization_config; /* 1 when "quantization_config" is present and not null */
+} fp8q_llama_config;
+
+#ifndef FP8Q_MAX_CONFIG_SIZE
+#define FP8Q_MAX_CONFIG_SIZE 67108864 /* largest config.json or index.json read from a file (bytes) */
+#endif
+
+/* Parses text[0, len). On success FP8Q_OK and *cfg filled; on failure *cfg
+   is zeroed and err, if not NULL, has a message starting "config.json: ".
+   FP8Q_ERR_ARG for cfg NULL or text NULL with len > 0. */
+FP8QDEF fp8q_result fp8q_llama_config_parse(fp8q_llama_config *cfg, const char *text, size_t len, fp8q_error *err);
+
+/* Reads the file at path (at most FP8Q_MAX_CONFIG_SIZE bytes, else
+   FP8Q_ERR_LIMIT) and parses it; messages start with the path. A file that
+   cannot be opened or read is FP8Q_ERR_IO. */
+FP8QDEF fp8q_result fp8q_llama_config_load(fp8q_llama_config *cfg, const char *path, fp8q_error *err);
+
+/* ---------------------------------------------------------- checkpoints */
+/* A checkpoint directory as Hugging Face saves it. If
+   DIR/model.safetensors.index.json exists it is read (strict JSON, at most
+   FP8Q_MAX_CONFIG_SIZE bytes): its "weight_map" object maps every tensor
+   name to a shard file name in DIR. Shard names must be non-empty and
+   contain no '/', '\\' or ".."; each distinct shard is opened once with
+   fp8q_safetensors_open (files[] in byte order of the shard names). Every
+   tensor in the map must be in its shard, and every tensor of every shard
+   must be in the map and mapped to that shard (so a tensor stored in two
+   shards is an error). Otherwise DIR/model.safetensors is opened as the
+   only file. Neither present: FP8Q_ERR_IO, "no model.safetensors or
+   model.safetensors.index.json in DIR". Index errors are FP8Q_ERR_PARSE
+   with messages starting with the index path; shard errors are those of
+   fp8q_safetensors_open. On failure *ck is zeroed (close is still safe). */
+typedef struct fp8q_checkpoint {
+    size_t n_files;
+    fp8q_safetensors *files; /* shards, or one file */
+    size_t n_tensors;        /* total */
+    void *fp8q__owned;       /* internal: name index, name -> (file, tensor) */
+} fp8q_checkpoint;
+
+FP8QDEF fp8q_result fp8q_checkpoint_open(fp8q_checkpoint *ck, const char *dir, fp8q_error *err);
+
+/* Closes every file and frees the index; zeroes *ck. Safe on NULL, a zeroed
+   struct, a failed open and a second call. */
+FP8QDEF void fp8q_checkpoint_close(fp8q_checkpoint *ck);
+
+/* The tensor named name, or NULL when absent. If file is not NULL, *file is
+   set to the fp8q_safetensors that holds it (NULL when absent); use it with
+   fp8q_safetensors_bytes / fp8q_safetensors_read_f32. O(log n). */
+FP8QDEF const fp8q_tensor_info *fp8q_checkpoint_find(const fp8q_checkpoint *ck, const char *name,
+                                                     const fp8q_safetensors **file);
 
 #endif /* FP8Q_FREESTANDING */
 
@@ -5546,6 +5640,775 @@ FP8QDEF fp8q_result fp8q_safetensors_write(const char *path, const fp8q_tensor_o
         return fp8q__st_open_fail(err, path, "write failed (disk full?); the partial file was removed", 0);
     }
     return FP8Q_OK;
+}
+
+/* --------------------------------------------------- Llama config.json */
+/* Messages are built with the safetensors fp8q__st_msg helpers (no printf). */
+
+#include <errno.h> /* errno after fopen: ENOENT tells "absent" from "unreadable" */
+
+/* The value token t as written, for "got ...": strings in double quotes as
+   in the file, numbers and literals verbatim, containers by kind; cut at a
+   UTF-8 boundary after 40 bytes with "...". */
+static void fp8q__cfg_got(fp8q__st_msg *m, const fp8q_json *j, size_t t)
+{
+    const fp8q_json_token *k = &j->tok[t];
+    size_t i, n = 0;
+    char b[2];
+    if (k->type == FP8Q_JSON_OBJECT || k->type == FP8Q_JSON_ARRAY) {
+        fp8q__st_put(m, fp8q__st_type_name(k->type));
+        return;
+    }
+    if (k->type == FP8Q_JSON_STRING) fp8q__st_put(m, "\"");
+    b[1] = 0;
+    for (i = k->start; i < k->end; i++, n++) {
+        if (n >= 40 && ((unsigned char)j->text[i] & 0xC0u) != 0x80u) {
+            fp8q__st_put(m, "...");
+            break;
+        }
+        b[0] = j->text[i];
+        fp8q__st_put(m, b);
+    }
+    if (k->type == FP8Q_JSON_STRING) fp8q__st_put(m, "\"");
+}
+
+static void fp8q__cfg_msg_init(fp8q__st_msg *m)
+{
+    m->n = 0;
+    m->m[0] = 0;
+}
+
+/* "'key' must be WHAT, got VALUE" */
+static fp8q_result fp8q__cfg_bad(fp8q_error *err, int code, const fp8q_json *j, size_t t, const char *key,
+                                 const char *what)
+{
+    fp8q__st_msg m;
+    fp8q__cfg_msg_init(&m);
+    fp8q__st_put(&m, "'");
+    fp8q__st_put(&m, key);
+    fp8q__st_put(&m, "' ");
+    fp8q__st_put(&m, what);
+    fp8q__st_put(&m, ", got ");
+    fp8q__cfg_got(&m, j, t);
+    return fp8q__st_fail(err, code, j->tok[t].start, &m);
+}
+
+/* The value of member key of object obj; 0 when absent or null. */
+static size_t fp8q__cfg_get(const fp8q_json *j, size_t obj, const char *key)
+{
+    size_t t = fp8q_json_get(j, obj, key);
+    return t && j->tok[t].type != FP8Q_JSON_NULL ? t : 0;
+}
+
+/* A positive integer <= limit. Absent or null: *out = def, or an error when
+   def is 0 (required). */
+static fp8q_result fp8q__cfg_int(const fp8q_json *j, size_t obj, const char *key, int64_t limit, int def, int *out,
+                                 fp8q_error *err)
+{
+    size_t t = fp8q__cfg_get(j, obj, key);
+    int64_t v = 0;
+    fp8q_result r;
+    if (!t) {
+        if (def > 0) {
+            *out = def;
+            return FP8Q_OK;
+        }
+        {
+            fp8q__st_msg m;
+            fp8q__cfg_msg_init(&m);
+            fp8q__st_put(&m, "missing required key '");
+            fp8q__st_put(&m, key);
+            fp8q__st_put(&m, "' (a positive integer)");
+            return fp8q__st_fail(err, FP8Q_ERR_PARSE, 0, &m);
+        }
+    }
+    if (j->tok[t].type != FP8Q_JSON_NUMBER)
+        return fp8q__cfg_bad(err, FP8Q_ERR_PARSE, j, t, key, "must be a positive integer");
+    r = fp8q_json_int64(j, t, &v);
+    if (r == FP8Q_ERR_LIMIT && j->text[j->tok[t].start] != '-')
+        v = INT64_MAX;
+    else if (r != FP8Q_OK || v <= 0)
+        return fp8q__cfg_bad(err, FP8Q_ERR_PARSE, j, t, key, "must be a positive integer");
+    if (v > limit) {
+        fp8q__st_msg m;
+        fp8q__cfg_msg_init(&m);
+        fp8q__st_put(&m, "'");
+        fp8q__st_put(&m, key);
+        fp8q__st_put(&m, "' is above the limit ");
+        fp8q__st_u64(&m, (uint64_t)limit);
+        fp8q__st_put(&m, ", got ");
+        fp8q__cfg_got(&m, j, t);
+        return fp8q__st_fail(err, FP8Q_ERR_LIMIT, j->tok[t].start, &m);
+    }
+    *out = (int)v;
+    return FP8Q_OK;
+}
+
+/* A number > 0 (and finite: the parser has no non-finite literals, but a
+   literal beyond the double range gives +Inf). Absent or null: def, or an
+   error when def is 0 (required). */
+static fp8q_result fp8q__cfg_pos(const fp8q_json *j, size_t obj, const char *key, double def, double *out,
+                                 fp8q_error *err)
+{
+    size_t t = fp8q__cfg_get(j, obj, key);
+    double v = 0.0;
+    if (!t) {
+        if (def > 0.0) {
+            *out = def;
+            return FP8Q_OK;
+        }
+        {
+            fp8q__st_msg m;
+            fp8q__cfg_msg_init(&m);
+            fp8q__st_put(&m, "missing required key '");
+            fp8q__st_put(&m, key);
+            fp8q__st_put(&m, "' (a positive number)");
+            return fp8q__st_fail(err, FP8Q_ERR_PARSE, 0, &m);
+        }
+    }
+    if (j->tok[t].type != FP8Q_JSON_NUMBER || fp8q_json_number(j, t, &v) != FP8Q_OK || !(v > 0.0) ||
+        !(v <= 1.7976931348623157e308))
+        return fp8q__cfg_bad(err, FP8Q_ERR_PARSE, j, t, key, "must be a finite positive number");
+    *out = v;
+    return FP8Q_OK;
+}
+
+#define FP8Q__CFG_DIM_MAX    ((int64_t)1 << 20)
+#define FP8Q__CFG_LAYERS_MAX ((int64_t)4096)
+#define FP8Q__CFG_VOCAB_MAX  ((int64_t)1 << 22)
+
+static fp8q_result fp8q__cfg_parse(fp8q_llama_config *c, const fp8q_json *j, fp8q_error *err)
+{
+    size_t t, a, rs;
+    fp8q_result r;
+    fp8q__st_msg m;
+    fp8q__cfg_msg_init(&m);
+    if (j->tok[0].type != FP8Q_JSON_OBJECT) {
+        fp8q__st_put(&m, "the top level must be an object, got ");
+        fp8q__cfg_got(&m, j, 0);
+        return fp8q__st_fail(err, FP8Q_ERR_PARSE, 0, &m);
+    }
+
+    /* architecture */
+    a = fp8q__cfg_get(j, 0, "architectures");
+    if (a) {
+        if (j->tok[a].type != FP8Q_JSON_ARRAY || j->tok[a].size == 0 || j->tok[a + 1].type != FP8Q_JSON_STRING)
+            return fp8q__cfg_bad(err, FP8Q_ERR_PARSE, j, a, "architectures",
+                                 "must be an array of strings with at least one element");
+        t = a + 1;
+        if (!fp8q_json_string_eq(j, t, "LlamaForCausalLM") && !fp8q_json_string_eq(j, t, "MistralForCausalLM")) {
+            fp8q__st_put(&m, "architecture ");
+            fp8q__cfg_got(&m, j, t);
+            fp8q__st_put(&m, " is not supported (LlamaForCausalLM or MistralForCausalLM)");
+            return fp8q__st_fail(err, FP8Q_ERR_UNSUPPORTED, j->tok[t].start, &m);
+        }
+        (void)fp8q_json_string(j, t, c->architecture, sizeof c->architecture);
+    } else {
+        t = fp8q__cfg_get(j, 0, "model_type");
+        if (!t) return fp8q__st_fail_str(err, FP8Q_ERR_PARSE, 0, "neither 'architectures' nor 'model_type' is given");
+        if (j->tok[t].type != FP8Q_JSON_STRING)
+            return fp8q__cfg_bad(err, FP8Q_ERR_PARSE, j, t, "model_type", "must be a string");
+        if (fp8q_json_string_eq(j, t, "llama"))
+            FP8Q__MEMCPY(c->architecture, "LlamaForCausalLM", 17);
+        else if (fp8q_json_string_eq(j, t, "mistral"))
+            FP8Q__MEMCPY(c->architecture, "MistralForCausalLM", 19);
+        else {
+            fp8q__st_put(&m, "model_type ");
+            fp8q__cfg_got(&m, j, t);
+            fp8q__st_put(&m, " is not supported (llama or mistral)");
+            return fp8q__st_fail(err, FP8Q_ERR_UNSUPPORTED, j->tok[t].start, &m);
+        }
+    }
+    t = fp8q__cfg_get(j, 0, "sliding_window");
+    if (t) {
+        fp8q__st_put(&m, "sliding-window attention is not supported ('sliding_window' is ");
+        fp8q__cfg_got(&m, j, t);
+        fp8q__st_put(&m, "; only null or absent)");
+        return fp8q__st_fail(err, FP8Q_ERR_UNSUPPORTED, j->tok[t].start, &m);
+    }
+
+    /* sizes */
+    if ((r = fp8q__cfg_int(j, 0, "hidden_size", FP8Q__CFG_DIM_MAX, 0, &c->hidden_size, err)) != FP8Q_OK) return r;
+    if ((r = fp8q__cfg_int(j, 0, "intermediate_size", FP8Q__CFG_DIM_MAX, 0, &c->intermediate_size, err)) != FP8Q_OK)
+        return r;
+    if ((r = fp8q__cfg_int(j, 0, "num_hidden_layers", FP8Q__CFG_LAYERS_MAX, 0, &c->num_hidden_layers, err)) != FP8Q_OK)
+        return r;
+    if ((r = fp8q__cfg_int(j, 0, "num_attention_heads", FP8Q__CFG_DIM_MAX, 0, &c->num_attention_heads, err)) != FP8Q_OK)
+        return r;
+    if ((r = fp8q__cfg_int(j, 0, "vocab_size", FP8Q__CFG_VOCAB_MAX, 0, &c->vocab_size, err)) != FP8Q_OK) return r;
+    if ((r = fp8q__cfg_int(j, 0, "num_key_value_heads", FP8Q__CFG_DIM_MAX, c->num_attention_heads,
+                           &c->num_key_value_heads, err)) != FP8Q_OK)
+        return r;
+    if ((r = fp8q__cfg_int(j, 0, "max_position_embeddings", FP8Q__CFG_DIM_MAX, 2048, &c->max_position_embeddings,
+                           err)) != FP8Q_OK)
+        return r;
+    if (c->num_attention_heads % c->num_key_value_heads != 0) {
+        fp8q__st_put(&m, "'num_attention_heads' (");
+        fp8q__st_u64(&m, (uint64_t)c->num_attention_heads);
+        fp8q__st_put(&m, ") must be a multiple of 'num_key_value_heads' (");
+        fp8q__st_u64(&m, (uint64_t)c->num_key_value_heads);
+        fp8q__st_put(&m, ")");
+        return fp8q__st_fail(err, FP8Q_ERR_PARSE, 0, &m);
+    }
+    if (fp8q__cfg_get(j, 0, "head_dim")) {
+        if ((r = fp8q__cfg_int(j, 0, "head_dim", FP8Q__CFG_DIM_MAX, 0, &c->head_dim, err)) != FP8Q_OK) return r;
+    } else {
+        if (c->hidden_size % c->num_attention_heads != 0) {
+            fp8q__st_put(&m, "'hidden_size' (");
+            fp8q__st_u64(&m, (uint64_t)c->hidden_size);
+            fp8q__st_put(&m, ") is not a multiple of 'num_attention_heads' (");
+            fp8q__st_u64(&m, (uint64_t)c->num_attention_heads);
+            fp8q__st_put(&m, ") and 'head_dim' is not given");
+            return fp8q__st_fail(err, FP8Q_ERR_PARSE, 0, &m);
+        }
+        c->head_dim = c->hidden_size / c->num_attention_heads;
+    }
+    if (c->head_dim % 2 != 0) {
+        fp8q__st_put(&m, "the head dimension must be even for RoPE, got ");
+        fp8q__st_u64(&m, (uint64_t)c->head_dim);
+        return fp8q__st_fail(err, FP8Q_ERR_PARSE, 0, &m);
+    }
+
+    /* norms and RoPE */
+    if ((r = fp8q__cfg_pos(j, 0, "rms_norm_eps", 1e-6, &c->rms_norm_eps, err)) != FP8Q_OK) return r;
+    if ((r = fp8q__cfg_pos(j, 0, "rope_theta", 10000.0, &c->rope_theta, err)) != FP8Q_OK) return r;
+    rs = fp8q__cfg_get(j, 0, "rope_scaling");
+    if (rs) {
+        size_t ty;
+        if (j->tok[rs].type != FP8Q_JSON_OBJECT)
+            return fp8q__cfg_bad(err, FP8Q_ERR_PARSE, j, rs, "rope_scaling", "must be an object or null");
+        ty = fp8q__cfg_get(j, rs, "rope_type");
+        if (!ty) ty = fp8q__cfg_get(j, rs, "type");
+        if (!ty) return fp8q__st_fail_str(err, FP8Q_ERR_PARSE, j->tok[rs].start, "'rope_scaling' has no 'rope_type'");
+        if (j->tok[ty].type != FP8Q_JSON_STRING)
+            return fp8q__cfg_bad(err, FP8Q_ERR_PARSE, j, ty, "rope_scaling.rope_type", "must be a string");
+        if (fp8q_json_string_eq(j, ty, "llama3")) {
+            c->rope_llama3 = 1;
+            if ((r = fp8q__cfg_pos(j, rs, "factor", 0.0, &c->rope_factor, err)) != FP8Q_OK ||
+                (r = fp8q__cfg_pos(j, rs, "low_freq_factor", 0.0, &c->rope_low_freq_factor, err)) != FP8Q_OK ||
+                (r = fp8q__cfg_pos(j, rs, "high_freq_factor", 0.0, &c->rope_high_freq_factor, err)) != FP8Q_OK ||
+                (r = fp8q__cfg_int(j, rs, "original_max_position_embeddings", FP8Q__CFG_DIM_MAX, 0,
+                                   &c->rope_original_max_position, err)) != FP8Q_OK) {
+                fp8q__st_prefix(err, "rope_scaling: ");
+                return r;
+            }
+            if (!(c->rope_high_freq_factor > c->rope_low_freq_factor))
+                return fp8q__st_fail_str(err, FP8Q_ERR_PARSE, j->tok[rs].start,
+                                         "rope_scaling: 'high_freq_factor' must be greater than 'low_freq_factor'");
+        } else if (!fp8q_json_string_eq(j, ty, "default")) {
+            fp8q__st_put(&m, "rope_scaling type ");
+            fp8q__cfg_got(&m, j, ty);
+            fp8q__st_put(&m, " is not supported (llama3 or default)");
+            return fp8q__st_fail(err, FP8Q_ERR_UNSUPPORTED, j->tok[ty].start, &m);
+        }
+    }
+
+    /* flags */
+    t = fp8q__cfg_get(j, 0, "tie_word_embeddings");
+    if (t) {
+        if (j->tok[t].type != FP8Q_JSON_TRUE && j->tok[t].type != FP8Q_JSON_FALSE)
+            return fp8q__cfg_bad(err, FP8Q_ERR_PARSE, j, t, "tie_word_embeddings", "must be true or false");
+        c->tie_word_embeddings = j->tok[t].type == FP8Q_JSON_TRUE;
+    }
+    t = fp8q__cfg_get(j, 0, "torch_dtype");
+    if (!t) t = fp8q__cfg_get(j, 0, "dtype");
+    if (t) {
+        if (j->tok[t].type != FP8Q_JSON_STRING)
+            return fp8q__cfg_bad(err, FP8Q_ERR_PARSE, j, t, "torch_dtype", "must be a string");
+        if (!fp8q_json_string_eq(j, t, "bfloat16") && !fp8q_json_string_eq(j, t, "float16") &&
+            !fp8q_json_string_eq(j, t, "float32")) {
+            fp8q__st_put(&m, "torch_dtype ");
+            fp8q__cfg_got(&m, j, t);
+            fp8q__st_put(&m, " is not supported (bfloat16, float16 or float32)");
+            return fp8q__st_fail(err, FP8Q_ERR_UNSUPPORTED, j->tok[t].start, &m);
+        }
+        (void)fp8q_json_string(j, t, c->torch_dtype, sizeof c->torch_dtype);
+    }
+    c->has_quantization_config = fp8q__cfg_get(j, 0, "quantization_config") != 0;
+    return FP8Q_OK;
+}
+
+static void fp8q__cfg_zero(fp8q_llama_config *c)
+{
+    size_t i;
+    unsigned char *p = (unsigned char *)c;
+    for (i = 0; i < sizeof *c; i++) p[i] = 0;
+    c->rms_norm_eps = 0.0; /* all-zero bytes are 0.0 on IEEE hosts; say it for the others */
+    c->rope_theta = 0.0;
+    c->rope_factor = c->rope_low_freq_factor = c->rope_high_freq_factor = 0.0;
+}
+
+/* Parses without the "config.json: " prefix (the caller adds its own). */
+static fp8q_result fp8q__cfg_parse_text(fp8q_llama_config *cfg, const char *text, size_t len, fp8q_error *err)
+{
+    fp8q_json j;
+    fp8q_result r;
+    fp8q__cfg_zero(cfg);
+    r = fp8q_json_parse(&j, text, len, 0, err);
+    if (r != FP8Q_OK) return r;
+    r = fp8q__cfg_parse(cfg, &j, err);
+    fp8q_json_free(&j);
+    if (r != FP8Q_OK) fp8q__cfg_zero(cfg);
+    return r;
+}
+
+FP8QDEF fp8q_result fp8q_llama_config_parse(fp8q_llama_config *cfg, const char *text, size_t len, fp8q_error *err)
+{
+    fp8q_result r;
+    fp8q__st_err_ok(err);
+    if (!cfg || (!text && len > 0))
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0,
+                                 !cfg ? "fp8q_llama_config_parse: cfg is NULL"
+                                      : "fp8q_llama_config_parse: text is NULL");
+    r = fp8q__cfg_parse_text(cfg, text ? text : "", len, err);
+    if (r != FP8Q_OK) fp8q__st_prefix(err, "config.json: ");
+    return r;
+}
+
+/* Reads the whole file at path into a malloc'd buffer (at most
+   FP8Q_MAX_CONFIG_SIZE bytes); works for files of unknown size. On failure
+   the message starts with the path; *missing (if not NULL) is set when the
+   file does not exist. */
+static fp8q_result fp8q__cfg_read(const char *path, char **out, size_t *out_len, int *missing, fp8q_error *err)
+{
+    FILE *f;
+    char *buf = NULL, *nb;
+    size_t n = 0, cap = 0, got;
+    fp8q_result r;
+    *out = NULL;
+    *out_len = 0;
+    if (missing) *missing = 0;
+    errno = 0;
+    f = fopen(path, "rb");
+    if (!f) {
+#ifdef ENOENT
+        if (missing && errno == ENOENT) *missing = 1;
+#endif
+        r = fp8q__st_fail_str(err, FP8Q_ERR_IO, 0, "cannot open");
+        fp8q__st_path_prefix(err, path);
+        return r;
+    }
+    for (;;) {
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 4096;
+            if (cap >= (size_t)FP8Q_MAX_CONFIG_SIZE + 1) {
+                free(buf);
+                fclose(f);
+                r = fp8q__st_fail_str(err, FP8Q_ERR_LIMIT, 0, "file larger than FP8Q_MAX_CONFIG_SIZE");
+                fp8q__st_path_prefix(err, path);
+                return r;
+            }
+            if (nc > (size_t)FP8Q_MAX_CONFIG_SIZE + 1) nc = (size_t)FP8Q_MAX_CONFIG_SIZE + 1;
+            nb = (char *)realloc(buf, nc);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                r = fp8q__st_fail_str(err, FP8Q_ERR_NOMEM, 0, "out of memory for the file");
+                fp8q__st_path_prefix(err, path);
+                return r;
+            }
+            buf = nb;
+            cap = nc;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) {
+        free(buf);
+        fclose(f);
+        r = fp8q__st_fail_str(err, FP8Q_ERR_IO, 0, "cannot read (is it a directory?)");
+        fp8q__st_path_prefix(err, path);
+        return r;
+    }
+    fclose(f);
+    if (n > (size_t)FP8Q_MAX_CONFIG_SIZE) {
+        free(buf);
+        r = fp8q__st_fail_str(err, FP8Q_ERR_LIMIT, 0, "file larger than FP8Q_MAX_CONFIG_SIZE");
+        fp8q__st_path_prefix(err, path);
+        return r;
+    }
+    *out = buf;
+    *out_len = n;
+    return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_llama_config_load(fp8q_llama_config *cfg, const char *path, fp8q_error *err)
+{
+    char *buf;
+    size_t len;
+    fp8q_result r;
+    fp8q__st_err_ok(err);
+    if (cfg) fp8q__cfg_zero(cfg);
+    if (!cfg || !path)
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0,
+                                 !cfg ? "fp8q_llama_config_load: cfg is NULL" : "fp8q_llama_config_load: path is NULL");
+    r = fp8q__cfg_read(path, &buf, &len, NULL, err);
+    if (r != FP8Q_OK) return r;
+    r = fp8q__cfg_parse_text(cfg, buf ? buf : "", len, err);
+    free(buf);
+    if (r != FP8Q_OK) fp8q__st_path_prefix(err, path);
+    return r;
+}
+
+/* ---------------------------------------------------------- checkpoints */
+/* The name index: one row per tensor, sorted by name (strcmp); names point
+   into the fp8q_safetensors that own them. While an index.json is checked,
+   rows hold the map's names and shard numbers instead (see open). */
+
+typedef struct fp8q__ck_row {
+    const char *name;
+    size_t file;
+    const fp8q_tensor_info *info;
+} fp8q__ck_row;
+
+typedef struct fp8q__ck_owned {
+    size_t n;
+    fp8q__ck_row *rows;
+} fp8q__ck_owned;
+
+static int fp8q__ck_row_cmp(const void *a_, const void *b_)
+{
+    const fp8q__ck_row *a = (const fp8q__ck_row *)a_, *b = (const fp8q__ck_row *)b_;
+    return strcmp(a->name, b->name);
+}
+
+static const fp8q__ck_row *fp8q__ck_lookup(const fp8q__ck_row *rows, size_t n, const char *name)
+{
+    size_t lo = 0, hi = n, mid;
+    int c;
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+        c = strcmp(name, rows[mid].name);
+        if (c == 0) return &rows[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+/* dir + "/" + name (no second '/' when dir ends with one), malloc'd. */
+static char *fp8q__ck_join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    int slash = a > 0 && dir[a - 1] != '/'
+#ifdef _WIN32
+                && dir[a - 1] != '\\'
+#endif
+        ;
+    char *p;
+    if (a > (size_t)-1 - b - 2) return NULL;
+    p = (char *)malloc(a + b + 2);
+    if (!p) return NULL;
+    FP8Q__MEMCPY(p, dir, a);
+    if (slash) p[a++] = '/';
+    FP8Q__MEMCPY(p + a, name, b + 1);
+    return p;
+}
+
+FP8QDEF void fp8q_checkpoint_close(fp8q_checkpoint *ck)
+{
+    size_t i;
+    fp8q__ck_owned *o;
+    if (!ck) return;
+    if (ck->files)
+        for (i = 0; i < ck->n_files; i++) fp8q_safetensors_close(&ck->files[i]);
+    free(ck->files);
+    o = (fp8q__ck_owned *)ck->fp8q__owned;
+    if (o) {
+        free(o->rows);
+        free(o);
+    }
+    ck->n_files = 0;
+    ck->files = NULL;
+    ck->n_tensors = 0;
+    ck->fp8q__owned = NULL;
+}
+
+FP8QDEF const fp8q_tensor_info *fp8q_checkpoint_find(const fp8q_checkpoint *ck, const char *name,
+                                                     const fp8q_safetensors **file)
+{
+    const fp8q__ck_owned *o;
+    const fp8q__ck_row *row;
+    if (file) *file = NULL;
+    if (!ck || !name || !ck->fp8q__owned) return NULL;
+    o = (const fp8q__ck_owned *)ck->fp8q__owned;
+    row = fp8q__ck_lookup(o->rows, o->n, name);
+    if (!row) return NULL;
+    if (file) *file = &ck->files[row->file];
+    return row->info;
+}
+
+static fp8q_result fp8q__ck_nomem(fp8q_error *err)
+{
+    return fp8q__st_fail_str(err, FP8Q_ERR_NOMEM, 0, "out of memory");
+}
+
+/* Validates the index (j) and fills ck: shard names, opening, cross-checks.
+   dir for paths; err prefixed by the caller for FP8Q_ERR_PARSE from here
+   (*index_err set) but not for shard errors (already prefixed). */
+static fp8q_result fp8q__ck_from_index(fp8q_checkpoint *ck, const fp8q_json *j, const char *dir, fp8q_error *err,
+                                       int *index_err)
+{
+    size_t wm, n, i, t, total = 0, nshard = 0;
+    char *arena = NULL, *p;
+    const char **shards = NULL;
+    fp8q__ck_row *map = NULL, *rows = NULL;
+    fp8q__ck_owned *own = NULL;
+    fp8q_result r = FP8Q_OK;
+    fp8q__st_msg m;
+    fp8q__cfg_msg_init(&m);
+    *index_err = 1;
+    if (j->tok[0].type != FP8Q_JSON_OBJECT)
+        return fp8q__st_fail_str(err, FP8Q_ERR_PARSE, 0, "the top level must be an object");
+    wm = fp8q_json_get(j, 0, "weight_map");
+    if (!wm) return fp8q__st_fail_str(err, FP8Q_ERR_PARSE, 0, "no 'weight_map'");
+    if (j->tok[wm].type != FP8Q_JSON_OBJECT)
+        return fp8q__cfg_bad(err, FP8Q_ERR_PARSE, j, wm, "weight_map", "must be an object");
+    n = j->tok[wm].size;
+    if (n == 0) return fp8q__st_fail_str(err, FP8Q_ERR_PARSE, j->tok[wm].start, "'weight_map' is empty");
+
+    /* pass 1: types, names, sizes */
+    for (i = 0, t = wm + 1; i < n; i++, t = j->tok[t + 1].next) {
+        size_t kl = fp8q_json_string(j, t, NULL, 0), vl;
+        const fp8q_json_token *v = &j->tok[t + 1];
+        if (v->type != FP8Q_JSON_STRING) {
+            fp8q__st_put(&m, "weight_map: the shard of tensor ");
+            fp8q__cfg_got(&m, j, t);
+            fp8q__st_put(&m, " must be a string, got ");
+            fp8q__cfg_got(&m, j, t + 1);
+            return fp8q__st_fail(err, FP8Q_ERR_PARSE, v->start, &m);
+        }
+        vl = fp8q_json_string(j, t + 1, NULL, 0);
+        if (kl == 0 || vl == 0 || total > (size_t)-1 - kl - vl - 2) {
+            fp8q__st_put(&m, "weight_map: empty tensor or shard name at tensor ");
+            fp8q__cfg_got(&m, j, t);
+            return fp8q__st_fail(err, FP8Q_ERR_PARSE, j->tok[t].start, &m);
+        }
+        total += kl + vl + 2;
+    }
+    arena = (char *)malloc(total);
+    map = (fp8q__ck_row *)fp8q__st_alloc(n, sizeof *map);
+    shards = (const char **)fp8q__st_alloc(n, sizeof *shards);
+    if (!arena || !map || !shards) {
+        r = fp8q__ck_nomem(err);
+        *index_err = 0;
+        goto fail;
+    }
+
+    /* pass 2: copy, check names */
+    for (i = 0, p = arena, t = wm + 1; i < n; i++, t = j->tok[t + 1].next) {
+        size_t kl = fp8q_json_string(j, t, p, (size_t)-1 / 2), vl, c;
+        const char *shard;
+        int bad;
+        map[i].name = p;
+        p += kl + 1;
+        vl = fp8q_json_string(j, t + 1, p, (size_t)-1 / 2);
+        shard = p;
+        p += vl + 1;
+        bad = strlen(map[i].name) != kl || strlen(shard) != vl || strstr(shard, "..") != NULL;
+        for (c = 0; c < vl && !bad; c++) bad = shard[c] == '/' || shard[c] == '\\';
+        if (bad) {
+            fp8q__st_put(&m, "weight_map: shard name ");
+            fp8q__cfg_got(&m, j, t + 1);
+            fp8q__st_put(&m, " of tensor ");
+            fp8q__cfg_got(&m, j, t);
+            fp8q__st_put(&m, " must be a plain file name (no '/', '\\\\', '..' or NUL)");
+            r = fp8q__st_fail(err, FP8Q_ERR_PARSE, j->tok[t + 1].start, &m);
+            goto fail;
+        }
+        map[i].info = (const fp8q_tensor_info *)(const void *)shard; /* the shard name, until resolved below */
+        shards[i] = shard;
+    }
+
+    /* distinct shards, sorted */
+    qsort((void *)shards, n, sizeof *shards, fp8q__st_strptr_cmp);
+    for (i = 0; i < n; i++)
+        if (nshard == 0 || strcmp(shards[nshard - 1], shards[i]) != 0) shards[nshard++] = shards[i];
+    for (i = 0; i < n; i++) {
+        const char *s = (const char *)(const void *)map[i].info;
+        size_t lo = 0, hi = nshard, mid;
+        while (lo < hi) {
+            int c;
+            mid = lo + (hi - lo) / 2;
+            c = strcmp(s, shards[mid]);
+            if (c == 0) {
+                lo = mid;
+                break;
+            }
+            if (c < 0)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        map[i].file = lo;
+        map[i].info = NULL;
+    }
+
+    /* open the shards */
+    *index_err = 0;
+    ck->files = (fp8q_safetensors *)fp8q__st_alloc(nshard, sizeof *ck->files);
+    if (!ck->files) {
+        r = fp8q__ck_nomem(err);
+        goto fail;
+    }
+    for (i = 0; i < nshard; i++) {
+        char *path = fp8q__ck_join(dir, shards[i]);
+        if (!path) {
+            r = fp8q__ck_nomem(err);
+            goto fail;
+        }
+        r = fp8q_safetensors_open(&ck->files[i], path, err);
+        free(path);
+        if (r != FP8Q_OK) goto fail;
+        ck->n_files = i + 1;
+    }
+
+    /* every mapped tensor is in its shard */
+    *index_err = 1;
+    for (i = 0; i < n; i++) {
+        map[i].info = fp8q_safetensors_find(&ck->files[map[i].file], map[i].name);
+        if (!map[i].info) {
+            fp8q__st_put(&m, "weight_map: tensor ");
+            fp8q__st_name(&m, map[i].name);
+            fp8q__st_put(&m, " is not in its shard ");
+            fp8q__st_name(&m, shards[map[i].file]);
+            r = fp8q__st_fail(err, FP8Q_ERR_PARSE, 0, &m);
+            goto fail;
+        }
+        map[i].name = map[i].info->name; /* owned by the shard from now on */
+    }
+    qsort((void *)map, n, sizeof *map, fp8q__ck_row_cmp);
+
+    /* every tensor of every shard is mapped, to that shard */
+    for (i = 0; i < nshard; i++) {
+        size_t k;
+        for (k = 0; k < ck->files[i].n_tensors; k++) {
+            const char *name = ck->files[i].tensors[k].name;
+            const fp8q__ck_row *row = fp8q__ck_lookup(map, n, name);
+            if (!row || row->file != i) {
+                fp8q__st_put(&m, "tensor ");
+                fp8q__st_name(&m, name);
+                fp8q__st_put(&m, " is in shard ");
+                fp8q__st_name(&m, shards[i]);
+                if (!row)
+                    fp8q__st_put(&m, " but not in weight_map");
+                else {
+                    fp8q__st_put(&m, " but weight_map puts it in ");
+                    fp8q__st_name(&m, shards[row->file]);
+                }
+                r = fp8q__st_fail(err, FP8Q_ERR_PARSE, 0, &m);
+                goto fail;
+            }
+        }
+    }
+    rows = map;
+    map = NULL;
+    own = (fp8q__ck_owned *)malloc(sizeof *own);
+    if (!own) {
+        *index_err = 0;
+        r = fp8q__ck_nomem(err);
+        free(rows);
+        goto fail;
+    }
+    own->n = n;
+    own->rows = rows;
+    ck->fp8q__owned = own;
+    ck->n_tensors = n;
+    free(arena); /* the shard names, used by the messages above */
+    free((void *)shards);
+    return FP8Q_OK;
+fail:
+    free(arena);
+    free(map);
+    free((void *)shards);
+    return r;
+}
+
+static fp8q_result fp8q__ck_single(fp8q_checkpoint *ck, const char *path, fp8q_error *err)
+{
+    fp8q_result r;
+    fp8q__ck_owned *own;
+    size_t i, n;
+    ck->files = (fp8q_safetensors *)fp8q__st_alloc(1, sizeof *ck->files);
+    if (!ck->files) return fp8q__ck_nomem(err);
+    r = fp8q_safetensors_open(&ck->files[0], path, err);
+    if (r != FP8Q_OK) return r;
+    ck->n_files = 1;
+    n = ck->files[0].n_tensors;
+    own = (fp8q__ck_owned *)malloc(sizeof *own);
+    if (!own) return fp8q__ck_nomem(err);
+    own->n = n;
+    own->rows = (fp8q__ck_row *)fp8q__st_alloc(n, sizeof *own->rows);
+    if (!own->rows) {
+        free(own);
+        return fp8q__ck_nomem(err);
+    }
+    ck->fp8q__owned = own;
+    for (i = 0; i < n; i++) {
+        own->rows[i].name = ck->files[0].tensors[i].name;
+        own->rows[i].file = 0;
+        own->rows[i].info = &ck->files[0].tensors[i];
+    }
+    qsort((void *)own->rows, n, sizeof *own->rows, fp8q__ck_row_cmp);
+    ck->n_tensors = n;
+    return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_checkpoint_open(fp8q_checkpoint *ck, const char *dir, fp8q_error *err)
+{
+    char *ipath = NULL, *spath = NULL, *text = NULL;
+    size_t len = 0;
+    int missing = 0, index_err = 0;
+    fp8q_result r;
+    fp8q__st_err_ok(err);
+    if (ck) {
+        ck->n_files = 0;
+        ck->files = NULL;
+        ck->n_tensors = 0;
+        ck->fp8q__owned = NULL;
+    }
+    if (!ck || !dir)
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0,
+                                 !ck ? "fp8q_checkpoint_open: ck is NULL" : "fp8q_checkpoint_open: dir is NULL");
+    ipath = fp8q__ck_join(dir, "model.safetensors.index.json");
+    spath = fp8q__ck_join(dir, "model.safetensors");
+    if (!ipath || !spath) {
+        r = fp8q__ck_nomem(err);
+        goto done;
+    }
+    r = fp8q__cfg_read(ipath, &text, &len, &missing, err);
+    if (r == FP8Q_OK) {
+        fp8q_json j;
+        r = fp8q_json_parse(&j, text ? text : "", len, 0, err);
+        if (r == FP8Q_OK) {
+            r = fp8q__ck_from_index(ck, &j, dir, err, &index_err);
+            fp8q_json_free(&j);
+        } else {
+            index_err = 1;
+        }
+        if (r != FP8Q_OK && index_err) fp8q__st_path_prefix(err, ipath);
+    } else if (missing) {
+        FILE *f = fopen(spath, "rb");
+        if (!f) {
+            fp8q__st_msg m;
+            fp8q__cfg_msg_init(&m);
+            fp8q__st_put(&m, "no model.safetensors or model.safetensors.index.json in ");
+            fp8q__st_put(&m, dir);
+            r = fp8q__st_fail(err, FP8Q_ERR_IO, 0, &m);
+        } else {
+            fclose(f);
+            r = fp8q__ck_single(ck, spath, err);
+        }
+    }
+done:
+    free(text);
+    free(ipath);
+    free(spath);
+    if (r != FP8Q_OK) fp8q_checkpoint_close(ck);
+    return r;
 }
 
 #endif /* FP8Q_FREESTANDING */

@@ -82,6 +82,7 @@ if have clang; then
     step "ASan+UBSan (clang), avx2" sh -c "clang $STRICT $SAN -mavx2 -mf16c -mfma tests/test_fp8q.c -lm -pthread -o $BUILD/test_asan_avx2 && sh tests/run_tests.sh $BUILD/test_asan_avx2"
     step "ASan+UBSan (clang), JSON parser" sh -c "clang $STRICT $SAN tests/test_json.c -lm -o $BUILD/test_json_asan && sh tests/run_tests.sh $BUILD/test_json_asan"
     step "ASan+UBSan (clang), safetensors" sh -c "clang $STRICT $SAN tests/test_safetensors.c -lm -o $BUILD/test_st_asan && clang $STRICT $SAN -DFP8Q_NO_MMAP -DFP8Q_MAX_TENSORS=5 -DFP8Q_MAX_HEADER_SIZE=4096 tests/test_safetensors.c -lm -o $BUILD/test_st_asan_limits && sh tests/run_tests.sh $BUILD/test_st_asan $BUILD/test_st_asan_limits"
+    step "ASan+UBSan (clang), config.json and checkpoints" sh -c "clang $STRICT $SAN tests/test_config.c -lm -o $BUILD/test_config_asan && sh tests/run_tests.sh $BUILD/test_config_asan"
     step "ASan+UBSan (clang), avx512" sh -c "clang $STRICT $SAN -mavx512f tests/test_fp8q.c -lm -pthread -o $BUILD/test_asan_avx512 && sh tests/run_tests.sh $BUILD/test_asan_avx512"
 else missing "ASan+UBSan" clang; fi
 if have clang-format; then
