@@ -95,7 +95,7 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/$(HEADER)
 
 format:
-	clang-format -i fp8q.h examples/*.c tests/*.c tests/*.h tests/*.cpp bench/*.c
+	clang-format -i fp8q.h examples/*.c tests/*.c tests/*.h tests/*.cpp bench/*.c bench/*.h
 
 clean:
 	rm -rf $(BUILD)

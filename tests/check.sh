@@ -86,7 +86,7 @@ if have clang; then
     step "ASan+UBSan (clang), avx512" sh -c "clang $STRICT $SAN -mavx512f tests/test_fp8q.c -lm -pthread -o $BUILD/test_asan_avx512 && sh tests/run_tests.sh $BUILD/test_asan_avx512"
 else missing "ASan+UBSan" clang; fi
 if have clang-format; then
-    step "clang-format --dry-run -Werror" clang-format --dry-run -Werror fp8q.h examples/*.c tests/*.c tests/*.h tests/*.cpp bench/*.c
+    step "clang-format --dry-run -Werror" clang-format --dry-run -Werror fp8q.h examples/*.c tests/*.c tests/*.h tests/*.cpp bench/*.c bench/*.h
 else missing "clang-format" clang-format; fi
 
 echo "== consumers"
