@@ -2,7 +2,8 @@
 #   make run     the demo on its built-in default
 #   make test    the test suite (under a minute; gcc and make are enough)
 #   make check   test + exhaustive CUDA comparison + portability/sanitizer matrix
-#   make bench   conversion throughput vs memcpy
+#   make bench   conversion throughput vs memcpy, GEMM vs OpenBLAS
+#   make fuzz    libFuzzer on the JSON and safetensors parsers (FUZZ_SECONDS each)
 #   make install PREFIX=/usr/local
 
 CC      ?= cc
@@ -29,8 +30,9 @@ FLAGS_avx2   := -mavx2 -mf16c -mfma
 FLAGS_avx512 := -mavx512f
 
 HEADER := fp8q.h
+FUZZ_SECONDS ?= 60
 
-.PHONY: all run test check bench install uninstall clean format
+.PHONY: all run test check bench fuzz install uninstall clean format
 
 TEST_BINS := $(foreach l,$(TEST_LEVELS),$(BUILD)/test_$(l)) $(BUILD)/test_json $(BUILD)/test_safetensors \
              $(BUILD)/test_safetensors_limits $(BUILD)/test_config
@@ -87,6 +89,10 @@ bench: bench/bench_convert.c bench/bench_gemm.c $(HEADER) | $(BUILD)
 		./$(BUILD)/bench_gemm $(BENCH_ARGS); \
 	else echo "skipped: GEMM benchmark needs OpenBLAS (apt-get install libopenblas-dev)"; fi
 
+# libFuzzer targets for the JSON and safetensors parsers (clang), FUZZ_SECONDS each.
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
+
 install:
 	install -d $(DESTDIR)$(PREFIX)/include
 	install -m 644 $(HEADER) $(DESTDIR)$(PREFIX)/include/$(HEADER)
@@ -95,7 +101,7 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/$(HEADER)
 
 format:
-	clang-format -i fp8q.h examples/*.c tests/*.c tests/*.h tests/*.cpp bench/*.c bench/*.h
+	clang-format -i fp8q.h examples/*.c tests/*.c tests/*.h tests/*.cpp tests/fuzz/*.c bench/*.c bench/*.h
 
 clean:
 	rm -rf $(BUILD)

@@ -85,8 +85,11 @@ if have clang; then
     step "ASan+UBSan (clang), config.json and checkpoints" sh -c "clang $STRICT $SAN tests/test_config.c -lm -o $BUILD/test_config_asan && sh tests/run_tests.sh $BUILD/test_config_asan"
     step "ASan+UBSan (clang), avx512" sh -c "clang $STRICT $SAN -mavx512f tests/test_fp8q.c -lm -pthread -o $BUILD/test_asan_avx512 && sh tests/run_tests.sh $BUILD/test_asan_avx512"
 else missing "ASan+UBSan" clang; fi
+if have clang; then
+    step "libFuzzer (ASan+UBSan): JSON and safetensors parsers, ${FUZZ_SECONDS:-60} s each" sh -c "FUZZ_SECONDS=${FUZZ_SECONDS:-60} sh tests/fuzz/run.sh"
+else missing "libFuzzer" clang; fi
 if have clang-format; then
-    step "clang-format --dry-run -Werror" clang-format --dry-run -Werror fp8q.h examples/*.c tests/*.c tests/*.h tests/*.cpp bench/*.c bench/*.h
+    step "clang-format --dry-run -Werror" clang-format --dry-run -Werror fp8q.h examples/*.c tests/*.c tests/*.h tests/*.cpp tests/fuzz/*.c bench/*.c bench/*.h
 else missing "clang-format" clang-format; fi
 
 echo "== consumers"

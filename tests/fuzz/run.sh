@@ -1,0 +1,37 @@
+#!/bin/sh
+# `make fuzz`: builds the libFuzzer targets (clang, with ASan and UBSan),
+# prepares seed corpora and runs each target for FUZZ_SECONDS (default 60).
+# Any crash, leak, sanitizer report or abort() fails the run. Prints the
+# number of executions per target and ends with "N passed, N failed".
+set -u
+SECONDS_EACH=${FUZZ_SECONDS:-60}
+B=build/fuzz
+FLAGS="-std=c99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
+passed=0 failed=0
+mkdir -p $B/corpus_json $B/corpus_safetensors $B/artifacts
+if ! command -v clang >/dev/null 2>&1; then
+    echo "FAIL fuzz: clang not installed"; echo "0 passed, 1 failed"; exit 1
+fi
+clang $FLAGS tests/fuzz/fuzz_json.c -o $B/fuzz_json -lm || failed=$((failed + 1))
+clang $FLAGS tests/fuzz/fuzz_safetensors.c -o $B/fuzz_safetensors -lm || failed=$((failed + 1))
+cc -std=c99 -O2 tests/fuzz/make_seeds.c -o $B/make_seeds -lm && $B/make_seeds $B/corpus_safetensors || failed=$((failed + 1))
+cp tests/fuzz/json_seeds/*.json $B/corpus_json/
+for f in ../shared/data/inc-configs/*.json; do [ -f "$f" ] && cp "$f" $B/corpus_json/; done
+[ "$failed" -eq 0 ] || { echo "$passed passed, $failed failed"; exit 1; }
+
+run() { # target corpus extra-args
+    log=$B/$1.log
+    if ./$B/$1 $B/$2 -max_total_time="$SECONDS_EACH" -print_final_stats=1 -artifact_prefix=$B/artifacts/ $3 >"$log" 2>&1; then
+        execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+        echo "ok   $1: ${execs:-?} executions in ${SECONDS_EACH} s, no findings"
+        passed=$((passed + 1))
+    else
+        echo "FAIL $1: finding (input saved in $B/artifacts/):"
+        grep -E "ERROR|SUMMARY|runtime error|Test unit written" "$log" | head -n 10 | sed 's/^/    /'
+        failed=$((failed + 1))
+    fi
+}
+run fuzz_json corpus_json "-dict=tests/fuzz/json.dict -max_len=65536"
+run fuzz_safetensors corpus_safetensors "-max_len=65536"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
