@@ -5702,6 +5702,19 @@ static size_t fp8q__cfg_get(const fp8q_json *j, size_t obj, const char *key)
 
 /* A positive integer <= limit. Absent or null: *out = def, or an error when
    def is 0 (required). */
+/* FP8Q_ERR_PARSE: "missing required key 'KEY' (WHAT)". */
+static fp8q_result fp8q__cfg_missing(fp8q_error *err, const char *key, const char *what)
+{
+    fp8q__st_msg m;
+    fp8q__cfg_msg_init(&m);
+    fp8q__st_put(&m, "missing required key '");
+    fp8q__st_put(&m, key);
+    fp8q__st_put(&m, "' (");
+    fp8q__st_put(&m, what);
+    fp8q__st_put(&m, ")");
+    return fp8q__st_fail(err, FP8Q_ERR_PARSE, 0, &m);
+}
+
 static fp8q_result fp8q__cfg_int(const fp8q_json *j, size_t obj, const char *key, int64_t limit, int def, int *out,
                                  fp8q_error *err)
 {
@@ -5713,14 +5726,7 @@ static fp8q_result fp8q__cfg_int(const fp8q_json *j, size_t obj, const char *key
             *out = def;
             return FP8Q_OK;
         }
-        {
-            fp8q__st_msg m;
-            fp8q__cfg_msg_init(&m);
-            fp8q__st_put(&m, "missing required key '");
-            fp8q__st_put(&m, key);
-            fp8q__st_put(&m, "' (a positive integer)");
-            return fp8q__st_fail(err, FP8Q_ERR_PARSE, 0, &m);
-        }
+        return fp8q__cfg_missing(err, key, "a positive integer");
     }
     if (j->tok[t].type != FP8Q_JSON_NUMBER)
         return fp8q__cfg_bad(err, FP8Q_ERR_PARSE, j, t, key, "must be a positive integer");
@@ -5757,14 +5763,7 @@ static fp8q_result fp8q__cfg_pos(const fp8q_json *j, size_t obj, const char *key
             *out = def;
             return FP8Q_OK;
         }
-        {
-            fp8q__st_msg m;
-            fp8q__cfg_msg_init(&m);
-            fp8q__st_put(&m, "missing required key '");
-            fp8q__st_put(&m, key);
-            fp8q__st_put(&m, "' (a positive number)");
-            return fp8q__st_fail(err, FP8Q_ERR_PARSE, 0, &m);
-        }
+        return fp8q__cfg_missing(err, key, "a positive number");
     }
     if (j->tok[t].type != FP8Q_JSON_NUMBER || fp8q_json_number(j, t, &v) != FP8Q_OK || !(v > 0.0) ||
         !(v <= 1.7976931348623157e308))
