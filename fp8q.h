@@ -806,7 +806,8 @@ FP8QDEF fp8q_result fp8q_safetensors_write_mem(void **out, size_t *out_len, cons
    LlamaConfig), rms_norm_eps (1e-6, must be > 0), rope_theta (10000, must be
    > 0), tie_word_embeddings (a boolean, default 0), torch_dtype (or the newer
    "dtype"; "bfloat16", "float16", "float32", else FP8Q_ERR_UNSUPPORTED),
-   rope_scaling (null, {"rope_type"|"type": "default"} for plain RoPE, or
+   rope_scaling (or transformers 5's "rope_parameters", whose "rope_theta"
+   then wins) (null, {"rope_type"|"type": "default"} for plain RoPE, or
    "llama3" with factor, low_freq_factor, high_freq_factor (numbers > 0,
    high > low) and original_max_position_embeddings (a positive integer);
    other rope types are FP8Q_ERR_UNSUPPORTED naming them).
@@ -880,6 +881,222 @@ FP8QDEF void fp8q_checkpoint_close(fp8q_checkpoint *ck);
    fp8q_safetensors_bytes / fp8q_safetensors_read_f32. O(log n). */
 FP8QDEF const fp8q_tensor_info *fp8q_checkpoint_find(const fp8q_checkpoint *ck, const char *name,
                                                      const fp8q_safetensors **file);
+
+
+/* REGEX-PLACEHOLDER */
+typedef enum fp8q_regex_how { FP8Q_REGEX_SEARCH = 0, FP8Q_REGEX_MATCH = 1, FP8Q_REGEX_FULLMATCH = 2 } fp8q_regex_how;
+FP8QDEF fp8q_result fp8q_regex(const char *pattern, const char *text, fp8q_regex_how how, int *matched, fp8q_error *err);
+
+/* Tells the system that the bytes of tensor t are not needed for now: on a
+   mapped file, whole pages inside t are dropped from memory (madvise
+   MADV_DONTNEED; they are read from the file again if touched later), so a
+   loader that converts tensors one by one keeps its resident memory near
+   the converted size. A no-op for read (unmapped) files and other systems. */
+FP8QDEF void fp8q_safetensors_release(const fp8q_safetensors *st, const fp8q_tensor_info *t);
+
+/* ------------------------------------------------------------ Llama model */
+/* A Llama-family decoder (Llama 1/2/3.x, Mistral without sliding window,
+   SmolLM, TinyLlama) as Hugging Face transformers computes it, in float32:
+
+     x = embed[token]
+     for each layer:                                     (shapes for n tokens)
+       h = rmsnorm(x) * attn_norm                        [n][dim]
+       q, k, v = h . Wq^T, h . Wk^T, h . Wv^T            [n][heads*hd], [n][kv_heads*hd] x 2
+       q, k = rope(q, k, position)                       half-split rotation, rope_theta, llama3 scaling
+       K/V cache[position] = k, v                        (FP8 when the KV cache is FP8)
+       a = softmax(q . K^T / sqrt(hd), causal) . V       per head, GQA: head h reads kv head h / (heads/kv_heads)
+       x = x + a . Wo^T
+       h = rmsnorm(x) * ffn_norm
+       x = x + (silu(h . Wgate^T) * (h . Wup^T)) . Wdown^T
+     logits = (rmsnorm(x) * final_norm) . Wlm^T          lm_head, or embed when tied
+
+   rmsnorm(x) = x / sqrt(mean(x^2) + eps); silu(z) = z / (1 + e^-z). Every
+   linear ("module": q_proj ... down_proj, lm_head) runs either in float32
+   (unquantized) or as a W8A8 / W8A16 FP8 GEMM, per the precision mode: */
+typedef enum fp8q_quant {
+    FP8Q_QUANT_AUTO = 0, /* "auto": the checkpoint's own scheme; NONE for an unquantized checkpoint */
+    FP8Q_QUANT_NONE = 1, /* "none": float32 everywhere; FP8 checkpoint weights are dequantized (q * s) */
+    /* "fp8-dynamic": vLLM's online quantization="fp8" on a BF16/F16/F32
+       checkpoint. Weights per tensor, s = amax/448 over the fused parameter
+       as vLLM fuses it (q/k/v share one scale, gate/up share one),
+       q = cast(clamp(w * (1/s))) (recipe vllm-per-tensor); activations
+       dynamic per token (vllm-per-token, as vLLM on sm_89+ since v0.7). */
+    FP8Q_QUANT_FP8_DYNAMIC = 2,
+    FP8Q_QUANT_FP8_DYNAMIC_TENSOR = 3, /* "fp8-dynamic-tensor": the same with dynamic per-tensor activations (vllm-per-tensor) */
+    /* "fp8-channel": llm-compressor's FP8_DYNAMIC scheme applied at load:
+       per-channel weights max(amax/448, 2^-23), q = cast(clamp(w / s))
+       (ct-channel-f32), dynamic per-token activations. */
+    FP8Q_QUANT_FP8_CHANNEL = 4
+} fp8q_quant;
+
+/* "auto", "none", "fp8-dynamic", ...; NULL for an unknown value. */
+FP8QDEF const char *fp8q_quant_name(fp8q_quant q);
+/* 1 and *out set if s names a mode (exactly as fp8q_quant_name spells it). */
+FP8QDEF int fp8q_quant_from_name(const char *s, fp8q_quant *out);
+
+/* KV cache storage. FP8: q = cast_satfinite(x / s), x^ = float(q) * s, with
+   the layer's k_scale / v_scale (vLLM quant_utils.cuh); keys are stored
+   after RoPE. Scales come from the checkpoint: self_attn.k_scale/v_scale,
+   else the older self_attn.k_proj.output_scale/v_proj.output_scale, else a
+   single self_attn.kv_scale for both; else 1.0 and a warning. */
+typedef enum fp8q_kv_cache {
+    FP8Q_KV_AUTO = 0, /* "auto": float32, as the compute */
+    FP8Q_KV_E4M3 = 1, /* "e4m3" (vLLM's "fp8" and "fp8_e4m3") */
+    FP8Q_KV_E5M2 = 2  /* "e5m2" */
+} fp8q_kv_cache;
+
+/* Whose run-time activation arithmetic to reproduce on FP8 checkpoints:
+   VLLM (default): dynamic per-token vllm-per-token (x / s_t, s_t >=
+   1/(448*512)); static per-tensor x * (1/s) (vllm-per-tensor); fused
+   per-tensor shards (q/k/v, gate/up) re-quantized to the largest shard
+   scale and the largest input_scale (vLLM requantize_with_max_scale).
+   COMPRESSED_TENSORS: llm-compressor's fake-quantized forward: per token
+   max(amax/448, 2^-23) and x / s (ct-token-f32), static x / s, no fusing. */
+typedef enum fp8q_engine { FP8Q_ENGINE_VLLM = 0, FP8Q_ENGINE_COMPRESSED_TENSORS = 1 } fp8q_engine;
+
+/* Zero-initialise, then set what you need. */
+typedef struct fp8q_model_options {
+    fp8q_quant quant;
+    fp8q_kv_cache kv_cache;
+    fp8q_engine engine;
+    fp8q_gemm_mode gemm;               /* FP8 GEMMs: REFERENCE (default), EXACT or FAST */
+    int threads;                       /* worker threads for GEMMs and float matmuls (0 or 1: the calling thread) */
+    fp8q_parallel_for_fn parallel_for; /* optional: the caller's job system instead of fp8q's threads */
+    void *parallel_ctx;
+} fp8q_model_options;
+
+/* The modules of one layer, in order, then lm_head; their Hugging Face
+   names are model.layers.N.self_attn.q_proj ... model.layers.N.mlp.down_proj
+   and lm_head. K_CACHE / V_CACHE are the rows written to the KV cache
+   (after RoPE; observers only). */
+typedef enum fp8q_module {
+    FP8Q_MOD_Q = 0,
+    FP8Q_MOD_K,
+    FP8Q_MOD_V,
+    FP8Q_MOD_O,
+    FP8Q_MOD_GATE,
+    FP8Q_MOD_UP,
+    FP8Q_MOD_DOWN,
+    FP8Q_MOD_LM_HEAD,
+    FP8Q_MOD_K_CACHE,
+    FP8Q_MOD_V_CACHE,
+    FP8Q_MOD_COUNT
+} fp8q_module;
+
+/* "q_proj", "k_proj", ..., "lm_head", "k_cache", "v_cache". */
+FP8QDEF const char *fp8q_module_name(fp8q_module mod);
+
+/* How a linear's input is quantized. */
+typedef enum fp8q_act {
+    FP8Q_ACT_NONE = 0,           /* float32 input: float matmul, or W8A16 when the weight is FP8 */
+    FP8Q_ACT_DYNAMIC_TOKEN = 1,  /* one scale per row (token), from the data */
+    FP8Q_ACT_DYNAMIC_TENSOR = 2, /* one scale for all rows of the call, from the data */
+    FP8Q_ACT_STATIC = 3          /* input_scale from the checkpoint */
+} fp8q_act;
+
+/* An unquantized weight matrix kept in its checkpoint type (F32, BF16 or
+   F16) or converted to F32. */
+typedef struct fp8q_matrix {
+    fp8q_dtype dtype;
+    int rows, cols;
+    void *data; /* [rows][cols] */
+} fp8q_matrix;
+
+/* y[M][out] = x[M][in] . W^T (+ bias). */
+typedef struct fp8q_linear {
+    int out, in;
+    fp8q_matrix w;       /* the float weight, or data NULL when quantized */
+    uint8_t *q;          /* [out][in] FP8 E4M3 codes, or NULL */
+    float *w_scale;      /* [1] (per tensor) or [out] (per channel) dequantization multipliers */
+    int w_per_channel;   /* 1: w_scale has out entries */
+    fp8q_act act;        /* activation quantization (FP8 weights only) */
+    const fp8q_recipe *act_recipe;
+    float input_scale;   /* FP8Q_ACT_STATIC */
+    float *bias;         /* [out] or NULL */
+} fp8q_linear;
+
+typedef struct fp8q_layer {
+    float *attn_norm, *ffn_norm; /* [dim] */
+    fp8q_linear mod[FP8Q_MOD_DOWN + 1]; /* indexed by fp8q_module: q, k, v, o, gate, up, down */
+    float k_scale, v_scale;      /* KV cache scales */
+} fp8q_layer;
+
+typedef struct fp8q_model {
+    fp8q_llama_config config;
+    fp8q_model_options opt; /* as given; quant AUTO becomes NONE on an unquantized checkpoint */
+    char scheme[128];       /* e.g. "none", "fp8-dynamic", "compressed-tensors FP8_DYNAMIC (channel/token)" */
+    fp8q_matrix embed;      /* [vocab][dim], in the checkpoint's type */
+    fp8q_layer *layers;     /* [num_hidden_layers] */
+    float *final_norm;      /* [dim] */
+    fp8q_linear lm_head;    /* w.data == embed.data when tied */
+    float *rope_inv_freq;   /* [head_dim / 2], after llama3 scaling */
+    size_t weight_bytes;    /* bytes of weights held (embeddings, FP8 codes, scales, norms) */
+    char warnings[512];     /* '\n'-separated notes for the caller (e.g. missing KV scales), "" if none */
+    int n_warnings;
+} fp8q_model;
+
+/* Loads DIR (config.json and model.safetensors or a sharded index) into
+   *m with options opt (NULL: all defaults). Weights are converted one
+   tensor at a time while the file stays mapped and each tensor's pages
+   are released after conversion, so peak memory is near the model's final
+   size plus one tensor. Unquantized modes convert every weight to F32;
+   FP8 modes keep embeddings and an unquantized lm_head in the checkpoint
+   type (as vLLM keeps them in the model dtype). Checkpoint quantization
+   (config.json "quantization_config"):
+     compressed-tensors (llm-compressor): format "float-quantized" or
+       "naive-quantized", config_groups with 8-bit symmetric float weights
+       of strategy "tensor" or "channel" (static) and input_activations null
+       (W8A16), dynamic "token"/"tensor" or static "tensor"; "targets" and
+       "ignore" (names, class "Linear", "re:" prefixes, matched with Python
+       re.match); kv_cache_scheme null or 8-bit float "tensor".
+     fp8 (AutoFP8, vLLM serialized fp8): per-tensor weight_scale,
+       activation_scheme "dynamic" or "static", ignored_layers.
+     fbgemm_fp8: per-channel weight_scale [out, 1], dynamic per-token
+       activations with activation_scale_ub, modules_to_not_convert.
+   Anything else is FP8Q_ERR_UNSUPPORTED naming the key and value. The
+   tensors must agree with config.json and the scheme (names, dtypes,
+   shapes, finite positive scales): FP8Q_ERR_PARSE naming the tensor. On
+   failure *m is zeroed (fp8q_model_free is still safe). */
+FP8QDEF fp8q_result fp8q_model_load(fp8q_model *m, const char *dir, const fp8q_model_options *opt, fp8q_error *err);
+FP8QDEF void fp8q_model_free(fp8q_model *m);
+
+/* Called with every module input (is_output 0) and output (is_output 1),
+   rows x cols float32, row-major, and with K_CACHE / V_CACHE rows before
+   they are stored. layer is -1 for lm_head. For calibration and traces. */
+typedef void (*fp8q_observer_fn)(void *ctx, int layer, fp8q_module mod, int is_output, const float *x, int rows,
+                                 int cols);
+
+/* Run state: the KV cache for up to max_seq positions and the scratch of
+   one forward call of up to max_batch tokens. */
+typedef struct fp8q_state {
+    int max_seq, max_batch;
+    int pos;        /* tokens already in the cache */
+    float *logits;  /* [vocab]: the last position of the last forward call */
+    fp8q_observer_fn observer;
+    void *observer_ctx;
+    void *fp8q__owned; /* internal: buffers and the cache */
+} fp8q_state;
+
+FP8QDEF fp8q_result fp8q_state_init(fp8q_state *s, const fp8q_model *m, int max_seq, int max_batch, fp8q_error *err);
+FP8QDEF void fp8q_state_free(fp8q_state *s);
+/* Empties the KV cache (pos = 0). */
+FP8QDEF void fp8q_state_reset(fp8q_state *s);
+
+/* Runs tokens[0, n) at positions s->pos .. s->pos + n - 1 (one batch: the
+   dynamic per-tensor activation scales span these n rows), appends them to
+   the KV cache and advances s->pos. logits_all, if not NULL, receives
+   [n][vocab] (else only the last row is computed, into s->logits).
+   FP8Q_ERR_ARG for a token outside [0, vocab), n outside [1, max_batch] or
+   past max_seq; FP8Q_ERR_NOMEM. */
+FP8QDEF fp8q_result fp8q_forward(const fp8q_model *m, fp8q_state *s, const int32_t *tokens, int n, float *logits_all,
+                                 fp8q_error *err);
+
+/* Sampling from logits[vocab]: greedy (argmax, the lowest index on ties)
+   when temperature <= 0, else softmax(logits / temperature), restricted to
+   the smallest set of most likely tokens whose probability reaches top_p
+   (0 or >= 1: all), drawn with *rng (xorshift64*, any non-zero seed; the
+   same seed gives the same tokens on every platform). */
+FP8QDEF int fp8q_sample(const float *logits, int vocab, float temperature, float top_p, uint64_t *rng);
 
 #endif /* FP8Q_FREESTANDING */
 
@@ -1969,6 +2186,8 @@ static const fp8q_recipe fp8q__recipes[] = {
      FP8Q__FLT_EPSILON, FP8Q_HP_F32, FP8Q_SCALE_DIV, 1, FP8Q_NOSAT},
     {"ct-channel-f32", "compressed-tensors, F32 model, strategy channel", FP8Q_E4M3, 1, 0, FP8Q_RULE_AMAX, 448.0f, 0.0f,
      FP8Q__FLT_EPSILON, FP8Q_HP_F32, FP8Q_SCALE_DIV, 1, FP8Q_NOSAT},
+    {"ct-token-f32", "compressed-tensors, F32 model, strategy token (dynamic activations)", FP8Q_E4M3, 1, 0,
+     FP8Q_RULE_AMAX, 448.0f, 0.0f, FP8Q__FLT_EPSILON, FP8Q_HP_F32, FP8Q_SCALE_DIV, 1, FP8Q_NOSAT},
     {"deepseek-block128", "deepseek-ai/DeepSeek-V3 inference/kernel.py, 128x128 weight blocks", FP8Q_E4M3, 128, 128,
      FP8Q_RULE_AMAX, 448.0f, 0.0f, 0.0f, FP8Q_HP_F32, FP8Q_SCALE_DIV, 1, FP8Q_NOSAT},
     {"deepseek-group128", "deepseek-ai/DeepSeek-V3 inference/kernel.py act_quant, 1x128 groups", FP8Q_E4M3, 1, 128,
@@ -5778,6 +5997,7 @@ static fp8q_result fp8q__cfg_pos(const fp8q_json *j, size_t obj, const char *key
 
 static fp8q_result fp8q__cfg_parse(fp8q_llama_config *c, const fp8q_json *j, fp8q_error *err)
 {
+    const char *rkey;
     size_t t, a, rs;
     fp8q_result r;
     fp8q__st_msg m;
@@ -5871,16 +6091,33 @@ static fp8q_result fp8q__cfg_parse(fp8q_llama_config *c, const fp8q_json *j, fp8
     /* norms and RoPE */
     if ((r = fp8q__cfg_pos(j, 0, "rms_norm_eps", 1e-6, &c->rms_norm_eps, err)) != FP8Q_OK) return r;
     if ((r = fp8q__cfg_pos(j, 0, "rope_theta", 10000.0, &c->rope_theta, err)) != FP8Q_OK) return r;
-    rs = fp8q__cfg_get(j, 0, "rope_scaling");
+    /* rope_scaling, or transformers 5's rope_parameters (which may also hold rope_theta) */
+    rkey = "rope_scaling";
+    rs = fp8q__cfg_get(j, 0, rkey);
+    if (!rs && (rs = fp8q__cfg_get(j, 0, "rope_parameters")) != 0) {
+        rkey = "rope_parameters";
+        if (j->tok[rs].type == FP8Q_JSON_OBJECT && fp8q__cfg_get(j, rs, "rope_theta") &&
+            (r = fp8q__cfg_pos(j, rs, "rope_theta", 10000.0, &c->rope_theta, err)) != FP8Q_OK) {
+            fp8q__st_prefix(err, "rope_parameters: ");
+            return r;
+        }
+    }
     if (rs) {
         size_t ty;
+        char key[48];
         if (j->tok[rs].type != FP8Q_JSON_OBJECT)
-            return fp8q__cfg_bad(err, FP8Q_ERR_PARSE, j, rs, "rope_scaling", "must be an object or null");
+            return fp8q__cfg_bad(err, FP8Q_ERR_PARSE, j, rs, rkey, "must be an object or null");
         ty = fp8q__cfg_get(j, rs, "rope_type");
         if (!ty) ty = fp8q__cfg_get(j, rs, "type");
-        if (!ty) return fp8q__st_fail_str(err, FP8Q_ERR_PARSE, j->tok[rs].start, "'rope_scaling' has no 'rope_type'");
-        if (j->tok[ty].type != FP8Q_JSON_STRING)
-            return fp8q__cfg_bad(err, FP8Q_ERR_PARSE, j, ty, "rope_scaling.rope_type", "must be a string");
+        (void)snprintf(key, sizeof key, "%s.rope_type", rkey);
+        if (!ty) {
+            fp8q__st_put(&m, "'");
+            fp8q__st_put(&m, rkey);
+            fp8q__st_put(&m, "' has no 'rope_type'");
+            return fp8q__st_fail(err, FP8Q_ERR_PARSE, j->tok[rs].start, &m);
+        }
+        if (j->tok[ty].type != FP8Q_JSON_STRING) return fp8q__cfg_bad(err, FP8Q_ERR_PARSE, j, ty, key, "must be a string");
+        (void)snprintf(key, sizeof key, "%s: ", rkey);
         if (fp8q_json_string_eq(j, ty, "llama3")) {
             c->rope_llama3 = 1;
             if ((r = fp8q__cfg_pos(j, rs, "factor", 0.0, &c->rope_factor, err)) != FP8Q_OK ||
@@ -5888,14 +6125,17 @@ static fp8q_result fp8q__cfg_parse(fp8q_llama_config *c, const fp8q_json *j, fp8
                 (r = fp8q__cfg_pos(j, rs, "high_freq_factor", 0.0, &c->rope_high_freq_factor, err)) != FP8Q_OK ||
                 (r = fp8q__cfg_int(j, rs, "original_max_position_embeddings", FP8Q__CFG_DIM_MAX, 0,
                                    &c->rope_original_max_position, err)) != FP8Q_OK) {
-                fp8q__st_prefix(err, "rope_scaling: ");
+                fp8q__st_prefix(err, key);
                 return r;
             }
-            if (!(c->rope_high_freq_factor > c->rope_low_freq_factor))
-                return fp8q__st_fail_str(err, FP8Q_ERR_PARSE, j->tok[rs].start,
-                                         "rope_scaling: 'high_freq_factor' must be greater than 'low_freq_factor'");
+            if (!(c->rope_high_freq_factor > c->rope_low_freq_factor)) {
+                fp8q__st_put(&m, key);
+                fp8q__st_put(&m, "'high_freq_factor' must be greater than 'low_freq_factor'");
+                return fp8q__st_fail(err, FP8Q_ERR_PARSE, j->tok[rs].start, &m);
+            }
         } else if (!fp8q_json_string_eq(j, ty, "default")) {
-            fp8q__st_put(&m, "rope_scaling type ");
+            fp8q__st_put(&m, rkey);
+            fp8q__st_put(&m, " type ");
             fp8q__cfg_got(&m, j, ty);
             fp8q__st_put(&m, " is not supported (llama3 or default)");
             return fp8q__st_fail(err, FP8Q_ERR_UNSUPPORTED, j->tok[ty].start, &m);
@@ -6408,6 +6648,1386 @@ done:
     free(spath);
     if (r != FP8Q_OK) fp8q_checkpoint_close(ck);
     return r;
+}
+
+
+/* REGEX-PLACEHOLDER-IMPL */
+FP8QDEF fp8q_result fp8q_regex(const char *pattern, const char *text, fp8q_regex_how how, int *matched, fp8q_error *err)
+{
+    (void)how;
+    *matched = strcmp(pattern, text) == 0;
+    (void)err;
+    return FP8Q_OK;
+}
+
+/* ================================================================ model */
+
+FP8QDEF void fp8q_safetensors_release(const fp8q_safetensors *st, const fp8q_tensor_info *t)
+{
+#if defined(FP8Q__ST_MMAP) && defined(MADV_DONTNEED)
+    const fp8q__st_owned *o;
+    const uint8_t *p;
+    uintptr_t begin, end, page = 4096;
+    if (!st || !t || !(o = (const fp8q__st_owned *)st->fp8q__owned) || !o->mapped) return;
+    if (!(p = fp8q_safetensors_bytes(st, t))) return;
+#ifdef _SC_PAGESIZE
+    {
+        long ps = sysconf(_SC_PAGESIZE);
+        if (ps > 0) page = (uintptr_t)ps;
+    }
+#endif
+    begin = ((uintptr_t)p + page - 1) / page * page; /* whole pages only: neighbours keep theirs */
+    end = ((uintptr_t)p + (uintptr_t)t->size) / page * page;
+    if (end > begin) (void)madvise((void *)begin, (size_t)(end - begin), MADV_DONTNEED);
+#else
+    (void)st;
+    (void)t;
+#endif
+}
+
+/* ---- names */
+
+static const char *const fp8q__quant_names[] = {"auto", "none", "fp8-dynamic", "fp8-dynamic-tensor", "fp8-channel"};
+#define FP8Q__QUANT_COUNT (int)(sizeof fp8q__quant_names / sizeof fp8q__quant_names[0])
+
+FP8QDEF const char *fp8q_quant_name(fp8q_quant q)
+{
+    return (int)q >= 0 && (int)q < FP8Q__QUANT_COUNT ? fp8q__quant_names[q] : NULL;
+}
+
+FP8QDEF int fp8q_quant_from_name(const char *s, fp8q_quant *out)
+{
+    int i;
+    for (i = 0; s && i < FP8Q__QUANT_COUNT; i++)
+        if (strcmp(s, fp8q__quant_names[i]) == 0) {
+            if (out) *out = (fp8q_quant)i;
+            return 1;
+        }
+    return 0;
+}
+
+/* Module names as Hugging Face names the tensors, with their parent. */
+static const char *const fp8q__module_names[FP8Q_MOD_COUNT] = {
+    "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head", "k_cache", "v_cache"};
+static const char *const fp8q__module_parent[FP8Q_MOD_DOWN + 1] = {"self_attn", "self_attn", "self_attn", "self_attn",
+                                                                   "mlp",       "mlp",       "mlp"};
+
+FP8QDEF const char *fp8q_module_name(fp8q_module mod)
+{
+    return (int)mod >= 0 && (int)mod < FP8Q_MOD_COUNT ? fp8q__module_names[mod] : NULL;
+}
+
+/* ---- messages */
+
+#include <math.h> /* the model: expf, sqrtf, cos, sin, pow (link with -lm) */
+#include <stdarg.h>
+
+static fp8q_result fp8q__failf(fp8q_error *err, fp8q_result code, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        (void)vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+        err->code = code;
+        err->offset = 0;
+    }
+    return code;
+}
+
+static void fp8q__warn(fp8q_model *m, const char *msg)
+{
+    size_t n = strlen(m->warnings), k = strlen(msg);
+    m->n_warnings++;
+    if (n + k + 2 > sizeof m->warnings) return; /* counted, not kept */
+    if (n) m->warnings[n++] = '\n';
+    FP8Q__MEMCPY(m->warnings + n, msg, k + 1);
+}
+
+/* ---- checkpoint quantization_config */
+
+enum { FP8Q__QM_NONE = 0, FP8Q__QM_CT, FP8Q__QM_FP8, FP8Q__QM_FBGEMM };
+#define FP8Q__MAX_QGROUPS 16
+
+typedef struct fp8q__qgroup {
+    size_t targets;    /* JSON array of names, class names and "re:" patterns */
+    int w_per_channel; /* weights strategy "channel" (else "tensor") */
+    fp8q_act act;      /* input_activations */
+} fp8q__qgroup;
+
+typedef struct fp8q__qcfg {
+    int method;
+    fp8q_json json;  /* config.json, kept while loading */
+    size_t ignore;   /* JSON array token of names not quantized, or 0 */
+    int n_groups;
+    fp8q__qgroup groups[FP8Q__MAX_QGROUPS];
+    int kv_scheme;   /* compressed-tensors kv_cache_scheme present */
+    float act_ub;    /* fbgemm_fp8 activation_scale_ub (0: none) */
+    char desc[88];
+} fp8q__qcfg;
+
+/* "quantization_config.PATH: WHAT, got VALUE" */
+static fp8q_result fp8q__q_bad(fp8q_error *err, fp8q_result code, const fp8q__qcfg *qc, size_t t, const char *path,
+                               const char *what)
+{
+    fp8q__st_msg m;
+    fp8q__cfg_msg_init(&m);
+    fp8q__st_put(&m, "config.json: quantization_config.");
+    fp8q__st_put(&m, path);
+    fp8q__st_put(&m, " ");
+    fp8q__st_put(&m, what);
+    if (t) {
+        fp8q__st_put(&m, ", got ");
+        fp8q__cfg_got(&m, &qc->json, t);
+    }
+    return fp8q__st_fail(err, code, t ? qc->json.tok[t].start : 0, &m);
+}
+
+/* Member key of obj as a boolean (absent or null: def). -1 on a wrong type. */
+static int fp8q__q_bool(const fp8q_json *j, size_t obj, const char *key, int def)
+{
+    size_t t = fp8q__cfg_get(j, obj, key);
+    if (!t) return def;
+    return j->tok[t].type == FP8Q_JSON_TRUE ? 1 : j->tok[t].type == FP8Q_JSON_FALSE ? 0 : -1;
+}
+
+/* Checks the common part of a compressed-tensors QuantizationArgs: 8-bit,
+   float, symmetric. what is "weights", "input_activations", ... */
+static fp8q_result fp8q__q_args_fp8(const fp8q__qcfg *qc, size_t args, const char *path, fp8q_error *err)
+{
+    const fp8q_json *j = &qc->json;
+    size_t t;
+    int64_t bits = 0;
+    char p[96];
+    if (j->tok[args].type != FP8Q_JSON_OBJECT) return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, args, path, "must be an object");
+    t = fp8q__cfg_get(j, args, "num_bits");
+    (void)snprintf(p, sizeof p, "%s.num_bits", path);
+    if (t && (j->tok[t].type != FP8Q_JSON_NUMBER || fp8q_json_int64(j, t, &bits) != FP8Q_OK))
+        return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, t, p, "must be an integer");
+    if (t && bits != 8) return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, t, p, "is not supported (fp8q reads 8-bit FP8)");
+    t = fp8q__cfg_get(j, args, "type");
+    (void)snprintf(p, sizeof p, "%s.type", path);
+    if (!t || !fp8q_json_string_eq(j, t, "float"))
+        return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, t, p, "must be \"float\" (FP8; integer schemes are not supported)");
+    (void)snprintf(p, sizeof p, "%s.symmetric", path);
+    if (fp8q__q_bool(j, args, "symmetric", 1) != 1)
+        return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, fp8q__cfg_get(j, args, "symmetric"), p,
+                           "must be true (asymmetric FP8 is not supported)");
+    return FP8Q_OK;
+}
+
+/* strategy string of args: 1 when it equals s. */
+static int fp8q__q_strategy(const fp8q_json *j, size_t args, const char *s)
+{
+    size_t t = fp8q__cfg_get(j, args, "strategy");
+    return t && fp8q_json_string_eq(j, t, s);
+}
+
+static fp8q_result fp8q__q_ct_group(fp8q__qcfg *qc, size_t key, size_t grp, fp8q_error *err)
+{
+    const fp8q_json *j = &qc->json;
+    fp8q__qgroup *g;
+    char name[48], p[128];
+    size_t w, a, o, t;
+    fp8q_result r;
+    (void)fp8q_json_string(j, key, name, sizeof name);
+    if (qc->n_groups == FP8Q__MAX_QGROUPS)
+        return fp8q__q_bad(err, FP8Q_ERR_LIMIT, qc, 0, "config_groups", "has more than 16 groups");
+    g = &qc->groups[qc->n_groups++];
+    (void)snprintf(p, sizeof p, "config_groups.%s", name);
+    if (j->tok[grp].type != FP8Q_JSON_OBJECT) return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, grp, p, "must be an object");
+    (void)snprintf(p, sizeof p, "config_groups.%s.targets", name);
+    g->targets = fp8q__cfg_get(j, grp, "targets");
+    if (!g->targets || j->tok[g->targets].type != FP8Q_JSON_ARRAY)
+        return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, g->targets, p, "must be an array of strings");
+    for (t = g->targets + 1; t < j->tok[g->targets].next; t = j->tok[t].next)
+        if (j->tok[t].type != FP8Q_JSON_STRING) return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, t, p, "must hold strings");
+    /* weights */
+    (void)snprintf(p, sizeof p, "config_groups.%s.weights", name);
+    w = fp8q__cfg_get(j, grp, "weights");
+    if (!w) return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, 0, p, "is missing (activation-only schemes are not supported)");
+    if ((r = fp8q__q_args_fp8(qc, w, p, err)) != FP8Q_OK) return r;
+    if (fp8q__q_bool(j, w, "dynamic", 0) != 0)
+        return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, fp8q__cfg_get(j, w, "dynamic"), p,
+                           ".dynamic must be false (weights are stored quantized)");
+    if (fp8q__q_strategy(j, w, "channel"))
+        g->w_per_channel = 1;
+    else if (!fp8q__q_strategy(j, w, "tensor"))
+        return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, fp8q__cfg_get(j, w, "strategy"),
+                           p, ".strategy must be \"tensor\" or \"channel\"");
+    /* input activations: absent = weight-only (W8A16) */
+    (void)snprintf(p, sizeof p, "config_groups.%s.input_activations", name);
+    a = fp8q__cfg_get(j, grp, "input_activations");
+    g->act = FP8Q_ACT_NONE;
+    if (a) {
+        int dyn;
+        if ((r = fp8q__q_args_fp8(qc, a, p, err)) != FP8Q_OK) return r;
+        dyn = fp8q__q_bool(j, a, "dynamic", 0);
+        if (dyn < 0) return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, fp8q__cfg_get(j, a, "dynamic"), p, ".dynamic must be a boolean");
+        if (dyn && fp8q__q_strategy(j, a, "token"))
+            g->act = FP8Q_ACT_DYNAMIC_TOKEN;
+        else if (dyn && fp8q__q_strategy(j, a, "tensor"))
+            g->act = FP8Q_ACT_DYNAMIC_TENSOR;
+        else if (!dyn && fp8q__q_strategy(j, a, "tensor"))
+            g->act = FP8Q_ACT_STATIC;
+        else
+            return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, fp8q__cfg_get(j, a, "strategy"), p,
+                               ".strategy must be \"token\" (dynamic) or \"tensor\"");
+    }
+    o = fp8q__cfg_get(j, grp, "output_activations");
+    (void)snprintf(p, sizeof p, "config_groups.%s.output_activations", name);
+    if (o) return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, o, p, "must be null (output quantization is not supported)");
+    return FP8Q_OK;
+}
+
+static fp8q_result fp8q__q_ct(fp8q__qcfg *qc, size_t q, fp8q_error *err)
+{
+    const fp8q_json *j = &qc->json;
+    size_t t, groups, kv;
+    fp8q_result r;
+    t = fp8q__cfg_get(j, q, "format");
+    if (t && !fp8q_json_string_eq(j, t, "float-quantized") && !fp8q_json_string_eq(j, t, "naive-quantized"))
+        return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, t, "format",
+                           "is not supported (fp8q reads \"float-quantized\" and \"naive-quantized\")");
+    t = fp8q__cfg_get(j, q, "quantization_status");
+    if (t && !fp8q_json_string_eq(j, t, "compressed") && !fp8q_json_string_eq(j, t, "frozen"))
+        return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, t, "quantization_status", "must be \"compressed\" or \"frozen\"");
+    groups = fp8q__cfg_get(j, q, "config_groups");
+    if (!groups || j->tok[groups].type != FP8Q_JSON_OBJECT || j->tok[groups].size == 0)
+        return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, groups, "config_groups", "must be a non-empty object");
+    for (t = groups + 1; t < j->tok[groups].next; t = j->tok[t + 1].next)
+        if ((r = fp8q__q_ct_group(qc, t, t + 1, err)) != FP8Q_OK) return r;
+    qc->ignore = fp8q__cfg_get(j, q, "ignore");
+    if (qc->ignore && j->tok[qc->ignore].type != FP8Q_JSON_ARRAY)
+        return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, qc->ignore, "ignore", "must be an array of strings");
+    kv = fp8q__cfg_get(j, q, "kv_cache_scheme");
+    if (kv) {
+        if ((r = fp8q__q_args_fp8(qc, kv, "kv_cache_scheme", err)) != FP8Q_OK) return r;
+        if (!fp8q__q_strategy(j, kv, "tensor"))
+            return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, fp8q__cfg_get(j, kv, "strategy"),
+                               "kv_cache_scheme.strategy", "must be \"tensor\" (per-head KV scales are not supported)");
+        qc->kv_scheme = 1;
+    }
+    {
+        const fp8q__qgroup *g = &qc->groups[0];
+        (void)snprintf(qc->desc, sizeof qc->desc, "compressed-tensors %s (%s weights, %s activations)",
+                       g->act == FP8Q_ACT_STATIC ? "FP8" : g->act == FP8Q_ACT_NONE ? "W8A16" : "FP8_DYNAMIC",
+                       g->w_per_channel ? "channel" : "tensor",
+                       g->act == FP8Q_ACT_STATIC          ? "static"
+                       : g->act == FP8Q_ACT_DYNAMIC_TOKEN ? "token"
+                       : g->act == FP8Q_ACT_NONE          ? "no"
+                                                          : "dynamic tensor");
+    }
+    return FP8Q_OK;
+}
+
+/* quant_method "fp8" (AutoFP8 / vLLM serialized) and "fbgemm_fp8": one
+   implicit group targeting every Linear except the listed ones. */
+static fp8q_result fp8q__q_fp8(fp8q__qcfg *qc, size_t q, fp8q_error *err)
+{
+    const fp8q_json *j = &qc->json;
+    fp8q__qgroup *g = &qc->groups[0];
+    size_t t;
+    qc->n_groups = 1;
+    g->targets = 0; /* all */
+    if (qc->method == FP8Q__QM_FP8) {
+        t = fp8q__cfg_get(j, q, "weight_block_size");
+        if (t) return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, t, "weight_block_size", "is not supported (block FP8)");
+        t = fp8q__cfg_get(j, q, "activation_scheme");
+        if (!t || fp8q_json_string_eq(j, t, "dynamic"))
+            g->act = FP8Q_ACT_DYNAMIC_TOKEN;
+        else if (fp8q_json_string_eq(j, t, "static"))
+            g->act = FP8Q_ACT_STATIC;
+        else
+            return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, t, "activation_scheme", "must be \"dynamic\" or \"static\"");
+        qc->ignore = fp8q__cfg_get(j, q, "ignored_layers");
+        if (qc->ignore && j->tok[qc->ignore].type != FP8Q_JSON_ARRAY)
+            return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, qc->ignore, "ignored_layers", "must be an array of strings");
+        (void)snprintf(qc->desc, sizeof qc->desc, "fp8 (tensor weights, %s activations)",
+                       g->act == FP8Q_ACT_STATIC ? "static" : "dynamic token");
+    } else {
+        double ub = 0;
+        g->w_per_channel = 1;
+        g->act = FP8Q_ACT_DYNAMIC_TOKEN;
+        t = fp8q__cfg_get(j, q, "activation_scale_ub");
+        if (t && (j->tok[t].type != FP8Q_JSON_NUMBER || fp8q_json_number(j, t, &ub) != FP8Q_OK || !(ub > 0) ||
+                  ub > 3.4e38))
+            return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, t, "activation_scale_ub", "must be a positive number");
+        qc->act_ub = (float)ub;
+        qc->ignore = fp8q__cfg_get(j, q, "modules_to_not_convert");
+        if (qc->ignore && j->tok[qc->ignore].type != FP8Q_JSON_ARRAY)
+            return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, qc->ignore, "modules_to_not_convert", "must be an array of strings");
+        (void)snprintf(qc->desc, sizeof qc->desc, "fbgemm_fp8 (channel weights, token activations, ub %g)", ub);
+    }
+    if (qc->ignore)
+        for (t = qc->ignore + 1; t < j->tok[qc->ignore].next; t = j->tok[t].next)
+            if (j->tok[t].type != FP8Q_JSON_STRING)
+                return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, t, "ignore list", "must hold strings");
+    return FP8Q_OK;
+}
+
+/* Parses config.json's quantization_config (text is kept by the caller). */
+static fp8q_result fp8q__qcfg_parse(fp8q__qcfg *qc, const char *text, size_t len, fp8q_error *err)
+{
+    size_t q, t;
+    fp8q_result r;
+    memset(qc, 0, sizeof *qc);
+    if ((r = fp8q_json_parse(&qc->json, text, len, 0, err)) != FP8Q_OK) return r;
+    q = fp8q__cfg_get(&qc->json, 0, "quantization_config");
+    if (!q) return FP8Q_OK;
+    if (qc->json.tok[q].type != FP8Q_JSON_OBJECT)
+        return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, q, "", "must be an object");
+    t = fp8q__cfg_get(&qc->json, q, "quant_method");
+    if (t && fp8q_json_string_eq(&qc->json, t, "compressed-tensors")) {
+        qc->method = FP8Q__QM_CT;
+        return fp8q__q_ct(qc, q, err);
+    }
+    if (t && (fp8q_json_string_eq(&qc->json, t, "fp8") || fp8q_json_string_eq(&qc->json, t, "fbgemm_fp8"))) {
+        qc->method = fp8q_json_string_eq(&qc->json, t, "fp8") ? FP8Q__QM_FP8 : FP8Q__QM_FBGEMM;
+        return fp8q__q_fp8(qc, q, err);
+    }
+    return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, t, "quant_method",
+                       "is not supported (fp8q reads \"compressed-tensors\", \"fp8\" and \"fbgemm_fp8\")");
+}
+
+/* Does entry t of a targets/ignore list name module `name` (class Linear)?
+   Exact name, the class name "Linear", or "re:" + a Python re.match
+   pattern. compressed-tensors also accepts a module whose name ends with
+   "." + a plain entry for lm_head style entries; vLLM's fp8 ignored_layers
+   are exact prefixes. */
+static fp8q_result fp8q__q_entry_matches(const fp8q_json *j, size_t t, const char *name, int *hit, fp8q_error *err)
+{
+    char pat[512];
+    size_t n = fp8q_json_string(j, t, pat, sizeof pat);
+    *hit = 0;
+    if (n >= sizeof pat) return fp8q__failf(err, FP8Q_ERR_LIMIT, "config.json: quantization_config: a target longer than 511 bytes");
+    if (strcmp(pat, name) == 0 || strcmp(pat, "Linear") == 0) {
+        *hit = 1;
+        return FP8Q_OK;
+    }
+    if (strncmp(pat, "re:", 3) == 0) {
+        fp8q_result r = fp8q_regex(pat + 3, name, FP8Q_REGEX_MATCH, hit, err);
+        if (r != FP8Q_OK) fp8q__st_prefix(err, "config.json: quantization_config: ");
+        return r;
+    }
+    return FP8Q_OK;
+}
+
+static fp8q_result fp8q__q_list_matches(const fp8q_json *j, size_t list, const char *name, int *hit, fp8q_error *err)
+{
+    size_t t;
+    fp8q_result r;
+    *hit = 0;
+    if (!list) return FP8Q_OK;
+    for (t = list + 1; t < j->tok[list].next && !*hit; t = j->tok[t].next)
+        if ((r = fp8q__q_entry_matches(j, t, name, hit, err)) != FP8Q_OK) return r;
+    return FP8Q_OK;
+}
+
+/* The group that quantizes module `name`, or NULL (ignored or not targeted). */
+static fp8q_result fp8q__q_group_for(const fp8q__qcfg *qc, const char *name, const fp8q__qgroup **out,
+                                     fp8q_error *err)
+{
+    int hit, i;
+    fp8q_result r;
+    *out = NULL;
+    if (qc->method == FP8Q__QM_NONE) return FP8Q_OK;
+    if ((r = fp8q__q_list_matches(&qc->json, qc->ignore, name, &hit, err)) != FP8Q_OK || hit) return r;
+    for (i = 0; i < qc->n_groups; i++) {
+        if (!qc->groups[i].targets) {
+            *out = &qc->groups[i];
+            return FP8Q_OK;
+        }
+        if ((r = fp8q__q_list_matches(&qc->json, qc->groups[i].targets, name, &hit, err)) != FP8Q_OK) return r;
+        if (hit) {
+            *out = &qc->groups[i];
+            return FP8Q_OK;
+        }
+    }
+    return FP8Q_OK;
+}
+
+/* ---- loader */
+
+typedef struct fp8q__loader {
+    fp8q_model *m;
+    fp8q_checkpoint ck;
+    fp8q__qcfg qc;
+    int quantize_online;     /* fp8-dynamic, fp8-dynamic-tensor, fp8-channel on a float checkpoint */
+    int keep_dtype;          /* keep embeddings / float lm_head in the checkpoint type */
+    unsigned char **used;    /* [file][tensor] */
+    size_t n_used;
+    float *tmp;              /* one tensor as float32 */
+    size_t tmp_cap;
+    fp8q_error *err;
+} fp8q__loader;
+
+static const fp8q_tensor_info *fp8q__ld_find(fp8q__loader *L, const char *name, const fp8q_safetensors **file)
+{
+    const fp8q_safetensors *f = NULL;
+    const fp8q_tensor_info *t = fp8q_checkpoint_find(&L->ck, name, &f);
+    size_t i;
+    if (t) {
+        for (i = 0; i < L->ck.n_files; i++)
+            if (&L->ck.files[i] == f) {
+                size_t k = (size_t)(t - f->tensors);
+                if (!L->used[i][k]) L->used[i][k] = 1, L->n_used++;
+            }
+    }
+    if (file) *file = f;
+    return t;
+}
+
+static void fp8q__shape_str(char *b, size_t cap, const fp8q_tensor_info *t)
+{
+    size_t n = 0;
+    int d;
+    n += (size_t)snprintf(b, cap, "[");
+    for (d = 0; d < t->ndim && n < cap; d++)
+        n += (size_t)snprintf(b + n, cap - n, d ? ", %llu" : "%llu", (unsigned long long)t->shape[d]);
+    if (n < cap) (void)snprintf(b + n, cap - n, "]");
+}
+
+/* The tensor must be there with shape [rows, cols] (cols 0: [rows]). */
+static fp8q_result fp8q__ld_need(fp8q__loader *L, const char *name, int rows, int cols, const fp8q_tensor_info **t,
+                                 const fp8q_safetensors **f)
+{
+    char got[96];
+    *t = fp8q__ld_find(L, name, f);
+    if (!*t) return fp8q__failf(L->err, FP8Q_ERR_PARSE, "missing tensor '%s'", name);
+    if ((*t)->ndim == (cols ? 2 : 1) && (*t)->shape[0] == (uint64_t)rows && (!cols || (*t)->shape[1] == (uint64_t)cols))
+        return FP8Q_OK;
+    fp8q__shape_str(got, sizeof got, *t);
+    if (cols)
+        return fp8q__failf(L->err, FP8Q_ERR_PARSE, "tensor '%s' has shape %s, expected [%d, %d] from config.json", name,
+                           got, rows, cols);
+    return fp8q__failf(L->err, FP8Q_ERR_PARSE, "tensor '%s' has shape %s, expected [%d] from config.json", name, got,
+                       rows);
+}
+
+static int fp8q__is_float_weight(fp8q_dtype d) { return d == FP8Q_F32 || d == FP8Q_BF16 || d == FP8Q_F16; }
+
+static fp8q_result fp8q__ld_dtype_bad(fp8q__loader *L, const char *name, const fp8q_tensor_info *t, const char *want)
+{
+    return fp8q__failf(L->err, FP8Q_ERR_PARSE, "tensor '%s' has dtype %s, expected %s", name,
+                       fp8q_dtype_get(t->dtype)->name, want);
+}
+
+/* Tensor t as float32 into L->tmp (grown as needed). */
+static fp8q_result fp8q__ld_f32(fp8q__loader *L, const fp8q_safetensors *f, const fp8q_tensor_info *t)
+{
+    fp8q_result r;
+    if (t->numel > L->tmp_cap) {
+        float *p;
+        if (t->numel > (uint64_t)((size_t)-1 / sizeof(float)))
+            return fp8q__failf(L->err, FP8Q_ERR_LIMIT, "tensor '%s' is too large", t->name);
+        p = (float *)realloc(L->tmp, (size_t)t->numel * sizeof(float));
+        if (!p) return fp8q__failf(L->err, FP8Q_ERR_NOMEM, "out of memory reading tensor '%s'", t->name);
+        L->tmp = p, L->tmp_cap = (size_t)t->numel;
+    }
+    r = fp8q_safetensors_read_f32(f, t, L->tmp, L->err);
+    fp8q_safetensors_release(f, t);
+    return r;
+}
+
+static void *fp8q__ld_alloc(fp8q__loader *L, size_t n, size_t size, const char *what)
+{
+    void *p = n && n <= (size_t)-1 / size ? malloc(n * size) : NULL;
+    if (!p) (void)fp8q__failf(L->err, FP8Q_ERR_NOMEM, "out of memory for %s", what);
+    else L->m->weight_bytes += n * size;
+    return p;
+}
+
+/* A float vector [n] (norm weights, biases). */
+static fp8q_result fp8q__ld_vector(fp8q__loader *L, const char *name, int n, float **out)
+{
+    const fp8q_tensor_info *t;
+    const fp8q_safetensors *f;
+    fp8q_result r;
+    if ((r = fp8q__ld_need(L, name, n, 0, &t, &f)) != FP8Q_OK) return r;
+    if (!fp8q__is_float_weight(t->dtype)) return fp8q__ld_dtype_bad(L, name, t, "F32, BF16 or F16");
+    if (!(*out = (float *)fp8q__ld_alloc(L, (size_t)n, sizeof(float), name))) return FP8Q_ERR_NOMEM;
+    r = fp8q_safetensors_read_f32(f, t, *out, L->err);
+    return r;
+}
+
+/* A float matrix [rows][cols]: kept in its 16-bit type when keep is set,
+   else converted to F32. */
+static fp8q_result fp8q__ld_matrix(fp8q__loader *L, const fp8q_safetensors *f, const fp8q_tensor_info *t, int keep,
+                                   fp8q_matrix *mat)
+{
+    size_t n = (size_t)t->numel, i;
+    mat->rows = (int)t->shape[0], mat->cols = (int)t->shape[1];
+    if (keep && (t->dtype == FP8Q_BF16 || t->dtype == FP8Q_F16)) {
+        const uint8_t *src = fp8q_safetensors_bytes(f, t);
+        uint16_t *dst = (uint16_t *)fp8q__ld_alloc(L, n, 2, t->name);
+        if (!src || !dst) return src ? FP8Q_ERR_NOMEM : fp8q__failf(L->err, FP8Q_ERR_PARSE, "tensor '%s' is outside its file", t->name);
+        for (i = 0; i < n; i++) dst[i] = (uint16_t)(src[2 * i] | (unsigned)src[2 * i + 1] << 8); /* little-endian */
+        fp8q_safetensors_release(f, t);
+        mat->dtype = t->dtype, mat->data = dst;
+        return FP8Q_OK;
+    }
+    mat->dtype = FP8Q_F32;
+    if (!(mat->data = fp8q__ld_alloc(L, n, sizeof(float), t->name))) return FP8Q_ERR_NOMEM;
+    {
+        fp8q_result r = fp8q_safetensors_read_f32(f, t, (float *)mat->data, L->err);
+        fp8q_safetensors_release(f, t);
+        return r;
+    }
+}
+
+/* A checkpoint scale tensor: [] / [1] / [1, 1] (count 1) or [n] / [n, 1]
+   (count n), float, every value finite and > 0. */
+static fp8q_result fp8q__ld_scales(fp8q__loader *L, const char *name, size_t count, float *out)
+{
+    const fp8q_safetensors *f;
+    const fp8q_tensor_info *t = fp8q__ld_find(L, name, &f);
+    char got[96];
+    size_t i;
+    fp8q_result r;
+    int shape_ok;
+    if (!t) return fp8q__failf(L->err, FP8Q_ERR_PARSE, "missing tensor '%s'", name);
+    shape_ok = t->numel == count && (t->ndim == 0 || (t->ndim == 1) || (t->ndim == 2 && t->shape[1] == 1));
+    if (!shape_ok) {
+        fp8q__shape_str(got, sizeof got, t);
+        return fp8q__failf(L->err, FP8Q_ERR_PARSE, "tensor '%s' has shape %s, expected %s", name, got,
+                           count == 1 ? "[], [1] or [1, 1] (one scale)" : "[out, 1] or [out] (one scale per channel)");
+    }
+    if (!fp8q__is_float_weight(t->dtype)) return fp8q__ld_dtype_bad(L, name, t, "F32, BF16 or F16");
+    if ((r = fp8q_safetensors_read_f32(f, t, out, L->err)) != FP8Q_OK) return r;
+    for (i = 0; i < count; i++)
+        if (!(out[i] > 0.0f && out[i] <= 3.40282347e38f))
+            return fp8q__failf(L->err, FP8Q_ERR_PARSE, "tensor '%s' element %zu is %g; scales must be finite and > 0",
+                               name, i, (double)out[i]);
+    return FP8Q_OK;
+}
+
+static const fp8q_recipe *fp8q__act_recipe(const fp8q__loader *L, fp8q_act act)
+{
+    const int ct = L->m->opt.engine == FP8Q_ENGINE_COMPRESSED_TENSORS;
+    if (act == FP8Q_ACT_DYNAMIC_TOKEN) {
+        if (L->qc.method == FP8Q__QM_FBGEMM) return fp8q_recipe_get("fbgemm-per-row");
+        return fp8q_recipe_get(ct ? "ct-token-f32" : "vllm-per-token");
+    }
+    if (act == FP8Q_ACT_DYNAMIC_TENSOR || act == FP8Q_ACT_STATIC)
+        return fp8q_recipe_get(ct ? "ct-tensor-f32" : "vllm-per-tensor");
+    return NULL;
+}
+
+/* An FP8 linear from the checkpoint: weight codes, weight_scale, input_scale. */
+static fp8q_result fp8q__ld_linear_fp8(fp8q__loader *L, const char *prefix, const fp8q_safetensors *f,
+                                       const fp8q_tensor_info *t, const fp8q__qgroup *g, fp8q_linear *lin)
+{
+    char name[160];
+    const uint8_t *src = fp8q_safetensors_bytes(f, t);
+    fp8q_result r;
+    const size_t n = (size_t)lin->out * (size_t)lin->in, ns = g->w_per_channel ? (size_t)lin->out : 1;
+    if (!src) return fp8q__failf(L->err, FP8Q_ERR_PARSE, "tensor '%s' is outside its file", t->name);
+    if (!(lin->q = (uint8_t *)fp8q__ld_alloc(L, n, 1, t->name))) return FP8Q_ERR_NOMEM;
+    FP8Q__MEMCPY(lin->q, src, n);
+    fp8q_safetensors_release(f, t);
+    lin->w_per_channel = g->w_per_channel;
+    if (!(lin->w_scale = (float *)fp8q__ld_alloc(L, ns, sizeof(float), "weight scales"))) return FP8Q_ERR_NOMEM;
+    (void)snprintf(name, sizeof name, "%s.weight_scale", prefix);
+    if ((r = fp8q__ld_scales(L, name, ns, lin->w_scale)) != FP8Q_OK) return r;
+    lin->act = g->act;
+    (void)snprintf(name, sizeof name, "%s.input_scale", prefix);
+    if (g->act == FP8Q_ACT_STATIC) {
+        if ((r = fp8q__ld_scales(L, name, 1, &lin->input_scale)) != FP8Q_OK) return r;
+    } else if (fp8q__ld_find(L, name, NULL)) {
+        return fp8q__failf(L->err, FP8Q_ERR_PARSE,
+                           "tensor '%s' is present but quantization_config says the activations of '%s' are %s", name,
+                           prefix, g->act == FP8Q_ACT_NONE ? "not quantized" : "dynamic");
+    }
+    lin->act_recipe = fp8q__act_recipe(L, lin->act);
+    if (L->m->opt.quant == FP8Q_QUANT_NONE) { /* dequantize: the weight-only float reference */
+        float *w = (float *)fp8q__ld_alloc(L, n, sizeof(float), t->name);
+        size_t i;
+        if (!w) return FP8Q_ERR_NOMEM;
+        for (i = 0; i < n; i++) w[i] = fp8q_to_f32(lin->q[i], FP8Q_E4M3) * lin->w_scale[g->w_per_channel ? i / (size_t)lin->in : 0];
+        free(lin->q), free(lin->w_scale);
+        L->m->weight_bytes -= n + ns * sizeof(float);
+        lin->q = NULL, lin->w_scale = NULL, lin->act = FP8Q_ACT_NONE, lin->act_recipe = NULL;
+        lin->w.dtype = FP8Q_F32, lin->w.rows = lin->out, lin->w.cols = lin->in, lin->w.data = w;
+    }
+    return FP8Q_OK;
+}
+
+/* Quantizes L->tmp (the float weight [out][in]) into lin with recipe r and,
+   for per-tensor recipes, the given scale (NULL: computed). */
+static fp8q_result fp8q__ld_quantize(fp8q__loader *L, fp8q_linear *lin, const fp8q_recipe *r, const float *scale,
+                                     const char *name)
+{
+    const size_t n = (size_t)lin->out * (size_t)lin->in, ns = fp8q_scale_count(r, (size_t)lin->out, (size_t)lin->in);
+    if (!(lin->q = (uint8_t *)fp8q__ld_alloc(L, n, 1, name))) return FP8Q_ERR_NOMEM;
+    if (!(lin->w_scale = (float *)fp8q__ld_alloc(L, ns, sizeof(float), "weight scales"))) return FP8Q_ERR_NOMEM;
+    if (scale)
+        lin->w_scale[0] = *scale;
+    else
+        (void)fp8q_compute_scales(lin->w_scale, L->tmp, (size_t)lin->out, (size_t)lin->in, r);
+    lin->w_per_channel = ns > 1;
+    (void)fp8q_quantize(lin->q, L->tmp, (size_t)lin->out, (size_t)lin->in, lin->w_scale, r);
+    lin->act = L->m->opt.quant == FP8Q_QUANT_FP8_DYNAMIC_TENSOR ? FP8Q_ACT_DYNAMIC_TENSOR : FP8Q_ACT_DYNAMIC_TOKEN;
+    lin->act_recipe = fp8q__act_recipe(L, lin->act);
+    return FP8Q_OK;
+}
+
+static float fp8q__amax(const float *x, size_t n)
+{
+    float a = 0.0f;
+    size_t i;
+    for (i = 0; i < n; i++) a = fp8q__fmaxf(a, fp8q__f32_from_bits(fp8q__f32_bits(x[i]) & 0x7FFFFFFFu));
+    return a;
+}
+
+/* The module `prefix` ("model.layers.3.self_attn.q_proj", "lm_head") with
+   weight [out][in]; shared_scale (fp8-dynamic's fused per-tensor scale) or
+   NULL. is_head: lm_head (never quantized online). */
+static fp8q_result fp8q__ld_linear(fp8q__loader *L, const char *prefix, int out, int in, const float *shared_scale,
+                                   int is_head, fp8q_linear *lin)
+{
+    char name[160];
+    const fp8q_tensor_info *t;
+    const fp8q_safetensors *f;
+    const fp8q__qgroup *g = NULL;
+    fp8q_result r;
+    lin->out = out, lin->in = in;
+    (void)snprintf(name, sizeof name, "%s.weight", prefix);
+    if ((r = fp8q__ld_need(L, name, out, in, &t, &f)) != FP8Q_OK) return r;
+    if (!(is_head && L->qc.method != FP8Q__QM_CT) && (r = fp8q__q_group_for(&L->qc, prefix, &g, L->err)) != FP8Q_OK)
+        return r;
+    if (t->dtype == FP8Q_F8_E4M3) {
+        if (!g)
+            return fp8q__failf(L->err, FP8Q_ERR_PARSE,
+                               "tensor '%s' is F8_E4M3 but quantization_config does not quantize '%s'%s", name, prefix,
+                               L->qc.method ? " (ignored or not targeted)" : " (config.json has no quantization_config)");
+        r = fp8q__ld_linear_fp8(L, prefix, f, t, g, lin);
+    } else if (!fp8q__is_float_weight(t->dtype)) {
+        return fp8q__ld_dtype_bad(L, name, t, g ? "F8_E4M3" : "F32, BF16 or F16");
+    } else if (g) {
+        return fp8q__failf(L->err, FP8Q_ERR_PARSE, "quantization_config quantizes '%s' but tensor '%s' is %s, not F8_E4M3",
+                           prefix, name, fp8q_dtype_get(t->dtype)->name);
+    } else if (L->quantize_online && !is_head) {
+        const fp8q_recipe *rec;
+        if ((r = fp8q__ld_f32(L, f, t)) != FP8Q_OK) return r;
+        if (L->m->opt.quant == FP8Q_QUANT_FP8_CHANNEL)
+            rec = fp8q_recipe_get(t->dtype == FP8Q_BF16 ? "ct-channel-bf16" : "ct-channel-f32");
+        else
+            rec = fp8q_recipe_get("vllm-per-tensor");
+        r = fp8q__ld_quantize(L, lin, rec, L->m->opt.quant == FP8Q_QUANT_FP8_CHANNEL ? NULL : shared_scale, name);
+    } else {
+        r = fp8q__ld_matrix(L, f, t, is_head && L->keep_dtype, &lin->w);
+    }
+    if (r != FP8Q_OK) return r;
+    (void)snprintf(name, sizeof name, "%s.bias", prefix);
+    if (fp8q_checkpoint_find(&L->ck, name, NULL)) r = fp8q__ld_vector(L, name, out, &lin->bias);
+    return r;
+}
+
+/* fp8-dynamic: the per-tensor scale of a fused parameter (q/k/v or gate/up),
+   amax over all its shards, as vLLM quantizes the merged weight. */
+static fp8q_result fp8q__ld_fused_scale(fp8q__loader *L, int layer, int first, int count, float *scale)
+{
+    float amax = 0.0f;
+    int i;
+    fp8q_result r;
+    for (i = first; i < first + count; i++) {
+        char name[160];
+        const fp8q_tensor_info *t;
+        const fp8q_safetensors *f;
+        (void)snprintf(name, sizeof name, "model.layers.%d.%s.%s.weight", layer, fp8q__module_parent[i],
+                       fp8q__module_names[i]);
+        t = fp8q__ld_find(L, name, &f);
+        if (!t || !fp8q__is_float_weight(t->dtype)) return FP8Q_OK; /* ld_linear reports it */
+        if ((r = fp8q__ld_f32(L, f, t)) != FP8Q_OK) return r;
+        amax = fp8q__fmaxf(amax, fp8q__amax(L->tmp, (size_t)t->numel));
+    }
+    *scale = fp8q__scale_from_amax(fp8q_recipe_get("vllm-per-tensor"), amax, 0);
+    return FP8Q_OK;
+}
+
+/* vLLM serves fused per-tensor shards with one scale: the largest; shards
+   with a smaller scale are dequantized and re-quantized (float32 here;
+   vLLM's per_tensor_dequantize works in float16, unconfirmed whether that
+   ever changes a code) and the input scale is the largest. */
+static void fp8q__fuse_like_vllm(fp8q_linear *shard, int count)
+{
+    const fp8q_recipe *r = fp8q_recipe_get("vllm-per-tensor");
+    float smax = 0.0f, imax = 0.0f;
+    int i;
+    for (i = 0; i < count; i++) {
+        if (!shard[i].q || shard[i].w_per_channel) return;
+        smax = fp8q__fmaxf(smax, shard[i].w_scale[0]);
+        imax = fp8q__fmaxf(imax, shard[i].input_scale);
+    }
+    for (i = 0; i < count; i++) {
+        fp8q_linear *s = &shard[i];
+        if (s->w_scale[0] != smax) {
+            size_t k, n = (size_t)s->out * (size_t)s->in;
+            const float inv = 1.0f / smax;
+            for (k = 0; k < n; k++) {
+                float w = fp8q_to_f32(s->q[k], FP8Q_E4M3) * s->w_scale[0] * inv;
+                s->q[k] = fp8q_from_f32(fp8q__fmaxf(-r->qmax, fp8q__fminf(w, r->qmax)), FP8Q_E4M3, FP8Q_NOSAT);
+            }
+            s->w_scale[0] = smax;
+        }
+        if (s->act == FP8Q_ACT_STATIC) s->input_scale = imax;
+    }
+}
+
+/* KV cache scales of layer l: k_scale/v_scale, older k_proj/v_proj.output_scale, single kv_scale. */
+static fp8q_result fp8q__ld_kv_scales(fp8q__loader *L, int l, fp8q_layer *ly, int *missing)
+{
+    static const char *const names[3][2] = {
+        {"self_attn.k_scale", "self_attn.v_scale"},
+        {"self_attn.k_proj.output_scale", "self_attn.v_proj.output_scale"},
+        {"self_attn.kv_scale", "self_attn.kv_scale"}};
+    char kn[160], vn[160];
+    int i;
+    fp8q_result r;
+    ly->k_scale = ly->v_scale = 1.0f;
+    for (i = 0; i < 3; i++) {
+        (void)snprintf(kn, sizeof kn, "model.layers.%d.%s", l, names[i][0]);
+        (void)snprintf(vn, sizeof vn, "model.layers.%d.%s", l, names[i][1]);
+        if (!fp8q_checkpoint_find(&L->ck, kn, NULL) && !fp8q_checkpoint_find(&L->ck, vn, NULL)) continue;
+        if ((r = fp8q__ld_scales(L, kn, 1, &ly->k_scale)) != FP8Q_OK) return r;
+        return fp8q__ld_scales(L, vn, 1, &ly->v_scale);
+    }
+    *missing = 1;
+    return FP8Q_OK;
+}
+
+static void fp8q__linear_free(fp8q_linear *lin, const void *shared)
+{
+    if (lin->w.data != shared) free(lin->w.data);
+    free(lin->q);
+    free(lin->w_scale);
+    free(lin->bias);
+}
+
+FP8QDEF void fp8q_model_free(fp8q_model *m)
+{
+    int l, i;
+    if (!m) return;
+    if (m->layers) {
+        for (l = 0; l < m->config.num_hidden_layers; l++) {
+            free(m->layers[l].attn_norm);
+            free(m->layers[l].ffn_norm);
+            for (i = 0; i <= FP8Q_MOD_DOWN; i++) fp8q__linear_free(&m->layers[l].mod[i], NULL);
+        }
+        free(m->layers);
+    }
+    fp8q__linear_free(&m->lm_head, m->embed.data);
+    free(m->embed.data);
+    free(m->final_norm);
+    free(m->rope_inv_freq);
+    memset(m, 0, sizeof *m);
+}
+
+/* RoPE inverse frequencies as transformers computes them (float32
+   theta^(-2i/d)), with the llama3 rescaling of _compute_llama3_parameters. */
+static void fp8q__rope_init(const fp8q_llama_config *c, float *inv_freq)
+{
+    const int half = c->head_dim / 2;
+    int i;
+    for (i = 0; i < half; i++) {
+        double f = 1.0 / pow(c->rope_theta, (double)(float)(2.0 * i / c->head_dim));
+        if (c->rope_llama3) {
+            const double pi = 3.14159265358979323846, old = c->rope_original_max_position;
+            const double low_wl = old / c->rope_low_freq_factor, high_wl = old / c->rope_high_freq_factor;
+            const double wl = 2.0 * pi / f;
+            if (wl > low_wl)
+                f = f / c->rope_factor;
+            else if (!(wl < high_wl)) { /* medium: smooth interpolation */
+                double smooth = (old / wl - c->rope_low_freq_factor) / (c->rope_high_freq_factor - c->rope_low_freq_factor);
+                f = (1.0 - smooth) * f / c->rope_factor + smooth * f;
+            }
+        }
+        inv_freq[i] = (float)f;
+    }
+}
+
+static fp8q_result fp8q__ld_layers(fp8q__loader *L)
+{
+    fp8q_model *m = L->m;
+    const fp8q_llama_config *c = &m->config;
+    const int dim = c->hidden_size, hd = c->head_dim, ff = c->intermediate_size;
+    const int outs[FP8Q_MOD_DOWN + 1] = {c->num_attention_heads * hd, c->num_key_value_heads * hd,
+                                         c->num_key_value_heads * hd, dim, ff, ff, dim};
+    const int ins[FP8Q_MOD_DOWN + 1] = {dim, dim, dim, c->num_attention_heads * hd, dim, dim, ff};
+    int l, i, kv_missing = 0;
+    fp8q_result r;
+    for (l = 0; l < c->num_hidden_layers; l++) {
+        fp8q_layer *ly = &m->layers[l];
+        char name[160];
+        float fused[2] = {0, 0};
+        (void)snprintf(name, sizeof name, "model.layers.%d.input_layernorm.weight", l);
+        if ((r = fp8q__ld_vector(L, name, dim, &ly->attn_norm)) != FP8Q_OK) return r;
+        (void)snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", l);
+        if ((r = fp8q__ld_vector(L, name, dim, &ly->ffn_norm)) != FP8Q_OK) return r;
+        if (L->quantize_online && m->opt.quant != FP8Q_QUANT_FP8_CHANNEL) {
+            if ((r = fp8q__ld_fused_scale(L, l, FP8Q_MOD_Q, 3, &fused[0])) != FP8Q_OK) return r;
+            if ((r = fp8q__ld_fused_scale(L, l, FP8Q_MOD_GATE, 2, &fused[1])) != FP8Q_OK) return r;
+        }
+        for (i = 0; i <= FP8Q_MOD_DOWN; i++) {
+            const float *shared = i <= FP8Q_MOD_V ? &fused[0] : i == FP8Q_MOD_GATE || i == FP8Q_MOD_UP ? &fused[1] : NULL;
+            (void)snprintf(name, sizeof name, "model.layers.%d.%s.%s", l, fp8q__module_parent[i], fp8q__module_names[i]);
+            if (!shared && L->quantize_online && m->opt.quant != FP8Q_QUANT_FP8_CHANNEL) { /* o, down: their own scale */
+                const fp8q_tensor_info *t;
+                const fp8q_safetensors *f;
+                char wn[170];
+                (void)snprintf(wn, sizeof wn, "%s.weight", name);
+                if ((t = fp8q__ld_find(L, wn, &f)) && fp8q__is_float_weight(t->dtype)) {
+                    if ((r = fp8q__ld_f32(L, f, t)) != FP8Q_OK) return r;
+                    fused[0] = fp8q__scale_from_amax(fp8q_recipe_get("vllm-per-tensor"), fp8q__amax(L->tmp, (size_t)t->numel), 0);
+                    shared = &fused[0];
+                }
+            }
+            if ((r = fp8q__ld_linear(L, name, outs[i], ins[i], shared, 0, &ly->mod[i])) != FP8Q_OK) return r;
+        }
+        if (m->opt.engine == FP8Q_ENGINE_VLLM) {
+            fp8q__fuse_like_vllm(&ly->mod[FP8Q_MOD_Q], 3);
+            fp8q__fuse_like_vllm(&ly->mod[FP8Q_MOD_GATE], 2);
+        }
+        if ((r = fp8q__ld_kv_scales(L, l, ly, &kv_missing)) != FP8Q_OK) return r;
+    }
+    if (kv_missing && m->opt.kv_cache != FP8Q_KV_AUTO)
+        fp8q__warn(m, "FP8 KV cache without k_scale/v_scale in the checkpoint: using 1.0 (accuracy may suffer)");
+    return FP8Q_OK;
+}
+
+static fp8q_result fp8q__ld_model(fp8q__loader *L, const char *dir)
+{
+    fp8q_model *m = L->m;
+    const fp8q_llama_config *c = &m->config;
+    const fp8q_tensor_info *t;
+    const fp8q_safetensors *f;
+    fp8q_result r;
+    size_t i;
+    if ((r = fp8q_checkpoint_open(&L->ck, dir, L->err)) != FP8Q_OK) return r;
+    if (!(L->used = (unsigned char **)calloc(L->ck.n_files, sizeof *L->used)))
+        return fp8q__failf(L->err, FP8Q_ERR_NOMEM, "out of memory");
+    for (i = 0; i < L->ck.n_files; i++)
+        if (!(L->used[i] = (unsigned char *)calloc(L->ck.files[i].n_tensors + 1, 1)))
+            return fp8q__failf(L->err, FP8Q_ERR_NOMEM, "out of memory");
+    if (!(m->layers = (fp8q_layer *)calloc((size_t)c->num_hidden_layers, sizeof *m->layers)) ||
+        !(m->rope_inv_freq = (float *)malloc((size_t)c->head_dim / 2 * sizeof(float))))
+        return fp8q__failf(L->err, FP8Q_ERR_NOMEM, "out of memory");
+    fp8q__rope_init(c, m->rope_inv_freq);
+    if ((r = fp8q__ld_need(L, "model.embed_tokens.weight", c->vocab_size, c->hidden_size, &t, &f)) != FP8Q_OK) return r;
+    if (!fp8q__is_float_weight(t->dtype)) return fp8q__ld_dtype_bad(L, t->name, t, "F32, BF16 or F16");
+    if ((r = fp8q__ld_matrix(L, f, t, L->keep_dtype, &m->embed)) != FP8Q_OK) return r;
+    if ((r = fp8q__ld_layers(L)) != FP8Q_OK) return r;
+    if ((r = fp8q__ld_vector(L, "model.norm.weight", c->hidden_size, &m->final_norm)) != FP8Q_OK) return r;
+    if (c->tie_word_embeddings && !fp8q_checkpoint_find(&L->ck, "lm_head.weight", NULL)) {
+        m->lm_head.out = c->vocab_size, m->lm_head.in = c->hidden_size;
+        m->lm_head.w = m->embed;
+    } else if ((r = fp8q__ld_linear(L, "lm_head", c->vocab_size, c->hidden_size, NULL, 1, &m->lm_head)) != FP8Q_OK) {
+        if (!c->tie_word_embeddings && !fp8q_checkpoint_find(&L->ck, "lm_head.weight", NULL))
+            (void)fp8q__failf(L->err, FP8Q_ERR_PARSE,
+                              "missing tensor 'lm_head.weight' (config.json has tie_word_embeddings false)");
+        return r;
+    }
+    if (L->n_used < L->ck.n_tensors) { /* a tensor fp8q did not read: say which */
+        size_t k, n = 0;
+        const char *first = NULL;
+        char msg[200];
+        for (i = 0; i < L->ck.n_files; i++)
+            for (k = 0; k < L->ck.files[i].n_tensors; k++)
+                if (!L->used[i][k] && strstr(L->ck.files[i].tensors[k].name, "rotary_emb.inv_freq") == NULL) {
+                    if (!first) first = L->ck.files[i].tensors[k].name;
+                    n++;
+                }
+        if (n) {
+            (void)snprintf(msg, sizeof msg, "%zu checkpoint tensor%s not used, e.g. '%.100s'", n, n > 1 ? "s" : "",
+                           first);
+            fp8q__warn(m, msg);
+        }
+    }
+    return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_model_load(fp8q_model *m, const char *dir, const fp8q_model_options *opt, fp8q_error *err)
+{
+    fp8q__loader L;
+    char *path = NULL, *text = NULL;
+    size_t len = 0, i;
+    fp8q_result r;
+    fp8q__st_err_ok(err);
+    if (!m || !dir) return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_model_load: %s is NULL", !m ? "m" : "dir");
+    memset(m, 0, sizeof *m);
+    memset(&L, 0, sizeof L);
+    L.m = m, L.err = err;
+    if (opt) m->opt = *opt;
+    if (!fp8q_quant_name(m->opt.quant) || (unsigned)m->opt.kv_cache > FP8Q_KV_E5M2 ||
+        (unsigned)m->opt.engine > FP8Q_ENGINE_COMPRESSED_TENSORS || (unsigned)m->opt.gemm > FP8Q_GEMM_FAST)
+        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_model_load: invalid option value");
+    if (!(path = (char *)malloc(strlen(dir) + 16))) return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory");
+    (void)sprintf(path, "%s/config.json", dir);
+    if ((r = fp8q__cfg_read(path, &text, &len, NULL, err)) != FP8Q_OK) goto done;
+    if ((r = fp8q_llama_config_parse(&m->config, text, len, err)) != FP8Q_OK) goto done;
+    if ((r = fp8q__qcfg_parse(&L.qc, text, len, err)) != FP8Q_OK) goto done;
+    if (L.qc.method != FP8Q__QM_NONE) {
+        if (m->opt.quant != FP8Q_QUANT_AUTO && m->opt.quant != FP8Q_QUANT_NONE) {
+            r = fp8q__failf(err, FP8Q_ERR_UNSUPPORTED, "%s: the checkpoint is already quantized (%s); use quant \"auto\" or \"none\"",
+                            dir, L.qc.desc);
+            goto done;
+        }
+        (void)snprintf(m->scheme, sizeof m->scheme, "%s%s", m->opt.quant == FP8Q_QUANT_NONE ? "none (dequantized) of " : "",
+                       L.qc.desc);
+    } else {
+        if (m->opt.quant == FP8Q_QUANT_AUTO) m->opt.quant = FP8Q_QUANT_NONE;
+        (void)snprintf(m->scheme, sizeof m->scheme, "%s", fp8q_quant_name(m->opt.quant));
+    }
+    L.quantize_online = L.qc.method == FP8Q__QM_NONE && m->opt.quant >= FP8Q_QUANT_FP8_DYNAMIC;
+    L.keep_dtype = m->opt.quant != FP8Q_QUANT_NONE;
+    r = fp8q__ld_model(&L, dir);
+done:
+    if (L.used)
+        for (i = 0; i < L.ck.n_files; i++) free(L.used[i]);
+    free(L.used);
+    free(L.tmp);
+    fp8q_json_free(&L.qc.json);
+    fp8q_checkpoint_close(&L.ck);
+    free(text);
+    free(path);
+    if (r != FP8Q_OK) {
+        if (err && strncmp(err->message, dir, strlen(dir)) != 0) fp8q__st_path_prefix(err, dir);
+        fp8q_model_free(m);
+    }
+    return r;
+}
+
+/* ---- run state */
+
+typedef struct fp8q__state_buf {
+    float *x, *xb, *xb2, *q, *k, *v, *hb, *hb2; /* [max_batch][width] */
+    float *att;                                 /* [heads][max_seq] attention weights */
+    float *k_f32, *v_f32;                       /* KV cache [layers][max_seq][kv_dim] (KV auto) */
+    uint8_t *k_fp8, *v_fp8;                     /* KV cache (FP8) */
+    uint8_t *aq;                                /* quantized activations [max_batch][max in] */
+    float *a_scales;                            /* [max_batch] */
+} fp8q__state_buf;
+
+static int fp8q__max_in(const fp8q_llama_config *c)
+{
+    int a = c->hidden_size, b = c->intermediate_size, d = c->num_attention_heads * c->head_dim;
+    return a > b ? (a > d ? a : d) : (b > d ? b : d);
+}
+
+FP8QDEF void fp8q_state_free(fp8q_state *s)
+{
+    fp8q__state_buf *b;
+    if (!s) return;
+    if ((b = (fp8q__state_buf *)s->fp8q__owned) != NULL) {
+        free(b->x), free(b->xb), free(b->xb2), free(b->q), free(b->k), free(b->v), free(b->hb), free(b->hb2);
+        free(b->att), free(b->k_f32), free(b->v_f32), free(b->k_fp8), free(b->v_fp8), free(b->aq), free(b->a_scales);
+        free(b);
+    }
+    free(s->logits);
+    memset(s, 0, sizeof *s);
+}
+
+FP8QDEF void fp8q_state_reset(fp8q_state *s)
+{
+    if (s) s->pos = 0;
+}
+
+/* n * a * b elements of size, or NULL on overflow / out of memory. */
+static void *fp8q__alloc3(size_t n, size_t a, size_t b, size_t size)
+{
+    if (a && n > (size_t)-1 / a) return NULL;
+    n *= a;
+    if (b && n > (size_t)-1 / b) return NULL;
+    n *= b;
+    if (size && n > (size_t)-1 / size) return NULL;
+    return malloc(n ? n * size : 1);
+}
+
+FP8QDEF fp8q_result fp8q_state_init(fp8q_state *s, const fp8q_model *m, int max_seq, int max_batch, fp8q_error *err)
+{
+    const fp8q_llama_config *c;
+    fp8q__state_buf *b;
+    size_t kvd, cache, mb;
+    fp8q__st_err_ok(err);
+    if (!s || !m || !m->layers) return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_state_init: %s", !s ? "s is NULL" : "model not loaded");
+    memset(s, 0, sizeof *s);
+    if (max_seq < 1 || max_batch < 1 || max_batch > max_seq)
+        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_state_init: need 1 <= max_batch <= max_seq, got %d and %d",
+                           max_batch, max_seq);
+    c = &m->config;
+    kvd = (size_t)c->num_key_value_heads * (size_t)c->head_dim, mb = (size_t)max_batch;
+    cache = (size_t)c->num_hidden_layers;
+    if (!(b = (fp8q__state_buf *)calloc(1, sizeof *b))) return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory");
+    s->fp8q__owned = b;
+    s->max_seq = max_seq, s->max_batch = max_batch;
+    b->x = (float *)fp8q__alloc3(mb, (size_t)c->hidden_size, 1, sizeof(float));
+    b->xb = (float *)fp8q__alloc3(mb, (size_t)fp8q__max_in(c), 1, sizeof(float));
+    b->xb2 = (float *)fp8q__alloc3(mb, (size_t)c->num_attention_heads * (size_t)c->head_dim, 1, sizeof(float));
+    b->q = (float *)fp8q__alloc3(mb, (size_t)c->num_attention_heads * (size_t)c->head_dim, 1, sizeof(float));
+    b->k = (float *)fp8q__alloc3(mb, kvd, 1, sizeof(float));
+    b->v = (float *)fp8q__alloc3(mb, kvd, 1, sizeof(float));
+    b->hb = (float *)fp8q__alloc3(mb, (size_t)c->intermediate_size, 1, sizeof(float));
+    b->hb2 = (float *)fp8q__alloc3(mb, (size_t)c->intermediate_size, 1, sizeof(float));
+    b->att = (float *)fp8q__alloc3((size_t)c->num_attention_heads, (size_t)max_seq, 1, sizeof(float));
+    b->aq = (uint8_t *)fp8q__alloc3(mb, (size_t)fp8q__max_in(c), 1, 1);
+    b->a_scales = (float *)fp8q__alloc3(mb, 1, 1, sizeof(float));
+    s->logits = (float *)fp8q__alloc3((size_t)c->vocab_size, 1, 1, sizeof(float));
+    if (m->opt.kv_cache == FP8Q_KV_AUTO) {
+        b->k_f32 = (float *)fp8q__alloc3(cache, (size_t)max_seq, kvd, sizeof(float));
+        b->v_f32 = (float *)fp8q__alloc3(cache, (size_t)max_seq, kvd, sizeof(float));
+    } else {
+        b->k_fp8 = (uint8_t *)fp8q__alloc3(cache, (size_t)max_seq, kvd, 1);
+        b->v_fp8 = (uint8_t *)fp8q__alloc3(cache, (size_t)max_seq, kvd, 1);
+    }
+    if (!b->x || !b->xb || !b->xb2 || !b->q || !b->k || !b->v || !b->hb || !b->hb2 || !b->att || !b->aq ||
+        !b->a_scales || !s->logits || !((b->k_f32 && b->v_f32) || (b->k_fp8 && b->v_fp8))) {
+        fp8q_state_free(s);
+        return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory for the run state (max_seq %d, max_batch %d)", max_seq,
+                           max_batch);
+    }
+    return FP8Q_OK;
+}
+
+/* ---- float kernels */
+
+/* Row r of an unquantized matrix as float32 (decoded into buf unless F32). */
+static const float *fp8q__matrix_row(const fp8q_matrix *w, int r, float *buf)
+{
+    size_t k, off = (size_t)r * (size_t)w->cols;
+    if (w->dtype == FP8Q_F32) return (const float *)w->data + off;
+    for (k = 0; k < (size_t)w->cols; k++) {
+        uint16_t h = ((const uint16_t *)w->data)[off + k];
+        buf[k] = w->dtype == FP8Q_BF16 ? fp8q_bf16_to_f32(h) : fp8q_f16_to_f32(h);
+    }
+    return buf;
+}
+
+/* A fixed-order dot product (eight partial sums), the same on every build
+   and thread count. */
+static float fp8q__dot(const float *a, const float *b, size_t n)
+{
+    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t k = 0, j;
+    for (; k + 8 <= n; k += 8)
+        for (j = 0; j < 8; j++) s[j] += a[k + j] * b[k + j];
+    for (; k < n; k++) s[k & 7] += a[k] * b[k];
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+typedef struct fp8q__dense_job {
+    const fp8q_matrix *w;
+    const float *x, *bias;
+    float *y;
+    int M, failed;
+} fp8q__dense_job;
+
+#define FP8Q__DENSE_NB 16 /* output rows per task */
+
+static void fp8q__dense_task(void *arg, size_t task)
+{
+    fp8q__dense_job *j = (fp8q__dense_job *)arg;
+    const int K = j->w->cols, N = j->w->rows;
+    int n, m, n1 = (int)(task + 1) * FP8Q__DENSE_NB;
+    float *buf = NULL;
+    if (j->w->dtype != FP8Q_F32 && !(buf = (float *)malloc((size_t)K * sizeof(float)))) {
+        j->failed = 1;
+        return;
+    }
+    for (n = (int)task * FP8Q__DENSE_NB; n < n1 && n < N; n++) {
+        const float *wr = fp8q__matrix_row(j->w, n, buf);
+        for (m = 0; m < j->M; m++) {
+            float v = fp8q__dot(j->x + (size_t)m * (size_t)K, wr, (size_t)K);
+            j->y[(size_t)m * (size_t)N + (size_t)n] = j->bias ? v + j->bias[n] : v;
+        }
+    }
+    free(buf);
+}
+
+/* The model's threads as an fp8q_gemm carrier for fp8q__run_tasks. */
+static void fp8q__model_tasks(const fp8q_model *m, void (*fn)(void *, size_t), void *arg, size_t n)
+{
+    fp8q_gemm g;
+    memset(&g, 0, sizeof g);
+    g.threads = m->opt.threads, g.parallel_for = m->opt.parallel_for, g.parallel_ctx = m->opt.parallel_ctx;
+    fp8q__run_tasks(&g, fn, arg, n);
+}
+
+/* y[M][out] = x[M][in] . W^T (+ bias) for one module. */
+static fp8q_result fp8q__linear_run(const fp8q_model *m, fp8q_state *s, const fp8q_linear *lin, const float *x, int M,
+                                    float *y, fp8q_error *err)
+{
+    fp8q__state_buf *b = (fp8q__state_buf *)s->fp8q__owned;
+    if (!lin->q) {
+        fp8q__dense_job j;
+        j.w = &lin->w, j.x = x, j.bias = lin->bias, j.y = y, j.M = M, j.failed = 0;
+        fp8q__model_tasks(m, fp8q__dense_task, &j, ((size_t)lin->out + FP8Q__DENSE_NB - 1) / FP8Q__DENSE_NB);
+        return j.failed ? fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory in a float matmul") : FP8Q_OK;
+    } else {
+        fp8q_gemm g;
+        fp8q_result r;
+        memset(&g, 0, sizeof g);
+        g.M = (size_t)M, g.N = (size_t)lin->out, g.K = (size_t)lin->in;
+        g.b = lin->q, g.b_format = FP8Q_E4M3, g.b_scales = lin->w_scale, g.b_tile_rows = lin->w_per_channel;
+        g.bias = lin->bias, g.c = y, g.c_type = FP8Q_F32;
+        g.threads = m->opt.threads, g.parallel_for = m->opt.parallel_for, g.parallel_ctx = m->opt.parallel_ctx;
+        if (lin->act == FP8Q_ACT_NONE) {
+            g.a_f32 = x; /* W8A16 */
+        } else {
+            const fp8q_recipe *rc = lin->act_recipe;
+            if (lin->act == FP8Q_ACT_STATIC)
+                b->a_scales[0] = lin->input_scale;
+            else
+                (void)fp8q_compute_scales(b->a_scales, x, (size_t)M, g.K, rc);
+            (void)fp8q_quantize(b->aq, x, (size_t)M, g.K, b->a_scales, lin->act == FP8Q_ACT_STATIC ? fp8q_recipe_get(
+                rc->op == FP8Q_SCALE_MUL ? "vllm-per-tensor" : "ct-tensor-f32") : rc);
+            g.a = b->aq, g.a_format = FP8Q_E4M3, g.a_scales = b->a_scales;
+            g.a_tile_rows = lin->act == FP8Q_ACT_DYNAMIC_TOKEN ? 1 : 0;
+        }
+        r = fp8q_gemm_run(&g, m->opt.gemm);
+        return r == FP8Q_OK ? r : fp8q__failf(err, r, "FP8 GEMM failed (%d)", (int)r);
+    }
+}
+
+static fp8q_result fp8q__module(const fp8q_model *m, fp8q_state *s, int layer, fp8q_module mod,
+                                const fp8q_linear *lin, const float *x, int M, float *y, fp8q_error *err)
+{
+    fp8q_result r;
+    if (s->observer) s->observer(s->observer_ctx, layer, mod, 0, x, M, lin->in);
+    if ((r = fp8q__linear_run(m, s, lin, x, M, y, err)) != FP8Q_OK) return r;
+    if (s->observer) s->observer(s->observer_ctx, layer, mod, 1, y, M, lin->out);
+    return FP8Q_OK;
+}
+
+static void fp8q__rmsnorm(float *out, const float *x, const float *w, int n, double eps)
+{
+    float ss = 0.0f, inv;
+    int i;
+    for (i = 0; i < n; i++) ss += x[i] * x[i];
+    inv = 1.0f / sqrtf(ss / (float)n + (float)eps);
+    for (i = 0; i < n; i++) out[i] = w[i] * (x[i] * inv);
+}
+
+/* Half-split rotation of one head vector (transformers rotate_half). */
+static void fp8q__rope(float *v, int hd, int pos, const float *inv_freq)
+{
+    const int half = hd / 2;
+    int i;
+    for (i = 0; i < half; i++) {
+        const float angle = (float)pos * inv_freq[i];
+        const float c = (float)cos((double)angle), s = (float)sin((double)angle);
+        const float a = v[i], b = v[i + half];
+        v[i] = a * c - b * s;
+        v[i + half] = b * c + a * s;
+    }
+}
+
+typedef struct fp8q__attn_job {
+    const fp8q_model *m;
+    fp8q__state_buf *b;
+    int layer, n, p0, max_seq;
+    float kt[256], vt[256]; /* FP8 KV: code -> value (float(q) * scale) */
+} fp8q__attn_job;
+
+/* One head over all n query rows: causal softmax(q.K^T * hd^-0.5) . V. */
+static void fp8q__attn_task(void *arg, size_t h)
+{
+    const fp8q__attn_job *j = (const fp8q__attn_job *)arg;
+    const fp8q_llama_config *c = &j->m->config;
+    const int hd = c->head_dim, kvd = c->num_key_value_heads * hd, nq = c->num_attention_heads * hd;
+    const int kvh = (int)h / (c->num_attention_heads / c->num_key_value_heads);
+    const float scaling = (float)(1.0 / sqrt((double)hd));
+    const size_t base = (size_t)j->layer * (size_t)j->max_seq * (size_t)kvd + (size_t)kvh * (size_t)hd;
+    float *att = j->b->att + h * (size_t)j->max_seq;
+    int t, p, d;
+    for (t = 0; t < j->n; t++) {
+        const float *q = j->b->q + (size_t)t * (size_t)nq + h * (size_t)hd;
+        float *out = j->b->xb2 + (size_t)t * (size_t)nq + h * (size_t)hd;
+        const int len = j->p0 + t + 1;
+        float mx = -3.4e38f, sum = 0.0f;
+        for (p = 0; p < len; p++) {
+            const size_t off = base + (size_t)p * (size_t)kvd;
+            float dot = 0.0f;
+            if (j->b->k_f32)
+                dot = fp8q__dot(q, j->b->k_f32 + off, (size_t)hd);
+            else {
+                float kr[512];
+                for (d = 0; d < hd; d++) kr[d] = j->kt[j->b->k_fp8[off + (size_t)d]];
+                dot = fp8q__dot(q, kr, (size_t)hd);
+            }
+            att[p] = dot * scaling;
+            mx = att[p] > mx ? att[p] : mx;
+        }
+        for (p = 0; p < len; p++) sum += (att[p] = expf(att[p] - mx));
+        for (d = 0; d < hd; d++) out[d] = 0.0f;
+        for (p = 0; p < len; p++) {
+            const size_t off = base + (size_t)p * (size_t)kvd;
+            const float w = att[p] / sum;
+            if (j->b->v_f32)
+                for (d = 0; d < hd; d++) out[d] += w * j->b->v_f32[off + (size_t)d];
+            else
+                for (d = 0; d < hd; d++) out[d] += w * j->vt[j->b->v_fp8[off + (size_t)d]];
+        }
+    }
+}
+
+/* Writes rows k[n][kvd], v[n][kvd] into the cache at positions p0.. */
+static void fp8q__kv_store(const fp8q_model *m, fp8q__state_buf *b, int layer, int max_seq, int p0, int n)
+{
+    const fp8q_llama_config *c = &m->config;
+    const size_t kvd = (size_t)c->num_key_value_heads * (size_t)c->head_dim;
+    const size_t off = ((size_t)layer * (size_t)max_seq + (size_t)p0) * kvd, cnt = (size_t)n * kvd;
+    size_t i;
+    if (b->k_f32) {
+        FP8Q__MEMCPY(b->k_f32 + off, b->k, cnt * sizeof(float));
+        FP8Q__MEMCPY(b->v_f32 + off, b->v, cnt * sizeof(float));
+    } else {
+        const fp8q_format f = m->opt.kv_cache == FP8Q_KV_E5M2 ? FP8Q_E5M2 : FP8Q_E4M3;
+        const float ks = m->layers[layer].k_scale, vs = m->layers[layer].v_scale;
+        for (i = 0; i < cnt; i++) {
+            b->k_fp8[off + i] = fp8q_from_f32(b->k[i] / ks, f, FP8Q_SATFINITE);
+            b->v_fp8[off + i] = fp8q_from_f32(b->v[i] / vs, f, FP8Q_SATFINITE);
+        }
+    }
+}
+
+static fp8q_result fp8q__layer_forward(const fp8q_model *m, fp8q_state *s, int l, int n, fp8q_error *err)
+{
+    const fp8q_llama_config *c = &m->config;
+    const fp8q_layer *ly = &m->layers[l];
+    fp8q__state_buf *b = (fp8q__state_buf *)s->fp8q__owned;
+    const int dim = c->hidden_size, hd = c->head_dim, ff = c->intermediate_size;
+    const int nq = c->num_attention_heads * hd, kvd = c->num_key_value_heads * hd;
+    fp8q__attn_job aj;
+    fp8q_result r;
+    int t, h, i;
+    for (t = 0; t < n; t++) fp8q__rmsnorm(b->xb + (size_t)t * dim, b->x + (size_t)t * dim, ly->attn_norm, dim, c->rms_norm_eps);
+    if ((r = fp8q__module(m, s, l, FP8Q_MOD_Q, &ly->mod[FP8Q_MOD_Q], b->xb, n, b->q, err)) != FP8Q_OK ||
+        (r = fp8q__module(m, s, l, FP8Q_MOD_K, &ly->mod[FP8Q_MOD_K], b->xb, n, b->k, err)) != FP8Q_OK ||
+        (r = fp8q__module(m, s, l, FP8Q_MOD_V, &ly->mod[FP8Q_MOD_V], b->xb, n, b->v, err)) != FP8Q_OK)
+        return r;
+    for (t = 0; t < n; t++) {
+        for (h = 0; h < c->num_attention_heads; h++) fp8q__rope(b->q + (size_t)t * nq + (size_t)h * hd, hd, s->pos + t, m->rope_inv_freq);
+        for (h = 0; h < c->num_key_value_heads; h++) fp8q__rope(b->k + (size_t)t * kvd + (size_t)h * hd, hd, s->pos + t, m->rope_inv_freq);
+    }
+    if (s->observer) {
+        s->observer(s->observer_ctx, l, FP8Q_MOD_K_CACHE, 0, b->k, n, kvd);
+        s->observer(s->observer_ctx, l, FP8Q_MOD_V_CACHE, 0, b->v, n, kvd);
+    }
+    fp8q__kv_store(m, b, l, s->max_seq, s->pos, n);
+    aj.m = m, aj.b = b, aj.layer = l, aj.n = n, aj.p0 = s->pos, aj.max_seq = s->max_seq;
+    if (b->k_fp8) {
+        const fp8q_format f = m->opt.kv_cache == FP8Q_KV_E5M2 ? FP8Q_E5M2 : FP8Q_E4M3;
+        for (i = 0; i < 256; i++) {
+            aj.kt[i] = fp8q_to_f32((uint8_t)i, f) * ly->k_scale;
+            aj.vt[i] = fp8q_to_f32((uint8_t)i, f) * ly->v_scale;
+        }
+    }
+    fp8q__model_tasks(m, fp8q__attn_task, &aj, (size_t)c->num_attention_heads);
+    if ((r = fp8q__module(m, s, l, FP8Q_MOD_O, &ly->mod[FP8Q_MOD_O], b->xb2, n, b->xb, err)) != FP8Q_OK) return r;
+    for (i = 0; i < n * dim; i++) b->x[i] += b->xb[i];
+    for (t = 0; t < n; t++) fp8q__rmsnorm(b->xb + (size_t)t * dim, b->x + (size_t)t * dim, ly->ffn_norm, dim, c->rms_norm_eps);
+    if ((r = fp8q__module(m, s, l, FP8Q_MOD_GATE, &ly->mod[FP8Q_MOD_GATE], b->xb, n, b->hb, err)) != FP8Q_OK ||
+        (r = fp8q__module(m, s, l, FP8Q_MOD_UP, &ly->mod[FP8Q_MOD_UP], b->xb, n, b->hb2, err)) != FP8Q_OK)
+        return r;
+    for (i = 0; i < n * ff; i++) b->hb[i] = b->hb[i] / (1.0f + expf(-b->hb[i])) * b->hb2[i];
+    if ((r = fp8q__module(m, s, l, FP8Q_MOD_DOWN, &ly->mod[FP8Q_MOD_DOWN], b->hb, n, b->xb, err)) != FP8Q_OK) return r;
+    for (i = 0; i < n * dim; i++) b->x[i] += b->xb[i];
+    return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_forward(const fp8q_model *m, fp8q_state *s, const int32_t *tokens, int n, float *logits_all,
+                                 fp8q_error *err)
+{
+    const fp8q_llama_config *c;
+    fp8q__state_buf *b;
+    fp8q_result r;
+    int t, l, first;
+    float *rowbuf = NULL;
+    fp8q__st_err_ok(err);
+    if (!m || !m->layers || !s || !s->fp8q__owned || !tokens)
+        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_forward: NULL model, state or tokens");
+    c = &m->config, b = (fp8q__state_buf *)s->fp8q__owned;
+    if (n < 1 || n > s->max_batch || n > s->max_seq - s->pos)
+        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_forward: %d tokens at position %d do not fit (max_batch %d, max_seq %d)",
+                           n, s->pos, s->max_batch, s->max_seq);
+    for (t = 0; t < n; t++)
+        if (tokens[t] < 0 || tokens[t] >= c->vocab_size)
+            return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_forward: token %d at index %d is outside [0, %d)", (int)tokens[t], t,
+                               c->vocab_size);
+    if (m->embed.dtype != FP8Q_F32 && !(rowbuf = (float *)malloc((size_t)c->hidden_size * sizeof(float))))
+        return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory");
+    for (t = 0; t < n; t++) {
+        const float *e = fp8q__matrix_row(&m->embed, tokens[t], rowbuf);
+        FP8Q__MEMCPY(b->x + (size_t)t * c->hidden_size, e, (size_t)c->hidden_size * sizeof(float));
+    }
+    free(rowbuf);
+    for (l = 0; l < c->num_hidden_layers; l++)
+        if ((r = fp8q__layer_forward(m, s, l, n, err)) != FP8Q_OK) return r;
+    s->pos += n;
+    first = logits_all ? 0 : n - 1;
+    for (t = first; t < n; t++)
+        fp8q__rmsnorm(b->xb + (size_t)(t - first) * c->hidden_size, b->x + (size_t)t * c->hidden_size, m->final_norm,
+                      c->hidden_size, c->rms_norm_eps);
+    r = fp8q__module(m, s, -1, FP8Q_MOD_LM_HEAD, &m->lm_head, b->xb, n - first, logits_all ? logits_all : s->logits, err);
+    if (r == FP8Q_OK && logits_all)
+        FP8Q__MEMCPY(s->logits, logits_all + (size_t)(n - 1) * c->vocab_size, (size_t)c->vocab_size * sizeof(float));
+    return r;
+}
+
+/* ---- sampling */
+
+static uint32_t fp8q__xorshift(uint64_t *st)
+{
+    uint64_t x = *st ? *st : 0x9E3779B97F4A7C15ull;
+    x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+    *st = x;
+    return (uint32_t)((x * 0x2545F4914F6CDD1Dull) >> 32);
+}
+
+typedef struct fp8q__prob {
+    float p;
+    int i;
+} fp8q__prob;
+
+/* Most likely first; equal probabilities by lower index (a total order, so
+   the result does not depend on the qsort implementation). */
+static int fp8q__prob_cmp(const void *a_, const void *b_)
+{
+    const fp8q__prob *a = (const fp8q__prob *)a_, *b = (const fp8q__prob *)b_;
+    if (a->p != b->p) return a->p > b->p ? -1 : 1;
+    return a->i < b->i ? -1 : a->i > b->i;
+}
+
+FP8QDEF int fp8q_sample(const float *logits, int vocab, float temperature, float top_p, uint64_t *rng)
+{
+    int i, best = 0, n;
+    float mx, sum = 0.0f, u, acc = 0.0f;
+    fp8q__prob *p;
+    if (!logits || vocab < 1) return -1;
+    for (i = 1; i < vocab; i++)
+        if (logits[i] > logits[best]) best = i;
+    if (!(temperature > 0.0f) || !rng) return best;
+    if (!(p = (fp8q__prob *)malloc((size_t)vocab * sizeof *p))) return best;
+    mx = logits[best];
+    for (i = 0; i < vocab; i++) p[i].i = i, sum += (p[i].p = expf((logits[i] - mx) / temperature));
+    for (i = 0; i < vocab; i++) p[i].p /= sum;
+    n = vocab, sum = 1.0f;
+    if (top_p > 0.0f && top_p < 1.0f) { /* the nucleus: the most likely tokens until top_p */
+        qsort(p, (size_t)vocab, sizeof *p, fp8q__prob_cmp);
+        for (n = 0, sum = 0.0f; n < vocab && sum < top_p;) sum += p[n++].p;
+    } else {
+        for (sum = 0.0f, i = 0; i < vocab; i++) sum += p[i].p;
+    }
+    u = (float)(fp8q__xorshift(rng) >> 8) * (1.0f / 16777216.0f) * sum;
+    best = p[n - 1].i;
+    for (i = 0; i < n; i++)
+        if ((acc += p[i].p) > u) {
+            best = p[i].i;
+            break;
+        }
+    free(p);
+    return best;
 }
 
 #endif /* FP8Q_FREESTANDING */
