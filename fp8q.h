@@ -1098,6 +1098,55 @@ FP8QDEF fp8q_result fp8q_forward(const fp8q_model *m, fp8q_state *s, const int32
    same seed gives the same tokens on every platform). */
 FP8QDEF int fp8q_sample(const float *logits, int vocab, float temperature, float top_p, uint64_t *rng);
 
+
+/* ---------------------------------------------- writing checkpoints */
+
+/* Streaming safetensors writer: like fp8q_safetensors_write, but a tensor
+   whose data is NULL (and whose size is not 0) is produced on demand by
+   fill(ctx, i, dst, bytes, err), called once per such tensor in order with
+   a buffer of exactly its byte size, so only one tensor is in memory at a
+   time. A fill that returns an error aborts the write (the partial file is
+   removed) and its error is returned. */
+typedef fp8q_result (*fp8q_tensor_fill_fn)(void *ctx, size_t i, void *dst, size_t bytes, fp8q_error *err);
+FP8QDEF fp8q_result fp8q_safetensors_write_stream(const char *path, const fp8q_tensor_out *t, size_t n,
+                                                  const char *const *meta_keys, const char *const *meta_values,
+                                                  size_t n_meta, fp8q_tensor_fill_fn fill, void *ctx,
+                                                  fp8q_error *err);
+
+/* Writes DIR/config.json and DIR/model.safetensors: a Llama model of shape
+   cfg with weights from a fixed generator (splitmix64 seeded per tensor
+   from seed: the same bytes on every platform): linear weights uniform in
+   +-sqrt(3/in), embeddings in +-1, norm weights in 1 +- 0.1; dtype F32,
+   BF16 or F16; tensors streamed one at a time. For tests, benchmarks and
+   the offline demo. DIR must exist. */
+FP8QDEF fp8q_result fp8q_write_random_llama(const char *dir, const fp8q_llama_config *cfg, fp8q_dtype dtype,
+                                           uint64_t seed, fp8q_error *err);
+
+/* Quantizes the float checkpoint in_dir into a compressed-tensors FP8
+   checkpoint in out_dir as llm-compressor's oneshot + save_pretrained
+   writes it (the same tensor names, dtypes, shapes and config.json
+   quantization_config), loadable by vLLM and by transformers with
+   compressed-tensors. Weights stream from the input one tensor at a time. */
+typedef enum fp8q_ct_scheme {
+    FP8Q_CT_FP8_DYNAMIC = 0, /* "fp8-dynamic": per-channel weights, dynamic per-token activations */
+    FP8Q_CT_FP8 = 1          /* "fp8": per-tensor weights, static per-tensor input_scale (needs calibration) */
+} fp8q_ct_scheme;
+
+typedef struct fp8q_quantize_options {
+    fp8q_ct_scheme scheme;
+    int kv_cache;                /* 1: calibrate FP8 KV-cache scales (k_scale / v_scale, kv_cache_scheme) */
+    const int32_t *calib_tokens; /* FP8 / kv_cache: n_calib sequences of calib_len token ids, row-major */
+    int n_calib, calib_len;
+    const char *const *ignore;   /* modules left unquantized; NULL: {"lm_head"} */
+    int n_ignore;
+    int threads;
+    void (*progress)(void *ctx, uint64_t done, uint64_t total); /* weight bytes processed, or NULL */
+    void *progress_ctx;
+} fp8q_quantize_options;
+
+FP8QDEF fp8q_result fp8q_quantize_checkpoint(const char *in_dir, const char *out_dir, const fp8q_quantize_options *opt,
+                                             fp8q_error *err);
+
 #endif /* FP8Q_FREESTANDING */
 
 #ifdef __cplusplus
@@ -4441,6 +4490,16 @@ FP8QDEF fp8q_result fp8q_json_int64(const fp8q_json *j, size_t t, int64_t *out)
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
+/* madvise(MADV_DONTNEED) drops pages of a mapping that a loader has
+   converted (fp8q_safetensors_release). Strict C99/POSIX builds hide it
+   (glibc wants _DEFAULT_SOURCE, and posix_madvise's POSIX_MADV_DONTNEED is
+   a no-op there), so on Linux it is declared here with the kernel's value. */
+#if defined(MADV_DONTNEED)
+#define FP8Q__MADV_DONTNEED MADV_DONTNEED
+#elif defined(__linux__)
+#define FP8Q__MADV_DONTNEED 4
+extern int madvise(void *addr, size_t len, int advice);
+#endif
 #endif
 
 /* The result for a path that cannot be opened, read or written. */
@@ -5626,9 +5685,11 @@ static int fp8q__st_strptr_cmp(const void *a_, const void *b_)
 
 /* Validates the writer's arguments; on success *head is the malloc'd header
    with its 8-byte prefix (head_len bytes, a multiple of 8) and *data_len the
-   data section's size. */
+   data section's size. null_data_ok: a NULL data pointer is allowed (the
+   streaming writer fills it). */
 static fp8q_result fp8q__st_prepare(const fp8q_tensor_out *t, size_t nt, const char *const *mk, const char *const *mv,
-                                    size_t nm, char **head, size_t *head_len, uint64_t *data_len, fp8q_error *err)
+                                    size_t nm, int null_data_ok, char **head, size_t *head_len, uint64_t *data_len,
+                                    fp8q_error *err)
 {
     fp8q__st_msg m;
     uint64_t *sizes = NULL, total = 0;
@@ -5721,7 +5782,7 @@ static fp8q_result fp8q__st_prepare(const fp8q_tensor_out *t, size_t nt, const c
             goto fail;
         }
         sizes[i] = numel * (uint64_t)di->bits / 8u;
-        if (sizes[i] && !t[i].data) {
+        if (sizes[i] && !t[i].data && !null_data_ok) {
             fp8q__st_tensor_prefix(&m, t[i].name);
             fp8q__st_put(&m, "data is NULL");
             goto fail;
@@ -5791,7 +5852,7 @@ FP8QDEF fp8q_result fp8q_safetensors_write_mem(void **out, size_t *out_len, cons
     if (out_len) *out_len = 0;
     if (!out || !out_len)
         return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0, "fp8q_safetensors_write_mem: out or out_len is NULL");
-    r = fp8q__st_prepare(t, n, meta_keys, meta_values, n_meta, &head, &hl, &dl, err);
+    r = fp8q__st_prepare(t, n, meta_keys, meta_values, n_meta, 0, &head, &hl, &dl, err);
     if (r != FP8Q_OK) return r;
     if (dl > (uint64_t)((size_t)-1 - hl)) {
         free(head);
@@ -5816,9 +5877,21 @@ FP8QDEF fp8q_result fp8q_safetensors_write_mem(void **out, size_t *out_len, cons
     return FP8Q_OK;
 }
 
-FP8QDEF fp8q_result fp8q_safetensors_write(const char *path, const fp8q_tensor_out *t, size_t n,
-                                           const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
-                                           fp8q_error *err)
+/* Writes bytes [0, size) of data, in chunks (size may exceed size_t on 32-bit hosts). */
+static int fp8q__st_fwrite(FILE *f, const void *data, uint64_t size)
+{
+    uint64_t done = 0;
+    while (done < size) {
+        size_t c = size - done > ((uint64_t)1 << 30) ? (size_t)1 << 30 : (size_t)(size - done);
+        if (fwrite((const char *)data + (size_t)done, 1, c, f) != c) return 0;
+        done += c;
+    }
+    return 1;
+}
+
+FP8QDEF fp8q_result fp8q_safetensors_write_stream(const char *path, const fp8q_tensor_out *t, size_t n,
+                                                  const char *const *meta_keys, const char *const *meta_values,
+                                                  size_t n_meta, fp8q_tensor_fill_fn fill, void *ctx, fp8q_error *err)
 {
     char *head;
     size_t hl, i;
@@ -5828,7 +5901,7 @@ FP8QDEF fp8q_result fp8q_safetensors_write(const char *path, const fp8q_tensor_o
     int ok;
     fp8q__st_err_ok(err);
     if (!path) return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0, "fp8q_safetensors_write: path is NULL");
-    r = fp8q__st_prepare(t, n, meta_keys, meta_values, n_meta, &head, &hl, &dl, err);
+    r = fp8q__st_prepare(t, n, meta_keys, meta_values, n_meta, fill != NULL, &head, &hl, &dl, err);
     if (r != FP8Q_OK) return r;
     f = fopen(path, "wb");
     if (!f) {
@@ -5843,22 +5916,42 @@ FP8QDEF fp8q_result fp8q_safetensors_write(const char *path, const fp8q_tensor_o
     free(head);
     for (i = 0; ok && i < n; i++) {
         const fp8q_dtype_info *di = fp8q_dtype_get(t[i].dtype);
-        uint64_t numel = 1, size, done = 0;
+        uint64_t numel = 1, size;
         int d;
         for (d = 0; d < t[i].ndim; d++) numel *= t[i].shape[d];
         size = numel * (uint64_t)di->bits / 8u;
-        while (ok && done < size) { /* chunks: size may exceed size_t on 32-bit hosts */
-            size_t c = size - done > ((uint64_t)1 << 30) ? (size_t)1 << 30 : (size_t)(size - done);
-            ok = fwrite((const char *)t[i].data + (size_t)done, 1, c, f) == c;
-            done += c;
+        if (t[i].data || !size) {
+            ok = fp8q__st_fwrite(f, t[i].data, size);
+        } else { /* produced on demand, one tensor in memory at a time */
+            void *buf = size <= (uint64_t)((size_t)-1) ? malloc((size_t)size) : NULL;
+            if (!buf) {
+                r = fp8q__st_fail_str(err, FP8Q_ERR_NOMEM, 0, "out of memory for a tensor");
+                fp8q__st_path_prefix(err, path);
+                break;
+            }
+            r = fill(ctx, i, buf, (size_t)size, err);
+            if (r == FP8Q_OK) ok = fp8q__st_fwrite(f, buf, size);
+            free(buf);
+            if (r != FP8Q_OK) break;
         }
     }
     if (fclose(f) != 0) ok = 0;
+    if (r != FP8Q_OK) {
+        (void)remove(path);
+        return r;
+    }
     if (!ok) {
         (void)remove(path);
         return fp8q__st_open_fail(err, path, "write failed (disk full?); the partial file was removed", 0);
     }
     return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_safetensors_write(const char *path, const fp8q_tensor_out *t, size_t n,
+                                           const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
+                                           fp8q_error *err)
+{
+    return fp8q_safetensors_write_stream(path, t, n, meta_keys, meta_values, n_meta, NULL, NULL, err);
 }
 
 /* --------------------------------------------------- Llama config.json */
@@ -6664,7 +6757,7 @@ FP8QDEF fp8q_result fp8q_regex(const char *pattern, const char *text, fp8q_regex
 
 FP8QDEF void fp8q_safetensors_release(const fp8q_safetensors *st, const fp8q_tensor_info *t)
 {
-#if defined(FP8Q__ST_MMAP) && defined(MADV_DONTNEED)
+#if defined(FP8Q__ST_MMAP) && defined(FP8Q__MADV_DONTNEED)
     const fp8q__st_owned *o;
     const uint8_t *p;
     uintptr_t begin, end, page = 4096;
@@ -6678,7 +6771,7 @@ FP8QDEF void fp8q_safetensors_release(const fp8q_safetensors *st, const fp8q_ten
 #endif
     begin = ((uintptr_t)p + page - 1) / page * page; /* whole pages only: neighbours keep theirs */
     end = ((uintptr_t)p + (uintptr_t)t->size) / page * page;
-    if (end > begin) (void)madvise((void *)begin, (size_t)(end - begin), MADV_DONTNEED);
+    if (end > begin) (void)madvise((void *)begin, (size_t)(end - begin), FP8Q__MADV_DONTNEED);
 #else
     (void)st;
     (void)t;
@@ -8028,6 +8121,179 @@ FP8QDEF int fp8q_sample(const float *logits, int vocab, float temperature, float
         }
     free(p);
     return best;
+}
+
+
+
+/* ---- writing checkpoints */
+
+/* %.17g without the locale: any decimal separator becomes '.'. */
+static void fp8q__fmt_double(char *buf, size_t cap, double v)
+{
+    size_t i;
+    (void)snprintf(buf, cap, "%.17g", v);
+    for (i = 0; buf[i]; i++)
+        if (!((buf[i] >= '0' && buf[i] <= '9') || buf[i] == '-' || buf[i] == '+' || buf[i] == 'e' || buf[i] == 'E'))
+            buf[i] = '.';
+}
+
+static const char *fp8q__torch_dtype_name(fp8q_dtype d)
+{
+    return d == FP8Q_BF16 ? "bfloat16" : d == FP8Q_F16 ? "float16" : "float32";
+}
+
+/* config.json for cfg (keys as transformers' LlamaConfig writes them). */
+static fp8q_result fp8q__write_config(const char *dir, const fp8q_llama_config *c, fp8q_dtype dtype, fp8q_error *err)
+{
+    char path[1024], eps[40], theta[40], rope[320] = "null";
+    FILE *f;
+    int ok;
+    if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path)
+        return fp8q__failf(err, FP8Q_ERR_ARG, "%.60s: path too long", dir);
+    fp8q__fmt_double(eps, sizeof eps, c->rms_norm_eps);
+    fp8q__fmt_double(theta, sizeof theta, c->rope_theta);
+    if (c->rope_llama3) {
+        char fa[40], lo[40], hi[40];
+        fp8q__fmt_double(fa, sizeof fa, c->rope_factor);
+        fp8q__fmt_double(lo, sizeof lo, c->rope_low_freq_factor);
+        fp8q__fmt_double(hi, sizeof hi, c->rope_high_freq_factor);
+        (void)snprintf(rope, sizeof rope,
+                       "{\"factor\": %s, \"high_freq_factor\": %s, \"low_freq_factor\": %s, "
+                       "\"original_max_position_embeddings\": %d, \"rope_type\": \"llama3\"}",
+                       fa, hi, lo, c->rope_original_max_position);
+    }
+    if (!(f = fopen(path, "wb"))) return fp8q__failf(err, FP8Q_ERR_IO, "%s: cannot create", path);
+    ok = fprintf(f,
+                 "{\n  \"architectures\": [\"LlamaForCausalLM\"],\n  \"model_type\": \"llama\",\n"
+                 "  \"hidden_size\": %d,\n  \"intermediate_size\": %d,\n  \"num_hidden_layers\": %d,\n"
+                 "  \"num_attention_heads\": %d,\n  \"num_key_value_heads\": %d,\n  \"head_dim\": %d,\n"
+                 "  \"vocab_size\": %d,\n  \"max_position_embeddings\": %d,\n  \"rms_norm_eps\": %s,\n"
+                 "  \"rope_theta\": %s,\n  \"rope_scaling\": %s,\n  \"tie_word_embeddings\": %s,\n"
+                 "  \"hidden_act\": \"silu\",\n  \"attention_bias\": false,\n  \"mlp_bias\": false,\n"
+                 "  \"torch_dtype\": \"%s\"\n}\n",
+                 c->hidden_size, c->intermediate_size, c->num_hidden_layers, c->num_attention_heads,
+                 c->num_key_value_heads, c->head_dim, c->vocab_size, c->max_position_embeddings, eps, theta, rope,
+                 c->tie_word_embeddings ? "true" : "false", fp8q__torch_dtype_name(dtype)) > 0;
+    if (fclose(f) != 0 || !ok) {
+        (void)remove(path);
+        return fp8q__failf(err, FP8Q_ERR_IO, "%s: write failed", path);
+    }
+    return FP8Q_OK;
+}
+
+/* One tensor of a random model: kind 0 linear (+-sqrt(3/in)), 1 embedding (+-1), 2 norm (1 +- 0.1). */
+typedef struct fp8q__rand_tensor {
+    char name[96];
+    uint64_t shape[2];
+    int ndim, kind;
+} fp8q__rand_tensor;
+
+typedef struct fp8q__rand_ctx {
+    const fp8q__rand_tensor *t;
+    fp8q_dtype dtype;
+    uint64_t seed;
+} fp8q__rand_ctx;
+
+static uint64_t fp8q__splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static fp8q_result fp8q__rand_fill(void *ctx_, size_t i, void *dst, size_t bytes, fp8q_error *err)
+{
+    const fp8q__rand_ctx *ctx = (const fp8q__rand_ctx *)ctx_;
+    const fp8q__rand_tensor *t = &ctx->t[i];
+    const size_t n = bytes / (ctx->dtype == FP8Q_F32 ? 4u : 2u);
+    uint64_t st = ctx->seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(i + 1));
+    const float a = t->kind == 0 ? (float)sqrt(3.0 / (double)t->shape[1]) : t->kind == 1 ? 1.0f : 0.1f;
+    uint8_t *p = (uint8_t *)dst;
+    size_t k;
+    (void)err;
+    for (k = 0; k < n; k++) {
+        const float u = (float)(int32_t)(fp8q__splitmix64(&st) >> 40) * (1.0f / 8388608.0f) - 1.0f; /* [-1, 1) */
+        const float v = (t->kind == 2 ? 1.0f : 0.0f) + a * u;
+        if (ctx->dtype == FP8Q_F32) {
+            uint32_t b = fp8q__f32_bits(v);
+            p[4 * k] = (uint8_t)b, p[4 * k + 1] = (uint8_t)(b >> 8), p[4 * k + 2] = (uint8_t)(b >> 16),
+                      p[4 * k + 3] = (uint8_t)(b >> 24);
+        } else {
+            uint16_t h = ctx->dtype == FP8Q_BF16 ? fp8q_f32_to_bf16(v) : fp8q_f32_to_f16(v);
+            p[2 * k] = (uint8_t)h, p[2 * k + 1] = (uint8_t)(h >> 8);
+        }
+    }
+    return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_write_random_llama(const char *dir, const fp8q_llama_config *cfg, fp8q_dtype dtype,
+                                           uint64_t seed, fp8q_error *err)
+{
+    static const char *const norm_names[2] = {"input_layernorm", "post_attention_layernorm"};
+    fp8q__rand_tensor *t;
+    fp8q_tensor_out *out;
+    fp8q__rand_ctx ctx;
+    char path[1024];
+    size_t n = 0, cap, i;
+    int l, k;
+    fp8q_result r;
+    fp8q__st_err_ok(err);
+    if (!dir || !cfg || (dtype != FP8Q_F32 && dtype != FP8Q_BF16 && dtype != FP8Q_F16))
+        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_write_random_llama: NULL argument or dtype not F32/BF16/F16");
+    if (cfg->hidden_size < 1 || cfg->num_hidden_layers < 1 || cfg->num_attention_heads < 1 ||
+        cfg->num_key_value_heads < 1 || cfg->head_dim < 2 || cfg->vocab_size < 1 || cfg->intermediate_size < 1 ||
+        cfg->num_hidden_layers > 4096 || cfg->num_attention_heads % cfg->num_key_value_heads)
+        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_write_random_llama: invalid config");
+    if (snprintf(path, sizeof path, "%s/model.safetensors", dir) >= (int)sizeof path)
+        return fp8q__failf(err, FP8Q_ERR_ARG, "%.60s: path too long", dir);
+    cap = (size_t)cfg->num_hidden_layers * 9 + 3;
+    t = (fp8q__rand_tensor *)calloc(cap, sizeof *t);
+    out = (fp8q_tensor_out *)calloc(cap, sizeof *out);
+    if (!t || !out) {
+        free(t), free(out);
+        return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory");
+    }
+#define FP8Q__RT(nm_, rows_, cols_, kind_)                                                                             \
+    ((void)snprintf(t[n].name, sizeof t[n].name, "%s", nm_), t[n].shape[0] = (uint64_t)(rows_),                        \
+     t[n].shape[1] = (uint64_t)(cols_), t[n].ndim = (cols_) ? 2 : 1, t[n].kind = (kind_), n++)
+    FP8Q__RT("model.embed_tokens.weight", cfg->vocab_size, cfg->hidden_size, 1);
+    for (l = 0; l < cfg->num_hidden_layers; l++) {
+        const int hd = cfg->head_dim, dim = cfg->hidden_size, ff = cfg->intermediate_size;
+        const int outs[7] = {cfg->num_attention_heads * hd, cfg->num_key_value_heads * hd, cfg->num_key_value_heads * hd,
+                             dim, ff, ff, dim};
+        const int ins[7] = {dim, dim, dim, cfg->num_attention_heads * hd, dim, dim, ff};
+        char nm[96];
+        for (k = 0; k < 2; k++) {
+            (void)snprintf(nm, sizeof nm, "model.layers.%d.%s.weight", l, norm_names[k]);
+            FP8Q__RT(nm, dim, 0, 2);
+        }
+        for (k = 0; k < 7; k++) {
+            (void)snprintf(nm, sizeof nm, "model.layers.%d.%s.%s.weight", l, fp8q__module_parent[k], fp8q__module_names[k]);
+            FP8Q__RT(nm, outs[k], ins[k], 0);
+        }
+    }
+    FP8Q__RT("model.norm.weight", cfg->hidden_size, 0, 2);
+    if (!cfg->tie_word_embeddings) FP8Q__RT("lm_head.weight", cfg->vocab_size, cfg->hidden_size, 0);
+#undef FP8Q__RT
+    for (i = 0; i < n; i++)
+        out[i].name = t[i].name, out[i].dtype = dtype, out[i].ndim = t[i].ndim, out[i].shape = t[i].shape;
+    ctx.t = t, ctx.dtype = dtype, ctx.seed = seed;
+    r = fp8q__write_config(dir, cfg, dtype, err);
+    if (r == FP8Q_OK) {
+        static const char *const mk[1] = {"format"}, *const mv[1] = {"pt"};
+        r = fp8q_safetensors_write_stream(path, out, n, mk, mv, 1, fp8q__rand_fill, &ctx, err);
+    }
+    free(t), free(out);
+    return r;
+}
+
+/* WRITER-STUB */
+FP8QDEF fp8q_result fp8q_quantize_checkpoint(const char *in_dir, const char *out_dir, const fp8q_quantize_options *opt,
+                                             fp8q_error *err)
+{
+    (void)in_dir, (void)out_dir, (void)opt;
+    return fp8q__failf(err, FP8Q_ERR_UNSUPPORTED, "not yet");
 }
 
 #endif /* FP8Q_FREESTANDING */
