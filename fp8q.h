@@ -8288,12 +8288,518 @@ FP8QDEF fp8q_result fp8q_write_random_llama(const char *dir, const fp8q_llama_co
     return r;
 }
 
-/* WRITER-STUB */
+
+/* ---- fp8q_quantize_checkpoint */
+
+enum { FP8Q__QO_COPY = 0, FP8Q__QO_WEIGHT, FP8Q__QO_WEIGHT_SCALE, FP8Q__QO_INPUT_SCALE, FP8Q__QO_KV_SCALE };
+
+typedef struct fp8q__qmod {    /* one quantized Linear */
+    char prefix[128];          /* "model.layers.3.self_attn.q_proj" */
+    int layer;                 /* -1: lm_head */
+    fp8q_module mod;
+    float *scales;             /* weight scales once the weight is written */
+    size_t n_scales;
+} fp8q__qmod;
+
+typedef struct fp8q__qtensor { /* one output tensor */
+    char name[160];
+    int kind;
+    const fp8q_safetensors *file; /* COPY, WEIGHT: the input tensor */
+    const fp8q_tensor_info *src;
+    int mod;                      /* WEIGHT, WEIGHT_SCALE, INPUT_SCALE: index into the module table */
+    int layer, kv_v;              /* KV_SCALE */
+    fp8q_dtype dtype;
+    int ndim;
+    uint64_t shape[2];
+} fp8q__qtensor;
+
+typedef struct fp8q__quantizer {
+    const fp8q_quantize_options *opt;
+    fp8q_checkpoint ck;
+    fp8q_llama_config cfg;
+    fp8q_dtype model_dtype;     /* of the float weights: scales are stored in it (F16 models: F32) */
+    const fp8q_recipe *w_recipe; /* its x / s, clamp and cast; the scales are computed here */
+    fp8q__qmod *mods;
+    size_t n_mods;
+    fp8q__qtensor *out;
+    size_t n_out;
+    float *mn, *mx;             /* calibration statistics: [layers + 1][FP8Q_MOD_COUNT] */
+    float *bmin, *bmax;         /* the same within the current batch */
+    float *tmp;
+    size_t tmp_cap;
+    uint64_t done, total;       /* progress (weight bytes) */
+} fp8q__quantizer;
+
+/* Calibration observer: the minimum and maximum of every module input and
+   of K / V (after RoPE) within one calibration sequence (one batch). */
+static void fp8q__qz_observe(void *ctx, int layer, fp8q_module mod, int is_output, const float *x, int rows, int cols)
+{
+    fp8q__quantizer *Q = (fp8q__quantizer *)ctx;
+    const size_t at = (size_t)(layer < 0 ? Q->cfg.num_hidden_layers : layer) * FP8Q_MOD_COUNT + (size_t)mod;
+    size_t i, n = (size_t)rows * (size_t)cols;
+    if (is_output) return;
+    for (i = 0; i < n; i++) {
+        Q->bmin[at] = fp8q__fminf(Q->bmin[at], x[i]);
+        Q->bmax[at] = fp8q__fmaxf(Q->bmax[at], x[i]);
+    }
+}
+
+/* Folds one batch into the statistics, as llm-compressor's observers do:
+   Linear inputs with static_minmax (running min and max over all batches);
+   K and V with its default "minmax" observer for the KV-cache scheme, a
+   moving average with averaging constant 0.01 (lc observers/min_max.py,
+   helpers.py lerp: prev * 0.99 + new * 0.01, each step in the model dtype),
+   the first batch taken as it is. */
+static void fp8q__qz_fold(fp8q__quantizer *Q, int first)
+{
+    const fp8q_precision hp = Q->model_dtype == FP8Q_BF16 ? FP8Q_HP_BF16 : FP8Q_HP_F32;
+    size_t i, n = ((size_t)Q->cfg.num_hidden_layers + 1) * FP8Q_MOD_COUNT;
+    for (i = 0; i < n; i++) {
+        const int kv = i % FP8Q_MOD_COUNT == FP8Q_MOD_K_CACHE || i % FP8Q_MOD_COUNT == FP8Q_MOD_V_CACHE;
+        const float lo = fp8q__round_hp(Q->bmin[i], hp), hi = fp8q__round_hp(Q->bmax[i], hp);
+        if (first) {
+            Q->mn[i] = lo, Q->mx[i] = hi;
+        } else if (kv) {
+            Q->mn[i] = fp8q__round_hp(fp8q__round_hp(Q->mn[i] * 0.99f, hp) + fp8q__round_hp(lo * 0.01f, hp), hp);
+            Q->mx[i] = fp8q__round_hp(fp8q__round_hp(Q->mx[i] * 0.99f, hp) + fp8q__round_hp(hi * 0.01f, hp), hp);
+        } else {
+            Q->mn[i] = fp8q__fminf(Q->mn[i], lo), Q->mx[i] = fp8q__fmaxf(Q->mx[i], hi);
+        }
+        Q->bmin[i] = 3.4e38f, Q->bmax[i] = -3.4e38f;
+    }
+}
+
+/* amax of a statistic: max(|min(mn, 0)|, max(mx, 0)) (calculate_qparams). */
+static float fp8q__qz_amax(const fp8q__quantizer *Q, int layer, fp8q_module mod)
+{
+    const size_t at = (size_t)(layer < 0 ? Q->cfg.num_hidden_layers : layer) * FP8Q_MOD_COUNT + (size_t)mod;
+    return fp8q__fmaxf(-fp8q__fminf(Q->mn[at], 0.0f), fp8q__fmaxf(Q->mx[at], 0.0f));
+}
+
+static fp8q_result fp8q__qz_calibrate(fp8q__quantizer *Q, const char *in_dir, fp8q_error *err)
+{
+    const fp8q_quantize_options *o = Q->opt;
+    fp8q_model m;
+    fp8q_state s;
+    fp8q_model_options mo;
+    fp8q_result r;
+    int i;
+    memset(&mo, 0, sizeof mo);
+    mo.quant = FP8Q_QUANT_NONE, mo.threads = o->threads, mo.gemm = FP8Q_GEMM_REFERENCE;
+    if ((r = fp8q_model_load(&m, in_dir, &mo, err)) != FP8Q_OK) return r;
+    if ((r = fp8q_state_init(&s, &m, o->calib_len, o->calib_len, err)) != FP8Q_OK) {
+        fp8q_model_free(&m);
+        return r;
+    }
+    s.observer = fp8q__qz_observe, s.observer_ctx = Q;
+    fp8q__qz_fold(Q, 1); /* resets the batch statistics */
+    for (i = 0; i < o->n_calib && r == FP8Q_OK; i++) {
+        fp8q_state_reset(&s);
+        r = fp8q_forward(&m, &s, o->calib_tokens + (size_t)i * (size_t)o->calib_len, o->calib_len, NULL, err);
+        if (r != FP8Q_OK) {
+            char pre[48];
+            (void)snprintf(pre, sizeof pre, "calibration sequence %d: ", i);
+            fp8q__st_prefix(err, pre);
+        } else {
+            fp8q__qz_fold(Q, i == 0);
+        }
+    }
+    fp8q_state_free(&s);
+    fp8q_model_free(&m);
+    return r;
+}
+
+/* Is module `prefix` left unquantized (opt->ignore, default {"lm_head"})? */
+static fp8q_result fp8q__qz_ignored(const fp8q_quantize_options *o, const char *prefix, int *hit, fp8q_error *err)
+{
+    static const char *const def[1] = {"lm_head"};
+    const char *const *list = o->ignore ? o->ignore : def;
+    int i, n = o->ignore ? o->n_ignore : 1;
+    *hit = 0;
+    for (i = 0; i < n && !*hit; i++) {
+        if (!list[i]) continue;
+        if (strncmp(list[i], "re:", 3) == 0) {
+            fp8q_result r = fp8q_regex(list[i] + 3, prefix, FP8Q_REGEX_MATCH, hit, err);
+            if (r != FP8Q_OK) return r;
+        } else {
+            *hit = strcmp(list[i], prefix) == 0;
+        }
+    }
+    return FP8Q_OK;
+}
+
+/* "model.layers.N.self_attn.q_proj.weight" -> layer N, module; lm_head.weight -> -1, LM_HEAD. */
+static int fp8q__qz_linear_name(const char *name, char *prefix, size_t cap, int *layer, fp8q_module *mod)
+{
+    size_t n = strlen(name);
+    int l, k, used = 0;
+    if (n < 8 || strcmp(name + n - 7, ".weight") != 0 || n - 7 >= cap) return 0;
+    FP8Q__MEMCPY(prefix, name, n - 7);
+    prefix[n - 7] = 0;
+    if (strcmp(prefix, "lm_head") == 0) {
+        *layer = -1, *mod = FP8Q_MOD_LM_HEAD;
+        return 1;
+    }
+    if (sscanf(prefix, "model.layers.%d.%n", &l, &used) != 1 || used == 0 || l < 0) return 0;
+    for (k = 0; k <= FP8Q_MOD_DOWN; k++) {
+        char want[64];
+        (void)snprintf(want, sizeof want, "%s.%s", fp8q__module_parent[k], fp8q__module_names[k]);
+        if (strcmp(prefix + used, want) == 0) {
+            *layer = l, *mod = (fp8q_module)k;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int fp8q__qtensor_cmp(const void *a, const void *b)
+{
+    return strcmp(((const fp8q__qtensor *)a)->name, ((const fp8q__qtensor *)b)->name);
+}
+
+static fp8q__qtensor *fp8q__qz_add(fp8q__quantizer *Q, const char *name, int kind, fp8q_dtype dtype, int ndim,
+                                   uint64_t d0, uint64_t d1)
+{
+    fp8q__qtensor *t = &Q->out[Q->n_out++];
+    (void)snprintf(t->name, sizeof t->name, "%s", name);
+    t->kind = kind, t->dtype = dtype, t->ndim = ndim, t->shape[0] = d0, t->shape[1] = d1, t->mod = -1;
+    return t;
+}
+
+/* The output tensor list: every input tensor (quantized linears replaced by
+   weight + weight_scale (+ input_scale)), plus KV scales; sorted by name. */
+static fp8q_result fp8q__qz_plan(fp8q__quantizer *Q, fp8q_error *err)
+{
+    const int stat = Q->opt->scheme == FP8Q_CT_FP8;
+    const fp8q_dtype sd = Q->model_dtype == FP8Q_F16 ? FP8Q_F32 : Q->model_dtype;
+    size_t f, i, cap = Q->ck.n_tensors * 3 + (size_t)Q->cfg.num_hidden_layers * 2 + 1;
+    fp8q_result r;
+    if (!(Q->out = (fp8q__qtensor *)calloc(cap, sizeof *Q->out)) ||
+        !(Q->mods = (fp8q__qmod *)calloc(Q->ck.n_tensors + 1, sizeof *Q->mods)))
+        return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory");
+    for (f = 0; f < Q->ck.n_files; f++)
+        for (i = 0; i < Q->ck.files[f].n_tensors; i++) {
+            const fp8q_tensor_info *t = &Q->ck.files[f].tensors[i];
+            char prefix[128], name[160];
+            int layer, ign = 1;
+            fp8q_module mod;
+            fp8q__qtensor *o;
+            if (fp8q__qz_linear_name(t->name, prefix, sizeof prefix, &layer, &mod) &&
+                (r = fp8q__qz_ignored(Q->opt, prefix, &ign, err)) != FP8Q_OK)
+                return r;
+            if (ign || !fp8q__is_float_weight(t->dtype) || t->ndim != 2) { /* copied as it is */
+                o = fp8q__qz_add(Q, t->name, FP8Q__QO_COPY, t->dtype, t->ndim, 0, 0);
+                o->file = &Q->ck.files[f], o->src = t;
+                continue;
+            }
+            {
+                fp8q__qmod *qm = &Q->mods[Q->n_mods];
+                (void)snprintf(qm->prefix, sizeof qm->prefix, "%s", prefix);
+                qm->layer = layer, qm->mod = mod;
+                o = fp8q__qz_add(Q, t->name, FP8Q__QO_WEIGHT, FP8Q_F8_E4M3, 2, t->shape[0], t->shape[1]);
+                o->file = &Q->ck.files[f], o->src = t, o->mod = (int)Q->n_mods;
+                (void)snprintf(name, sizeof name, "%s.weight_scale", prefix);
+                o = fp8q__qz_add(Q, name, FP8Q__QO_WEIGHT_SCALE, sd, stat ? 1 : 2, stat ? 1 : t->shape[0], 1);
+                o->mod = (int)Q->n_mods;
+                if (stat) {
+                    (void)snprintf(name, sizeof name, "%s.input_scale", prefix);
+                    o = fp8q__qz_add(Q, name, FP8Q__QO_INPUT_SCALE, sd, 1, 1, 0);
+                    o->mod = (int)Q->n_mods;
+                }
+                Q->total += t->size;
+                Q->n_mods++;
+            }
+        }
+    if (Q->opt->kv_cache)
+        for (i = 0; i < (size_t)Q->cfg.num_hidden_layers; i++) {
+            char name[160];
+            int v;
+            for (v = 0; v < 2; v++) {
+                fp8q__qtensor *o;
+                (void)snprintf(name, sizeof name, "model.layers.%d.self_attn.%s", (int)i, v ? "v_scale" : "k_scale");
+                o = fp8q__qz_add(Q, name, FP8Q__QO_KV_SCALE, sd, 1, 1, 0);
+                o->layer = (int)i, o->kv_v = v;
+            }
+        }
+    if (Q->n_mods == 0)
+        return fp8q__failf(err, FP8Q_ERR_ARG, "nothing to quantize: no float Linear weights outside the ignore list");
+    qsort(Q->out, Q->n_out, sizeof *Q->out, fp8q__qtensor_cmp);
+    return FP8Q_OK;
+}
+
+/* A float32 value in the model dtype, little-endian, at dst. */
+static void fp8q__qz_put_scale(uint8_t *dst, fp8q_dtype d, float v)
+{
+    if (d == FP8Q_BF16) {
+        uint16_t h = fp8q_f32_to_bf16(v);
+        dst[0] = (uint8_t)h, dst[1] = (uint8_t)(h >> 8);
+    } else {
+        uint32_t b = fp8q__f32_bits(v);
+        dst[0] = (uint8_t)b, dst[1] = (uint8_t)(b >> 8), dst[2] = (uint8_t)(b >> 16), dst[3] = (uint8_t)(b >> 24);
+    }
+}
+
+/* A static scale from a calibrated amax: amax / 448 in the model dtype; an
+   exact 0 becomes that dtype's epsilon (compressed-tensors calculate_qparams). */
+static float fp8q__qz_scale(const fp8q__quantizer *Q, float amax)
+{
+    const int bf16 = Q->model_dtype == FP8Q_BF16;
+    float s = fp8q__round_hp(fp8q__round_hp(amax, bf16 ? FP8Q_HP_BF16 : FP8Q_HP_F32) / 448.0f,
+                             bf16 ? FP8Q_HP_BF16 : FP8Q_HP_F32);
+    return s == 0.0f ? (bf16 ? 0.0078125f : FP8Q__FLT_EPSILON) : s;
+}
+
+static fp8q_result fp8q__qz_fill(void *ctx, size_t i, void *dst, size_t bytes, fp8q_error *err)
+{
+    fp8q__quantizer *Q = (fp8q__quantizer *)ctx;
+    const fp8q__qtensor *t = &Q->out[i];
+    uint8_t *d = (uint8_t *)dst;
+    const size_t es = t->dtype == FP8Q_BF16 ? 2 : 4;
+    size_t k;
+    if (t->kind == FP8Q__QO_COPY) {
+        const uint8_t *src = fp8q_safetensors_bytes(t->file, t->src);
+        if (!src || t->src->size != bytes) return fp8q__failf(err, FP8Q_ERR_PARSE, "tensor '%s' is outside its file", t->name);
+        FP8Q__MEMCPY(d, src, bytes);
+        fp8q_safetensors_release(t->file, t->src);
+    } else if (t->kind == FP8Q__QO_WEIGHT) {
+        fp8q__qmod *qm = &Q->mods[t->mod];
+        const size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
+        fp8q_result r;
+        if (rows * cols > Q->tmp_cap) {
+            float *p = (float *)realloc(Q->tmp, rows * cols * sizeof(float));
+            if (!p) return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
+            Q->tmp = p, Q->tmp_cap = rows * cols;
+        }
+        if ((r = fp8q_safetensors_read_f32(t->file, t->src, Q->tmp, err)) != FP8Q_OK) return r;
+        fp8q_safetensors_release(t->file, t->src);
+        qm->n_scales = fp8q_scale_count(Q->w_recipe, rows, cols);
+        if (!(qm->scales = (float *)malloc(qm->n_scales * sizeof(float))))
+            return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory");
+        for (k = 0; k < qm->n_scales; k++) /* per tensor: one amax; per channel: one per row */
+            qm->scales[k] = fp8q__qz_scale(Q, fp8q__amax(Q->tmp + k * (qm->n_scales > 1 ? cols : 0),
+                                                         qm->n_scales > 1 ? cols : rows * cols));
+        for (k = 0; k < qm->n_scales; k++)
+            if (!(qm->scales[k] <= 3.40282347e38f))
+                return fp8q__failf(err, FP8Q_ERR_PARSE, "tensor '%s' has non-finite values", t->name);
+        (void)fp8q_quantize(d, Q->tmp, rows, cols, qm->scales, Q->w_recipe);
+        Q->done += t->src->size;
+        if (Q->opt->progress) Q->opt->progress(Q->opt->progress_ctx, Q->done, Q->total);
+    } else if (t->kind == FP8Q__QO_WEIGHT_SCALE) {
+        const fp8q__qmod *qm = &Q->mods[t->mod];
+        if (!qm->scales || qm->n_scales * es != bytes)
+            return fp8q__failf(err, FP8Q_ERR_ARG, "internal: scales of '%s' before its weight", qm->prefix);
+        for (k = 0; k < qm->n_scales; k++) fp8q__qz_put_scale(d + k * es, t->dtype, qm->scales[k]);
+    } else if (t->kind == FP8Q__QO_INPUT_SCALE) {
+        const fp8q__qmod *qm = &Q->mods[t->mod];
+        fp8q__qz_put_scale(d, t->dtype, fp8q__qz_scale(Q, fp8q__qz_amax(Q, qm->layer, qm->mod)));
+    } else {
+        fp8q__qz_put_scale(d, t->dtype,
+                           fp8q__qz_scale(Q, fp8q__qz_amax(Q, t->layer, t->kv_v ? FP8Q_MOD_V_CACHE : FP8Q_MOD_K_CACHE)));
+    }
+    return FP8Q_OK;
+}
+
+static const char *const fp8q__ct_args_tail =
+    "\"group_size\": null, \"num_bits\": 8, \"observer\": %s, \"observer_kwargs\": {}, \"scale_dtype\": null, "
+    "\"strategy\": \"%s\", \"symmetric\": true, \"type\": \"float\", \"zp_dtype\": null}";
+
+/* quantization_config as llm-compressor (compressed-tensors 0.19) writes it. */
+static int fp8q__qz_qconfig(const fp8q__quantizer *Q, char *buf, size_t cap)
+{
+    const int stat = Q->opt->scheme == FP8Q_CT_FP8;
+    size_t n = 0;
+    int i;
+    char args[320];
+#define FP8Q__QC_PUT(...) (n += (size_t)snprintf(buf + (n < cap ? n : cap), n < cap ? cap - n : 0, __VA_ARGS__))
+    FP8Q__QC_PUT("{\"config_groups\": {\"group_0\": {\"format\": \"float-quantized\", \"input_activations\": "
+                 "{\"actorder\": null, \"block_structure\": null, \"dynamic\": %s, ",
+                 stat ? "false" : "true");
+    (void)snprintf(args, sizeof args, fp8q__ct_args_tail, stat ? "\"static_minmax\"" : "null", stat ? "tensor" : "token");
+    FP8Q__QC_PUT("%s, \"output_activations\": null, \"targets\": [\"Linear\"], \"weights\": {\"actorder\": null, "
+                 "\"block_structure\": null, \"dynamic\": false, ",
+                 args);
+    (void)snprintf(args, sizeof args, fp8q__ct_args_tail, "\"memoryless_minmax\"", stat ? "tensor" : "channel");
+    FP8Q__QC_PUT("%s}}, \"format\": \"float-quantized\", \"global_compression_ratio\": null, \"ignore\": [", args);
+    if (!Q->opt->ignore)
+        FP8Q__QC_PUT("\"lm_head\"");
+    else
+        for (i = 0; i < Q->opt->n_ignore; i++) {
+            const char *s = Q->opt->ignore[i];
+            FP8Q__QC_PUT("%s\"", i ? ", " : "");
+            for (; s && *s; s++) FP8Q__QC_PUT(*s == '"' || *s == '\\' ? "\\%c" : (unsigned char)*s < 0x20 ? "\\u%04x" : "%c", *s);
+            FP8Q__QC_PUT("\"");
+        }
+    FP8Q__QC_PUT("], \"kv_cache_scheme\": ");
+    if (Q->opt->kv_cache) {
+        (void)snprintf(args, sizeof args, fp8q__ct_args_tail, "null", "tensor");
+        FP8Q__QC_PUT("{\"actorder\": null, \"block_structure\": null, \"dynamic\": false, %s", args);
+    } else {
+        FP8Q__QC_PUT("null");
+    }
+    FP8Q__QC_PUT(", \"quant_method\": \"compressed-tensors\", \"quantization_status\": \"compressed\", "
+                 "\"sparsity_config\": {}, \"transform_config\": {}, \"version\": \"0.19.0\"}");
+#undef FP8Q__QC_PUT
+    return n < cap;
+}
+
+/* OUT/config.json: the input's text with "quantization_config" added (or
+   replacing a null one). */
+static fp8q_result fp8q__qz_config(const fp8q__quantizer *Q, const char *in_dir, const char *out_dir, fp8q_error *err)
+{
+    char *path = NULL, *text = NULL, *qc = NULL;
+    size_t len = 0, at, skip = 0;
+    fp8q_json j;
+    fp8q_result r;
+    FILE *f = NULL;
+    const size_t qcap = 4096 + (size_t)Q->opt->n_ignore * 6 * 512;
+    memset(&j, 0, sizeof j);
+    if (!(path = (char *)malloc(strlen(in_dir) + strlen(out_dir) + 16)) || !(qc = (char *)malloc(qcap))) {
+        r = fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    (void)sprintf(path, "%s/config.json", in_dir);
+    if ((r = fp8q__cfg_read(path, &text, &len, NULL, err)) != FP8Q_OK) goto done;
+    if ((r = fp8q_json_parse(&j, text, len, 0, err)) != FP8Q_OK) goto done;
+    {
+        size_t t = fp8q_json_get(&j, 0, "quantization_config");
+        if (t && j.tok[t].type != FP8Q_JSON_NULL) {
+            r = fp8q__failf(err, FP8Q_ERR_UNSUPPORTED, "%s: the checkpoint is already quantized", path);
+            goto done;
+        }
+        at = t ? j.tok[t].start : j.tok[0].end - 1; /* the null, or the closing brace */
+        skip = t ? 4 : 0;
+    }
+    if (!fp8q__qz_qconfig(Q, qc, qcap)) {
+        r = fp8q__failf(err, FP8Q_ERR_LIMIT, "quantization_config too long");
+        goto done;
+    }
+    (void)sprintf(path, "%s/config.json", out_dir);
+    if (!(f = fopen(path, "wb"))) {
+        r = fp8q__failf(err, FP8Q_ERR_IO, "%s: cannot create", path);
+        goto done;
+    }
+    {
+        size_t e = at; /* drop whitespace before the closing brace */
+        while (!skip && e > 0 && (text[e - 1] == ' ' || text[e - 1] == '\n' || text[e - 1] == '\r' || text[e - 1] == '\t')) e--;
+        (void)fwrite(text, 1, e, f);
+        if (!skip) (void)fputs(j.tok[0].size ? ",\n  \"quantization_config\": " : "\n  \"quantization_config\": ", f);
+        (void)fputs(qc, f);
+        if (!skip) (void)fputs("\n", f);
+        (void)fwrite(text + at + skip, 1, len - at - skip, f);
+    }
+    r = ferror(f) ? fp8q__failf(err, FP8Q_ERR_IO, "%s: write failed", path) : FP8Q_OK;
+done:
+    if (f && fclose(f) != 0 && r == FP8Q_OK) r = fp8q__failf(err, FP8Q_ERR_IO, "%s: write failed", path);
+    fp8q_json_free(&j);
+    free(text), free(path), free(qc);
+    return r;
+}
+
+/* Copies the tokenizer and generation files that exist, as save_pretrained does. */
+static fp8q_result fp8q__qz_copy_side_files(const char *in_dir, const char *out_dir, fp8q_error *err)
+{
+    static const char *const names[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                                        "generation_config.json", "tokenizer.model", "chat_template.jinja"};
+    size_t i;
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char src[1024], dst[1024], *text = NULL;
+        size_t len = 0;
+        int missing = 0;
+        FILE *f;
+        fp8q_result r;
+        if (snprintf(src, sizeof src, "%s/%s", in_dir, names[i]) >= (int)sizeof src ||
+            snprintf(dst, sizeof dst, "%s/%s", out_dir, names[i]) >= (int)sizeof dst)
+            return fp8q__failf(err, FP8Q_ERR_ARG, "path too long");
+        if ((r = fp8q__cfg_read(src, &text, &len, &missing, err)) != FP8Q_OK) {
+            if (missing) continue;
+            return r;
+        }
+        f = fopen(dst, "wb");
+        if (!f || fwrite(text, 1, len, f) != len) {
+            if (f) fclose(f);
+            free(text);
+            return fp8q__failf(err, FP8Q_ERR_IO, "%s: cannot write", dst);
+        }
+        free(text);
+        if (fclose(f) != 0) return fp8q__failf(err, FP8Q_ERR_IO, "%s: cannot write", dst);
+    }
+    return FP8Q_OK;
+}
+
 FP8QDEF fp8q_result fp8q_quantize_checkpoint(const char *in_dir, const char *out_dir, const fp8q_quantize_options *opt,
                                              fp8q_error *err)
 {
-    (void)in_dir, (void)out_dir, (void)opt;
-    return fp8q__failf(err, FP8Q_ERR_UNSUPPORTED, "not yet");
+    fp8q__quantizer Q;
+    fp8q_quantize_options def;
+    fp8q__qtensor *first;
+    fp8q_tensor_out *outs = NULL;
+    char *path = NULL, *cpath = NULL;
+    fp8q_result r;
+    size_t i;
+    int need_calib;
+    fp8q__st_err_ok(err);
+    memset(&Q, 0, sizeof Q);
+    memset(&def, 0, sizeof def);
+    if (!in_dir || !out_dir) return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_quantize_checkpoint: NULL directory");
+    Q.opt = opt ? opt : &def;
+    need_calib = Q.opt->scheme == FP8Q_CT_FP8 || Q.opt->kv_cache;
+    if ((unsigned)Q.opt->scheme > FP8Q_CT_FP8)
+        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_quantize_checkpoint: unknown scheme %d", (int)Q.opt->scheme);
+    if (need_calib && (!Q.opt->calib_tokens || Q.opt->n_calib < 1 || Q.opt->calib_len < 1))
+        return fp8q__failf(err, FP8Q_ERR_ARG,
+                           "static FP8 and the FP8 KV cache need calibration tokens (n_calib sequences of calib_len)");
+    if (!(path = (char *)malloc(strlen(out_dir) + 32)) || !(cpath = (char *)malloc(strlen(in_dir) + 32))) {
+        r = fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    (void)sprintf(cpath, "%s/config.json", in_dir);
+    if ((r = fp8q_llama_config_load(&Q.cfg, cpath, err)) != FP8Q_OK) goto done;
+    if (Q.cfg.has_quantization_config) {
+        r = fp8q__failf(err, FP8Q_ERR_UNSUPPORTED, "%s: the checkpoint is already quantized", cpath);
+        goto done;
+    }
+    if ((r = fp8q_checkpoint_open(&Q.ck, in_dir, err)) != FP8Q_OK) goto done;
+    i = ((size_t)Q.cfg.num_hidden_layers + 1) * FP8Q_MOD_COUNT;
+    if (!(Q.mn = (float *)calloc(i, sizeof(float))) || !(Q.mx = (float *)calloc(i, sizeof(float))) ||
+        !(Q.bmin = (float *)calloc(i, sizeof(float))) || !(Q.bmax = (float *)calloc(i, sizeof(float)))) {
+        r = fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if ((r = fp8q__qz_plan(&Q, err)) != FP8Q_OK) goto done;
+    first = NULL;
+    for (i = 0; i < Q.n_out && !first; i++)
+        if (Q.out[i].kind == FP8Q__QO_WEIGHT) first = &Q.out[i];
+    Q.model_dtype = first->src->dtype;
+    Q.w_recipe = fp8q_recipe_get(Q.model_dtype == FP8Q_BF16 ? (Q.opt->scheme == FP8Q_CT_FP8 ? "ct-tensor-bf16" : "ct-channel-bf16")
+                                                          : (Q.opt->scheme == FP8Q_CT_FP8 ? "ct-tensor-f32" : "ct-channel-f32"));
+    for (i = 0; i < Q.n_out; i++) /* scales follow the model dtype (F16 models: F32, see the header) */
+        if (Q.out[i].kind != FP8Q__QO_COPY && Q.out[i].kind != FP8Q__QO_WEIGHT)
+            Q.out[i].dtype = Q.model_dtype == FP8Q_BF16 ? FP8Q_BF16 : FP8Q_F32;
+    if (need_calib && (r = fp8q__qz_calibrate(&Q, in_dir, err)) != FP8Q_OK) goto done;
+    if (!(outs = (fp8q_tensor_out *)calloc(Q.n_out, sizeof *outs))) {
+        r = fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (i = 0; i < Q.n_out; i++) {
+        const fp8q__qtensor *t = &Q.out[i];
+        outs[i].name = t->name, outs[i].dtype = t->dtype;
+        outs[i].ndim = t->kind == FP8Q__QO_COPY ? t->src->ndim : t->ndim;
+        outs[i].shape = t->kind == FP8Q__QO_COPY ? t->src->shape : t->shape;
+    }
+    (void)sprintf(path, "%s/model.safetensors", out_dir);
+    {
+        static const char *const mk[1] = {"format"}, *const mv[1] = {"pt"};
+        if ((r = fp8q_safetensors_write_stream(path, outs, Q.n_out, mk, mv, 1, fp8q__qz_fill, &Q, err)) != FP8Q_OK)
+            goto done;
+    }
+    if ((r = fp8q__qz_config(&Q, in_dir, out_dir, err)) != FP8Q_OK) goto done;
+    r = fp8q__qz_copy_side_files(in_dir, out_dir, err);
+done:
+    if (Q.mods)
+        for (i = 0; i < Q.n_mods; i++) free(Q.mods[i].scales);
+    free(Q.mods), free(Q.out), free(Q.mn), free(Q.mx), free(Q.bmin), free(Q.bmax), free(Q.tmp), free(outs), free(path), free(cpath);
+    fp8q_checkpoint_close(&Q.ck);
+    return r;
 }
 
 #endif /* FP8Q_FREESTANDING */
