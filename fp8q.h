@@ -882,10 +882,10 @@ FP8QDEF void fp8q_checkpoint_close(fp8q_checkpoint *ck);
 FP8QDEF const fp8q_tensor_info *fp8q_checkpoint_find(const fp8q_checkpoint *ck, const char *name,
                                                      const fp8q_safetensors **file);
 
-
 /* REGEX-PLACEHOLDER */
 typedef enum fp8q_regex_how { FP8Q_REGEX_SEARCH = 0, FP8Q_REGEX_MATCH = 1, FP8Q_REGEX_FULLMATCH = 2 } fp8q_regex_how;
-FP8QDEF fp8q_result fp8q_regex(const char *pattern, const char *text, fp8q_regex_how how, int *matched, fp8q_error *err);
+FP8QDEF fp8q_result fp8q_regex(const char *pattern, const char *text, fp8q_regex_how how, int *matched,
+                               fp8q_error *err);
 
 /* Tells the system that the bytes of tensor t are not needed for now: on a
    mapped file, whole pages inside t are dropped from memory (madvise
@@ -922,7 +922,8 @@ typedef enum fp8q_quant {
        q = cast(clamp(w * (1/s))) (recipe vllm-per-tensor); activations
        dynamic per token (vllm-per-token, as vLLM on sm_89+ since v0.7). */
     FP8Q_QUANT_FP8_DYNAMIC = 2,
-    FP8Q_QUANT_FP8_DYNAMIC_TENSOR = 3, /* "fp8-dynamic-tensor": the same with dynamic per-tensor activations (vllm-per-tensor) */
+    FP8Q_QUANT_FP8_DYNAMIC_TENSOR =
+        3, /* "fp8-dynamic-tensor": the same with dynamic per-tensor activations (vllm-per-tensor) */
     /* "fp8-channel": llm-compressor's FP8_DYNAMIC scheme applied at load:
        per-channel weights max(amax/448, 2^-23), q = cast(clamp(w / s))
        (ct-channel-f32), dynamic per-token activations. */
@@ -959,8 +960,9 @@ typedef struct fp8q_model_options {
     fp8q_quant quant;
     fp8q_kv_cache kv_cache;
     fp8q_engine engine;
-    fp8q_gemm_mode gemm;               /* FP8 GEMMs: REFERENCE (default), EXACT or FAST */
-    int threads;                       /* worker threads for GEMMs and float matmuls (0 or 1: the calling thread) */
+    fp8q_gemm_mode gemm;   /* FP8 GEMMs: REFERENCE (default), EXACT or FAST */
+    int keep_shard_scales; /* VLLM engine: do not fuse q/k/v and gate/up shard scales (shows their effect) */
+    int threads;           /* worker threads for GEMMs and float matmuls (0 or 1: the calling thread) */
     fp8q_parallel_for_fn parallel_for; /* optional: the caller's job system instead of fp8q's threads */
     void *parallel_ctx;
 } fp8q_model_options;
@@ -1005,20 +1007,20 @@ typedef struct fp8q_matrix {
 /* y[M][out] = x[M][in] . W^T (+ bias). */
 typedef struct fp8q_linear {
     int out, in;
-    fp8q_matrix w;       /* the float weight, or data NULL when quantized */
-    uint8_t *q;          /* [out][in] FP8 E4M3 codes, or NULL */
-    float *w_scale;      /* [1] (per tensor) or [out] (per channel) dequantization multipliers */
-    int w_per_channel;   /* 1: w_scale has out entries */
-    fp8q_act act;        /* activation quantization (FP8 weights only) */
+    fp8q_matrix w;     /* the float weight, or data NULL when quantized */
+    uint8_t *q;        /* [out][in] FP8 E4M3 codes, or NULL */
+    float *w_scale;    /* [1] (per tensor) or [out] (per channel) dequantization multipliers */
+    int w_per_channel; /* 1: w_scale has out entries */
+    fp8q_act act;      /* activation quantization (FP8 weights only) */
     const fp8q_recipe *act_recipe;
-    float input_scale;   /* FP8Q_ACT_STATIC */
-    float *bias;         /* [out] or NULL */
+    float input_scale; /* FP8Q_ACT_STATIC */
+    float *bias;       /* [out] or NULL */
 } fp8q_linear;
 
 typedef struct fp8q_layer {
-    float *attn_norm, *ffn_norm; /* [dim] */
+    float *attn_norm, *ffn_norm;        /* [dim] */
     fp8q_linear mod[FP8Q_MOD_DOWN + 1]; /* indexed by fp8q_module: q, k, v, o, gate, up, down */
-    float k_scale, v_scale;      /* KV cache scales */
+    float k_scale, v_scale;             /* KV cache scales */
 } fp8q_layer;
 
 typedef struct fp8q_model {
@@ -1070,8 +1072,8 @@ typedef void (*fp8q_observer_fn)(void *ctx, int layer, fp8q_module mod, int is_o
    one forward call of up to max_batch tokens. */
 typedef struct fp8q_state {
     int max_seq, max_batch;
-    int pos;        /* tokens already in the cache */
-    float *logits;  /* [vocab]: the last position of the last forward call */
+    int pos;       /* tokens already in the cache */
+    float *logits; /* [vocab]: the last position of the last forward call */
     fp8q_observer_fn observer;
     void *observer_ctx;
     void *fp8q__owned; /* internal: buffers and the cache */
@@ -1098,7 +1100,6 @@ FP8QDEF fp8q_result fp8q_forward(const fp8q_model *m, fp8q_state *s, const int32
    same seed gives the same tokens on every platform). */
 FP8QDEF int fp8q_sample(const float *logits, int vocab, float temperature, float top_p, uint64_t *rng);
 
-
 /* ---------------------------------------------- writing checkpoints */
 
 /* Streaming safetensors writer: like fp8q_safetensors_write, but a tensor
@@ -1110,8 +1111,7 @@ FP8QDEF int fp8q_sample(const float *logits, int vocab, float temperature, float
 typedef fp8q_result (*fp8q_tensor_fill_fn)(void *ctx, size_t i, void *dst, size_t bytes, fp8q_error *err);
 FP8QDEF fp8q_result fp8q_safetensors_write_stream(const char *path, const fp8q_tensor_out *t, size_t n,
                                                   const char *const *meta_keys, const char *const *meta_values,
-                                                  size_t n_meta, fp8q_tensor_fill_fn fill, void *ctx,
-                                                  fp8q_error *err);
+                                                  size_t n_meta, fp8q_tensor_fill_fn fill, void *ctx, fp8q_error *err);
 
 /* Writes DIR/config.json and DIR/model.safetensors: a Llama model of shape
    cfg with weights from a fixed generator (splitmix64 seeded per tensor
@@ -1120,7 +1120,7 @@ FP8QDEF fp8q_result fp8q_safetensors_write_stream(const char *path, const fp8q_t
    BF16 or F16; tensors streamed one at a time. For tests, benchmarks and
    the offline demo. DIR must exist. */
 FP8QDEF fp8q_result fp8q_write_random_llama(const char *dir, const fp8q_llama_config *cfg, fp8q_dtype dtype,
-                                           uint64_t seed, fp8q_error *err);
+                                            uint64_t seed, fp8q_error *err);
 
 /* Quantizes the float checkpoint in_dir into a compressed-tensors FP8
    checkpoint in out_dir as llm-compressor's oneshot + save_pretrained
@@ -1137,7 +1137,7 @@ typedef struct fp8q_quantize_options {
     int kv_cache;                /* 1: calibrate FP8 KV-cache scales (k_scale / v_scale, kv_cache_scheme) */
     const int32_t *calib_tokens; /* FP8 / kv_cache: n_calib sequences of calib_len token ids, row-major */
     int n_calib, calib_len;
-    const char *const *ignore;   /* modules left unquantized; NULL: {"lm_head"} */
+    const char *const *ignore; /* modules left unquantized; NULL: {"lm_head"} */
     int n_ignore;
     int threads;
     void (*progress)(void *ctx, uint64_t done, uint64_t total); /* weight bytes processed, or NULL */
@@ -6209,7 +6209,8 @@ static fp8q_result fp8q__cfg_parse(fp8q_llama_config *c, const fp8q_json *j, fp8
             fp8q__st_put(&m, "' has no 'rope_type'");
             return fp8q__st_fail(err, FP8Q_ERR_PARSE, j->tok[rs].start, &m);
         }
-        if (j->tok[ty].type != FP8Q_JSON_STRING) return fp8q__cfg_bad(err, FP8Q_ERR_PARSE, j, ty, key, "must be a string");
+        if (j->tok[ty].type != FP8Q_JSON_STRING)
+            return fp8q__cfg_bad(err, FP8Q_ERR_PARSE, j, ty, key, "must be a string");
         (void)snprintf(key, sizeof key, "%s: ", rkey);
         if (fp8q_json_string_eq(j, ty, "llama3")) {
             c->rope_llama3 = 1;
@@ -6743,7 +6744,6 @@ done:
     return r;
 }
 
-
 /* REGEX-PLACEHOLDER-IMPL */
 FP8QDEF fp8q_result fp8q_regex(const char *pattern, const char *text, fp8q_regex_how how, int *matched, fp8q_error *err)
 {
@@ -6850,12 +6850,12 @@ typedef struct fp8q__qgroup {
 
 typedef struct fp8q__qcfg {
     int method;
-    fp8q_json json;  /* config.json, kept while loading */
-    size_t ignore;   /* JSON array token of names not quantized, or 0 */
+    fp8q_json json; /* config.json, kept while loading */
+    size_t ignore;  /* JSON array token of names not quantized, or 0 */
     int n_groups;
     fp8q__qgroup groups[FP8Q__MAX_QGROUPS];
-    int kv_scheme;   /* compressed-tensors kv_cache_scheme present */
-    float act_ub;    /* fbgemm_fp8 activation_scale_ub (0: none) */
+    int kv_scheme; /* compressed-tensors kv_cache_scheme present */
+    float act_ub;  /* fbgemm_fp8 activation_scale_ub (0: none) */
     char desc[88];
 } fp8q__qcfg;
 
@@ -6867,7 +6867,7 @@ static fp8q_result fp8q__q_bad(fp8q_error *err, fp8q_result code, const fp8q__qc
     fp8q__cfg_msg_init(&m);
     fp8q__st_put(&m, "config.json: quantization_config.");
     fp8q__st_put(&m, path);
-    fp8q__st_put(&m, " ");
+    if (what[0] != '.') fp8q__st_put(&m, " ");
     fp8q__st_put(&m, what);
     if (t) {
         fp8q__st_put(&m, ", got ");
@@ -6892,16 +6892,19 @@ static fp8q_result fp8q__q_args_fp8(const fp8q__qcfg *qc, size_t args, const cha
     size_t t;
     int64_t bits = 0;
     char p[96];
-    if (j->tok[args].type != FP8Q_JSON_OBJECT) return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, args, path, "must be an object");
+    if (j->tok[args].type != FP8Q_JSON_OBJECT)
+        return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, args, path, "must be an object");
     t = fp8q__cfg_get(j, args, "num_bits");
     (void)snprintf(p, sizeof p, "%s.num_bits", path);
     if (t && (j->tok[t].type != FP8Q_JSON_NUMBER || fp8q_json_int64(j, t, &bits) != FP8Q_OK))
         return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, t, p, "must be an integer");
-    if (t && bits != 8) return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, t, p, "is not supported (fp8q reads 8-bit FP8)");
+    if (t && bits != 8)
+        return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, t, p, "is not supported (fp8q reads 8-bit FP8)");
     t = fp8q__cfg_get(j, args, "type");
     (void)snprintf(p, sizeof p, "%s.type", path);
     if (!t || !fp8q_json_string_eq(j, t, "float"))
-        return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, t, p, "must be \"float\" (FP8; integer schemes are not supported)");
+        return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, t, p,
+                           "must be \"float\" (FP8; integer schemes are not supported)");
     (void)snprintf(p, sizeof p, "%s.symmetric", path);
     if (fp8q__q_bool(j, args, "symmetric", 1) != 1)
         return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, fp8q__cfg_get(j, args, "symmetric"), p,
@@ -6929,6 +6932,11 @@ static fp8q_result fp8q__q_ct_group(fp8q__qcfg *qc, size_t key, size_t grp, fp8q
     g = &qc->groups[qc->n_groups++];
     (void)snprintf(p, sizeof p, "config_groups.%s", name);
     if (j->tok[grp].type != FP8Q_JSON_OBJECT) return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, grp, p, "must be an object");
+    (void)snprintf(p, sizeof p, "config_groups.%s.format", name);
+    t = fp8q__cfg_get(j, grp, "format");
+    if (t && !fp8q_json_string_eq(j, t, "float-quantized") && !fp8q_json_string_eq(j, t, "naive-quantized"))
+        return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, t, p,
+                           "is not supported (fp8q reads \"float-quantized\" and \"naive-quantized\")");
     (void)snprintf(p, sizeof p, "config_groups.%s.targets", name);
     g->targets = fp8q__cfg_get(j, grp, "targets");
     if (!g->targets || j->tok[g->targets].type != FP8Q_JSON_ARRAY)
@@ -6938,7 +6946,9 @@ static fp8q_result fp8q__q_ct_group(fp8q__qcfg *qc, size_t key, size_t grp, fp8q
     /* weights */
     (void)snprintf(p, sizeof p, "config_groups.%s.weights", name);
     w = fp8q__cfg_get(j, grp, "weights");
-    if (!w) return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, 0, p, "is missing (activation-only schemes are not supported)");
+    if (!w)
+        return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, 0, p,
+                           "is missing (activation-only schemes are not supported)");
     if ((r = fp8q__q_args_fp8(qc, w, p, err)) != FP8Q_OK) return r;
     if (fp8q__q_bool(j, w, "dynamic", 0) != 0)
         return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, fp8q__cfg_get(j, w, "dynamic"), p,
@@ -6946,8 +6956,8 @@ static fp8q_result fp8q__q_ct_group(fp8q__qcfg *qc, size_t key, size_t grp, fp8q
     if (fp8q__q_strategy(j, w, "channel"))
         g->w_per_channel = 1;
     else if (!fp8q__q_strategy(j, w, "tensor"))
-        return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, fp8q__cfg_get(j, w, "strategy"),
-                           p, ".strategy must be \"tensor\" or \"channel\"");
+        return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, fp8q__cfg_get(j, w, "strategy"), p,
+                           ".strategy must be \"tensor\" or \"channel\"");
     /* input activations: absent = weight-only (W8A16) */
     (void)snprintf(p, sizeof p, "config_groups.%s.input_activations", name);
     a = fp8q__cfg_get(j, grp, "input_activations");
@@ -6956,7 +6966,9 @@ static fp8q_result fp8q__q_ct_group(fp8q__qcfg *qc, size_t key, size_t grp, fp8q
         int dyn;
         if ((r = fp8q__q_args_fp8(qc, a, p, err)) != FP8Q_OK) return r;
         dyn = fp8q__q_bool(j, a, "dynamic", 0);
-        if (dyn < 0) return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, fp8q__cfg_get(j, a, "dynamic"), p, ".dynamic must be a boolean");
+        if (dyn < 0)
+            return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, fp8q__cfg_get(j, a, "dynamic"), p,
+                               ".dynamic must be a boolean");
         if (dyn && fp8q__q_strategy(j, a, "token"))
             g->act = FP8Q_ACT_DYNAMIC_TOKEN;
         else if (dyn && fp8q__q_strategy(j, a, "tensor"))
@@ -6969,7 +6981,8 @@ static fp8q_result fp8q__q_ct_group(fp8q__qcfg *qc, size_t key, size_t grp, fp8q
     }
     o = fp8q__cfg_get(j, grp, "output_activations");
     (void)snprintf(p, sizeof p, "config_groups.%s.output_activations", name);
-    if (o) return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, o, p, "must be null (output quantization is not supported)");
+    if (o)
+        return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, o, p, "must be null (output quantization is not supported)");
     return FP8Q_OK;
 }
 
@@ -6984,7 +6997,8 @@ static fp8q_result fp8q__q_ct(fp8q__qcfg *qc, size_t q, fp8q_error *err)
                            "is not supported (fp8q reads \"float-quantized\" and \"naive-quantized\")");
     t = fp8q__cfg_get(j, q, "quantization_status");
     if (t && !fp8q_json_string_eq(j, t, "compressed") && !fp8q_json_string_eq(j, t, "frozen"))
-        return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, t, "quantization_status", "must be \"compressed\" or \"frozen\"");
+        return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, t, "quantization_status",
+                           "must be \"compressed\" or \"frozen\"");
     groups = fp8q__cfg_get(j, q, "config_groups");
     if (!groups || j->tok[groups].type != FP8Q_JSON_OBJECT || j->tok[groups].size == 0)
         return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, groups, "config_groups", "must be a non-empty object");
@@ -7004,7 +7018,9 @@ static fp8q_result fp8q__q_ct(fp8q__qcfg *qc, size_t q, fp8q_error *err)
     {
         const fp8q__qgroup *g = &qc->groups[0];
         (void)snprintf(qc->desc, sizeof qc->desc, "compressed-tensors %s (%s weights, %s activations)",
-                       g->act == FP8Q_ACT_STATIC ? "FP8" : g->act == FP8Q_ACT_NONE ? "W8A16" : "FP8_DYNAMIC",
+                       g->act == FP8Q_ACT_STATIC ? "FP8"
+                       : g->act == FP8Q_ACT_NONE ? "W8A16"
+                                                 : "FP8_DYNAMIC",
                        g->w_per_channel ? "channel" : "tensor",
                        g->act == FP8Q_ACT_STATIC          ? "static"
                        : g->act == FP8Q_ACT_DYNAMIC_TOKEN ? "token"
@@ -7025,14 +7041,16 @@ static fp8q_result fp8q__q_fp8(fp8q__qcfg *qc, size_t q, fp8q_error *err)
     g->targets = 0; /* all */
     if (qc->method == FP8Q__QM_FP8) {
         t = fp8q__cfg_get(j, q, "weight_block_size");
-        if (t) return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, t, "weight_block_size", "is not supported (block FP8)");
+        if (t)
+            return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, t, "weight_block_size", "is not supported (block FP8)");
         t = fp8q__cfg_get(j, q, "activation_scheme");
         if (!t || fp8q_json_string_eq(j, t, "dynamic"))
             g->act = FP8Q_ACT_DYNAMIC_TOKEN;
         else if (fp8q_json_string_eq(j, t, "static"))
             g->act = FP8Q_ACT_STATIC;
         else
-            return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, t, "activation_scheme", "must be \"dynamic\" or \"static\"");
+            return fp8q__q_bad(err, FP8Q_ERR_UNSUPPORTED, qc, t, "activation_scheme",
+                               "must be \"dynamic\" or \"static\"");
         qc->ignore = fp8q__cfg_get(j, q, "ignored_layers");
         if (qc->ignore && j->tok[qc->ignore].type != FP8Q_JSON_ARRAY)
             return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, qc->ignore, "ignored_layers", "must be an array of strings");
@@ -7043,13 +7061,14 @@ static fp8q_result fp8q__q_fp8(fp8q__qcfg *qc, size_t q, fp8q_error *err)
         g->w_per_channel = 1;
         g->act = FP8Q_ACT_DYNAMIC_TOKEN;
         t = fp8q__cfg_get(j, q, "activation_scale_ub");
-        if (t && (j->tok[t].type != FP8Q_JSON_NUMBER || fp8q_json_number(j, t, &ub) != FP8Q_OK || !(ub > 0) ||
-                  ub > 3.4e38))
+        if (t &&
+            (j->tok[t].type != FP8Q_JSON_NUMBER || fp8q_json_number(j, t, &ub) != FP8Q_OK || !(ub > 0) || ub > 3.4e38))
             return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, t, "activation_scale_ub", "must be a positive number");
         qc->act_ub = (float)ub;
         qc->ignore = fp8q__cfg_get(j, q, "modules_to_not_convert");
         if (qc->ignore && j->tok[qc->ignore].type != FP8Q_JSON_ARRAY)
-            return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, qc->ignore, "modules_to_not_convert", "must be an array of strings");
+            return fp8q__q_bad(err, FP8Q_ERR_PARSE, qc, qc->ignore, "modules_to_not_convert",
+                               "must be an array of strings");
         (void)snprintf(qc->desc, sizeof qc->desc, "fbgemm_fp8 (channel weights, token activations, ub %g)", ub);
     }
     if (qc->ignore)
@@ -7093,7 +7112,8 @@ static fp8q_result fp8q__q_entry_matches(const fp8q_json *j, size_t t, const cha
     char pat[512];
     size_t n = fp8q_json_string(j, t, pat, sizeof pat);
     *hit = 0;
-    if (n >= sizeof pat) return fp8q__failf(err, FP8Q_ERR_LIMIT, "config.json: quantization_config: a target longer than 511 bytes");
+    if (n >= sizeof pat)
+        return fp8q__failf(err, FP8Q_ERR_LIMIT, "config.json: quantization_config: a target longer than 511 bytes");
     if (strcmp(pat, name) == 0 || strcmp(pat, "Linear") == 0) {
         *hit = 1;
         return FP8Q_OK;
@@ -7118,8 +7138,7 @@ static fp8q_result fp8q__q_list_matches(const fp8q_json *j, size_t list, const c
 }
 
 /* The group that quantizes module `name`, or NULL (ignored or not targeted). */
-static fp8q_result fp8q__q_group_for(const fp8q__qcfg *qc, const char *name, const fp8q__qgroup **out,
-                                     fp8q_error *err)
+static fp8q_result fp8q__q_group_for(const fp8q__qcfg *qc, const char *name, const fp8q__qgroup **out, fp8q_error *err)
 {
     int hit, i;
     fp8q_result r;
@@ -7146,11 +7165,11 @@ typedef struct fp8q__loader {
     fp8q_model *m;
     fp8q_checkpoint ck;
     fp8q__qcfg qc;
-    int quantize_online;     /* fp8-dynamic, fp8-dynamic-tensor, fp8-channel on a float checkpoint */
-    int keep_dtype;          /* keep embeddings / float lm_head in the checkpoint type */
-    unsigned char **used;    /* [file][tensor] */
+    int quantize_online;  /* fp8-dynamic, fp8-dynamic-tensor, fp8-channel on a float checkpoint */
+    int keep_dtype;       /* keep embeddings / float lm_head in the checkpoint type */
+    unsigned char **used; /* [file][tensor] */
     size_t n_used;
-    float *tmp;              /* one tensor as float32 */
+    float *tmp; /* one tensor as float32 */
     size_t tmp_cap;
     fp8q_error *err;
 } fp8q__loader;
@@ -7226,8 +7245,10 @@ static fp8q_result fp8q__ld_f32(fp8q__loader *L, const fp8q_safetensors *f, cons
 static void *fp8q__ld_alloc(fp8q__loader *L, size_t n, size_t size, const char *what)
 {
     void *p = n && n <= (size_t)-1 / size ? malloc(n * size) : NULL;
-    if (!p) (void)fp8q__failf(L->err, FP8Q_ERR_NOMEM, "out of memory for %s", what);
-    else L->m->weight_bytes += n * size;
+    if (!p)
+        (void)fp8q__failf(L->err, FP8Q_ERR_NOMEM, "out of memory for %s", what);
+    else
+        L->m->weight_bytes += n * size;
     return p;
 }
 
@@ -7254,7 +7275,9 @@ static fp8q_result fp8q__ld_matrix(fp8q__loader *L, const fp8q_safetensors *f, c
     if (keep && (t->dtype == FP8Q_BF16 || t->dtype == FP8Q_F16)) {
         const uint8_t *src = fp8q_safetensors_bytes(f, t);
         uint16_t *dst = (uint16_t *)fp8q__ld_alloc(L, n, 2, t->name);
-        if (!src || !dst) return src ? FP8Q_ERR_NOMEM : fp8q__failf(L->err, FP8Q_ERR_PARSE, "tensor '%s' is outside its file", t->name);
+        if (!src || !dst)
+            return src ? FP8Q_ERR_NOMEM
+                       : fp8q__failf(L->err, FP8Q_ERR_PARSE, "tensor '%s' is outside its file", t->name);
         for (i = 0; i < n; i++) dst[i] = (uint16_t)(src[2 * i] | (unsigned)src[2 * i + 1] << 8); /* little-endian */
         fp8q_safetensors_release(f, t);
         mat->dtype = t->dtype, mat->data = dst;
@@ -7337,7 +7360,8 @@ static fp8q_result fp8q__ld_linear_fp8(fp8q__loader *L, const char *prefix, cons
         float *w = (float *)fp8q__ld_alloc(L, n, sizeof(float), t->name);
         size_t i;
         if (!w) return FP8Q_ERR_NOMEM;
-        for (i = 0; i < n; i++) w[i] = fp8q_to_f32(lin->q[i], FP8Q_E4M3) * lin->w_scale[g->w_per_channel ? i / (size_t)lin->in : 0];
+        for (i = 0; i < n; i++)
+            w[i] = fp8q_to_f32(lin->q[i], FP8Q_E4M3) * lin->w_scale[g->w_per_channel ? i / (size_t)lin->in : 0];
         free(lin->q), free(lin->w_scale);
         L->m->weight_bytes -= n + ns * sizeof(float);
         lin->q = NULL, lin->w_scale = NULL, lin->act = FP8Q_ACT_NONE, lin->act_recipe = NULL;
@@ -7391,15 +7415,16 @@ static fp8q_result fp8q__ld_linear(fp8q__loader *L, const char *prefix, int out,
         return r;
     if (t->dtype == FP8Q_F8_E4M3) {
         if (!g)
-            return fp8q__failf(L->err, FP8Q_ERR_PARSE,
-                               "tensor '%s' is F8_E4M3 but quantization_config does not quantize '%s'%s", name, prefix,
-                               L->qc.method ? " (ignored or not targeted)" : " (config.json has no quantization_config)");
+            return fp8q__failf(
+                L->err, FP8Q_ERR_PARSE, "tensor '%s' is F8_E4M3 but quantization_config does not quantize '%s'%s", name,
+                prefix, L->qc.method ? " (ignored or not targeted)" : " (config.json has no quantization_config)");
         r = fp8q__ld_linear_fp8(L, prefix, f, t, g, lin);
     } else if (!fp8q__is_float_weight(t->dtype)) {
         return fp8q__ld_dtype_bad(L, name, t, g ? "F8_E4M3" : "F32, BF16 or F16");
     } else if (g) {
-        return fp8q__failf(L->err, FP8Q_ERR_PARSE, "quantization_config quantizes '%s' but tensor '%s' is %s, not F8_E4M3",
-                           prefix, name, fp8q_dtype_get(t->dtype)->name);
+        return fp8q__failf(L->err, FP8Q_ERR_PARSE,
+                           "quantization_config quantizes '%s' but tensor '%s' is %s, not F8_E4M3", prefix, name,
+                           fp8q_dtype_get(t->dtype)->name);
     } else if (L->quantize_online && !is_head) {
         const fp8q_recipe *rec;
         if ((r = fp8q__ld_f32(L, f, t)) != FP8Q_OK) return r;
@@ -7471,10 +7496,9 @@ static void fp8q__fuse_like_vllm(fp8q_linear *shard, int count)
 /* KV cache scales of layer l: k_scale/v_scale, older k_proj/v_proj.output_scale, single kv_scale. */
 static fp8q_result fp8q__ld_kv_scales(fp8q__loader *L, int l, fp8q_layer *ly, int *missing)
 {
-    static const char *const names[3][2] = {
-        {"self_attn.k_scale", "self_attn.v_scale"},
-        {"self_attn.k_proj.output_scale", "self_attn.v_proj.output_scale"},
-        {"self_attn.kv_scale", "self_attn.kv_scale"}};
+    static const char *const names[3][2] = {{"self_attn.k_scale", "self_attn.v_scale"},
+                                            {"self_attn.k_proj.output_scale", "self_attn.v_proj.output_scale"},
+                                            {"self_attn.kv_scale", "self_attn.kv_scale"}};
     char kn[160], vn[160];
     int i;
     fp8q_result r;
@@ -7532,7 +7556,8 @@ static void fp8q__rope_init(const fp8q_llama_config *c, float *inv_freq)
             if (wl > low_wl)
                 f = f / c->rope_factor;
             else if (!(wl < high_wl)) { /* medium: smooth interpolation */
-                double smooth = (old / wl - c->rope_low_freq_factor) / (c->rope_high_freq_factor - c->rope_low_freq_factor);
+                double smooth =
+                    (old / wl - c->rope_low_freq_factor) / (c->rope_high_freq_factor - c->rope_low_freq_factor);
                 f = (1.0 - smooth) * f / c->rope_factor + smooth * f;
             }
         }
@@ -7545,8 +7570,8 @@ static fp8q_result fp8q__ld_layers(fp8q__loader *L)
     fp8q_model *m = L->m;
     const fp8q_llama_config *c = &m->config;
     const int dim = c->hidden_size, hd = c->head_dim, ff = c->intermediate_size;
-    const int outs[FP8Q_MOD_DOWN + 1] = {c->num_attention_heads * hd, c->num_key_value_heads * hd,
-                                         c->num_key_value_heads * hd, dim, ff, ff, dim};
+    const int outs[FP8Q_MOD_DOWN + 1] = {
+        c->num_attention_heads * hd, c->num_key_value_heads * hd, c->num_key_value_heads * hd, dim, ff, ff, dim};
     const int ins[FP8Q_MOD_DOWN + 1] = {dim, dim, dim, c->num_attention_heads * hd, dim, dim, ff};
     int l, i, kv_missing = 0;
     fp8q_result r;
@@ -7563,22 +7588,27 @@ static fp8q_result fp8q__ld_layers(fp8q__loader *L)
             if ((r = fp8q__ld_fused_scale(L, l, FP8Q_MOD_GATE, 2, &fused[1])) != FP8Q_OK) return r;
         }
         for (i = 0; i <= FP8Q_MOD_DOWN; i++) {
-            const float *shared = i <= FP8Q_MOD_V ? &fused[0] : i == FP8Q_MOD_GATE || i == FP8Q_MOD_UP ? &fused[1] : NULL;
-            (void)snprintf(name, sizeof name, "model.layers.%d.%s.%s", l, fp8q__module_parent[i], fp8q__module_names[i]);
-            if (!shared && L->quantize_online && m->opt.quant != FP8Q_QUANT_FP8_CHANNEL) { /* o, down: their own scale */
+            const float *shared = i <= FP8Q_MOD_V                          ? &fused[0]
+                                  : i == FP8Q_MOD_GATE || i == FP8Q_MOD_UP ? &fused[1]
+                                                                           : NULL;
+            (void)snprintf(name, sizeof name, "model.layers.%d.%s.%s", l, fp8q__module_parent[i],
+                           fp8q__module_names[i]);
+            if (!shared && L->quantize_online &&
+                m->opt.quant != FP8Q_QUANT_FP8_CHANNEL) { /* o, down: their own scale */
                 const fp8q_tensor_info *t;
                 const fp8q_safetensors *f;
                 char wn[170];
                 (void)snprintf(wn, sizeof wn, "%s.weight", name);
                 if ((t = fp8q__ld_find(L, wn, &f)) && fp8q__is_float_weight(t->dtype)) {
                     if ((r = fp8q__ld_f32(L, f, t)) != FP8Q_OK) return r;
-                    fused[0] = fp8q__scale_from_amax(fp8q_recipe_get("vllm-per-tensor"), fp8q__amax(L->tmp, (size_t)t->numel), 0);
+                    fused[0] = fp8q__scale_from_amax(fp8q_recipe_get("vllm-per-tensor"),
+                                                     fp8q__amax(L->tmp, (size_t)t->numel), 0);
                     shared = &fused[0];
                 }
             }
             if ((r = fp8q__ld_linear(L, name, outs[i], ins[i], shared, 0, &ly->mod[i])) != FP8Q_OK) return r;
         }
-        if (m->opt.engine == FP8Q_ENGINE_VLLM) {
+        if (m->opt.engine == FP8Q_ENGINE_VLLM && !m->opt.keep_shard_scales) {
             fp8q__fuse_like_vllm(&ly->mod[FP8Q_MOD_Q], 3);
             fp8q__fuse_like_vllm(&ly->mod[FP8Q_MOD_GATE], 2);
         }
@@ -7662,12 +7692,13 @@ FP8QDEF fp8q_result fp8q_model_load(fp8q_model *m, const char *dir, const fp8q_m
     if ((r = fp8q__qcfg_parse(&L.qc, text, len, err)) != FP8Q_OK) goto done;
     if (L.qc.method != FP8Q__QM_NONE) {
         if (m->opt.quant != FP8Q_QUANT_AUTO && m->opt.quant != FP8Q_QUANT_NONE) {
-            r = fp8q__failf(err, FP8Q_ERR_UNSUPPORTED, "%s: the checkpoint is already quantized (%s); use quant \"auto\" or \"none\"",
-                            dir, L.qc.desc);
+            r = fp8q__failf(err, FP8Q_ERR_UNSUPPORTED,
+                            "%s: the checkpoint is already quantized (%s); use quant \"auto\" or \"none\"", dir,
+                            L.qc.desc);
             goto done;
         }
-        (void)snprintf(m->scheme, sizeof m->scheme, "%s%s", m->opt.quant == FP8Q_QUANT_NONE ? "none (dequantized) of " : "",
-                       L.qc.desc);
+        (void)snprintf(m->scheme, sizeof m->scheme, "%s%s",
+                       m->opt.quant == FP8Q_QUANT_NONE ? "none (dequantized) of " : "", L.qc.desc);
     } else {
         if (m->opt.quant == FP8Q_QUANT_AUTO) m->opt.quant = FP8Q_QUANT_NONE;
         (void)snprintf(m->scheme, sizeof m->scheme, "%s", fp8q_quant_name(m->opt.quant));
@@ -7743,7 +7774,8 @@ FP8QDEF fp8q_result fp8q_state_init(fp8q_state *s, const fp8q_model *m, int max_
     fp8q__state_buf *b;
     size_t kvd, cache, mb;
     fp8q__st_err_ok(err);
-    if (!s || !m || !m->layers) return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_state_init: %s", !s ? "s is NULL" : "model not loaded");
+    if (!s || !m || !m->layers)
+        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_state_init: %s", !s ? "s is NULL" : "model not loaded");
     memset(s, 0, sizeof *s);
     if (max_seq < 1 || max_batch < 1 || max_batch > max_seq)
         return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_state_init: need 1 <= max_batch <= max_seq, got %d and %d",
@@ -7872,8 +7904,10 @@ static fp8q_result fp8q__linear_run(const fp8q_model *m, fp8q_state *s, const fp
                 b->a_scales[0] = lin->input_scale;
             else
                 (void)fp8q_compute_scales(b->a_scales, x, (size_t)M, g.K, rc);
-            (void)fp8q_quantize(b->aq, x, (size_t)M, g.K, b->a_scales, lin->act == FP8Q_ACT_STATIC ? fp8q_recipe_get(
-                rc->op == FP8Q_SCALE_MUL ? "vllm-per-tensor" : "ct-tensor-f32") : rc);
+            (void)fp8q_quantize(b->aq, x, (size_t)M, g.K, b->a_scales,
+                                lin->act == FP8Q_ACT_STATIC
+                                    ? fp8q_recipe_get(rc->op == FP8Q_SCALE_MUL ? "vllm-per-tensor" : "ct-tensor-f32")
+                                    : rc);
             g.a = b->aq, g.a_format = FP8Q_E4M3, g.a_scales = b->a_scales;
             g.a_tile_rows = lin->act == FP8Q_ACT_DYNAMIC_TOKEN ? 1 : 0;
         }
@@ -7882,8 +7916,8 @@ static fp8q_result fp8q__linear_run(const fp8q_model *m, fp8q_state *s, const fp
     }
 }
 
-static fp8q_result fp8q__module(const fp8q_model *m, fp8q_state *s, int layer, fp8q_module mod,
-                                const fp8q_linear *lin, const float *x, int M, float *y, fp8q_error *err)
+static fp8q_result fp8q__module(const fp8q_model *m, fp8q_state *s, int layer, fp8q_module mod, const fp8q_linear *lin,
+                                const float *x, int M, float *y, fp8q_error *err)
 {
     fp8q_result r;
     if (s->observer) s->observer(s->observer_ctx, layer, mod, 0, x, M, lin->in);
@@ -7994,14 +8028,17 @@ static fp8q_result fp8q__layer_forward(const fp8q_model *m, fp8q_state *s, int l
     fp8q__attn_job aj;
     fp8q_result r;
     int t, h, i;
-    for (t = 0; t < n; t++) fp8q__rmsnorm(b->xb + (size_t)t * dim, b->x + (size_t)t * dim, ly->attn_norm, dim, c->rms_norm_eps);
+    for (t = 0; t < n; t++)
+        fp8q__rmsnorm(b->xb + (size_t)t * dim, b->x + (size_t)t * dim, ly->attn_norm, dim, c->rms_norm_eps);
     if ((r = fp8q__module(m, s, l, FP8Q_MOD_Q, &ly->mod[FP8Q_MOD_Q], b->xb, n, b->q, err)) != FP8Q_OK ||
         (r = fp8q__module(m, s, l, FP8Q_MOD_K, &ly->mod[FP8Q_MOD_K], b->xb, n, b->k, err)) != FP8Q_OK ||
         (r = fp8q__module(m, s, l, FP8Q_MOD_V, &ly->mod[FP8Q_MOD_V], b->xb, n, b->v, err)) != FP8Q_OK)
         return r;
     for (t = 0; t < n; t++) {
-        for (h = 0; h < c->num_attention_heads; h++) fp8q__rope(b->q + (size_t)t * nq + (size_t)h * hd, hd, s->pos + t, m->rope_inv_freq);
-        for (h = 0; h < c->num_key_value_heads; h++) fp8q__rope(b->k + (size_t)t * kvd + (size_t)h * hd, hd, s->pos + t, m->rope_inv_freq);
+        for (h = 0; h < c->num_attention_heads; h++)
+            fp8q__rope(b->q + (size_t)t * nq + (size_t)h * hd, hd, s->pos + t, m->rope_inv_freq);
+        for (h = 0; h < c->num_key_value_heads; h++)
+            fp8q__rope(b->k + (size_t)t * kvd + (size_t)h * hd, hd, s->pos + t, m->rope_inv_freq);
     }
     if (s->observer) {
         s->observer(s->observer_ctx, l, FP8Q_MOD_K_CACHE, 0, b->k, n, kvd);
@@ -8019,7 +8056,8 @@ static fp8q_result fp8q__layer_forward(const fp8q_model *m, fp8q_state *s, int l
     fp8q__model_tasks(m, fp8q__attn_task, &aj, (size_t)c->num_attention_heads);
     if ((r = fp8q__module(m, s, l, FP8Q_MOD_O, &ly->mod[FP8Q_MOD_O], b->xb2, n, b->xb, err)) != FP8Q_OK) return r;
     for (i = 0; i < n * dim; i++) b->x[i] += b->xb[i];
-    for (t = 0; t < n; t++) fp8q__rmsnorm(b->xb + (size_t)t * dim, b->x + (size_t)t * dim, ly->ffn_norm, dim, c->rms_norm_eps);
+    for (t = 0; t < n; t++)
+        fp8q__rmsnorm(b->xb + (size_t)t * dim, b->x + (size_t)t * dim, ly->ffn_norm, dim, c->rms_norm_eps);
     if ((r = fp8q__module(m, s, l, FP8Q_MOD_GATE, &ly->mod[FP8Q_MOD_GATE], b->xb, n, b->hb, err)) != FP8Q_OK ||
         (r = fp8q__module(m, s, l, FP8Q_MOD_UP, &ly->mod[FP8Q_MOD_UP], b->xb, n, b->hb2, err)) != FP8Q_OK)
         return r;
@@ -8042,12 +8080,13 @@ FP8QDEF fp8q_result fp8q_forward(const fp8q_model *m, fp8q_state *s, const int32
         return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_forward: NULL model, state or tokens");
     c = &m->config, b = (fp8q__state_buf *)s->fp8q__owned;
     if (n < 1 || n > s->max_batch || n > s->max_seq - s->pos)
-        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_forward: %d tokens at position %d do not fit (max_batch %d, max_seq %d)",
-                           n, s->pos, s->max_batch, s->max_seq);
+        return fp8q__failf(err, FP8Q_ERR_ARG,
+                           "fp8q_forward: %d tokens at position %d do not fit (max_batch %d, max_seq %d)", n, s->pos,
+                           s->max_batch, s->max_seq);
     for (t = 0; t < n; t++)
         if (tokens[t] < 0 || tokens[t] >= c->vocab_size)
-            return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_forward: token %d at index %d is outside [0, %d)", (int)tokens[t], t,
-                               c->vocab_size);
+            return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_forward: token %d at index %d is outside [0, %d)",
+                               (int)tokens[t], t, c->vocab_size);
     if (m->embed.dtype != FP8Q_F32 && !(rowbuf = (float *)malloc((size_t)c->hidden_size * sizeof(float))))
         return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory");
     for (t = 0; t < n; t++) {
@@ -8062,7 +8101,8 @@ FP8QDEF fp8q_result fp8q_forward(const fp8q_model *m, fp8q_state *s, const int32
     for (t = first; t < n; t++)
         fp8q__rmsnorm(b->xb + (size_t)(t - first) * c->hidden_size, b->x + (size_t)t * c->hidden_size, m->final_norm,
                       c->hidden_size, c->rms_norm_eps);
-    r = fp8q__module(m, s, -1, FP8Q_MOD_LM_HEAD, &m->lm_head, b->xb, n - first, logits_all ? logits_all : s->logits, err);
+    r = fp8q__module(m, s, -1, FP8Q_MOD_LM_HEAD, &m->lm_head, b->xb, n - first, logits_all ? logits_all : s->logits,
+                     err);
     if (r == FP8Q_OK && logits_all)
         FP8Q__MEMCPY(s->logits, logits_all + (size_t)(n - 1) * c->vocab_size, (size_t)c->vocab_size * sizeof(float));
     return r;
@@ -8122,8 +8162,6 @@ FP8QDEF int fp8q_sample(const float *logits, int vocab, float temperature, float
     free(p);
     return best;
 }
-
-
 
 /* ---- writing checkpoints */
 
@@ -8218,7 +8256,7 @@ static fp8q_result fp8q__rand_fill(void *ctx_, size_t i, void *dst, size_t bytes
         if (ctx->dtype == FP8Q_F32) {
             uint32_t b = fp8q__f32_bits(v);
             p[4 * k] = (uint8_t)b, p[4 * k + 1] = (uint8_t)(b >> 8), p[4 * k + 2] = (uint8_t)(b >> 16),
-                      p[4 * k + 3] = (uint8_t)(b >> 24);
+                  p[4 * k + 3] = (uint8_t)(b >> 24);
         } else {
             uint16_t h = ctx->dtype == FP8Q_BF16 ? fp8q_f32_to_bf16(v) : fp8q_f32_to_f16(v);
             p[2 * k] = (uint8_t)h, p[2 * k + 1] = (uint8_t)(h >> 8);
@@ -8228,7 +8266,7 @@ static fp8q_result fp8q__rand_fill(void *ctx_, size_t i, void *dst, size_t bytes
 }
 
 FP8QDEF fp8q_result fp8q_write_random_llama(const char *dir, const fp8q_llama_config *cfg, fp8q_dtype dtype,
-                                           uint64_t seed, fp8q_error *err)
+                                            uint64_t seed, fp8q_error *err)
 {
     static const char *const norm_names[2] = {"input_layernorm", "post_attention_layernorm"};
     fp8q__rand_tensor *t;
@@ -8260,8 +8298,13 @@ FP8QDEF fp8q_result fp8q_write_random_llama(const char *dir, const fp8q_llama_co
     FP8Q__RT("model.embed_tokens.weight", cfg->vocab_size, cfg->hidden_size, 1);
     for (l = 0; l < cfg->num_hidden_layers; l++) {
         const int hd = cfg->head_dim, dim = cfg->hidden_size, ff = cfg->intermediate_size;
-        const int outs[7] = {cfg->num_attention_heads * hd, cfg->num_key_value_heads * hd, cfg->num_key_value_heads * hd,
-                             dim, ff, ff, dim};
+        const int outs[7] = {cfg->num_attention_heads * hd,
+                             cfg->num_key_value_heads * hd,
+                             cfg->num_key_value_heads * hd,
+                             dim,
+                             ff,
+                             ff,
+                             dim};
         const int ins[7] = {dim, dim, dim, cfg->num_attention_heads * hd, dim, dim, ff};
         char nm[96];
         for (k = 0; k < 2; k++) {
@@ -8269,7 +8312,8 @@ FP8QDEF fp8q_result fp8q_write_random_llama(const char *dir, const fp8q_llama_co
             FP8Q__RT(nm, dim, 0, 2);
         }
         for (k = 0; k < 7; k++) {
-            (void)snprintf(nm, sizeof nm, "model.layers.%d.%s.%s.weight", l, fp8q__module_parent[k], fp8q__module_names[k]);
+            (void)snprintf(nm, sizeof nm, "model.layers.%d.%s.%s.weight", l, fp8q__module_parent[k],
+                           fp8q__module_names[k]);
             FP8Q__RT(nm, outs[k], ins[k], 0);
         }
     }
@@ -8288,16 +8332,15 @@ FP8QDEF fp8q_result fp8q_write_random_llama(const char *dir, const fp8q_llama_co
     return r;
 }
 
-
 /* ---- fp8q_quantize_checkpoint */
 
 enum { FP8Q__QO_COPY = 0, FP8Q__QO_WEIGHT, FP8Q__QO_WEIGHT_SCALE, FP8Q__QO_INPUT_SCALE, FP8Q__QO_KV_SCALE };
 
-typedef struct fp8q__qmod {    /* one quantized Linear */
-    char prefix[128];          /* "model.layers.3.self_attn.q_proj" */
-    int layer;                 /* -1: lm_head */
+typedef struct fp8q__qmod { /* one quantized Linear */
+    char prefix[128];       /* "model.layers.3.self_attn.q_proj" */
+    int layer;              /* -1: lm_head */
     fp8q_module mod;
-    float *scales;             /* weight scales once the weight is written */
+    float *scales; /* weight scales once the weight is written */
     size_t n_scales;
 } fp8q__qmod;
 
@@ -8306,8 +8349,8 @@ typedef struct fp8q__qtensor { /* one output tensor */
     int kind;
     const fp8q_safetensors *file; /* COPY, WEIGHT: the input tensor */
     const fp8q_tensor_info *src;
-    int mod;                      /* WEIGHT, WEIGHT_SCALE, INPUT_SCALE: index into the module table */
-    int layer, kv_v;              /* KV_SCALE */
+    int mod;         /* WEIGHT, WEIGHT_SCALE, INPUT_SCALE: index into the module table */
+    int layer, kv_v; /* KV_SCALE */
     fp8q_dtype dtype;
     int ndim;
     uint64_t shape[2];
@@ -8317,17 +8360,17 @@ typedef struct fp8q__quantizer {
     const fp8q_quantize_options *opt;
     fp8q_checkpoint ck;
     fp8q_llama_config cfg;
-    fp8q_dtype model_dtype;     /* of the float weights: scales are stored in it (F16 models: F32) */
+    fp8q_dtype model_dtype;      /* of the float weights: scales are stored in it (F16 models: F32) */
     const fp8q_recipe *w_recipe; /* its x / s, clamp and cast; the scales are computed here */
     fp8q__qmod *mods;
     size_t n_mods;
     fp8q__qtensor *out;
     size_t n_out;
-    float *mn, *mx;             /* calibration statistics: [layers + 1][FP8Q_MOD_COUNT] */
-    float *bmin, *bmax;         /* the same within the current batch */
+    float *mn, *mx;     /* calibration statistics: [layers + 1][FP8Q_MOD_COUNT] */
+    float *bmin, *bmax; /* the same within the current batch */
     float *tmp;
     size_t tmp_cap;
-    uint64_t done, total;       /* progress (weight bytes) */
+    uint64_t done, total; /* progress (weight bytes) */
 } fp8q__quantizer;
 
 /* Calibration observer: the minimum and maximum of every module input and
@@ -8558,7 +8601,8 @@ static fp8q_result fp8q__qz_fill(void *ctx, size_t i, void *dst, size_t bytes, f
     size_t k;
     if (t->kind == FP8Q__QO_COPY) {
         const uint8_t *src = fp8q_safetensors_bytes(t->file, t->src);
-        if (!src || t->src->size != bytes) return fp8q__failf(err, FP8Q_ERR_PARSE, "tensor '%s' is outside its file", t->name);
+        if (!src || t->src->size != bytes)
+            return fp8q__failf(err, FP8Q_ERR_PARSE, "tensor '%s' is outside its file", t->name);
         FP8Q__MEMCPY(d, src, bytes);
         fp8q_safetensors_release(t->file, t->src);
     } else if (t->kind == FP8Q__QO_WEIGHT) {
@@ -8576,8 +8620,8 @@ static fp8q_result fp8q__qz_fill(void *ctx, size_t i, void *dst, size_t bytes, f
         if (!(qm->scales = (float *)malloc(qm->n_scales * sizeof(float))))
             return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory");
         for (k = 0; k < qm->n_scales; k++) /* per tensor: one amax; per channel: one per row */
-            qm->scales[k] = fp8q__qz_scale(Q, fp8q__amax(Q->tmp + k * (qm->n_scales > 1 ? cols : 0),
-                                                         qm->n_scales > 1 ? cols : rows * cols));
+            qm->scales[k] = fp8q__qz_scale(
+                Q, fp8q__amax(Q->tmp + k * (qm->n_scales > 1 ? cols : 0), qm->n_scales > 1 ? cols : rows * cols));
         for (k = 0; k < qm->n_scales; k++)
             if (!(qm->scales[k] <= 3.40282347e38f))
                 return fp8q__failf(err, FP8Q_ERR_PARSE, "tensor '%s' has non-finite values", t->name);
@@ -8593,8 +8637,8 @@ static fp8q_result fp8q__qz_fill(void *ctx, size_t i, void *dst, size_t bytes, f
         const fp8q__qmod *qm = &Q->mods[t->mod];
         fp8q__qz_put_scale(d, t->dtype, fp8q__qz_scale(Q, fp8q__qz_amax(Q, qm->layer, qm->mod)));
     } else {
-        fp8q__qz_put_scale(d, t->dtype,
-                           fp8q__qz_scale(Q, fp8q__qz_amax(Q, t->layer, t->kv_v ? FP8Q_MOD_V_CACHE : FP8Q_MOD_K_CACHE)));
+        fp8q__qz_put_scale(
+            d, t->dtype, fp8q__qz_scale(Q, fp8q__qz_amax(Q, t->layer, t->kv_v ? FP8Q_MOD_V_CACHE : FP8Q_MOD_K_CACHE)));
     }
     return FP8Q_OK;
 }
@@ -8614,7 +8658,8 @@ static int fp8q__qz_qconfig(const fp8q__quantizer *Q, char *buf, size_t cap)
     FP8Q__QC_PUT("{\"config_groups\": {\"group_0\": {\"format\": \"float-quantized\", \"input_activations\": "
                  "{\"actorder\": null, \"block_structure\": null, \"dynamic\": %s, ",
                  stat ? "false" : "true");
-    (void)snprintf(args, sizeof args, fp8q__ct_args_tail, stat ? "\"static_minmax\"" : "null", stat ? "tensor" : "token");
+    (void)snprintf(args, sizeof args, fp8q__ct_args_tail, stat ? "\"static_minmax\"" : "null",
+                   stat ? "tensor" : "token");
     FP8Q__QC_PUT("%s, \"output_activations\": null, \"targets\": [\"Linear\"], \"weights\": {\"actorder\": null, "
                  "\"block_structure\": null, \"dynamic\": false, ",
                  args);
@@ -8626,7 +8671,8 @@ static int fp8q__qz_qconfig(const fp8q__quantizer *Q, char *buf, size_t cap)
         for (i = 0; i < Q->opt->n_ignore; i++) {
             const char *s = Q->opt->ignore[i];
             FP8Q__QC_PUT("%s\"", i ? ", " : "");
-            for (; s && *s; s++) FP8Q__QC_PUT(*s == '"' || *s == '\\' ? "\\%c" : (unsigned char)*s < 0x20 ? "\\u%04x" : "%c", *s);
+            for (; s && *s; s++)
+                FP8Q__QC_PUT(*s == '"' || *s == '\\' ? "\\%c" : (unsigned char)*s < 0x20 ? "\\u%04x" : "%c", *s);
             FP8Q__QC_PUT("\"");
         }
     FP8Q__QC_PUT("], \"kv_cache_scheme\": ");
@@ -8680,7 +8726,9 @@ static fp8q_result fp8q__qz_config(const fp8q__quantizer *Q, const char *in_dir,
     }
     {
         size_t e = at; /* drop whitespace before the closing brace */
-        while (!skip && e > 0 && (text[e - 1] == ' ' || text[e - 1] == '\n' || text[e - 1] == '\r' || text[e - 1] == '\t')) e--;
+        while (!skip && e > 0 &&
+               (text[e - 1] == ' ' || text[e - 1] == '\n' || text[e - 1] == '\r' || text[e - 1] == '\t'))
+            e--;
         (void)fwrite(text, 1, e, f);
         if (!skip) (void)fputs(j.tok[0].size ? ",\n  \"quantization_config\": " : "\n  \"quantization_config\": ", f);
         (void)fputs(qc, f);
@@ -8698,8 +8746,8 @@ done:
 /* Copies the tokenizer and generation files that exist, as save_pretrained does. */
 static fp8q_result fp8q__qz_copy_side_files(const char *in_dir, const char *out_dir, fp8q_error *err)
 {
-    static const char *const names[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                                        "generation_config.json", "tokenizer.model", "chat_template.jinja"};
+    static const char *const names[] = {"tokenizer.json",         "tokenizer_config.json", "special_tokens_map.json",
+                                        "generation_config.json", "tokenizer.model",       "chat_template.jinja"};
     size_t i;
     for (i = 0; i < sizeof names / sizeof names[0]; i++) {
         char src[1024], dst[1024], *text = NULL;
@@ -8770,8 +8818,9 @@ FP8QDEF fp8q_result fp8q_quantize_checkpoint(const char *in_dir, const char *out
     for (i = 0; i < Q.n_out && !first; i++)
         if (Q.out[i].kind == FP8Q__QO_WEIGHT) first = &Q.out[i];
     Q.model_dtype = first->src->dtype;
-    Q.w_recipe = fp8q_recipe_get(Q.model_dtype == FP8Q_BF16 ? (Q.opt->scheme == FP8Q_CT_FP8 ? "ct-tensor-bf16" : "ct-channel-bf16")
-                                                          : (Q.opt->scheme == FP8Q_CT_FP8 ? "ct-tensor-f32" : "ct-channel-f32"));
+    Q.w_recipe = fp8q_recipe_get(Q.model_dtype == FP8Q_BF16
+                                     ? (Q.opt->scheme == FP8Q_CT_FP8 ? "ct-tensor-bf16" : "ct-channel-bf16")
+                                     : (Q.opt->scheme == FP8Q_CT_FP8 ? "ct-tensor-f32" : "ct-channel-f32"));
     for (i = 0; i < Q.n_out; i++) /* scales follow the model dtype (F16 models: F32, see the header) */
         if (Q.out[i].kind != FP8Q__QO_COPY && Q.out[i].kind != FP8Q__QO_WEIGHT)
             Q.out[i].dtype = Q.model_dtype == FP8Q_BF16 ? FP8Q_BF16 : FP8Q_F32;
@@ -8797,7 +8846,8 @@ FP8QDEF fp8q_result fp8q_quantize_checkpoint(const char *in_dir, const char *out
 done:
     if (Q.mods)
         for (i = 0; i < Q.n_mods; i++) free(Q.mods[i].scales);
-    free(Q.mods), free(Q.out), free(Q.mn), free(Q.mx), free(Q.bmin), free(Q.bmax), free(Q.tmp), free(outs), free(path), free(cpath);
+    free(Q.mods), free(Q.out), free(Q.mn), free(Q.mx), free(Q.bmin), free(Q.bmax), free(Q.tmp), free(outs), free(path),
+        free(cpath);
     fp8q_checkpoint_close(&Q.ck);
     return r;
 }

@@ -129,6 +129,32 @@ static void test_defaults(void)
     CHECK(c.rope_llama3 == 1 && c.rope_factor == 2.0, "legacy type");
 }
 
+/* transformers 5 writes "dtype" and "rope_parameters" (which then holds rope_theta) */
+static void test_transformers5(void)
+{
+    fp8q_llama_config c;
+    fp8q_error e;
+    const char *s = "{\"architectures\": [\"LlamaForCausalLM\"], \"dtype\": \"float32\", \"head_dim\": 8,"
+                    " \"hidden_size\": 32, \"intermediate_size\": 48, \"max_position_embeddings\": 64,"
+                    " \"model_type\": \"llama\", \"num_attention_heads\": 4, \"num_hidden_layers\": 2,"
+                    " \"num_key_value_heads\": 2, \"rms_norm_eps\": 1e-06, \"rope_parameters\": {\"factor\": 8.0,"
+                    " \"high_freq_factor\": 4.0, \"low_freq_factor\": 1.0, \"original_max_position_embeddings\": 16,"
+                    " \"rope_theta\": 500000.0, \"rope_type\": \"llama3\"}, \"tie_word_embeddings\": false,"
+                    " \"transformers_version\": \"5.17.0\", \"vocab_size\": 64}";
+    CHECK(parse_str(&c, s, &e) == FP8Q_OK, "%s", e.message);
+    CHECK(c.rope_theta == 500000.0 && c.rope_llama3 == 1 && c.rope_factor == 8.0 && c.rope_original_max_position == 16,
+          "rope_parameters: theta %g llama3 %d", c.rope_theta, c.rope_llama3);
+    CHECK(strcmp(c.torch_dtype, "float32") == 0, "dtype");
+    s = "{\"model_type\": \"llama\", \"hidden_size\": 32, \"intermediate_size\": 48, \"num_hidden_layers\": 2,"
+        " \"num_attention_heads\": 4, \"vocab_size\": 64, \"rope_parameters\": {\"rope_theta\": 10000.0,"
+        " \"rope_type\": \"default\"}}";
+    CHECK(parse_str(&c, s, &e) == FP8Q_OK && c.rope_llama3 == 0 && c.rope_theta == 10000.0, "default rope_parameters");
+    s = "{\"model_type\": \"llama\", \"hidden_size\": 32, \"intermediate_size\": 48, \"num_hidden_layers\": 2,"
+        " \"num_attention_heads\": 4, \"vocab_size\": 64, \"rope_parameters\": {\"rope_type\": \"yarn\"}}";
+    CHECK(parse_str(&c, s, &e) == FP8Q_ERR_UNSUPPORTED && strstr(e.message, "rope_parameters type \"yarn\""), "%s",
+          e.message);
+}
+
 typedef struct bad_case {
     const char *json;
     fp8q_result code;
@@ -456,6 +482,7 @@ int main(void)
     run_case("config Llama-3.1-8B (llama3 rope)", test_llama31);
     run_case("config Mistral-7B-v0.3", test_mistral);
     run_case("config defaults and variants", test_defaults);
+    run_case("config transformers 5 layout (rope_parameters)", test_transformers5);
     run_case("config malformed", test_malformed);
     run_case("config load from file", test_load);
     run_case("checkpoint sharded", test_sharded);
