@@ -35,15 +35,19 @@ FUZZ_SECONDS ?= 60
 .PHONY: all run test check bench fuzz install uninstall clean format
 
 TEST_BINS := $(foreach l,$(TEST_LEVELS),$(BUILD)/test_$(l)) $(BUILD)/test_json $(BUILD)/test_safetensors \
-             $(BUILD)/test_safetensors_limits $(BUILD)/test_config
+             $(BUILD)/test_safetensors_limits $(BUILD)/test_config $(BUILD)/test_regex $(BUILD)/test_model
 
-all: $(BUILD)/fp8q_demo $(TEST_BINS)
+all: $(BUILD)/fp8q_demo $(BUILD)/fp8q $(TEST_BINS)
 
 $(BUILD):
 	@mkdir -p $(BUILD)
 
 $(BUILD)/fp8q_demo: examples/demo.c $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm
+
+# the command-line tool: info, generate, logits, quantize, synth
+$(BUILD)/fp8q: tools/fp8q.c $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(CFLAGS) -I. $< -o $@ -lm -pthread
 
 run: $(BUILD)/fp8q_demo
 	./$(BUILD)/fp8q_demo
@@ -60,12 +64,18 @@ $(BUILD)/test_safetensors: tests/test_safetensors.c $(HEADER) | $(BUILD)
 $(BUILD)/test_config: tests/test_config.c $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm
 
+$(BUILD)/test_regex: tests/test_regex.c $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm -pthread
+
+$(BUILD)/test_model: tests/test_model.c $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm -pthread
+
 # the same suite with tiny limits, to test the limits themselves
 $(BUILD)/test_safetensors_limits: tests/test_safetensors.c $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) -DFP8Q_MAX_TENSORS=5 -DFP8Q_MAX_HEADER_SIZE=4096 $< -o $@ -lm
 
-test: $(TEST_BINS)
-	@sh tests/run_tests.sh $^
+test: $(TEST_BINS) $(BUILD)/fp8q
+	@sh tests/run_tests.sh $(TEST_BINS) tests/test_cli.sh tests/test_rss.sh
 
 # The exhaustive checker links one copy of the implementation per SIMD level.
 $(BUILD)/level_%.o: tests/simd_level.c tests/simd_level.h $(HEADER) | $(BUILD)
@@ -101,7 +111,7 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/$(HEADER)
 
 format:
-	clang-format -i fp8q.h examples/*.c tests/*.c tests/*.h tests/*.cpp tests/fuzz/*.c bench/*.c bench/*.h
+	clang-format -i fp8q.h examples/*.c tools/*.c tests/*.c tests/*.h tests/*.cpp tests/fuzz/*.c bench/*.c bench/*.h
 
 clean:
 	rm -rf $(BUILD)

@@ -882,10 +882,100 @@ FP8QDEF void fp8q_checkpoint_close(fp8q_checkpoint *ck);
 FP8QDEF const fp8q_tensor_info *fp8q_checkpoint_find(const fp8q_checkpoint *ck, const char *name,
                                                      const fp8q_safetensors **file);
 
-/* REGEX-PLACEHOLDER */
-typedef enum fp8q_regex_how { FP8Q_REGEX_SEARCH = 0, FP8Q_REGEX_MATCH = 1, FP8Q_REGEX_FULLMATCH = 2 } fp8q_regex_how;
+/* ------------------------------------------------------------------ regex */
+/* Regular expressions as quantization configs use them: Intel Neural
+   Compressor QUANT_CONFIG allowlist/blocklist names (INC applies re.search)
+   and compressed-tensors "re:<pattern>" targets/ignore entries (re.match).
+   The answer equals Python's re.search / re.match / re.fullmatch (no flags)
+   for the syntax below; anything else is refused, never guessed.
+
+   Supported syntax (Python's meaning throughout):
+     literals        any character except the specials below
+     .               any character except '\n' (no DOTALL)
+     ^ \A            start of the text (no MULTILINE: ^ is \A)
+     $               end of the text, or before a '\n' that ends it
+     \Z              end of the text
+     \b \B           word boundary / not a boundary. On an empty text both
+                     fail (Python <= 3.13; 3.14 lets \B match there)
+     [...] [^...]    classes: ranges a-z, escapes, a ']' first is literal,
+                     '-' first or last is literal, [^...] matches '\n';
+                     ASCII members only (a non-ASCII member is unsupported)
+     \d \D           [0-9] and its complement
+     \s \S           [ \t\n\r\f\v\x1c-\x1f] (Python's ASCII whitespace) and
+                     its complement
+     \w \W           [A-Za-z0-9_] plus every non-ASCII character, and its
+                     complement
+     escapes         \. \* \\ \( \[ ... (any escaped punctuation or non-ASCII
+                     character is literal), \a \f \n \r \t \v, \xhh, \uhhhh,
+                     \Uhhhhhhhh, octal \0, \0oo, \ooo (<= \377); \b in a
+                     class is backspace
+     (...) (?:...)   groups (nothing is captured: the answer is yes/no)
+     (?#...)         comment
+     a|b|            alternation; an empty branch matches the empty string
+     * + ? {m} {m,} {m,n} {,n} {,}   quantifiers (m, n < 2^32), each with a
+                     lazy form (*? +? ?? {m,n}? ...): laziness cannot change
+                     whether a match exists, so it is accepted and ignored;
+                     '{' not starting a well-formed quantifier is a literal
+   Refused with FP8Q_ERR_UNSUPPORTED (message names the construct and its
+   byte offset): lookahead (?= (?!, lookbehind (?<= (?<!, named groups
+   (?P<name>, named backreferences (?P=, backreferences \1..\99,
+   conditional groups (?(, atomic groups (?>, possessive quantifiers *+ ++
+   ?+ {m,n}+, inline flags (?i) (?aiLmsux-imsx:...), \N{name}, non-ASCII
+   members of a class. Python's syntax errors (unbalanced or unterminated
+   parentheses, nothing to repeat, multiple repeat, bad range z-a,
+   unterminated class, trailing or unknown backslash escape, {m,n} with
+   m > n, a count >= 2^32, ...) are FP8Q_ERR_PARSE with Python's wording and
+   the byte offset, e.g. "regex 'a**': multiple repeat at offset 2".
+
+   Characters: pattern and text are NUL-terminated UTF-8 and are matched
+   character by character, as Python matches a str: '.', a class or an
+   escape like \W consumes one whole character, {m,n} counts characters.
+   A byte that does not begin a well-formed UTF-8 sequence counts as one
+   character. Where Python's Unicode categories differ from the ASCII ones
+   above, so does the answer: non-ASCII digits (U+0663) are \d in Python,
+   non-ASCII spaces (U+00A0, U+3000) are \s, non-ASCII non-letters (U+2014,
+   U+20AC) are \W; here all of them are \w, \D and \S, and \b sees them as
+   word characters. Config patterns and module names are ASCII.
+
+   Resources: the pattern is compiled into a Thompson NFA (counted
+   repetition expanded) and simulated one text character at a time over the
+   set of live states (Pike VM): time O(len(text) x program), no
+   backtracking, so (a*)*b or (a|a)*b cannot blow up; memory O(program), two
+   mallocs, freed before returning; recursion only as deep as the group
+   nesting. Beyond these limits, FP8Q_ERR_LIMIT: */
+#ifndef FP8Q_MAX_REGEX
+#define FP8Q_MAX_REGEX 4096 /* longest pattern, bytes */
+#endif
+#ifndef FP8Q_MAX_REGEX_DEPTH
+#define FP8Q_MAX_REGEX_DEPTH 64 /* groups nested at most this deep */
+#endif
+/* NFA instructions after expanding {m,n}: one per literal character, class
+   or anchor, two per '|' and per *, one per + and per optional copy (?, the
+   n - m of {m,n}); \d{1,3} takes 5, .{0,1000} 2000, (ab){1000} 2000.
+   Matching costs at most this many steps per text character. */
+#ifndef FP8Q_MAX_REGEX_PROGRAM
+#define FP8Q_MAX_REGEX_PROGRAM 10000
+#endif
+
+typedef enum fp8q_regex_how {
+    FP8Q_REGEX_SEARCH = 0,   /* Python re.search: anywhere in text */
+    FP8Q_REGEX_MATCH = 1,    /* re.match: at the start of text */
+    FP8Q_REGEX_FULLMATCH = 2 /* re.fullmatch: the whole text */
+} fp8q_regex_how;
+
+/* Does pattern match text the way `how` says? On FP8Q_OK *matched is 1 or 0
+   and err, if not NULL, has code FP8Q_OK and an empty message. Otherwise
+   *matched is 0 (when matched is not NULL) and err says what and where:
+   FP8Q_ERR_PARSE (Python would raise re.error), FP8Q_ERR_UNSUPPORTED,
+   FP8Q_ERR_LIMIT, FP8Q_ERR_NOMEM, or FP8Q_ERR_ARG (pattern, text or
+   matched NULL, unknown how). The error depends on the pattern only. */
 FP8QDEF fp8q_result fp8q_regex(const char *pattern, const char *text, fp8q_regex_how how, int *matched,
                                fp8q_error *err);
+
+/* Compiles pattern and discards it: FP8Q_OK exactly when fp8q_regex would
+   accept it, else the same error fp8q_regex would give (FP8Q_ERR_ARG for
+   a NULL pattern). Use it to validate configs up front. */
+FP8QDEF fp8q_result fp8q_regex_check(const char *pattern, fp8q_error *err);
 
 /* Tells the system that the bytes of tensor t are not needed for now: on a
    mapped file, whole pages inside t are dropped from memory (madvise
@@ -6744,13 +6834,1075 @@ done:
     return r;
 }
 
-/* REGEX-PLACEHOLDER-IMPL */
+/* ------------------------------------------------------------------ regex */
+
+/* The pattern is parsed (recursive descent, as deep as the group nesting)
+   into a syntax tree in one node array sized from the pattern length; the
+   tree is then emitted as a Thompson NFA program (counted repetition
+   expanded) whose size is computed, saturated, before anything is
+   allocated for it; the program runs as a Pike VM: the set of live states is
+   carried from one text character to the next, each state at most once per
+   position, so time is O(len(text) x program) whatever the pattern. Only
+   "is there a match" is needed, so thread priority (greedy vs lazy) and
+   captures are not tracked. The text advances one character at a time,
+   decoded as UTF-8 as Python's str would hold it: a literal matches a whole
+   character, a class matches one character (a class that admits non-ASCII
+   characters admits all of them: bit 0x80 of its byte set stands for them). */
+
+FP8Q__STATIC_ASSERT(regex_limits, FP8Q_MAX_REGEX > 0 && FP8Q_MAX_REGEX <= 0x1000000 && FP8Q_MAX_REGEX_DEPTH > 0 &&
+                                      FP8Q_MAX_REGEX_DEPTH <= 10000 && FP8Q_MAX_REGEX_PROGRAM > 0 &&
+                                      FP8Q_MAX_REGEX_PROGRAM <= 0x1000000);
+
+/* syntax tree node kinds */
+#define FP8Q__RE_CHAR   0 /* one character: arg bytes ch[] */
+#define FP8Q__RE_CLASS  1 /* cls: index of a 256-bit set */
+#define FP8Q__RE_ASSERT 2 /* arg: FP8Q__RE_AT_* */
+#define FP8Q__RE_CAT    3 /* children in order */
+#define FP8Q__RE_ALT    4 /* children are the branches */
+#define FP8Q__RE_REPEAT 5 /* one child, min..max times */
+
+/* zero-width assertions */
+#define FP8Q__RE_AT_BOS    0 /* ^ \A */
+#define FP8Q__RE_AT_EOL    1 /* $ */
+#define FP8Q__RE_AT_EOS    2 /* \Z */
+#define FP8Q__RE_AT_WORDB  3 /* \b */
+#define FP8Q__RE_AT_NWORDB 4 /* \B */
+
+/* program opcodes; consuming instructions continue at pc + 1 */
+#define FP8Q__RE_OP_CHAR   0 /* arg bytes ch[] */
+#define FP8Q__RE_OP_CLASS  1 /* x: class index */
+#define FP8Q__RE_OP_ASSERT 2 /* arg */
+#define FP8Q__RE_OP_JMP    3 /* x */
+#define FP8Q__RE_OP_SPLIT  4 /* x and y */
+#define FP8Q__RE_OP_MATCH  5
+
+/* what the last item of a sequence is, for "nothing to repeat" / "multiple repeat" */
+#define FP8Q__RE_ITEM_NONE   0
+#define FP8Q__RE_ITEM_ATOM   1
+#define FP8Q__RE_ITEM_AT     2
+#define FP8Q__RE_ITEM_REPEAT 3
+
+#define FP8Q__RE_STR2(x) #x
+#define FP8Q__RE_STR(x)  FP8Q__RE_STR2(x)
+#define FP8Q__RE_INF     0xFFFFFFFFu /* max of an unbounded repeat; Python's MAXREPEAT */
+#define FP8Q__RE_SAT     ((size_t)FP8Q_MAX_REGEX_PROGRAM + 1)
+
+typedef struct fp8q__re_node {
+    unsigned char kind, arg, ch[4];
+    int cls;
+    int first, last, next; /* children, next sibling; -1 for none */
+    uint32_t min, max;     /* REPEAT */
+    size_t off;            /* pattern offset (REPEAT: of the quantifier) */
+    size_t size;           /* program instructions, saturated at FP8Q__RE_SAT */
+} fp8q__re_node;
+
+typedef struct fp8q__re_inst {
+    unsigned char op, arg, ch[4];
+    int x, y;
+} fp8q__re_inst;
+
+typedef struct fp8q__re {
+    const unsigned char *p; /* the pattern */
+    size_t len, pos;
+    fp8q__re_node *node;
+    int nnode, cap_node;
+    unsigned char (*cls)[32];
+    int ncls, cap_cls;
+    int open[FP8Q_MAX_REGEX_DEPTH]; /* numbers of the capturing groups still open */
+    int nopen;
+    int ngroups; /* capturing groups opened so far */
+    void *arena; /* nodes and classes */
+    void *run;   /* program and matcher state */
+    fp8q__re_inst *prog;
+    int nprog, cap_prog;
+    fp8q_error *err;
+} fp8q__re;
+
+/* ---- messages: "regex '<pattern>': <what> at offset N<tail>" */
+
+#define FP8Q__RE_MSG_MAX sizeof(((fp8q_error *)0)->message)
+
+static size_t fp8q__re_put(char *m, size_t n, const char *s)
+{
+    while (*s && n + 1 < FP8Q__RE_MSG_MAX) m[n++] = *s++;
+    m[n] = 0;
+    return n;
+}
+
+static size_t fp8q__re_put_num(char *m, size_t n, size_t v)
+{
+    char d[24];
+    int k = 0;
+    do {
+        d[k++] = (char)('0' + (int)(v % 10u));
+        v /= 10u;
+    } while (v);
+    while (k && n + 1 < FP8Q__RE_MSG_MAX) m[n++] = d[--k];
+    m[n] = 0;
+    return n;
+}
+
+/* Pattern bytes [from, to), non-printable ones as \xHH, at most `most`
+   characters; "..." when cut. */
+static size_t fp8q__re_put_src(char *m, size_t n, const unsigned char *s, size_t from, size_t to, size_t most)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t used = 0, i;
+    for (i = from; i < to; i++) {
+        unsigned c = s[i];
+        char b[5];
+        size_t k = 0;
+        if (c >= 0x20 && c < 0x7F) {
+            b[k++] = (char)c;
+        } else {
+            b[k++] = '\\';
+            b[k++] = 'x';
+            b[k++] = hex[c >> 4];
+            b[k++] = hex[c & 15u];
+        }
+        b[k] = 0;
+        if (used + k > most) return fp8q__re_put(m, n, "...");
+        used += k;
+        n = fp8q__re_put(m, n, b);
+    }
+    return n;
+}
+
+static fp8q_result fp8q__re_fail(fp8q__re *R, fp8q_result code, size_t off, const char *what, size_t from, size_t to,
+                                 const char *what2, const char *tail)
+{
+    fp8q_error *e = R->err;
+    if (e) {
+        char *m = e->message;
+        size_t n;
+        e->code = code;
+        e->offset = off;
+        n = fp8q__re_put(m, 0, "regex '");
+        n = fp8q__re_put_src(m, n, R->p, 0, R->len, 64);
+        n = fp8q__re_put(m, n, "': ");
+        n = fp8q__re_put(m, n, what);
+        n = fp8q__re_put_src(m, n, R->p, from, to, 24);
+        n = fp8q__re_put(m, n, what2);
+        n = fp8q__re_put(m, n, " at offset ");
+        n = fp8q__re_put_num(m, n, off);
+        (void)fp8q__re_put(m, n, tail);
+    }
+    return code;
+}
+
+/* "<what> 'src' at offset N is not supported" */
+static fp8q_result fp8q__re_unsupported(fp8q__re *R, size_t off, const char *what, size_t to)
+{
+    return fp8q__re_fail(R, FP8Q_ERR_UNSUPPORTED, off, what, off, to, "'", " is not supported");
+}
+
+static fp8q_result fp8q__re_syntax(fp8q__re *R, size_t off, const char *what)
+{
+    return fp8q__re_fail(R, FP8Q_ERR_PARSE, off, what, 0, 0, "", "");
+}
+
+/* ---- character sets */
+
+#define FP8Q__RE_HAS(set, c) (((set)[(c) >> 3] >> ((c)&7u)) & 1u)
+
+static void fp8q__re_set_add(unsigned char *set, unsigned lo, unsigned hi)
+{
+    unsigned c;
+    for (c = lo; c <= hi; c++) set[c >> 3] = (unsigned char)(set[c >> 3] | (1u << (c & 7u)));
+}
+
+/* \w: ASCII letters, digits, '_', and every byte of a non-ASCII character */
+static int fp8q__re_isword(unsigned c) { return c >= 0x80 || c == '_' || c - '0' < 10u || (c | 0x20u) - 'a' < 26u; }
+
+/* Adds \d \D \s \S \w \W (letter e) to set. */
+static void fp8q__re_set_category(unsigned char *set, unsigned e)
+{
+    unsigned char t[32];
+    unsigned c, k;
+    for (k = 0; k < 32; k++) t[k] = 0;
+    switch (e | 0x20u) {
+    case 'd': fp8q__re_set_add(t, '0', '9'); break;
+    case 's':
+        fp8q__re_set_add(t, '\t', '\r'); /* \t \n \v \f \r */
+        fp8q__re_set_add(t, 0x1C, 0x20); /* Python's str.isspace() also has \x1c-\x1f */
+        break;
+    default:
+        for (c = 0; c < 256; c++)
+            if (fp8q__re_isword(c)) fp8q__re_set_add(t, c, c);
+        break;
+    }
+    for (k = 0; k < 32; k++) set[k] = (unsigned char)(set[k] | (e < 'a' ? (unsigned char)~t[k] : t[k]));
+}
+
+/* ---- tree building */
+
+static fp8q_result fp8q__re_new(fp8q__re *R, int kind, size_t off, int *out)
+{
+    fp8q__re_node *n;
+    if (R->nnode >= R->cap_node) /* cannot happen: cap_node bounds the nodes per pattern byte */
+        return fp8q__re_fail(R, FP8Q_ERR_LIMIT, off, "internal: node array full", 0, 0, "", "");
+    n = &R->node[R->nnode];
+    n->kind = (unsigned char)kind;
+    n->arg = n->ch[0] = n->ch[1] = n->ch[2] = n->ch[3] = 0;
+    n->cls = -1;
+    n->first = n->last = n->next = -1;
+    n->min = n->max = 0;
+    n->off = off;
+    n->size = 0;
+    *out = R->nnode++;
+    return FP8Q_OK;
+}
+
+static fp8q_result fp8q__re_new_class(fp8q__re *R, size_t off, int *out, unsigned char **set)
+{
+    fp8q_result r;
+    int k;
+    if (R->ncls >= R->cap_cls) return fp8q__re_fail(R, FP8Q_ERR_LIMIT, off, "internal: class array full", 0, 0, "", "");
+    if ((r = fp8q__re_new(R, FP8Q__RE_CLASS, off, out)) != FP8Q_OK) return r;
+    R->node[*out].cls = R->ncls;
+    *set = R->cls[R->ncls++];
+    for (k = 0; k < 32; k++) (*set)[k] = 0;
+    return FP8Q_OK;
+}
+
+static void fp8q__re_add_child(fp8q__re *R, int parent, int child)
+{
+    fp8q__re_node *p = &R->node[parent];
+    R->node[child].next = -1;
+    if (p->first < 0)
+        p->first = child;
+    else
+        R->node[p->last].next = child;
+    p->last = child;
+}
+
+/* The length of the character at s[i] (i < n): a well-formed-looking UTF-8
+   sequence (lead byte and its continuation bytes) is one character; any
+   other byte is a character of its own. Text and pattern use the same rule. */
+static size_t fp8q__re_utf8_len(const unsigned char *s, size_t i, size_t n)
+{
+    unsigned c = s[i];
+    size_t want = c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF8 ? 4 : 1, k;
+    if (want > n - i) return 1;
+    for (k = 1; k < want; k++)
+        if ((s[i + k] & 0xC0u) != 0x80u) return 1;
+    return want;
+}
+
+static fp8q_result fp8q__re_char(fp8q__re *R, const unsigned char *b, size_t n, size_t off, int *out)
+{
+    fp8q_result r = fp8q__re_new(R, FP8Q__RE_CHAR, off, out);
+    size_t k;
+    if (r != FP8Q_OK) return r;
+    R->node[*out].arg = (unsigned char)n;
+    for (k = 0; k < n; k++) R->node[*out].ch[k] = b[k];
+    return FP8Q_OK;
+}
+
+/* A code point (from an escape) as a literal character: its UTF-8 bytes. */
+static fp8q_result fp8q__re_codepoint(fp8q__re *R, uint32_t cp, size_t off, int *out)
+{
+    unsigned char b[4];
+    size_t n;
+    if (cp < 0x80) {
+        b[0] = (unsigned char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        b[0] = (unsigned char)(0xC0u | (cp >> 6));
+        b[1] = (unsigned char)(0x80u | (cp & 0x3Fu));
+        n = 2;
+    } else if (cp < 0x10000) {
+        b[0] = (unsigned char)(0xE0u | (cp >> 12));
+        b[1] = (unsigned char)(0x80u | ((cp >> 6) & 0x3Fu));
+        b[2] = (unsigned char)(0x80u | (cp & 0x3Fu));
+        n = 3;
+    } else {
+        b[0] = (unsigned char)(0xF0u | (cp >> 18));
+        b[1] = (unsigned char)(0x80u | ((cp >> 12) & 0x3Fu));
+        b[2] = (unsigned char)(0x80u | ((cp >> 6) & 0x3Fu));
+        b[3] = (unsigned char)(0x80u | (cp & 0x3Fu));
+        n = 4;
+    }
+    return fp8q__re_char(R, b, n, off, out);
+}
+
+/* The pattern's character at R->pos as a literal; advances past it. */
+static fp8q_result fp8q__re_literal(fp8q__re *R, size_t off, int *out)
+{
+    size_t i = R->pos, n = fp8q__re_utf8_len(R->p, i, R->len);
+    R->pos = i + n;
+    return fp8q__re_char(R, R->p + i, n, off, out);
+}
+
+static int fp8q__re_hexval(unsigned c)
+{
+    if (c - '0' < 10u) return (int)(c - '0');
+    if ((c | 0x20u) - 'a' < 6u) return (int)((c | 0x20u) - 'a' + 10);
+    return -1;
+}
+
+/* \x \u \U after the backslash at `start` (R->pos is past the letter):
+   exactly 2, 4 or 8 hex digits. */
+static fp8q_result fp8q__re_hex_escape(fp8q__re *R, size_t start, unsigned letter, uint32_t *cp)
+{
+    int want = letter == 'x' ? 2 : letter == 'u' ? 4 : 8, k = 0, h;
+    uint32_t v = 0;
+    while (k < want && R->pos < R->len && (h = fp8q__re_hexval(R->p[R->pos])) >= 0) {
+        v = v * 16u + (uint32_t)h;
+        R->pos++;
+        k++;
+    }
+    if (k < want) return fp8q__re_fail(R, FP8Q_ERR_PARSE, start, "incomplete escape ", start, R->pos, "", "");
+    if (v > 0x10FFFFu) return fp8q__re_fail(R, FP8Q_ERR_PARSE, start, "bad escape ", start, R->pos, "", "");
+    *cp = v;
+    return FP8Q_OK;
+}
+
+/* Reads up to `more` further octal digits into v (the digits so far). */
+static uint32_t fp8q__re_octal(fp8q__re *R, uint32_t v, int more)
+{
+    while (more-- > 0 && R->pos < R->len && R->p[R->pos] - (unsigned)'0' < 8u) v = v * 8u + (R->p[R->pos++] - '0');
+    return v;
+}
+
+/* One escape inside [...]; R->pos is at the backslash. Either *cp is a
+   character (*is_set 0), or the category was added to cat (*is_set 1). */
+static fp8q_result fp8q__re_class_escape(fp8q__re *R, uint32_t *cp, int *is_set, unsigned char *cat)
+{
+    size_t start = R->pos;
+    unsigned c;
+    fp8q_result r;
+    *is_set = 0;
+    if (start + 1 >= R->len) return fp8q__re_syntax(R, start, "bad escape (end of pattern)");
+    c = R->p[start + 1];
+    R->pos = start + 2;
+    switch (c) {
+    case 'a': *cp = 7; return FP8Q_OK;
+    case 'b': *cp = 8; return FP8Q_OK; /* backspace inside a class */
+    case 'f': *cp = 12; return FP8Q_OK;
+    case 'n': *cp = 10; return FP8Q_OK;
+    case 'r': *cp = 13; return FP8Q_OK;
+    case 't': *cp = 9; return FP8Q_OK;
+    case 'v': *cp = 11; return FP8Q_OK;
+    case 'd':
+    case 'D':
+    case 's':
+    case 'S':
+    case 'w':
+    case 'W':
+        fp8q__re_set_category(cat, c);
+        *is_set = 1;
+        return FP8Q_OK;
+    case 'x':
+    case 'u':
+    case 'U':
+        if ((r = fp8q__re_hex_escape(R, start, c, cp)) != FP8Q_OK) return r;
+        break;
+    case 'N': return fp8q__re_unsupported(R, start, "named character escape '", start + 2);
+    default:
+        if (c - '0' < 8u) {
+            *cp = fp8q__re_octal(R, c - '0', 2);
+            if (*cp > 0377)
+                return fp8q__re_fail(R, FP8Q_ERR_PARSE, start, "octal escape value ", start, R->pos,
+                                     " outside of range 0-0o377", "");
+        } else if (c - '0' < 10u || (c | 0x20u) - 'a' < 26u) {
+            return fp8q__re_fail(R, FP8Q_ERR_PARSE, start, "bad escape ", start, start + 2, "", "");
+        } else {
+            *cp = c;
+        }
+        break;
+    }
+    if (*cp >= 0x80)
+        return fp8q__re_fail(R, FP8Q_ERR_UNSUPPORTED, start, "non-ASCII character '", start, R->pos,
+                             "' in a character class", " is not supported");
+    return FP8Q_OK;
+}
+
+/* [...] with R->pos at '['; mirrors Python's sre_parse loop. */
+static fp8q_result fp8q__re_class(fp8q__re *R, int *out)
+{
+    const unsigned char *p = R->p;
+    size_t start = R->pos, i0;
+    unsigned char *set, cat[32];
+    int neg = 0, nitems = 0, set1, set2, k;
+    uint32_t v1 = 0, v2 = 0;
+    fp8q_result r;
+    if ((r = fp8q__re_new_class(R, start, out, &set)) != FP8Q_OK) return r;
+    R->pos++;
+    if (R->pos < R->len && p[R->pos] == '^') {
+        neg = 1;
+        R->pos++;
+    }
+    for (;;) {
+        if (R->pos >= R->len) return fp8q__re_syntax(R, start, "unterminated character set");
+        i0 = R->pos;
+        for (k = 0; k < 32; k++) cat[k] = 0;
+        set1 = 0;
+        if (p[i0] == ']' && nitems > 0) {
+            R->pos++;
+            break;
+        }
+        if (p[i0] == '\\') {
+            if ((r = fp8q__re_class_escape(R, &v1, &set1, cat)) != FP8Q_OK) return r;
+        } else if (p[i0] >= 0x80) {
+            return fp8q__re_fail(R, FP8Q_ERR_UNSUPPORTED, i0, "non-ASCII character '", i0, i0 + 1,
+                                 "' in a character class", " is not supported");
+        } else {
+            v1 = p[R->pos++];
+        }
+        if (R->pos < R->len && p[R->pos] == '-') {
+            size_t j0 = ++R->pos;
+            if (j0 >= R->len) return fp8q__re_syntax(R, start, "unterminated character set");
+            if (p[j0] == ']') { /* a trailing '-' is literal */
+                R->pos++;
+                if (set1)
+                    for (k = 0; k < 32; k++) set[k] = (unsigned char)(set[k] | cat[k]);
+                else
+                    fp8q__re_set_add(set, v1, v1);
+                fp8q__re_set_add(set, '-', '-');
+                break;
+            }
+            set2 = 0;
+            if (p[j0] == '\\') {
+                if ((r = fp8q__re_class_escape(R, &v2, &set2, cat)) != FP8Q_OK) return r;
+            } else if (p[j0] >= 0x80) {
+                return fp8q__re_fail(R, FP8Q_ERR_UNSUPPORTED, j0, "non-ASCII character '", j0, j0 + 1,
+                                     "' in a character class", " is not supported");
+            } else {
+                v2 = p[R->pos++];
+            }
+            if (set1 || set2 || v2 < v1)
+                return fp8q__re_fail(R, FP8Q_ERR_PARSE, i0, "bad character range ", i0, R->pos, "", "");
+            fp8q__re_set_add(set, v1, v2);
+        } else if (set1) {
+            for (k = 0; k < 32; k++) set[k] = (unsigned char)(set[k] | cat[k]);
+        } else {
+            fp8q__re_set_add(set, v1, v1);
+        }
+        nitems++;
+    }
+    if (neg)
+        for (k = 0; k < 32; k++) set[k] = (unsigned char)~set[k];
+    return FP8Q_OK;
+}
+
+static fp8q_result fp8q__re_assert(fp8q__re *R, int at, size_t off, int *out, int *kind)
+{
+    fp8q_result r = fp8q__re_new(R, FP8Q__RE_ASSERT, off, out);
+    if (r == FP8Q_OK) R->node[*out].arg = (unsigned char)at;
+    *kind = FP8Q__RE_ITEM_AT;
+    return r;
+}
+
+/* An escape outside a class; R->pos at the backslash. */
+static fp8q_result fp8q__re_escape(fp8q__re *R, int *out, int *kind)
+{
+    size_t start = R->pos;
+    unsigned c, d;
+    uint32_t cp;
+    unsigned char *set;
+    fp8q_result r;
+    int group, k;
+    *kind = FP8Q__RE_ITEM_ATOM;
+    if (start + 1 >= R->len) return fp8q__re_syntax(R, start, "bad escape (end of pattern)");
+    c = R->p[start + 1];
+    R->pos = start + 2;
+    switch (c) {
+    case 'A': return fp8q__re_assert(R, FP8Q__RE_AT_BOS, start, out, kind);
+    case 'Z': return fp8q__re_assert(R, FP8Q__RE_AT_EOS, start, out, kind);
+    case 'b': return fp8q__re_assert(R, FP8Q__RE_AT_WORDB, start, out, kind);
+    case 'B': return fp8q__re_assert(R, FP8Q__RE_AT_NWORDB, start, out, kind);
+    case 'd':
+    case 'D':
+    case 's':
+    case 'S':
+    case 'w':
+    case 'W':
+        if ((r = fp8q__re_new_class(R, start, out, &set)) != FP8Q_OK) return r;
+        fp8q__re_set_category(set, c);
+        return FP8Q_OK;
+    case 'a': cp = 7; break;
+    case 'f': cp = 12; break;
+    case 'n': cp = 10; break;
+    case 'r': cp = 13; break;
+    case 't': cp = 9; break;
+    case 'v': cp = 11; break;
+    case 'x':
+    case 'u':
+    case 'U':
+        if ((r = fp8q__re_hex_escape(R, start, c, &cp)) != FP8Q_OK) return r;
+        break;
+    case 'N': return fp8q__re_unsupported(R, start, "named character escape '", start + 2);
+    case '0': cp = fp8q__re_octal(R, 0, 2); break;
+    default:
+        if (c - '1' < 9u) { /* octal \ooo, or a group reference \N or \NN */
+            group = (int)(c - '0');
+            if (R->pos < R->len && R->p[R->pos] - (unsigned)'0' < 10u) {
+                d = R->p[R->pos++];
+                if (c < '8' && d < '8' && R->pos < R->len && R->p[R->pos] - (unsigned)'0' < 8u) {
+                    cp = fp8q__re_octal(R, (c - '0') * 8u + (d - '0'), 1);
+                    if (cp > 0377)
+                        return fp8q__re_fail(R, FP8Q_ERR_PARSE, start, "octal escape value ", start, R->pos,
+                                             " outside of range 0-0o377", "");
+                    break;
+                }
+                group = group * 10 + (int)(d - '0');
+            }
+            if (group > R->ngroups)
+                return fp8q__re_fail(R, FP8Q_ERR_PARSE, start, "invalid group reference ", start + 1, R->pos, "", "");
+            for (k = 0; k < R->nopen; k++)
+                if (R->open[k] == group) return fp8q__re_syntax(R, start, "cannot refer to an open group");
+            return fp8q__re_unsupported(R, start, "backreference '", R->pos);
+        }
+        if ((c | 0x20u) - 'a' < 26u)
+            return fp8q__re_fail(R, FP8Q_ERR_PARSE, start, "bad escape ", start, start + 2, "", "");
+        R->pos = start + 1; /* escaped punctuation or non-ASCII character: itself */
+        return fp8q__re_literal(R, start, out);
+    }
+    return fp8q__re_codepoint(R, cp, start, out);
+}
+
+static fp8q_result fp8q__re_alt(fp8q__re *R, int depth, int *out);
+
+/* ( ... ), (?: ... ), (?# ... ) and the refused (? forms; R->pos at '('.
+   A comment gives *out = -1. */
+static fp8q_result fp8q__re_group(fp8q__re *R, int depth, int *out)
+{
+    const unsigned char *p = R->p;
+    size_t start = R->pos, q;
+    int capture = 1;
+    fp8q_result r;
+    *out = -1;
+    R->pos++;
+    if (R->pos < R->len && p[R->pos] == '?') {
+        q = ++R->pos;
+        if (q >= R->len) return fp8q__re_syntax(R, q, "unexpected end of pattern");
+        switch (p[q]) {
+        case ':':
+            capture = 0;
+            R->pos++;
+            break;
+        case '#':
+            while (R->pos < R->len && p[R->pos] != ')') R->pos++;
+            if (R->pos >= R->len) return fp8q__re_syntax(R, start, "missing ), unterminated comment");
+            R->pos++;
+            return FP8Q_OK;
+        case '=': return fp8q__re_unsupported(R, start, "lookahead '", q + 1);
+        case '!': return fp8q__re_unsupported(R, start, "negative lookahead '", q + 1);
+        case '<':
+            if (q + 1 >= R->len) return fp8q__re_syntax(R, q + 1, "unexpected end of pattern");
+            if (p[q + 1] == '=') return fp8q__re_unsupported(R, start, "lookbehind '", q + 2);
+            if (p[q + 1] == '!') return fp8q__re_unsupported(R, start, "negative lookbehind '", q + 2);
+            return fp8q__re_fail(R, FP8Q_ERR_PARSE, q - 1, "unknown extension ", q - 1, q + 2, "", "");
+        case 'P':
+            if (q + 1 >= R->len) return fp8q__re_syntax(R, q + 1, "unexpected end of pattern");
+            if (p[q + 1] == '<') return fp8q__re_unsupported(R, start, "named group '", q + 2);
+            if (p[q + 1] == '=') return fp8q__re_unsupported(R, start, "named backreference '", q + 2);
+            return fp8q__re_fail(R, FP8Q_ERR_PARSE, q - 1, "unknown extension ", q - 1, q + 2, "", "");
+        case '(': return fp8q__re_unsupported(R, start, "conditional group '", q + 1);
+        case '>': return fp8q__re_unsupported(R, start, "atomic group '", q + 1);
+        case 'a':
+        case 'i':
+        case 'L':
+        case 'm':
+        case 's':
+        case 't':
+        case 'u':
+        case 'x':
+        case '-': return fp8q__re_unsupported(R, start, "inline flags '", q + 1);
+        default: return fp8q__re_fail(R, FP8Q_ERR_PARSE, q - 1, "unknown extension ", q - 1, q + 1, "", "");
+        }
+    }
+    if (depth >= FP8Q_MAX_REGEX_DEPTH)
+        return fp8q__re_fail(R, FP8Q_ERR_LIMIT, start,
+                             "groups nested deeper than FP8Q_MAX_REGEX_DEPTH (" FP8Q__RE_STR(FP8Q_MAX_REGEX_DEPTH) ")",
+                             0, 0, "", "");
+    if (capture) R->open[R->nopen++] = ++R->ngroups;
+    if ((r = fp8q__re_alt(R, depth + 1, out)) != FP8Q_OK) return r;
+    if (R->pos >= R->len || p[R->pos] != ')') return fp8q__re_syntax(R, start, "missing ), unterminated subpattern");
+    R->pos++;
+    if (capture) R->nopen--;
+    return FP8Q_OK;
+}
+
+/* Is there a {m}, {m,}, {m,n}, {,n} or {,} quantifier at R->pos ('{')?
+   Python reads anything else, "{}" included, as a literal '{'. */
+static fp8q_result fp8q__re_braces(fp8q__re *R, int *is_quant, uint32_t *min, uint32_t *max, size_t *end)
+{
+    const unsigned char *p = R->p;
+    size_t i = R->pos + 1, lo0, lo1, hi0, hi1;
+    uint64_t lo = 0, hi = 0;
+    int comma = 0;
+    *is_quant = 0;
+    if (i < R->len && p[i] == '}') return FP8Q_OK;
+    lo0 = i;
+    while (i < R->len && p[i] - (unsigned)'0' < 10u) {
+        if (lo <= FP8Q__RE_INF) lo = lo * 10u + (p[i] - '0');
+        i++;
+    }
+    lo1 = hi0 = hi1 = i;
+    if (i < R->len && p[i] == ',') {
+        comma = 1;
+        hi0 = ++i;
+        while (i < R->len && p[i] - (unsigned)'0' < 10u) {
+            if (hi <= FP8Q__RE_INF) hi = hi * 10u + (p[i] - '0');
+            i++;
+        }
+        hi1 = i;
+    }
+    if (i >= R->len || p[i] != '}') return FP8Q_OK;
+    if (!comma) {
+        hi = lo;
+        hi0 = lo0;
+        hi1 = lo1;
+    }
+    if (lo1 > lo0 && lo >= FP8Q__RE_INF)
+        return fp8q__re_fail(R, FP8Q_ERR_PARSE, lo0, "the repetition number is too large", 0, 0, "", "");
+    if (hi1 > hi0 && hi >= FP8Q__RE_INF)
+        return fp8q__re_fail(R, FP8Q_ERR_PARSE, hi0, "the repetition number is too large", 0, 0, "", "");
+    if (hi1 == hi0) hi = FP8Q__RE_INF;
+    if (hi < lo) return fp8q__re_syntax(R, R->pos, "min repeat greater than max repeat");
+    *is_quant = 1;
+    *min = (uint32_t)lo;
+    *max = (uint32_t)hi;
+    *end = i + 1;
+    return FP8Q_OK;
+}
+
+/* A sequence of items up to '|', ')' or the end. */
+static fp8q_result fp8q__re_cat(fp8q__re *R, int depth, int *out)
+{
+    const unsigned char *p = R->p;
+    int item = -1, item_kind = FP8Q__RE_ITEM_NONE, atom, kind, copy;
+    fp8q_result r;
+    if ((r = fp8q__re_new(R, FP8Q__RE_CAT, R->pos, out)) != FP8Q_OK) return r;
+    while (R->pos < R->len && p[R->pos] != '|' && p[R->pos] != ')') {
+        size_t here = R->pos, end = here + 1;
+        unsigned c = p[here];
+        uint32_t min = 0, max = FP8Q__RE_INF;
+        int quant = c == '*' || c == '+' || c == '?';
+        if (c == '+') min = 1;
+        if (c == '?') max = 1;
+        if (c == '{' && (r = fp8q__re_braces(R, &quant, &min, &max, &end)) != FP8Q_OK) return r;
+        if (quant) {
+            if (item_kind == FP8Q__RE_ITEM_NONE || item_kind == FP8Q__RE_ITEM_AT)
+                return fp8q__re_syntax(R, here, "nothing to repeat");
+            if (item_kind == FP8Q__RE_ITEM_REPEAT) return fp8q__re_syntax(R, here, "multiple repeat");
+            R->pos = end;
+            if (R->pos < R->len && p[R->pos] == '?') {
+                R->pos++; /* lazy: same answer */
+            } else if (R->pos < R->len && p[R->pos] == '+') {
+                return fp8q__re_unsupported(R, here, "possessive quantifier '", R->pos + 1);
+            }
+            /* the item becomes the REPEAT in place, a copy of it its child */
+            if ((r = fp8q__re_new(R, FP8Q__RE_CAT, here, &copy)) != FP8Q_OK) return r;
+            R->node[copy] = R->node[item];
+            R->node[copy].next = -1;
+            R->node[item].kind = FP8Q__RE_REPEAT;
+            R->node[item].first = R->node[item].last = copy;
+            R->node[item].min = min;
+            R->node[item].max = max;
+            R->node[item].off = here;
+            item_kind = FP8Q__RE_ITEM_REPEAT;
+            continue;
+        }
+        kind = FP8Q__RE_ITEM_ATOM;
+        switch (c) {
+        case '(': r = fp8q__re_group(R, depth, &atom); break;
+        case '[': r = fp8q__re_class(R, &atom); break;
+        case '.': {
+            unsigned char *set;
+            r = fp8q__re_new_class(R, here, &atom, &set);
+            if (r == FP8Q_OK) {
+                fp8q__re_set_add(set, 0, 255);
+                set['\n' >> 3] = (unsigned char)(set['\n' >> 3] & ~(1u << ('\n' & 7u)));
+            }
+            R->pos++;
+            break;
+        }
+        case '^':
+            R->pos++;
+            r = fp8q__re_assert(R, FP8Q__RE_AT_BOS, here, &atom, &kind);
+            break;
+        case '$':
+            R->pos++;
+            r = fp8q__re_assert(R, FP8Q__RE_AT_EOL, here, &atom, &kind);
+            break;
+        case '\\': r = fp8q__re_escape(R, &atom, &kind); break;
+        default: r = fp8q__re_literal(R, here, &atom); break;
+        }
+        if (r != FP8Q_OK) return r;
+        if (atom < 0) continue; /* a comment: a quantifier after it applies to the item before it */
+        fp8q__re_add_child(R, *out, atom);
+        item = atom;
+        item_kind = kind;
+    }
+    return FP8Q_OK;
+}
+
+/* Branches separated by '|'. */
+static fp8q_result fp8q__re_alt(fp8q__re *R, int depth, int *out)
+{
+    int cat, alt = -1;
+    fp8q_result r;
+    size_t start = R->pos;
+    if ((r = fp8q__re_cat(R, depth, &cat)) != FP8Q_OK) return r;
+    while (R->pos < R->len && R->p[R->pos] == '|') {
+        if (alt < 0) {
+            if ((r = fp8q__re_new(R, FP8Q__RE_ALT, start, &alt)) != FP8Q_OK) return r;
+            fp8q__re_add_child(R, alt, cat);
+        }
+        R->pos++;
+        if ((r = fp8q__re_cat(R, depth, &cat)) != FP8Q_OK) return r;
+        fp8q__re_add_child(R, alt, cat);
+    }
+    *out = alt >= 0 ? alt : cat;
+    return FP8Q_OK;
+}
+
+/* ---- program size and emission */
+
+static size_t fp8q__re_sat_add(size_t a, size_t b) { return a + b > FP8Q__RE_SAT ? FP8Q__RE_SAT : a + b; }
+
+static size_t fp8q__re_sat_mul(size_t a, size_t b)
+{
+    if (a == 0 || b == 0) return 0;
+    return b > FP8Q__RE_SAT / a ? FP8Q__RE_SAT : fp8q__re_sat_add(a * b, 0);
+}
+
+/* Instructions node n compiles to, saturated; *where gets the offset of the
+   first repetition found to exceed the limit. */
+static size_t fp8q__re_size(fp8q__re *R, int n, size_t *where)
+{
+    fp8q__re_node *nd = &R->node[n];
+    size_t s = 0, k = 0, c;
+    int ch;
+    switch (nd->kind) {
+    case FP8Q__RE_CAT:
+    case FP8Q__RE_ALT:
+        for (ch = nd->first; ch >= 0; ch = R->node[ch].next) {
+            s = fp8q__re_sat_add(s, fp8q__re_size(R, ch, where));
+            k++;
+        }
+        if (nd->kind == FP8Q__RE_ALT && k > 1) s = fp8q__re_sat_add(s, 2 * (k - 1)); /* SPLIT and JMP per branch */
+        break;
+    case FP8Q__RE_REPEAT:
+        c = fp8q__re_size(R, nd->first, where);
+        if (c == 0) break; /* only ever matches the empty string: nothing to repeat */
+        s = fp8q__re_sat_mul(c, nd->min);
+        if (nd->max == FP8Q__RE_INF)
+            s = fp8q__re_sat_add(s, nd->min == 0 ? c + 2 : 1); /* L: SPLIT; x; JMP L  or  L: x; SPLIT L */
+        else
+            s = fp8q__re_sat_add(s, fp8q__re_sat_mul(c + 1, nd->max - nd->min)); /* SPLIT; x per optional copy */
+        break;
+    default: s = 1; break;
+    }
+    if (s >= FP8Q__RE_SAT && *where == (size_t)-1) *where = nd->off; /* the innermost node over the limit */
+    nd->size = s;
+    return s;
+}
+
+static int fp8q__re_put_inst(fp8q__re *R, int op, int arg, int x, int y)
+{
+    fp8q__re_inst *in;
+    if (R->nprog >= R->cap_prog) return R->cap_prog; /* cannot happen: sizes were computed first */
+    in = &R->prog[R->nprog];
+    in->op = (unsigned char)op;
+    in->arg = (unsigned char)arg;
+    in->x = x;
+    in->y = y;
+    return R->nprog++;
+}
+
+static void fp8q__re_emit(fp8q__re *R, int n)
+{
+    const fp8q__re_node *nd = &R->node[n];
+    int ch, pending = -1, at, loop;
+    uint32_t k;
+    switch (nd->kind) {
+    case FP8Q__RE_CHAR:
+        at = fp8q__re_put_inst(R, FP8Q__RE_OP_CHAR, nd->arg, 0, 0);
+        if (at < R->cap_prog) FP8Q__MEMCPY(R->prog[at].ch, nd->ch, 4);
+        break;
+    case FP8Q__RE_CLASS: (void)fp8q__re_put_inst(R, FP8Q__RE_OP_CLASS, 0, nd->cls, 0); break;
+    case FP8Q__RE_ASSERT: (void)fp8q__re_put_inst(R, FP8Q__RE_OP_ASSERT, nd->arg, 0, 0); break;
+    case FP8Q__RE_CAT:
+        for (ch = nd->first; ch >= 0; ch = R->node[ch].next) fp8q__re_emit(R, ch);
+        break;
+    case FP8Q__RE_ALT:
+        /* SPLIT next_branch; branch; JMP end ... last branch; end. The JMPs
+           waiting for `end` are chained through their x. */
+        for (ch = nd->first; ch >= 0; ch = R->node[ch].next) {
+            if (R->node[ch].next < 0) {
+                fp8q__re_emit(R, ch);
+                break;
+            }
+            at = fp8q__re_put_inst(R, FP8Q__RE_OP_SPLIT, 0, R->nprog + 1, 0);
+            fp8q__re_emit(R, ch);
+            pending = fp8q__re_put_inst(R, FP8Q__RE_OP_JMP, 0, pending, 0);
+            if (at < R->cap_prog) R->prog[at].y = R->nprog;
+        }
+        while (pending >= 0 && pending < R->cap_prog) {
+            at = R->prog[pending].x;
+            R->prog[pending].x = R->nprog;
+            pending = at;
+        }
+        break;
+    case FP8Q__RE_REPEAT:
+        if (R->node[nd->first].size == 0) break;
+        for (k = 0; k + (nd->max == FP8Q__RE_INF && nd->min > 0) < nd->min; k++) fp8q__re_emit(R, nd->first);
+        if (nd->max == FP8Q__RE_INF) {
+            loop = R->nprog;
+            if (nd->min > 0) { /* L: x; SPLIT L, out */
+                fp8q__re_emit(R, nd->first);
+                (void)fp8q__re_put_inst(R, FP8Q__RE_OP_SPLIT, 0, loop, R->nprog + 1);
+            } else { /* L: SPLIT body, out; body: x; JMP L; out: */
+                at = fp8q__re_put_inst(R, FP8Q__RE_OP_SPLIT, 0, loop + 1, 0);
+                fp8q__re_emit(R, nd->first);
+                (void)fp8q__re_put_inst(R, FP8Q__RE_OP_JMP, 0, loop, 0);
+                if (at < R->cap_prog) R->prog[at].y = R->nprog;
+            }
+        } else { /* optional copies: SPLIT body, out; body: x; ... out: (SPLITs chained through y) */
+            for (k = nd->min; k < nd->max; k++) {
+                pending = fp8q__re_put_inst(R, FP8Q__RE_OP_SPLIT, 0, R->nprog + 1, pending);
+                fp8q__re_emit(R, nd->first);
+            }
+            while (pending >= 0 && pending < R->cap_prog) {
+                at = R->prog[pending].y;
+                R->prog[pending].y = R->nprog;
+                pending = at;
+            }
+        }
+        break;
+    default: break;
+    }
+}
+
+/* Parses and sizes the pattern (and, if emit, builds the program and the
+   matcher's arrays). On failure everything is freed. */
+static fp8q_result fp8q__re_compile(fp8q__re *R, const char *pattern, int emit)
+{
+    size_t len = 0, nodes_bytes, where = (size_t)-1, size, np;
+    int root;
+    fp8q_result r;
+    R->arena = R->run = 0;
+    R->prog = 0;
+    R->p = (const unsigned char *)pattern;
+    while (len <= FP8Q_MAX_REGEX && pattern[len]) len++;
+    R->len = len; /* the message quotes only the start */
+    if (len > FP8Q_MAX_REGEX)
+        return fp8q__re_fail(R, FP8Q_ERR_LIMIT, FP8Q_MAX_REGEX,
+                             "pattern longer than FP8Q_MAX_REGEX (" FP8Q__RE_STR(FP8Q_MAX_REGEX) ") bytes", 0, 0, "",
+                             "");
+    R->pos = 0;
+    R->nopen = R->ngroups = 0;
+    /* Nodes: at most 2 per pattern byte ('|' makes a CAT and maybe the ALT;
+       '(' a CAT; a quantifier, character, class or anchor one) plus the top
+       level's CAT and ALT. A class takes at least one byte. */
+    R->cap_node = (int)(2 * len + 8);
+    R->cap_cls = (int)(len + 1);
+    nodes_bytes = (size_t)R->cap_node * sizeof(fp8q__re_node);
+    R->arena = malloc(nodes_bytes + (size_t)R->cap_cls * 32u);
+    if (!R->arena) return fp8q__re_fail(R, FP8Q_ERR_NOMEM, 0, "out of memory", 0, 0, "", "");
+    R->node = (fp8q__re_node *)R->arena;
+    R->cls = (unsigned char(*)[32])(void *)((unsigned char *)R->arena + nodes_bytes);
+    R->nnode = R->ncls = 0;
+    r = fp8q__re_alt(R, 0, &root);
+    if (r == FP8Q_OK && R->pos < len) r = fp8q__re_syntax(R, R->pos, "unbalanced parenthesis");
+    if (r == FP8Q_OK) {
+        size = fp8q__re_size(R, root, &where);
+        if (size > FP8Q_MAX_REGEX_PROGRAM) {
+            r = fp8q__re_fail(R, FP8Q_ERR_LIMIT, where == (size_t)-1 ? 0 : where,
+                              "more than FP8Q_MAX_REGEX_PROGRAM (" FP8Q__RE_STR(
+                                  FP8Q_MAX_REGEX_PROGRAM) ") NFA instructions after expanding the repetition",
+                              0, 0, "", "");
+        } else if (emit) {
+            /* program, then per instruction: a position mark (size_t) and three int lists */
+            np = size + 1;
+            R->run = malloc(np * (sizeof(size_t) + sizeof(fp8q__re_inst) + 3 * sizeof(int)));
+            if (!R->run) {
+                r = fp8q__re_fail(R, FP8Q_ERR_NOMEM, 0, "out of memory", 0, 0, "", "");
+            } else {
+                R->prog = (fp8q__re_inst *)(void *)((unsigned char *)R->run + np * sizeof(size_t));
+                R->cap_prog = (int)np;
+                R->nprog = 0;
+                fp8q__re_emit(R, root);
+                (void)fp8q__re_put_inst(R, FP8Q__RE_OP_MATCH, 0, 0, 0);
+                if (R->nprog != (int)np) /* cannot happen */
+                    r = fp8q__re_fail(R, FP8Q_ERR_LIMIT, 0, "internal: program size mismatch", 0, 0, "", "");
+            }
+        }
+    }
+    if (r != FP8Q_OK) {
+        free(R->run);
+        free(R->arena);
+        R->run = R->arena = 0;
+    }
+    return r;
+}
+
+static void fp8q__re_free(fp8q__re *R)
+{
+    free(R->run);
+    free(R->arena);
+    R->run = R->arena = 0;
+}
+
+/* ---- the matcher */
+
+typedef struct fp8q__re_vm {
+    const fp8q__re *R;
+    const unsigned char *t;
+    size_t n;
+    int how;
+    size_t *mark; /* mark[pc] == gen: pc already in the list being built */
+    int *stack;
+} fp8q__re_vm;
+
+static int fp8q__re_at(const fp8q__re_vm *V, int at, size_t i)
+{
+    int a, b;
+    switch (at) {
+    case FP8Q__RE_AT_BOS: return i == 0;
+    case FP8Q__RE_AT_EOL: return i == V->n || (i + 1 == V->n && V->t[i] == '\n');
+    case FP8Q__RE_AT_EOS: return i == V->n;
+    default:
+        if (V->n == 0) return 0; /* Python <= 3.13: neither \b nor \B matches an empty string */
+        a = i > 0 && fp8q__re_isword(V->t[i - 1]);
+        b = i < V->n && fp8q__re_isword(V->t[i]);
+        return at == FP8Q__RE_AT_WORDB ? a != b : a == b;
+    }
+}
+
+/* Adds pc and everything reachable from it without consuming input at text
+   position i to list (the consuming instructions only). Returns 1 if a
+   match is reachable. Iterative: each pc is pushed at most once per gen. */
+static int fp8q__re_add(fp8q__re_vm *V, int *list, int *count, int pc0, size_t i, size_t gen)
+{
+    const fp8q__re_inst *prog = V->R->prog;
+    int sp = 0, found = 0;
+    if (V->mark[pc0] == gen) return 0;
+    V->mark[pc0] = gen;
+    V->stack[sp++] = pc0;
+    while (sp > 0) {
+        int pc = V->stack[--sp], nx[2], k, nn = 0;
+        const fp8q__re_inst *in = &prog[pc];
+        switch (in->op) {
+        case FP8Q__RE_OP_JMP: nx[nn++] = in->x; break;
+        case FP8Q__RE_OP_SPLIT:
+            nx[nn++] = in->y;
+            nx[nn++] = in->x;
+            break;
+        case FP8Q__RE_OP_ASSERT:
+            if (fp8q__re_at(V, in->arg, i)) nx[nn++] = pc + 1;
+            break;
+        case FP8Q__RE_OP_MATCH:
+            if (V->how != FP8Q_REGEX_FULLMATCH || i == V->n) found = 1;
+            break;
+        default: list[(*count)++] = pc; break;
+        }
+        for (k = 0; k < nn; k++)
+            if (V->mark[nx[k]] != gen) {
+                V->mark[nx[k]] = gen;
+                V->stack[sp++] = nx[k];
+            }
+    }
+    return found;
+}
+
+static int fp8q__re_run(const fp8q__re *R, const char *text, int how)
+{
+    fp8q__re_vm V;
+    size_t np = (size_t)R->nprog, i, k, len, next;
+    int *cl, *nl, *tmp, ncl = 0, nnl, found;
+    V.R = R;
+    V.t = (const unsigned char *)text;
+    V.n = strlen(text);
+    V.how = how;
+    V.mark = (size_t *)R->run;
+    cl = (int *)(void *)(R->prog + np);
+    nl = cl + np;
+    V.stack = nl + np;
+    for (k = 0; k < np; k++) V.mark[k] = 0;
+    /* the states live before the character at i were added with mark i + 1 */
+    found = fp8q__re_add(&V, cl, &ncl, 0, 0, 1);
+    for (i = 0;; i = next) {
+        unsigned c;
+        int j;
+        if (found) return 1;
+        if (i == V.n || (ncl == 0 && how != FP8Q_REGEX_SEARCH)) return 0;
+        c = V.t[i];
+        len = fp8q__re_utf8_len(V.t, i, V.n);
+        next = i + len;
+        nnl = 0;
+        for (j = 0; j < ncl && !found; j++) {
+            const fp8q__re_inst *in = &R->prog[cl[j]];
+            int hit;
+            if (in->op == FP8Q__RE_OP_CHAR)
+                hit = in->arg == len && in->ch[0] == c && (len == 1 || memcmp(in->ch + 1, V.t + i + 1, len - 1) == 0);
+            else
+                hit = (int)FP8Q__RE_HAS(R->cls[in->x], len == 1 ? c : 0x80u);
+            if (hit) found = fp8q__re_add(&V, nl, &nnl, cl[j] + 1, next, next + 1);
+        }
+        if (how == FP8Q_REGEX_SEARCH && !found) found = fp8q__re_add(&V, nl, &nnl, 0, next, next + 1);
+        tmp = cl;
+        cl = nl;
+        nl = tmp;
+        ncl = nnl;
+    }
+}
+
+static void fp8q__re_clear_err(fp8q_error *err)
+{
+    if (err) {
+        err->code = FP8Q_OK;
+        err->offset = 0;
+        err->message[0] = 0;
+    }
+}
+
 FP8QDEF fp8q_result fp8q_regex(const char *pattern, const char *text, fp8q_regex_how how, int *matched, fp8q_error *err)
 {
-    (void)how;
-    *matched = strcmp(pattern, text) == 0;
-    (void)err;
+    fp8q__re R;
+    fp8q_result r;
+    if (matched) *matched = 0;
+    fp8q__re_clear_err(err);
+    R.err = err;
+    if (!pattern || !text || !matched ||
+        (how != FP8Q_REGEX_SEARCH && how != FP8Q_REGEX_MATCH && how != FP8Q_REGEX_FULLMATCH)) {
+        if (err) {
+            err->code = FP8Q_ERR_ARG;
+            (void)fp8q__re_put(err->message, 0,
+                               !pattern   ? "fp8q_regex: pattern is NULL"
+                               : !text    ? "fp8q_regex: text is NULL"
+                               : !matched ? "fp8q_regex: matched is NULL"
+                                          : "fp8q_regex: unknown fp8q_regex_how");
+        }
+        return FP8Q_ERR_ARG;
+    }
+    r = fp8q__re_compile(&R, pattern, 1);
+    if (r != FP8Q_OK) return r;
+    *matched = fp8q__re_run(&R, text, (int)how);
+    fp8q__re_free(&R);
     return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_regex_check(const char *pattern, fp8q_error *err)
+{
+    fp8q__re R;
+    fp8q_result r;
+    fp8q__re_clear_err(err);
+    R.err = err;
+    if (!pattern) {
+        if (err) {
+            err->code = FP8Q_ERR_ARG;
+            (void)fp8q__re_put(err->message, 0, "fp8q_regex_check: pattern is NULL");
+        }
+        return FP8Q_ERR_ARG;
+    }
+    r = fp8q__re_compile(&R, pattern, 0);
+    if (r == FP8Q_OK) fp8q__re_free(&R);
+    return r;
 }
 
 /* ================================================================ model */
@@ -7869,12 +9021,17 @@ static void fp8q__dense_task(void *arg, size_t task)
     free(buf);
 }
 
+/* Work (multiply-adds) below which a call runs on the calling thread: fp8q's
+   threads are started per call, which costs more than a small matmul. */
+#define FP8Q__PARALLEL_MIN_WORK ((double)(1 << 19))
+
 /* The model's threads as an fp8q_gemm carrier for fp8q__run_tasks. */
-static void fp8q__model_tasks(const fp8q_model *m, void (*fn)(void *, size_t), void *arg, size_t n)
+static void fp8q__model_tasks(const fp8q_model *m, double work, void (*fn)(void *, size_t), void *arg, size_t n)
 {
     fp8q_gemm g;
     memset(&g, 0, sizeof g);
-    g.threads = m->opt.threads, g.parallel_for = m->opt.parallel_for, g.parallel_ctx = m->opt.parallel_ctx;
+    if (work >= FP8Q__PARALLEL_MIN_WORK)
+        g.threads = m->opt.threads, g.parallel_for = m->opt.parallel_for, g.parallel_ctx = m->opt.parallel_ctx;
     fp8q__run_tasks(&g, fn, arg, n);
 }
 
@@ -7886,7 +9043,8 @@ static fp8q_result fp8q__linear_run(const fp8q_model *m, fp8q_state *s, const fp
     if (!lin->q) {
         fp8q__dense_job j;
         j.w = &lin->w, j.x = x, j.bias = lin->bias, j.y = y, j.M = M, j.failed = 0;
-        fp8q__model_tasks(m, fp8q__dense_task, &j, ((size_t)lin->out + FP8Q__DENSE_NB - 1) / FP8Q__DENSE_NB);
+        fp8q__model_tasks(m, (double)M * lin->out * lin->in, fp8q__dense_task, &j,
+                          ((size_t)lin->out + FP8Q__DENSE_NB - 1) / FP8Q__DENSE_NB);
         return j.failed ? fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory in a float matmul") : FP8Q_OK;
     } else {
         fp8q_gemm g;
@@ -7895,7 +9053,8 @@ static fp8q_result fp8q__linear_run(const fp8q_model *m, fp8q_state *s, const fp
         g.M = (size_t)M, g.N = (size_t)lin->out, g.K = (size_t)lin->in;
         g.b = lin->q, g.b_format = FP8Q_E4M3, g.b_scales = lin->w_scale, g.b_tile_rows = lin->w_per_channel;
         g.bias = lin->bias, g.c = y, g.c_type = FP8Q_F32;
-        g.threads = m->opt.threads, g.parallel_for = m->opt.parallel_for, g.parallel_ctx = m->opt.parallel_ctx;
+        if ((double)M * lin->out * lin->in >= FP8Q__PARALLEL_MIN_WORK)
+            g.threads = m->opt.threads, g.parallel_for = m->opt.parallel_for, g.parallel_ctx = m->opt.parallel_ctx;
         if (lin->act == FP8Q_ACT_NONE) {
             g.a_f32 = x; /* W8A16 */
         } else {
@@ -8053,7 +9212,8 @@ static fp8q_result fp8q__layer_forward(const fp8q_model *m, fp8q_state *s, int l
             aj.vt[i] = fp8q_to_f32((uint8_t)i, f) * ly->v_scale;
         }
     }
-    fp8q__model_tasks(m, fp8q__attn_task, &aj, (size_t)c->num_attention_heads);
+    fp8q__model_tasks(m, (double)n * (s->pos + n) * c->num_attention_heads * hd * 2, fp8q__attn_task, &aj,
+                      (size_t)c->num_attention_heads);
     if ((r = fp8q__module(m, s, l, FP8Q_MOD_O, &ly->mod[FP8Q_MOD_O], b->xb2, n, b->xb, err)) != FP8Q_OK) return r;
     for (i = 0; i < n * dim; i++) b->x[i] += b->xb[i];
     for (t = 0; t < n; t++)

@@ -89,7 +89,7 @@ if have clang; then
     step "libFuzzer (ASan+UBSan): JSON and safetensors parsers, ${FUZZ_SECONDS:-60} s each" sh -c "FUZZ_SECONDS=${FUZZ_SECONDS:-60} sh tests/fuzz/run.sh"
 else missing "libFuzzer" clang; fi
 if have clang-format; then
-    step "clang-format --dry-run -Werror" clang-format --dry-run -Werror fp8q.h examples/*.c tests/*.c tests/*.h tests/*.cpp tests/fuzz/*.c bench/*.c bench/*.h
+    step "clang-format --dry-run -Werror" clang-format --dry-run -Werror fp8q.h examples/*.c tools/*.c tests/*.c tests/*.h tests/*.cpp tests/fuzz/*.c bench/*.c bench/*.h
 else missing "clang-format" clang-format; fi
 
 echo "== consumers"

@@ -1,5 +1,6 @@
 #!/bin/sh
-# `make fuzz`: builds the libFuzzer targets (clang, with ASan and UBSan),
+# `make fuzz`: builds the libFuzzer targets (clang, with ASan and UBSan) for
+# the JSON, safetensors and regex parsers,
 # prepares seed corpora and runs each target for FUZZ_SECONDS (default 60).
 # Any crash, leak, sanitizer report or abort() fails the run. Prints the
 # number of executions per target and ends with "N passed, N failed".
@@ -8,12 +9,20 @@ SECONDS_EACH=${FUZZ_SECONDS:-60}
 B=build/fuzz
 FLAGS="-std=c99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
 passed=0 failed=0
-mkdir -p $B/corpus_json $B/corpus_safetensors $B/artifacts
+mkdir -p $B/corpus_json $B/corpus_safetensors $B/corpus_regex $B/artifacts
 if ! command -v clang >/dev/null 2>&1; then
     echo "FAIL fuzz: clang not installed"; echo "0 passed, 1 failed"; exit 1
 fi
 clang $FLAGS tests/fuzz/fuzz_json.c -o $B/fuzz_json -lm || failed=$((failed + 1))
 clang $FLAGS tests/fuzz/fuzz_safetensors.c -o $B/fuzz_safetensors -lm || failed=$((failed + 1))
+clang $FLAGS tests/fuzz/fuzz_regex.c -o $B/fuzz_regex -lm -pthread || failed=$((failed + 1))
+# regex seeds: pattern NUL text, from names real configs use
+i=0
+for p in 'lm_head' 're:.*lm_head' '.*mlp\.down_proj$' 'model\.layers\.(0|1|31)\.self_attn' '(?:gate|up)_proj' \
+    '^model\.layers\.\d{1,2}\.' '[^.]+_proj' 'a(?=b)' '(a*)*b' 'x{2,1}'; do
+    printf '%s\000model.layers.12.mlp.down_proj' "$p" >$B/corpus_regex/seed$i
+    i=$((i + 1))
+done
 cc -std=c99 -O2 tests/fuzz/make_seeds.c -o $B/make_seeds -lm && $B/make_seeds $B/corpus_safetensors || failed=$((failed + 1))
 cp tests/fuzz/json_seeds/*.json $B/corpus_json/
 for f in ../shared/data/inc-configs/*.json; do [ -f "$f" ] && cp "$f" $B/corpus_json/; done
@@ -33,5 +42,6 @@ run() { # target corpus extra-args
 }
 run fuzz_json corpus_json "-dict=tests/fuzz/json.dict -max_len=65536"
 run fuzz_safetensors corpus_safetensors "-max_len=65536"
+run fuzz_regex corpus_regex "-dict=tests/fuzz/regex.dict -max_len=4096 -timeout=20"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,1409 @@
+/* fp8q - the command-line tool of the fp8q library: inspect, run, quantize
+   and synthesize Llama checkpoints.
+
+   Build (from the repository root):
+       cc -std=c99 -O2 -I. tools/fp8q.c -o build/fp8q -lm -pthread
+   Usage:
+       fp8q COMMAND [ARGS...]      fp8q --help lists the commands,
+                                   fp8q COMMAND --help describes one.
+
+   Exit status: 0 success; 1 runtime error (a file, the model, the library);
+   2 usage error (unknown command or option, missing or bad value). Every
+   error is one line on stderr, "fp8q: error: ...". Results go to stdout (or
+   to the file named by --out), statistics and progress to stderr.
+
+   Portable C99 plus POSIX where present (stat, mkdir, opendir, isatty,
+   getrusage, sysconf); on Windows (mingw) the same with the C runtime's
+   equivalents; elsewhere the POSIX-only extras degrade (no progress bar,
+   peak RSS "n/a"). No getopt: options are parsed by parse_args below. */
+#if !defined(_WIN32)
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE /* glibc: madvise, so the loader can drop converted pages */
+#endif
+#endif
+
+#define FP8Q_IMPLEMENTATION
+#include "fp8q.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if defined(__unix__) || defined(__APPLE__)
+#define CLI_POSIX 1
+#include <dirent.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+#elif defined(_WIN32)
+#define CLI_WINDOWS 1
+#include <direct.h>
+#include <io.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#if defined(__MINGW32__)
+#define CLI_DIRENT 1
+#include <dirent.h>
+#endif
+#endif
+#if defined(CLI_POSIX)
+#define CLI_DIRENT 1
+#endif
+
+enum { CLI_OK = 0, CLI_ERR = 1, CLI_USAGE = 2 };
+
+#define CLI_MAX_OPTS    16
+#define CLI_MAX_POS     2
+#define CLI_MAX_THREADS 16         /* default thread count cap */
+#define CLI_MAX_CALIB   (1L << 26) /* most calibration tokens */
+#define CLI_CALIB_SEED  1234       /* --calib-random's generator seed */
+#define CLI_MIB         1048576.0
+#define CLI_TOKEN_MAX   2147483647L
+
+/* ================================================================ output */
+
+/* Prints "fp8q: error: MESSAGE" as one line: control characters (from file
+   names, option values or library messages) become '?'. */
+static void verror(const char *fmt, va_list ap)
+{
+    char buf[1024];
+    char *p;
+    (void)vsnprintf(buf, sizeof buf, fmt, ap);
+    for (p = buf; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+    fflush(stdout);
+    fprintf(stderr, "fp8q: error: %s\n", buf);
+}
+
+/* A usage error (exit status 2). */
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verror(fmt, ap);
+    va_end(ap);
+    return CLI_USAGE;
+}
+
+/* A runtime error (exit status 1). */
+static int runtime_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verror(fmt, ap);
+    va_end(ap);
+    return CLI_ERR;
+}
+
+/* A library error: its message, else the result's sentence. */
+static int lib_error(fp8q_result r, const fp8q_error *err)
+{
+    return runtime_error("%s", err->message[0] ? err->message : fp8q_result_string(r));
+}
+
+/* s[0, len) in single quotes, shortened to fit buf (for messages). */
+static const char *quote_n(char *buf, size_t cap, const char *s, size_t len)
+{
+    size_t room = cap - 3, keep = len;
+    if (keep > room) keep = room > 3 ? room - 3 : 0;
+    (void)snprintf(buf, cap, "'%.*s%s'", (int)keep, s, keep < len ? "..." : "");
+    return buf;
+}
+
+static const char *quote(char *buf, size_t cap, const char *s) { return quote_n(buf, cap, s, strlen(s)); }
+
+/* Decimal digits of v (uint64_t has no portable printf length modifier on
+   every C runtime). */
+static const char *fmt_u64(char *buf, uint64_t v)
+{
+    char tmp[24];
+    int n = 0, i;
+    do tmp[n++] = (char)('0' + v % 10), v /= 10;
+    while (v);
+    for (i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
+    buf[n] = '\0';
+    return buf;
+}
+
+static double mib(double bytes) { return bytes / CLI_MIB; }
+
+/* ========================================================= option parsing */
+
+typedef struct cli_opt {
+    const char *name;  /* "--tokens" */
+    const char *alias; /* "-n", or NULL */
+    int has_value;     /* 1: takes a value (--name VALUE or --name=VALUE); 0: a flag */
+} cli_opt;
+
+typedef struct cli_parsed cli_parsed;
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    const char *usage; /* the --help text */
+    const cli_opt *opts;
+    int n_opts;
+    int min_pos, max_pos;   /* positional arguments */
+    const char *const *pos; /* their names, for "missing DIR" */
+    int (*run)(const cli_parsed *p);
+} cli_command;
+
+struct cli_parsed {
+    const cli_command *cmd;
+    const char *value[CLI_MAX_OPTS]; /* per option: its value ("" for a flag), NULL when absent */
+    const char *pos[CLI_MAX_POS];
+    int n_pos;
+};
+
+/* Parses argv[0, argc) (the arguments after the command name). Returns -1
+   when the command should run, 0 after printing --help, CLI_USAGE on an
+   error (already printed). The last of repeated options wins; "--" ends the
+   options; "-" alone is a positional argument. */
+static int parse_args(const cli_command *cmd, int argc, char **argv, cli_parsed *p)
+{
+    int i, k;
+    int options_done = 0;
+    char q[128];
+    memset(p, 0, sizeof *p);
+    p->cmd = cmd;
+    for (i = 0; i < argc; i++) {
+        const char *a = argv[i], *eq, *value = NULL;
+        size_t name_len;
+        if (options_done || a[0] != '-' || a[1] == '\0') {
+            if (p->n_pos >= cmd->max_pos)
+                return usage_error("unexpected argument %s (see fp8q %s --help)", quote(q, sizeof q, a), cmd->name);
+            p->pos[p->n_pos++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            options_done = 1;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(cmd->usage, stdout);
+            return 0;
+        }
+        eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        name_len = eq ? (size_t)(eq - a) : strlen(a);
+        for (k = 0; k < cmd->n_opts; k++) {
+            const cli_opt *o = &cmd->opts[k];
+            if ((strlen(o->name) == name_len && strncmp(a, o->name, name_len) == 0) ||
+                (!eq && o->alias && strcmp(a, o->alias) == 0))
+                break;
+        }
+        if (k == cmd->n_opts)
+            return usage_error("unknown option %s for '%s' (see fp8q %s --help)", quote_n(q, sizeof q, a, name_len),
+                               cmd->name, cmd->name);
+        if (!cmd->opts[k].has_value) {
+            if (eq) return usage_error("option %s takes no value", cmd->opts[k].name);
+            value = "";
+        } else if (eq) {
+            value = eq + 1;
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            return usage_error("option %s needs a value", cmd->opts[k].name);
+        }
+        p->value[k] = value;
+    }
+    if (p->n_pos < cmd->min_pos) return usage_error("missing %s (see fp8q %s --help)", cmd->pos[p->n_pos], cmd->name);
+    return -1;
+}
+
+/* The value of option name ("" for a given flag), or NULL when absent. */
+static const char *opt(const cli_parsed *p, const char *name)
+{
+    int k;
+    for (k = 0; k < p->cmd->n_opts; k++)
+        if (strcmp(p->cmd->opts[k].name, name) == 0) return p->value[k];
+    return NULL;
+}
+
+/* ===================================================== value conversion */
+
+/* Integer in [lo, hi]: digits with an optional sign, nothing else. */
+static int parse_long(const char *name, const char *s, long lo, long hi, long *out)
+{
+    char q[128], *end;
+    long v;
+    errno = 0;
+    v = (*s && !isspace((unsigned char)*s)) ? strtol(s, &end, 10) : 0;
+    if (!*s || isspace((unsigned char)*s) || *end != '\0' || errno == ERANGE || v < lo || v > hi) {
+        usage_error("invalid value %s for %s: expected an integer in [%ld, %ld]", quote(q, sizeof q, s), name, lo, hi);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static int parse_int(const char *name, const char *s, int lo, int hi, int *out)
+{
+    long v;
+    if (!parse_long(name, s, lo, hi, &v)) return 0;
+    *out = (int)v;
+    return 1;
+}
+
+/* Unsigned 64-bit integer: digits only. */
+static int parse_u64(const char *name, const char *s, uint64_t *out)
+{
+    char q[128], *end;
+    unsigned long long v = 0;
+    errno = 0;
+    if (isdigit((unsigned char)*s)) v = strtoull(s, &end, 10);
+    if (!isdigit((unsigned char)*s) || *end != '\0' || errno == ERANGE) {
+        usage_error("invalid value %s for %s: expected an integer in [0, 18446744073709551615]", quote(q, sizeof q, s),
+                    name);
+        return 0;
+    }
+    *out = (uint64_t)v;
+    return 1;
+}
+
+/* Finite number in [lo, hi]. */
+static int parse_double(const char *name, const char *s, double lo, double hi, double *out)
+{
+    char q[128], *end;
+    double v = 0;
+    errno = 0;
+    if (*s && !isspace((unsigned char)*s)) v = strtod(s, &end);
+    if (!*s || isspace((unsigned char)*s) || *end != '\0' || errno == ERANGE || !(v >= lo && v <= hi)) {
+        usage_error("invalid value %s for %s: expected a number in [%g, %g]", quote(q, sizeof q, s), name, lo, hi);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+/* Names of enum values. */
+typedef struct cli_name {
+    const char *name;
+    int value;
+} cli_name;
+
+static const cli_name KV_CACHE_NAMES[] = {{"auto", FP8Q_KV_AUTO},     {"e4m3", FP8Q_KV_E4M3},
+                                          {"e5m2", FP8Q_KV_E5M2},     {"fp8", FP8Q_KV_E4M3},
+                                          {"fp8_e4m3", FP8Q_KV_E4M3}, {"fp8_e5m2", FP8Q_KV_E5M2}};
+static const cli_name ENGINE_NAMES[] = {{"vllm", FP8Q_ENGINE_VLLM},
+                                        {"compressed-tensors", FP8Q_ENGINE_COMPRESSED_TENSORS}};
+static const cli_name GEMM_NAMES[] = {
+    {"reference", FP8Q_GEMM_REFERENCE}, {"exact", FP8Q_GEMM_EXACT}, {"fast", FP8Q_GEMM_FAST}};
+static const cli_name SCHEME_NAMES[] = {{"fp8-dynamic", FP8Q_CT_FP8_DYNAMIC}, {"fp8", FP8Q_CT_FP8}};
+static const cli_name DTYPE_NAMES[] = {{"bf16", FP8Q_BF16}, {"f16", FP8Q_F16}, {"f32", FP8Q_F32}};
+#define COUNT(a) (int)(sizeof(a) / sizeof((a)[0]))
+
+/* "a, b, c" from the names of a table (or of the quant modes when t is NULL). */
+static const char *name_list(char *buf, size_t cap, const cli_name *t, int n)
+{
+    int i;
+    const char *s;
+    size_t len = 0;
+    buf[0] = '\0';
+    for (i = 0; t ? i < n : (fp8q_quant_name((fp8q_quant)i) != NULL); i++) {
+        s = t ? t[i].name : fp8q_quant_name((fp8q_quant)i);
+        len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, "%s%s", i ? ", " : "", s);
+        if (len >= cap) break;
+    }
+    return buf;
+}
+
+static int parse_name(const char *name, const char *s, const cli_name *t, int n, int *out)
+{
+    char q[128], list[256];
+    int i;
+    for (i = 0; i < n; i++)
+        if (strcmp(s, t[i].name) == 0) {
+            *out = t[i].value;
+            return 1;
+        }
+    usage_error("invalid value %s for %s: expected one of %s", quote(q, sizeof q, s), name,
+                name_list(list, sizeof list, t, n));
+    return 0;
+}
+
+static int parse_quant(const char *s, fp8q_quant *out)
+{
+    char q[128], list[256];
+    if (fp8q_quant_from_name(s, out)) return 1;
+    usage_error("invalid value %s for --quant: expected one of %s", quote(q, sizeof q, s),
+                name_list(list, sizeof list, NULL, 0));
+    return 0;
+}
+
+/* Items of a comma-separated list, each non-empty: returns the count (>= 1)
+   and sets item[i], len[i] for i < max; 0 after an error naming the item. */
+static int split_list(const char *name, const char *s, const char **item, size_t *len, int max)
+{
+    char q[128];
+    int n = 0;
+    const char *p = s, *end;
+    if (!*s) {
+        usage_error("%s: the list is empty", name);
+        return 0;
+    }
+    for (;;) {
+        end = strchr(p, ',');
+        if (!end) end = p + strlen(p);
+        if (end == p) {
+            usage_error("%s: item %d is empty in %s", name, n + 1, quote(q, sizeof q, s));
+            return 0;
+        }
+        if (n < max) item[n] = p, len[n] = (size_t)(end - p);
+        if (n == INT_MAX - 1) {
+            usage_error("%s: too many items", name);
+            return 0;
+        }
+        n++;
+        if (!*end) return n;
+        p = end + 1;
+    }
+}
+
+/* A token list "ID,ID,...": ids in [0, 2^31). *out is malloc'ed. */
+static int parse_tokens(const char *name, const char *s, int32_t **out, int *n_out)
+{
+    char q[128], *end;
+    const char *item;
+    size_t len;
+    int n, i;
+    long v;
+    if (!(n = split_list(name, s, NULL, NULL, 0))) return 0;
+    if (!(*out = (int32_t *)malloc((size_t)n * sizeof **out))) {
+        runtime_error("out of memory");
+        return 0;
+    }
+    for (i = 0, item = s; i < n; i++, item += len + 1) {
+        len = strcspn(item, ",");
+        errno = 0;
+        v = isdigit((unsigned char)item[0]) ? strtol(item, &end, 10) : -1;
+        if (v < 0 || end != item + len || errno == ERANGE || v > CLI_TOKEN_MAX) {
+            usage_error("%s: item %d %s is not a token id (an integer in [0, 2147483647])", name, i + 1,
+                        quote_n(q, sizeof q, item, len));
+            free(*out);
+            *out = NULL;
+            return 0;
+        }
+        (*out)[i] = (int32_t)v;
+    }
+    *n_out = n;
+    return 1;
+}
+
+/* ============================================================== system */
+
+static double now_seconds(void)
+{
+#if defined(CLI_POSIX) && defined(CLOCK_MONOTONIC)
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) == 0) return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+#endif
+    return (double)clock() / CLOCKS_PER_SEC;
+}
+
+/* Online CPUs, capped at CLI_MAX_THREADS. */
+static int default_threads(void)
+{
+    long n = 1;
+#if defined(CLI_POSIX) && defined(_SC_NPROCESSORS_ONLN)
+    n = sysconf(_SC_NPROCESSORS_ONLN);
+#elif defined(CLI_WINDOWS)
+    const char *s = getenv("NUMBER_OF_PROCESSORS");
+    n = s ? strtol(s, NULL, 10) : 1;
+#endif
+    return n < 1 ? 1 : n > CLI_MAX_THREADS ? CLI_MAX_THREADS : (int)n;
+}
+
+/* Peak resident memory "12.3 MiB", or "n/a". */
+static const char *peak_rss(char *buf, size_t cap)
+{
+#if defined(CLI_POSIX) && (defined(__linux__) || defined(__APPLE__))
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+#if defined(__APPLE__)
+        double bytes = (double)ru.ru_maxrss; /* bytes on macOS */
+#else
+        double bytes = (double)ru.ru_maxrss * 1024.0; /* KiB on Linux */
+#endif
+        (void)snprintf(buf, cap, "%.1f MiB", mib(bytes));
+        return buf;
+    }
+#endif
+    (void)snprintf(buf, cap, "n/a");
+    return buf;
+}
+
+static int stderr_is_terminal(void)
+{
+#if defined(CLI_POSIX)
+    return isatty(fileno(stderr));
+#elif defined(CLI_WINDOWS)
+    return _isatty(_fileno(stderr));
+#else
+    return 0;
+#endif
+}
+
+/* dir + "/" + name, malloc'ed (NULL when out of memory). */
+static char *join_path(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    char *s = (char *)malloc(a + b + 2);
+    if (!s) return NULL;
+    memcpy(s, dir, a);
+    s[a] = '/';
+    memcpy(s + a + 1, name, b + 1);
+    return s;
+}
+
+/* 1 if something (a file, a directory, a device) exists at path. */
+static int path_exists(const char *path)
+{
+#if defined(CLI_POSIX) || defined(CLI_WINDOWS)
+    struct stat sb;
+    return stat(path, &sb) == 0;
+#else
+    FILE *f = fopen(path, "rb");
+    if (f) fclose(f);
+    return f != NULL;
+#endif
+}
+
+/* mkdir; -1 where the system has none. */
+static int make_dir(const char *path)
+{
+#if defined(CLI_POSIX)
+    return mkdir(path, 0777);
+#elif defined(CLI_WINDOWS)
+    return _mkdir(path);
+#else
+    (void)path;
+    return -1;
+#endif
+}
+
+/* Makes path a new, empty directory for a command's output: it may exist
+   as an empty directory. *created says whether this call made it (so a
+   failed command can remove it again with remove_dir). */
+static int prepare_out_dir(const char *path, int *created)
+{
+    char q[256];
+    *created = 0;
+#if defined(CLI_DIRENT)
+    {
+        struct stat sb;
+        if (stat(path, &sb) == 0) {
+            DIR *d;
+            struct dirent *e;
+            int empty = 1;
+            if (!S_ISDIR(sb.st_mode))
+                return runtime_error("%s exists and is not a directory", quote(q, sizeof q, path));
+            if (!(d = opendir(path))) return runtime_error("%s: %s", quote(q, sizeof q, path), strerror(errno));
+            while ((e = readdir(d)) != NULL)
+                if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) empty = 0;
+            closedir(d);
+            if (!empty) return runtime_error("%s exists and is not empty", quote(q, sizeof q, path));
+            return CLI_OK;
+        }
+    }
+#endif
+    errno = 0;
+    if (make_dir(path) != 0)
+        return runtime_error("cannot create directory %s: %s", quote(q, sizeof q, path),
+                             errno ? strerror(errno) : "not supported on this system");
+    *created = 1;
+    return CLI_OK;
+}
+
+/* Removes the directory path if it is empty (after a failed command). */
+static void remove_dir(const char *path)
+{
+#if defined(CLI_POSIX)
+    (void)rmdir(path);
+#elif defined(CLI_WINDOWS)
+    (void)_rmdir(path);
+#else
+    (void)path;
+#endif
+}
+
+/* ============================================================ run options */
+
+/* Options shared by generate and logits. */
+typedef struct run_opts {
+    fp8q_model_options model;
+    int stats;
+    int32_t *tokens;
+    int n_tokens;
+} run_opts;
+
+static int parse_run_opts(const cli_parsed *p, run_opts *r)
+{
+    const char *v;
+    int x = 0;
+    memset(r, 0, sizeof *r);
+    r->model.quant = FP8Q_QUANT_AUTO;
+    r->model.kv_cache = FP8Q_KV_AUTO;
+    r->model.engine = FP8Q_ENGINE_VLLM;
+    r->model.gemm = FP8Q_GEMM_FAST;
+    r->model.threads = default_threads();
+    r->stats = opt(p, "--stats") != NULL;
+    if ((v = opt(p, "--quant")) && !parse_quant(v, &r->model.quant)) return CLI_USAGE;
+    if ((v = opt(p, "--kv-cache"))) {
+        if (!parse_name("--kv-cache", v, KV_CACHE_NAMES, COUNT(KV_CACHE_NAMES), &x)) return CLI_USAGE;
+        r->model.kv_cache = (fp8q_kv_cache)x;
+    }
+    if ((v = opt(p, "--engine"))) {
+        if (!parse_name("--engine", v, ENGINE_NAMES, COUNT(ENGINE_NAMES), &x)) return CLI_USAGE;
+        r->model.engine = (fp8q_engine)x;
+    }
+    if ((v = opt(p, "--gemm"))) {
+        if (!parse_name("--gemm", v, GEMM_NAMES, COUNT(GEMM_NAMES), &x)) return CLI_USAGE;
+        r->model.gemm = (fp8q_gemm_mode)x;
+    }
+    if ((v = opt(p, "--threads")) && !parse_int("--threads", v, 1, 1024, &r->model.threads)) return CLI_USAGE;
+    if (!(v = opt(p, "--tokens"))) return usage_error("missing --tokens (see fp8q %s --help)", p->cmd->name);
+    return parse_tokens("--tokens", v, &r->tokens, &r->n_tokens) ? CLI_OK : CLI_USAGE;
+}
+
+static int load_model(const char *dir, const fp8q_model_options *mo, fp8q_model *m)
+{
+    fp8q_error err;
+    fp8q_result r = fp8q_model_load(m, dir, mo, &err);
+    return r == FP8Q_OK ? CLI_OK : lib_error(r, &err);
+}
+
+/* Token ids inside the vocabulary and count within max positions. */
+static int check_tokens(const run_opts *r, const fp8q_llama_config *c)
+{
+    int i;
+    for (i = 0; i < r->n_tokens; i++)
+        if (r->tokens[i] >= c->vocab_size)
+            return usage_error("--tokens: item %d (%ld) is outside the vocabulary [0, %d)", i + 1, (long)r->tokens[i],
+                               c->vocab_size);
+    if (r->n_tokens > c->max_position_embeddings)
+        return usage_error("--tokens: %d tokens exceed the model's max_position_embeddings (%d)", r->n_tokens,
+                           c->max_position_embeddings);
+    return CLI_OK;
+}
+
+/* The loader's warnings, one a line, keys padded to width. */
+static void print_warnings(const fp8q_model *m, FILE *f, int width)
+{
+    const char *s = m->warnings, *nl;
+    if (!*s) fprintf(f, "%-*s none\n", width, "warnings:");
+    while (*s) {
+        nl = strchr(s, '\n');
+        if (!nl) nl = s + strlen(s);
+        fprintf(f, "%-*s %.*s\n", width, "warning:", (int)(nl - s), s);
+        s = *nl ? nl + 1 : nl;
+    }
+}
+
+/* "N tokens in T s (R tokens/s)". */
+static void print_rate(const char *what, int n, double seconds)
+{
+    if (n > 0 && seconds > 0)
+        fprintf(stderr, "%-11s %d tokens in %.4f s (%.1f tokens/s)\n", what, n, seconds, n / seconds);
+    else
+        fprintf(stderr, "%-11s %d tokens (n/a tokens/s)\n", what, n);
+}
+
+/* ================================================================= info */
+
+static const char USAGE_INFO[] = "usage: fp8q info DIR [--no-load]\n"
+                                 "\n"
+                                 "Describes the checkpoint in DIR (config.json and model.safetensors or a\n"
+                                 "sharded index): the model's shape, RoPE, dtypes, tensors by dtype,\n"
+                                 "parameter count, the quantization scheme as the loader reads it\n"
+                                 "(loading the model with quant auto), whether KV-cache scales are present\n"
+                                 "and the estimated weight memory in float32 and FP8 (linear weights of\n"
+                                 "the layers at 1 byte, everything else in the checkpoint's float type).\n"
+                                 "\n"
+                                 "  --no-load   skip loading the model (no scheme, loaded size or warnings)\n";
+
+/* Per-dtype totals of a checkpoint and the counts info derives from them. */
+typedef struct ck_summary {
+    uint64_t count[32], numel[32], bytes[32]; /* by fp8q_dtype */
+    uint64_t params, linear_params, tensors, files;
+    int has_kv_scales;
+    fp8q_dtype embed_dtype;
+} ck_summary;
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static void summarize_checkpoint(const fp8q_checkpoint *ck, ck_summary *sum)
+{
+    size_t f, i;
+    const fp8q_tensor_info *e;
+    memset(sum, 0, sizeof *sum);
+    sum->files = (uint64_t)ck->n_files;
+    sum->embed_dtype = FP8Q_F32;
+    if ((e = fp8q_checkpoint_find(ck, "model.embed_tokens.weight", NULL)) != NULL) sum->embed_dtype = e->dtype;
+    for (f = 0; f < ck->n_files; f++)
+        for (i = 0; i < ck->files[f].n_tensors; i++) {
+            const fp8q_tensor_info *t = &ck->files[f].tensors[i];
+            unsigned d = (unsigned)t->dtype < 32 ? (unsigned)t->dtype : 31;
+            sum->count[d]++, sum->numel[d] += t->numel, sum->bytes[d] += t->size, sum->tensors++;
+            if (ends_with(t->name, "self_attn.k_scale") || ends_with(t->name, "self_attn.v_scale") ||
+                ends_with(t->name, "self_attn.kv_scale") || ends_with(t->name, "k_proj.output_scale") ||
+                ends_with(t->name, "v_proj.output_scale"))
+                sum->has_kv_scales = 1;
+            if (ends_with(t->name, "_scale") || ends_with(t->name, "_zero_point") || ends_with(t->name, "inv_freq"))
+                continue; /* quantization metadata and buffers, not parameters */
+            sum->params += t->numel;
+            if (strncmp(t->name, "model.layers.", 13) == 0 && ends_with(t->name, "_proj.weight"))
+                sum->linear_params += t->numel;
+        }
+}
+
+static void print_config(const fp8q_llama_config *c)
+{
+    printf("architecture:         %s\n", c->architecture);
+    printf("hidden_size:          %d\n", c->hidden_size);
+    printf("intermediate_size:    %d\n", c->intermediate_size);
+    printf("layers:               %d\n", c->num_hidden_layers);
+    printf("attention heads:      %d\n", c->num_attention_heads);
+    printf("kv heads:             %d\n", c->num_key_value_heads);
+    printf("head_dim:             %d\n", c->head_dim);
+    printf("vocab_size:           %d\n", c->vocab_size);
+    printf("max positions:        %d\n", c->max_position_embeddings);
+    printf("rms_norm_eps:         %g\n", c->rms_norm_eps);
+    if (c->rope_llama3)
+        printf("rope:                 theta %g, llama3 (factor %g, low_freq_factor %g, high_freq_factor %g, "
+               "original_max_position_embeddings %d)\n",
+               c->rope_theta, c->rope_factor, c->rope_low_freq_factor, c->rope_high_freq_factor,
+               c->rope_original_max_position);
+    else
+        printf("rope:                 theta %g\n", c->rope_theta);
+    printf("tied embeddings:      %s\n", c->tie_word_embeddings ? "yes" : "no");
+    printf("torch_dtype:          %s\n", c->torch_dtype[0] ? c->torch_dtype : "(not given)");
+    printf("quantization_config:  %s\n", c->has_quantization_config ? "yes" : "no");
+}
+
+static void print_summary(const ck_summary *s)
+{
+    char a[24], b[24], c[24];
+    int d;
+    const fp8q_dtype_info *di;
+    printf("files:                %s\n", fmt_u64(a, s->files));
+    printf("tensors:              %s\n", fmt_u64(a, s->tensors));
+    printf("  %-12s %8s %14s %16s\n", "dtype", "tensors", "elements", "bytes");
+    for (d = 0; d < 32; d++) {
+        if (!s->count[d]) continue;
+        di = fp8q_dtype_get((fp8q_dtype)d);
+        printf("  %-12s %8s %14s %16s\n", di ? di->name : "?", fmt_u64(a, s->count[d]), fmt_u64(b, s->numel[d]),
+               fmt_u64(c, s->bytes[d]));
+    }
+    printf("parameters:           %s (%.2f M)\n", fmt_u64(a, s->params), (double)s->params / 1e6);
+    printf("kv cache scales:      %s\n", s->has_kv_scales ? "yes" : "no");
+}
+
+static int cmd_info(const cli_parsed *p)
+{
+    const char *dir = p->pos[0];
+    fp8q_llama_config cfg;
+    fp8q_checkpoint ck;
+    fp8q_model m;
+    fp8q_error err;
+    fp8q_result r;
+    ck_summary s;
+    char *path;
+    double elem, fp8;
+    const fp8q_dtype_info *di;
+    int rc;
+    if (!(path = join_path(dir, "config.json"))) return runtime_error("out of memory");
+    r = fp8q_llama_config_load(&cfg, path, &err);
+    free(path);
+    if (r != FP8Q_OK) return lib_error(r, &err);
+    if ((r = fp8q_checkpoint_open(&ck, dir, &err)) != FP8Q_OK) return lib_error(r, &err);
+    summarize_checkpoint(&ck, &s);
+    fp8q_checkpoint_close(&ck);
+    print_config(&cfg);
+    print_summary(&s);
+    di = fp8q_dtype_get(s.embed_dtype);
+    elem = di ? di->bits / 8.0 : 4.0;
+    fp8 = (double)s.linear_params + (double)(s.params - s.linear_params) * elem;
+    printf("weight memory fp32:   %.1f MiB\n", mib((double)s.params * 4.0));
+    printf("weight memory fp8:    %.1f MiB (layer linears 1 byte, the rest %s)\n", mib(fp8), di ? di->name : "?");
+    if (opt(p, "--no-load")) return CLI_OK;
+    fflush(stdout);
+    if ((rc = load_model(dir, NULL, &m)) != CLI_OK) return rc;
+    printf("scheme:               %s\n", m.scheme);
+    printf("loaded weights:       %.1f MiB\n", mib((double)m.weight_bytes));
+    print_warnings(&m, stdout, 21);
+    fp8q_model_free(&m);
+    return CLI_OK;
+}
+
+/* ============================================================= generate */
+
+static const char USAGE_GENERATE[] = "usage: fp8q generate DIR --tokens ID,ID,... [options]\n"
+                                     "\n"
+                                     "Runs the prompt through the model in one forward call (prefill), then\n"
+                                     "generates tokens one at a time and prints their ids, comma-separated, on\n"
+                                     "one line. Generation stops after N tokens or at max_position_embeddings.\n"
+                                     "\n"
+                                     "  --tokens IDS        prompt token ids, comma-separated (required)\n"
+                                     "  -n N                tokens to generate (default 16)\n"
+                                     "  --temperature T     0 (default): greedy; > 0: sample softmax(logits / T)\n"
+                                     "  --top-p P           nucleus sampling when T > 0 (default 0.9; 0 or 1: off)\n"
+                                     "  --seed S            sampler seed (default 1)\n"
+                                     "  --quant MODE        auto (default), none, fp8-dynamic, fp8-dynamic-tensor,\n"
+                                     "                      fp8-channel\n"
+                                     "  --kv-cache KIND     auto (default, float32), e4m3, e5m2; vLLM's fp8,\n"
+                                     "                      fp8_e4m3 (= e4m3) and fp8_e5m2 (= e5m2)\n"
+                                     "  --engine E          vllm (default) or compressed-tensors arithmetic\n"
+                                     "  --gemm MODE         reference, exact or fast (default)\n"
+                                     "  --threads N         worker threads (default: online CPUs, at most 16)\n"
+                                     "  --stats             print to stderr: scheme, weight MiB, prefill and decode\n"
+                                     "                      tokens/s (decode: the one-token forward calls), peak\n"
+                                     "                      RSS, the loader's warnings\n";
+
+static int cmd_generate(const cli_parsed *p)
+{
+    run_opts r;
+    fp8q_model m;
+    fp8q_state s;
+    fp8q_error err;
+    fp8q_result res;
+    const char *v;
+    int n_new = 16, max_seq, n_gen, i, rc;
+    int32_t tok;
+    double temperature = 0.0, top_p = 0.9, t0, t_prefill, t_decode = 0.0;
+    uint64_t seed = 1, rng;
+    char rss[32];
+    memset(&m, 0, sizeof m);
+    memset(&s, 0, sizeof s);
+    if ((rc = parse_run_opts(p, &r)) != CLI_OK) goto out;
+    rc = CLI_USAGE;
+    if ((v = opt(p, "-n")) && !parse_int("-n", v, 0, INT_MAX, &n_new)) goto out;
+    if ((v = opt(p, "--temperature")) && !parse_double("--temperature", v, 0.0, 1e6, &temperature)) goto out;
+    if ((v = opt(p, "--top-p")) && !parse_double("--top-p", v, 0.0, 1.0, &top_p)) goto out;
+    if ((v = opt(p, "--seed")) && !parse_u64("--seed", v, &seed)) goto out;
+    if ((rc = load_model(p->pos[0], &r.model, &m)) != CLI_OK) goto out;
+    if ((rc = check_tokens(&r, &m.config)) != CLI_OK) goto out;
+    rc = CLI_ERR;
+    max_seq =
+        n_new > m.config.max_position_embeddings - r.n_tokens ? m.config.max_position_embeddings : r.n_tokens + n_new;
+    if ((res = fp8q_state_init(&s, &m, max_seq, r.n_tokens, &err)) != FP8Q_OK) {
+        lib_error(res, &err);
+        goto out;
+    }
+    t0 = now_seconds();
+    if ((res = fp8q_forward(&m, &s, r.tokens, r.n_tokens, NULL, &err)) != FP8Q_OK) {
+        lib_error(res, &err);
+        goto out;
+    }
+    t_prefill = now_seconds() - t0;
+    rng = seed;
+    n_gen = max_seq - r.n_tokens;
+    for (i = 0; i < n_gen; i++) {
+        tok = (int32_t)fp8q_sample(s.logits, m.config.vocab_size, (float)temperature, (float)top_p, &rng);
+        if (tok < 0) {
+            putchar('\n');
+            runtime_error("sampling failed");
+            goto out;
+        }
+        printf("%s%ld", i ? "," : "", (long)tok);
+        if (i + 1 == n_gen) break;
+        t0 = now_seconds();
+        if ((res = fp8q_forward(&m, &s, &tok, 1, NULL, &err)) != FP8Q_OK) {
+            putchar('\n');
+            lib_error(res, &err);
+            goto out;
+        }
+        t_decode += now_seconds() - t0;
+    }
+    putchar('\n');
+    fflush(stdout);
+    if (r.stats) {
+        fprintf(stderr, "scheme:     %s\n", m.scheme);
+        fprintf(stderr, "weights:    %.1f MiB\n", mib((double)m.weight_bytes));
+        print_rate("prefill:", r.n_tokens, t_prefill);
+        print_rate("decode:", n_gen > 1 ? n_gen - 1 : 0, t_decode);
+        fprintf(stderr, "peak RSS:   %s\n", peak_rss(rss, sizeof rss));
+        print_warnings(&m, stderr, 11);
+    }
+    rc = CLI_OK;
+out:
+    fp8q_state_free(&s);
+    fp8q_model_free(&m);
+    free(r.tokens);
+    return rc;
+}
+
+/* =============================================================== logits */
+
+static const char USAGE_LOGITS[] = "usage: fp8q logits DIR --tokens ID,ID,... --out FILE [options]\n"
+                                   "\n"
+                                   "Writes the logits of every position to FILE as raw little-endian float32,\n"
+                                   "shape [n_tokens, vocab_size] row-major (on every host). By default all\n"
+                                   "tokens go through one forward call; --batch B feeds them in chunks of B\n"
+                                   "tokens (so dynamic per-tensor activation scales are computed per chunk,\n"
+                                   "as a server that splits the prompt would). A summary goes to stderr.\n"
+                                   "\n"
+                                   "  --tokens IDS        token ids, comma-separated (required)\n"
+                                   "  --out FILE          output file (required; replaced if it exists)\n"
+                                   "  --batch B           tokens per forward call (default: all)\n"
+                                   "  --quant MODE        auto (default), none, fp8-dynamic, fp8-dynamic-tensor,\n"
+                                   "                      fp8-channel\n"
+                                   "  --kv-cache KIND     auto (default, float32), e4m3, e5m2, fp8, fp8_e4m3,\n"
+                                   "                      fp8_e5m2\n"
+                                   "  --engine E          vllm (default) or compressed-tensors\n"
+                                   "  --gemm MODE         reference, exact or fast (default)\n"
+                                   "  --threads N         worker threads (default: online CPUs, at most 16)\n"
+                                   "  --stats             print to stderr: scheme, weight MiB, tokens/s, peak RSS,\n"
+                                   "                      the loader's warnings\n";
+
+/* Writes n floats little-endian; 0 on a write error. */
+static int write_f32_le(FILE *f, const float *x, size_t n)
+{
+    unsigned char buf[4096];
+    size_t i, k = 0;
+    uint32_t u;
+    for (i = 0; i < n; i++) {
+        memcpy(&u, &x[i], 4);
+        buf[k++] = (unsigned char)u, buf[k++] = (unsigned char)(u >> 8);
+        buf[k++] = (unsigned char)(u >> 16), buf[k++] = (unsigned char)(u >> 24);
+        if (k == sizeof buf || i + 1 == n) {
+            if (fwrite(buf, 1, k, f) != k) return 0;
+            k = 0;
+        }
+    }
+    return 1;
+}
+
+static int cmd_logits(const cli_parsed *p)
+{
+    run_opts r;
+    fp8q_model m;
+    fp8q_state s;
+    fp8q_error err;
+    fp8q_result res;
+    const char *v, *out_path = NULL;
+    int batch = 0, i, c, rc;
+    size_t vocab;
+    float *buf = NULL;
+    FILE *f = NULL;
+    int created = 0; /* out_path is a file this command made: remove it on failure */
+    double t0, seconds = 0.0;
+    char q[256], rss[32], nbytes[24];
+    memset(&m, 0, sizeof m);
+    memset(&s, 0, sizeof s);
+    if ((rc = parse_run_opts(p, &r)) != CLI_OK) goto out;
+    rc = CLI_USAGE;
+    if (!(out_path = opt(p, "--out"))) {
+        usage_error("missing --out (see fp8q logits --help)");
+        goto out;
+    }
+    if ((v = opt(p, "--batch")) && !parse_int("--batch", v, 1, INT_MAX, &batch)) goto out;
+    if ((rc = load_model(p->pos[0], &r.model, &m)) != CLI_OK) goto out;
+    if ((rc = check_tokens(&r, &m.config)) != CLI_OK) goto out;
+    rc = CLI_ERR;
+    if (batch == 0 || batch > r.n_tokens) batch = r.n_tokens;
+    vocab = (size_t)m.config.vocab_size;
+    if ((size_t)batch > (size_t)-1 / sizeof(float) / vocab || !(buf = (float *)malloc((size_t)batch * vocab * 4))) {
+        runtime_error("out of memory for the logits of %d tokens", batch);
+        goto out;
+    }
+    if ((res = fp8q_state_init(&s, &m, r.n_tokens, batch, &err)) != FP8Q_OK) {
+        lib_error(res, &err);
+        goto out;
+    }
+    created = !path_exists(out_path);
+    if (!(f = fopen(out_path, "wb"))) {
+        runtime_error("cannot open %s for writing: %s", quote(q, sizeof q, out_path), strerror(errno));
+        goto out;
+    }
+    for (i = 0; i < r.n_tokens; i += c) {
+        c = r.n_tokens - i < batch ? r.n_tokens - i : batch;
+        t0 = now_seconds();
+        if ((res = fp8q_forward(&m, &s, r.tokens + i, c, buf, &err)) != FP8Q_OK) {
+            lib_error(res, &err);
+            goto out;
+        }
+        seconds += now_seconds() - t0;
+        if (!write_f32_le(f, buf, (size_t)c * vocab)) {
+            runtime_error("cannot write %s: %s", quote(q, sizeof q, out_path), strerror(errno));
+            goto out;
+        }
+    }
+    i = fclose(f);
+    f = NULL;
+    if (i != 0) {
+        runtime_error("cannot write %s: %s", quote(q, sizeof q, out_path), strerror(errno));
+        goto out;
+    }
+    fprintf(stderr, "logits: [%d, %d] float32 little-endian, %s bytes -> %s\n", r.n_tokens, m.config.vocab_size,
+            fmt_u64(nbytes, (uint64_t)r.n_tokens * vocab * 4), out_path);
+    if (r.stats) {
+        fprintf(stderr, "scheme:     %s\n", m.scheme);
+        fprintf(stderr, "weights:    %.1f MiB\n", mib((double)m.weight_bytes));
+        print_rate("forward:", r.n_tokens, seconds);
+        fprintf(stderr, "peak RSS:   %s\n", peak_rss(rss, sizeof rss));
+        print_warnings(&m, stderr, 11);
+    }
+    rc = CLI_OK;
+out:
+    if (f) fclose(f);
+    if (rc != CLI_OK && created) (void)remove(out_path);
+    free(buf);
+    fp8q_state_free(&s);
+    fp8q_model_free(&m);
+    free(r.tokens);
+    return rc;
+}
+
+/* ============================================================= quantize */
+
+static const char USAGE_QUANTIZE[] = "usage: fp8q quantize IN OUT --scheme fp8-dynamic|fp8 [options]\n"
+                                     "\n"
+                                     "Quantizes the float checkpoint IN into a compressed-tensors FP8\n"
+                                     "checkpoint OUT as llm-compressor writes it. OUT is created; it may exist\n"
+                                     "only as an empty directory.\n"
+                                     "\n"
+                                     "  --scheme S            fp8-dynamic: per-channel weights, dynamic per-token\n"
+                                     "                        activations; fp8: per-tensor weights, static\n"
+                                     "                        per-tensor input scales (needs calibration)\n"
+                                     "  --kv-cache            also calibrate FP8 KV-cache scales (needs calibration)\n"
+                                     "  --calib FILE          calibration tokens: a safetensors file with an I32 or\n"
+                                     "                        I64 tensor 'calib_tokens' or 'tokens' [n, len]\n"
+                                     "  --calib-random N,LEN  N sequences of LEN token ids uniform in [0, vocab)\n"
+                                     "                        from a fixed generator (xorshift64 13/7/17, seed\n"
+                                     "                        1234; id = (x >> 32) * vocab >> 32)\n"
+                                     "  --ignore NAMES        modules left unquantized, comma-separated (names,\n"
+                                     "                        \"re:\" patterns or Linear); replaces the default\n"
+                                     "                        lm_head\n"
+                                     "  --threads N           worker threads (default: online CPUs, at most 16)\n"
+                                     "\n"
+                                     "A progress bar is drawn on stderr when it is a terminal.\n";
+
+typedef struct calib_tokens {
+    int32_t *ids; /* [n][len] */
+    int n, len;
+} calib_tokens;
+
+/* --calib-random N,LEN with the documented generator. */
+static int calib_random(const char *spec, const fp8q_llama_config *c, calib_tokens *out)
+{
+    const char *item[2];
+    size_t len[2];
+    char a[24], b[24];
+    long n, l;
+    uint64_t x = CLI_CALIB_SEED;
+    size_t i, total;
+    int k = split_list("--calib-random", spec, item, len, 2);
+    if (!k) return CLI_USAGE;
+    if (k != 2) return usage_error("--calib-random: expected N,LEN, got %d items", k);
+    if (len[0] > 20 || len[1] > 20) return usage_error("--calib-random: N and LEN must be positive integers");
+    memcpy(a, item[0], len[0]), a[len[0]] = '\0';
+    memcpy(b, item[1], len[1]), b[len[1]] = '\0';
+    if (!parse_long("--calib-random N", a, 1, CLI_MAX_CALIB, &n) ||
+        !parse_long("--calib-random LEN", b, 1, c->max_position_embeddings, &l))
+        return CLI_USAGE;
+    if (n > CLI_MAX_CALIB / l)
+        return usage_error("--calib-random: N * LEN = %.0f tokens, at most %ld", (double)n * (double)l, CLI_MAX_CALIB);
+    total = (size_t)(n * l);
+    if (!(out->ids = (int32_t *)malloc(total * sizeof *out->ids))) return runtime_error("out of memory");
+    for (i = 0; i < total; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        out->ids[i] = (int32_t)(((x >> 32) * (uint64_t)c->vocab_size) >> 32);
+    }
+    out->n = (int)n, out->len = (int)l;
+    return CLI_OK;
+}
+
+/* --calib FILE: the tensor 'calib_tokens' (as in tests/fixtures/llama ref files) or
+   else 'tokens', I32 or I64 [n, len], ids < vocab. */
+static int calib_file(const char *path, const fp8q_llama_config *c, calib_tokens *out)
+{
+    fp8q_safetensors st;
+    fp8q_error err;
+    fp8q_result r;
+    const fp8q_tensor_info *t;
+    const uint8_t *b;
+    const fp8q_dtype_info *di;
+    char q[256], num[24];
+    size_t i, total, w;
+    int k, rc = CLI_ERR;
+    uint64_t u;
+    if ((r = fp8q_safetensors_open(&st, path, &err)) != FP8Q_OK) return lib_error(r, &err);
+    quote(q, sizeof q, path);
+    if (!(t = fp8q_safetensors_find(&st, "calib_tokens")) && !(t = fp8q_safetensors_find(&st, "tokens"))) {
+        runtime_error("%s: no tensor 'calib_tokens' or 'tokens' (calibration token ids, I32 or I64 [n, len])", q);
+        goto done;
+    }
+    if (t->dtype != FP8Q_I32 && t->dtype != FP8Q_I64) {
+        di = fp8q_dtype_get(t->dtype);
+        runtime_error("%s: tensor '%s' has dtype %s, expected I32 or I64", q, t->name, di ? di->name : "?");
+        goto done;
+    }
+    if (t->ndim != 2 || t->shape[0] < 1 || t->shape[1] < 1) {
+        runtime_error("%s: tensor '%s' must have shape [n, len] with n, len >= 1 (it has %d dimensions)", q, t->name,
+                      t->ndim);
+        goto done;
+    }
+    if (t->shape[1] > (uint64_t)c->max_position_embeddings) {
+        runtime_error("%s: tensor '%s' has sequences of %s tokens, the model's max_position_embeddings is %d", q,
+                      t->name, fmt_u64(num, t->shape[1]), c->max_position_embeddings);
+        goto done;
+    }
+    if (t->numel > (uint64_t)(CLI_MAX_CALIB)) {
+        runtime_error("%s: tensor '%s' has %s ids, at most %ld", q, t->name, fmt_u64(num, t->numel), CLI_MAX_CALIB);
+        goto done;
+    }
+    total = (size_t)t->numel;
+    w = t->dtype == FP8Q_I32 ? 4 : 8;
+    if (!(b = fp8q_safetensors_bytes(&st, t))) {
+        runtime_error("%s: tensor '%s' has no data", q, t->name);
+        goto done;
+    }
+    if (!(out->ids = (int32_t *)malloc(total * sizeof *out->ids))) {
+        runtime_error("out of memory");
+        goto done;
+    }
+    for (i = 0; i < total; i++, b += w) {
+        for (u = 0, k = (int)w - 1; k >= 0; k--) u = u << 8 | b[k];
+        if (w == 4 && (u & 0x80000000u)) u |= 0xFFFFFFFF00000000u; /* sign-extend I32 */
+        if (u >= (uint64_t)c->vocab_size) {
+            runtime_error("%s: tokens[%lu][%lu] = %s%s is outside the vocabulary [0, %d)", q,
+                          (unsigned long)(i / (size_t)t->shape[1]), (unsigned long)(i % (size_t)t->shape[1]),
+                          (u >> 63) ? "-" : "", fmt_u64(num, (u >> 63) ? ~u + 1 : u), c->vocab_size);
+            free(out->ids);
+            out->ids = NULL;
+            goto done;
+        }
+        out->ids[i] = (int32_t)u;
+    }
+    out->n = (int)t->shape[0], out->len = (int)t->shape[1];
+    rc = CLI_OK;
+done:
+    fp8q_safetensors_close(&st);
+    return rc;
+}
+
+/* The progress bar: "[#####     ]  52% 123/240 MiB", redrawn in place. */
+typedef struct progress_bar {
+    int enabled, drawn, last;
+} progress_bar;
+
+static void progress_cb(void *ctx, uint64_t done, uint64_t total)
+{
+    progress_bar *pb = (progress_bar *)ctx;
+    char bar[21];
+    int pct, i;
+    if (!pb->enabled || total == 0) return;
+    if (done > total) done = total;
+    pct = (int)(done * 100 / total);
+    if (pb->drawn && pct == pb->last) return;
+    for (i = 0; i < 20; i++) bar[i] = i < pct / 5 ? '#' : ' ';
+    bar[20] = '\0';
+    fprintf(stderr, "\r[%s] %3d%% %.*f/%.*f MiB", bar, pct, total < 100 * CLI_MIB ? 1 : 0, mib((double)done),
+            total < 100 * CLI_MIB ? 1 : 0, mib((double)total));
+    fflush(stderr);
+    pb->drawn = 1, pb->last = pct;
+}
+
+/* --ignore NAMES into a malloc'ed array of malloc'ed strings. */
+static int parse_ignore(const char *s, char ***out, int *n_out)
+{
+    const char *item;
+    size_t len;
+    int n, i;
+    if (!(n = split_list("--ignore", s, NULL, NULL, 0))) return CLI_USAGE;
+    if (!(*out = (char **)calloc((size_t)n, sizeof **out))) return runtime_error("out of memory");
+    *n_out = n;
+    for (i = 0, item = s; i < n; i++, item += len + 1) {
+        len = strcspn(item, ",");
+        if (!((*out)[i] = (char *)malloc(len + 1))) return runtime_error("out of memory");
+        memcpy((*out)[i], item, len), (*out)[i][len] = '\0';
+    }
+    return CLI_OK;
+}
+
+static int cmd_quantize(const cli_parsed *p)
+{
+    const char *in = p->pos[0], *out = p->pos[1], *v, *calib_path, *calib_spec;
+    fp8q_quantize_options qo;
+    fp8q_llama_config cfg;
+    calib_tokens calib = {NULL, 0, 0};
+    char **ignore = NULL, *path, list[64];
+    int n_ignore = 0, scheme = 0, created = 0, rc, i;
+    progress_bar pb = {0, 0, 0};
+    fp8q_error err;
+    fp8q_result r;
+    memset(&qo, 0, sizeof qo);
+    qo.threads = default_threads();
+    if (!(v = opt(p, "--scheme")))
+        return usage_error("missing --scheme (%s)", name_list(list, sizeof list, SCHEME_NAMES, COUNT(SCHEME_NAMES)));
+    if (!parse_name("--scheme", v, SCHEME_NAMES, COUNT(SCHEME_NAMES), &scheme)) return CLI_USAGE;
+    qo.scheme = (fp8q_ct_scheme)scheme;
+    qo.kv_cache = opt(p, "--kv-cache") != NULL;
+    calib_path = opt(p, "--calib");
+    calib_spec = opt(p, "--calib-random");
+    if (calib_path && calib_spec) return usage_error("--calib and --calib-random exclude each other");
+    if ((qo.scheme == FP8Q_CT_FP8 || qo.kv_cache) && !calib_path && !calib_spec)
+        return usage_error("%s needs calibration data: give --calib FILE or --calib-random N,LEN",
+                           qo.scheme == FP8Q_CT_FP8 ? "--scheme fp8 (static activation scales)" : "--kv-cache");
+    if ((v = opt(p, "--threads")) && !parse_int("--threads", v, 1, 1024, &qo.threads)) return CLI_USAGE;
+    if ((v = opt(p, "--ignore")) && (rc = parse_ignore(v, &ignore, &n_ignore)) != CLI_OK) goto out;
+    /* the output before the input: a mistake there costs nothing to find */
+    if ((rc = prepare_out_dir(out, &created)) != CLI_OK) goto out;
+    rc = CLI_ERR;
+    if (!(path = join_path(in, "config.json"))) {
+        runtime_error("out of memory");
+        goto out;
+    }
+    r = fp8q_llama_config_load(&cfg, path, &err);
+    free(path);
+    if (r != FP8Q_OK) {
+        lib_error(r, &err);
+        goto out;
+    }
+    if (calib_spec && (rc = calib_random(calib_spec, &cfg, &calib)) != CLI_OK) goto out;
+    if (calib_path && (rc = calib_file(calib_path, &cfg, &calib)) != CLI_OK) goto out;
+    rc = CLI_ERR;
+    qo.calib_tokens = calib.ids, qo.n_calib = calib.n, qo.calib_len = calib.len;
+    qo.ignore = (const char *const *)ignore, qo.n_ignore = n_ignore;
+    pb.enabled = stderr_is_terminal();
+    qo.progress = progress_cb, qo.progress_ctx = &pb;
+    r = fp8q_quantize_checkpoint(in, out, &qo, &err);
+    if (pb.drawn) fputc('\n', stderr);
+    if (r != FP8Q_OK) {
+        lib_error(r, &err);
+        goto out;
+    }
+    fprintf(stderr, "quantized %s -> %s (compressed-tensors %s%s)\n", in, out, SCHEME_NAMES[scheme].name,
+            qo.kv_cache ? ", FP8 KV cache" : "");
+    rc = CLI_OK;
+out:
+    if (rc != CLI_OK && created) remove_dir(out);
+    for (i = 0; i < n_ignore; i++) free(ignore[i]);
+    free(ignore);
+    free(calib.ids);
+    return rc;
+}
+
+/* ================================================================ synth */
+
+static const char USAGE_SYNTH[] = "usage: fp8q synth DIR [--preset P] [--dtype D] [--seed S] [--layers N]\n"
+                                  "\n"
+                                  "Writes a Llama checkpoint with random weights (config.json and\n"
+                                  "model.safetensors) into DIR, which is created (it may exist only as an\n"
+                                  "empty directory). The same seed gives the same bytes on every platform.\n"
+                                  "\n"
+                                  "  --preset P   tiny (default): vocab 256, hidden 64, intermediate 176,\n"
+                                  "                 2 layers, 4 heads, 2 kv heads, 256 positions, tied\n"
+                                  "               smollm2-135m: SmolLM2-135M's shape (30 layers, 576 hidden)\n"
+                                  "               llama3-8b-shape: Llama-3-8B's shape (32 layers, 4096\n"
+                                  "                 hidden, vocab 128256, llama3 RoPE scaling, untied)\n"
+                                  "  --dtype D    bf16 (default), f16 or f32\n"
+                                  "  --seed S     generator seed (default 1)\n"
+                                  "  --layers N   override the preset's layer count\n";
+
+typedef struct synth_preset {
+    const char *name;
+    fp8q_llama_config config;
+} synth_preset;
+
+/* torch_dtype is filled in from --dtype. */
+static const synth_preset PRESETS[] = {
+    {"tiny",
+     {.architecture = "LlamaForCausalLM",
+      .vocab_size = 256,
+      .hidden_size = 64,
+      .intermediate_size = 176,
+      .num_hidden_layers = 2,
+      .num_attention_heads = 4,
+      .num_key_value_heads = 2,
+      .head_dim = 16,
+      .max_position_embeddings = 256,
+      .rms_norm_eps = 1e-5,
+      .rope_theta = 10000.0,
+      .tie_word_embeddings = 1}},
+    {"smollm2-135m", /* HuggingFaceTB/SmolLM2-135M config.json */
+     {.architecture = "LlamaForCausalLM",
+      .vocab_size = 49152,
+      .hidden_size = 576,
+      .intermediate_size = 1536,
+      .num_hidden_layers = 30,
+      .num_attention_heads = 9,
+      .num_key_value_heads = 3,
+      .head_dim = 64,
+      .max_position_embeddings = 8192,
+      .rms_norm_eps = 1e-5,
+      .rope_theta = 100000.0,
+      .tie_word_embeddings = 1}},
+    {"llama3-8b-shape", /* meta-llama/Meta-Llama-3.1-8B config.json */
+     {.architecture = "LlamaForCausalLM",
+      .vocab_size = 128256,
+      .hidden_size = 4096,
+      .intermediate_size = 14336,
+      .num_hidden_layers = 32,
+      .num_attention_heads = 32,
+      .num_key_value_heads = 8,
+      .head_dim = 128,
+      .max_position_embeddings = 131072,
+      .rms_norm_eps = 1e-5,
+      .rope_theta = 500000.0,
+      .tie_word_embeddings = 0,
+      .rope_llama3 = 1,
+      .rope_factor = 8.0,
+      .rope_low_freq_factor = 1.0,
+      .rope_high_freq_factor = 4.0,
+      .rope_original_max_position = 8192}},
+};
+
+static int cmd_synth(const cli_parsed *p)
+{
+    const char *dir = p->pos[0], *v;
+    const synth_preset *preset = &PRESETS[0];
+    fp8q_llama_config cfg;
+    fp8q_dtype dtype = FP8Q_BF16;
+    uint64_t seed = 1;
+    int i, x = 0, layers = 0, created, rc;
+    char q[128];
+    fp8q_error err;
+    fp8q_result r;
+    if ((v = opt(p, "--preset"))) {
+        for (i = 0; i < COUNT(PRESETS) && strcmp(v, PRESETS[i].name) != 0; i++) continue;
+        if (i == COUNT(PRESETS))
+            return usage_error("invalid value %s for --preset: expected one of tiny, smollm2-135m, llama3-8b-shape",
+                               quote(q, sizeof q, v));
+        preset = &PRESETS[i];
+    }
+    if ((v = opt(p, "--dtype"))) {
+        if (!parse_name("--dtype", v, DTYPE_NAMES, COUNT(DTYPE_NAMES), &x)) return CLI_USAGE;
+        dtype = (fp8q_dtype)x;
+    }
+    if ((v = opt(p, "--seed")) && !parse_u64("--seed", v, &seed)) return CLI_USAGE;
+    if ((v = opt(p, "--layers")) && !parse_int("--layers", v, 1, 4096, &layers)) return CLI_USAGE;
+    cfg = preset->config;
+    if (layers) cfg.num_hidden_layers = layers;
+    (void)snprintf(cfg.torch_dtype, sizeof cfg.torch_dtype, "%s",
+                   dtype == FP8Q_BF16  ? "bfloat16"
+                   : dtype == FP8Q_F16 ? "float16"
+                                       : "float32");
+    if ((rc = prepare_out_dir(dir, &created)) != CLI_OK) return rc;
+    if ((r = fp8q_write_random_llama(dir, &cfg, dtype, seed, &err)) != FP8Q_OK) {
+        if (created) remove_dir(dir);
+        return lib_error(r, &err);
+    }
+    fprintf(stderr, "wrote %s: %s, %d layers, %s, seed %s\n", dir, preset->name, cfg.num_hidden_layers, cfg.torch_dtype,
+            fmt_u64(q, seed));
+    return CLI_OK;
+}
+
+/* ============================================================== version */
+
+static const char USAGE_VERSION[] = "usage: fp8q version\n"
+                                    "\n"
+                                    "Prints the library version and the SIMD level of this build.\n";
+
+static int cmd_version(const cli_parsed *p)
+{
+    (void)p;
+    printf("fp8q %s\n", fp8q_version());
+    printf("simd: %s\n", fp8q_simd_name());
+    return CLI_OK;
+}
+
+/* ============================================================= commands */
+
+static const cli_opt OPTS_INFO[] = {{"--no-load", NULL, 0}};
+static const cli_opt OPTS_GENERATE[] = {{"--tokens", NULL, 1},   {"-n", NULL, 1},       {"--temperature", NULL, 1},
+                                        {"--top-p", NULL, 1},    {"--seed", NULL, 1},   {"--quant", NULL, 1},
+                                        {"--kv-cache", NULL, 1}, {"--engine", NULL, 1}, {"--gemm", NULL, 1},
+                                        {"--threads", NULL, 1},  {"--stats", NULL, 0}};
+static const cli_opt OPTS_LOGITS[] = {{"--tokens", NULL, 1}, {"--out", "-o", 1},      {"--batch", NULL, 1},
+                                      {"--quant", NULL, 1},  {"--kv-cache", NULL, 1}, {"--engine", NULL, 1},
+                                      {"--gemm", NULL, 1},   {"--threads", NULL, 1},  {"--stats", NULL, 0}};
+static const cli_opt OPTS_QUANTIZE[] = {{"--scheme", NULL, 1},       {"--kv-cache", NULL, 0}, {"--calib", NULL, 1},
+                                        {"--calib-random", NULL, 1}, {"--ignore", NULL, 1},   {"--threads", NULL, 1}};
+static const cli_opt OPTS_SYNTH[] = {
+    {"--preset", NULL, 1}, {"--dtype", NULL, 1}, {"--seed", NULL, 1}, {"--layers", NULL, 1}};
+
+/* Every option table fits cli_parsed.value (a negative array size otherwise). */
+typedef char cli_opts_fit[COUNT(OPTS_GENERATE) <= CLI_MAX_OPTS && COUNT(OPTS_LOGITS) <= CLI_MAX_OPTS &&
+                                  COUNT(OPTS_QUANTIZE) <= CLI_MAX_OPTS && COUNT(OPTS_SYNTH) <= CLI_MAX_OPTS
+                              ? 1
+                              : -1];
+
+static const char *const POS_DIR[] = {"DIR"};
+static const char *const POS_IN_OUT[] = {"IN", "OUT"};
+
+static const cli_command COMMANDS[] = {
+    {"info", "describe a checkpoint: shape, tensors, scheme, memory", USAGE_INFO, OPTS_INFO, COUNT(OPTS_INFO), 1, 1,
+     POS_DIR, cmd_info},
+    {"generate", "generate token ids from a prompt of token ids", USAGE_GENERATE, OPTS_GENERATE, COUNT(OPTS_GENERATE),
+     1, 1, POS_DIR, cmd_generate},
+    {"logits", "write the logits of every position (float32)", USAGE_LOGITS, OPTS_LOGITS, COUNT(OPTS_LOGITS), 1, 1,
+     POS_DIR, cmd_logits},
+    {"quantize", "write a compressed-tensors FP8 checkpoint", USAGE_QUANTIZE, OPTS_QUANTIZE, COUNT(OPTS_QUANTIZE), 2, 2,
+     POS_IN_OUT, cmd_quantize},
+    {"synth", "write a Llama checkpoint with random weights", USAGE_SYNTH, OPTS_SYNTH, COUNT(OPTS_SYNTH), 1, 1, POS_DIR,
+     cmd_synth},
+    {"version", "print the library version", USAGE_VERSION, NULL, 0, 0, 0, NULL, cmd_version},
+};
+
+static void print_commands(FILE *f)
+{
+    int i;
+    fprintf(f,
+            "usage: fp8q COMMAND [ARGS...]\n\nFP8 Llama checkpoints from the command line (fp8q %s).\n\n"
+            "commands:\n",
+            fp8q_version());
+    for (i = 0; i < COUNT(COMMANDS); i++) fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f, "\n'fp8q COMMAND --help' describes a command. Exit status: 0 success, 1 runtime\n"
+               "error, 2 usage error.\n");
+}
+
+static const cli_command *find_command(const char *name)
+{
+    int i;
+    for (i = 0; i < COUNT(COMMANDS); i++)
+        if (strcmp(name, COMMANDS[i].name) == 0) return &COMMANDS[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    const cli_command *cmd;
+    cli_parsed p;
+    char q[128];
+    int rc;
+    if (argc < 2) {
+        print_commands(stderr);
+        return CLI_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        if (argc > 2 && (cmd = find_command(argv[2])) != NULL) {
+            fputs(cmd->usage, stdout);
+            return CLI_OK;
+        }
+        if (argc > 2) return usage_error("unknown command %s (see fp8q --help)", quote(q, sizeof q, argv[2]));
+        print_commands(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) return cmd_version(NULL);
+    if (!(cmd = find_command(argv[1])))
+        return usage_error("unknown command %s (see fp8q --help)", quote(q, sizeof q, argv[1]));
+    if ((rc = parse_args(cmd, argc - 2, argv + 2, &p)) >= 0) return rc;
+    rc = cmd->run(&p);
+    if (fflush(stdout) != 0 && rc == CLI_OK) rc = runtime_error("cannot write to stdout");
+    return rc;
+}
