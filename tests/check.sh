@@ -66,6 +66,11 @@ else missing "freestanding arm-none-eabi build" arm-none-eabi-gcc; fi
 echo "== other machines"
 if have s390x-linux-gnu-gcc && have qemu-s390x; then
     step "big-endian s390x (qemu-s390x), full suite" sh -c "s390x-linux-gnu-gcc $STRICT -O2 -static tests/test_fp8q.c -lm -o $BUILD/test_s390x && s390x-linux-gnu-gcc $STRICT -O2 -static tests/test_json.c -lm -o $BUILD/test_json_s390x && s390x-linux-gnu-gcc $STRICT -O2 -static tests/test_safetensors.c -lm -o $BUILD/test_st_s390x && RUNNER=qemu-s390x sh tests/run_tests.sh $BUILD/test_s390x $BUILD/test_json_s390x $BUILD/test_st_s390x && qemu-s390x $BUILD/test_s390x | grep -q big-endian"
+    # The model computes in float32; s390x GCC evaluates float expressions in
+    # double under -std=c99 (FLT_EVAL_METHOD 1), which moves results by ulps
+    # and can flip an FP8 activation code: -fexcess-precision=fast gives
+    # float32 arithmetic (README, "Model numerics").
+    step "big-endian s390x (qemu-s390x): model, checkpoint writer, regex, CLI" sh -c "s390x-linux-gnu-gcc $STRICT -fexcess-precision=fast -O2 -static tests/test_model.c -lm -pthread -o $BUILD/test_model_s390x && s390x-linux-gnu-gcc $STRICT -O2 -static tests/test_regex.c -lm -pthread -o $BUILD/test_regex_s390x && mkdir -p $BUILD/s390x && s390x-linux-gnu-gcc $STRICT -O2 -static -I. tools/fp8q.c -lm -pthread -o $BUILD/s390x/fp8q && RUNNER=qemu-s390x sh tests/run_tests.sh $BUILD/test_model_s390x $BUILD/test_regex_s390x && RUNNER=qemu-s390x sh tests/test_cli.sh $BUILD/s390x"
 else missing "big-endian s390x" "s390x-linux-gnu-gcc/qemu-s390x"; fi
 if have aarch64-linux-gnu-gcc && have qemu-aarch64; then
     step "AArch64 NEON (qemu-aarch64), full suite" sh -c "aarch64-linux-gnu-gcc $STRICT -O2 -static tests/test_fp8q.c -lm -o $BUILD/test_aarch64 && RUNNER=qemu-aarch64 sh tests/run_tests.sh $BUILD/test_aarch64 && qemu-aarch64 $BUILD/test_aarch64 | grep -q 'bulk path: neon'"
@@ -73,6 +78,7 @@ else missing "AArch64 NEON" "aarch64-linux-gnu-gcc/qemu-aarch64"; fi
 if have x86_64-w64-mingw32-gcc && have wine; then
     export WINEDEBUG=-all WINEPREFIX="${WINEPREFIX:-$(pwd)/$BUILD/wineprefix}"
     step "Windows x86-64 (mingw-w64, wine), full suite" sh -c "x86_64-w64-mingw32-gcc $STRICT -O2 tests/test_fp8q.c -o $BUILD/test_win.exe && x86_64-w64-mingw32-gcc $STRICT -O2 tests/test_json.c -o $BUILD/test_json_win.exe && x86_64-w64-mingw32-gcc $STRICT -O2 tests/test_safetensors.c -o $BUILD/test_st_win.exe && RUNNER=wine sh tests/run_tests.sh $BUILD/test_win.exe $BUILD/test_json_win.exe $BUILD/test_st_win.exe"
+    step "Windows x86-64 (mingw-w64, wine): regex, command-line tool" sh -c "x86_64-w64-mingw32-gcc $STRICT -O2 tests/test_regex.c -o $BUILD/test_regex_win.exe && mkdir -p $BUILD/win && x86_64-w64-mingw32-gcc $STRICT -O2 -I. tools/fp8q.c -o $BUILD/win/fp8q.exe && RUNNER=wine sh tests/run_tests.sh $BUILD/test_regex_win.exe && RUNNER=wine sh tests/test_cli.sh $BUILD/win"
 else missing "Windows mingw-w64/wine" "x86_64-w64-mingw32-gcc/wine"; fi
 
 echo "== sanitizers and layout"
@@ -83,10 +89,12 @@ if have clang; then
     step "ASan+UBSan (clang), JSON parser" sh -c "clang $STRICT $SAN tests/test_json.c -lm -o $BUILD/test_json_asan && sh tests/run_tests.sh $BUILD/test_json_asan"
     step "ASan+UBSan (clang), safetensors" sh -c "clang $STRICT $SAN tests/test_safetensors.c -lm -o $BUILD/test_st_asan && clang $STRICT $SAN -DFP8Q_NO_MMAP -DFP8Q_MAX_TENSORS=5 -DFP8Q_MAX_HEADER_SIZE=4096 tests/test_safetensors.c -lm -o $BUILD/test_st_asan_limits && sh tests/run_tests.sh $BUILD/test_st_asan $BUILD/test_st_asan_limits"
     step "ASan+UBSan (clang), config.json and checkpoints" sh -c "clang $STRICT $SAN tests/test_config.c -lm -o $BUILD/test_config_asan && sh tests/run_tests.sh $BUILD/test_config_asan"
+    step "ASan+UBSan (clang), model, writer, regex" sh -c "clang $STRICT $SAN tests/test_model.c -lm -pthread -o $BUILD/test_model_asan && clang $STRICT $SAN tests/test_regex.c -lm -pthread -o $BUILD/test_regex_asan && sh tests/run_tests.sh $BUILD/test_model_asan $BUILD/test_regex_asan"
+    step "ASan+UBSan (clang), command-line tool" sh -c "mkdir -p $BUILD/asan && clang $STRICT $SAN -I. tools/fp8q.c -lm -pthread -o $BUILD/asan/fp8q && sh tests/test_cli.sh $BUILD/asan"
     step "ASan+UBSan (clang), avx512" sh -c "clang $STRICT $SAN -mavx512f tests/test_fp8q.c -lm -pthread -o $BUILD/test_asan_avx512 && sh tests/run_tests.sh $BUILD/test_asan_avx512"
 else missing "ASan+UBSan" clang; fi
 if have clang; then
-    step "libFuzzer (ASan+UBSan): JSON and safetensors parsers, ${FUZZ_SECONDS:-60} s each" sh -c "FUZZ_SECONDS=${FUZZ_SECONDS:-60} sh tests/fuzz/run.sh"
+    step "libFuzzer (ASan+UBSan): JSON, safetensors and regex parsers, ${FUZZ_SECONDS:-60} s each" sh -c "FUZZ_SECONDS=${FUZZ_SECONDS:-60} sh tests/fuzz/run.sh"
 else missing "libFuzzer" clang; fi
 if have clang-format; then
     step "clang-format --dry-run -Werror" clang-format --dry-run -Werror fp8q.h examples/*.c tools/*.c tests/*.c tests/*.h tests/*.cpp tests/fuzz/*.c bench/*.c bench/*.h

@@ -36,12 +36,13 @@ skip() {
 }
 
 # run ARGS...: runs the tool; sets rc, stdout in $TMP/out, stderr in $TMP/err
-# (carriage returns removed, for Windows builds).
+# (carriage returns removed, for Windows builds; lines wine itself prints,
+# "wine: ..." / "wineserver: ...", dropped).
 run() {
     $RUNNER "$BIN" "$@" >"$TMP/out.raw" 2>"$TMP/err.raw"
     rc=$?
     tr -d '\r' <"$TMP/out.raw" >"$TMP/out"
-    tr -d '\r' <"$TMP/err.raw" >"$TMP/err"
+    tr -d '\r' <"$TMP/err.raw" | grep -v -E '^wine(server)?: ' >"$TMP/err"
 }
 
 # expect DESC STATUS [TEXT]: the last run exited with STATUS and, for an
