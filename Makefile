@@ -45,9 +45,13 @@ $(BUILD):
 $(BUILD)/fp8q_demo: examples/demo.c $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm
 
-# the command-line tool: info, generate, logits, quantize, synth
+# the command-line tool: info, generate, logits, quantize, synth. Built for
+# this machine's CPU (the fast GEMM kernels need AVX2+FMA+F16C or AVX-512);
+# CLI_CFLAGS="-O2" gives a portable binary.
+NATIVE := $(shell $(CC) -march=native -E -x c /dev/null >/dev/null 2>&1 && echo -march=native)
+CLI_CFLAGS ?= $(CFLAGS) $(NATIVE)
 $(BUILD)/fp8q: tools/fp8q.c $(HEADER) | $(BUILD)
-	$(CC) $(STRICT) $(CFLAGS) -I. $< -o $@ -lm -pthread
+	$(CC) $(STRICT) $(CLI_CFLAGS) -I. $< -o $@ -lm -pthread
 
 run: $(BUILD)/fp8q_demo
 	./$(BUILD)/fp8q_demo

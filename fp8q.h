@@ -8973,10 +8973,17 @@ static const float *fp8q__matrix_row(const fp8q_matrix *w, int r, float *buf)
 {
     size_t k, off = (size_t)r * (size_t)w->cols;
     if (w->dtype == FP8Q_F32) return (const float *)w->data + off;
-    for (k = 0; k < (size_t)w->cols; k++) {
-        uint16_t h = ((const uint16_t *)w->data)[off + k];
-        buf[k] = w->dtype == FP8Q_BF16 ? fp8q_bf16_to_f32(h) : fp8q_f16_to_f32(h);
+    if (w->dtype == FP8Q_BF16) { /* the high half of a float32: a loop compilers vectorize */
+        const uint16_t *h = (const uint16_t *)w->data + off;
+        const size_t n = (size_t)w->cols; /* a local: buf might alias *w as far as the compiler knows */
+        float *out = buf;
+        for (k = 0; k < n; k++) {
+            const uint32_t u = (uint32_t)h[k] << 16;
+            FP8Q__MEMCPY(&out[k], &u, 4);
+        }
+        return buf;
     }
+    for (k = 0; k < (size_t)w->cols; k++) buf[k] = fp8q_f16_to_f32(((const uint16_t *)w->data)[off + k]);
     return buf;
 }
 
@@ -8989,6 +8996,28 @@ static float fp8q__dot(const float *a, const float *b, size_t n)
     for (; k + 8 <= n; k += 8)
         for (j = 0; j < 8; j++) s[j] += a[k + j] * b[k + j];
     for (; k < n; k++) s[k & 7] += a[k] * b[k];
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+/* fp8q__dot with b given as bfloat16 bits, decoded on the fly: the same
+   partial sums in the same order, so the same result as decoding first. */
+static float fp8q__dot_bf16(const float *a, const uint16_t *b, size_t n)
+{
+    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t k = 0, j;
+    for (; k + 8 <= n; k += 8)
+        for (j = 0; j < 8; j++) {
+            const uint32_t u = (uint32_t)b[k + j] << 16;
+            float w;
+            FP8Q__MEMCPY(&w, &u, 4);
+            s[j] += a[k + j] * w;
+        }
+    for (; k < n; k++) {
+        const uint32_t u = (uint32_t)b[k] << 16;
+        float w;
+        FP8Q__MEMCPY(&w, &u, 4);
+        s[k & 7] += a[k] * w;
+    }
     return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
 
@@ -9007,14 +9036,16 @@ static void fp8q__dense_task(void *arg, size_t task)
     const int K = j->w->cols, N = j->w->rows;
     int n, m, n1 = (int)(task + 1) * FP8Q__DENSE_NB;
     float *buf = NULL;
-    if (j->w->dtype != FP8Q_F32 && !(buf = (float *)malloc((size_t)K * sizeof(float)))) {
+    if (j->w->dtype == FP8Q_F16 && !(buf = (float *)malloc((size_t)K * sizeof(float)))) {
         j->failed = 1;
         return;
     }
     for (n = (int)task * FP8Q__DENSE_NB; n < n1 && n < N; n++) {
-        const float *wr = fp8q__matrix_row(j->w, n, buf);
+        const uint16_t *wb = j->w->dtype == FP8Q_BF16 ? (const uint16_t *)j->w->data + (size_t)n * (size_t)K : NULL;
+        const float *wr = wb ? NULL : fp8q__matrix_row(j->w, n, buf);
         for (m = 0; m < j->M; m++) {
-            float v = fp8q__dot(j->x + (size_t)m * (size_t)K, wr, (size_t)K);
+            const float *xr = j->x + (size_t)m * (size_t)K;
+            float v = wb ? fp8q__dot_bf16(xr, wb, (size_t)K) : fp8q__dot(xr, wr, (size_t)K);
             j->y[(size_t)m * (size_t)N + (size_t)n] = j->bias ? v + j->bias[n] : v;
         }
     }
