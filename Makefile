@@ -1,5 +1,5 @@
 # fp8q — build, run, test.
-#   make run     the demo on its built-in default
+#   make run     the demo on its built-in default, then the FP8 model on a synthetic SmolLM2-shaped Llama
 #   make test    the test suite (under a minute; gcc and make are enough)
 #   make check   test + exhaustive CUDA comparison + portability/sanitizer matrix
 #   make bench   conversion throughput vs memcpy, GEMM vs OpenBLAS
@@ -53,8 +53,9 @@ CLI_CFLAGS ?= $(CFLAGS) $(NATIVE)
 $(BUILD)/fp8q: tools/fp8q.c $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CLI_CFLAGS) -I. $< -o $@ -lm -pthread
 
-run: $(BUILD)/fp8q_demo
+run: $(BUILD)/fp8q_demo $(BUILD)/fp8q
 	./$(BUILD)/fp8q_demo
+	@sh examples/run_model.sh $(BUILD)
 
 $(BUILD)/test_%: tests/test_fp8q.c $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) $(FLAGS_$*) $< -o $@ -lm -pthread

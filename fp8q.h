@@ -1206,7 +1206,8 @@ FP8QDEF fp8q_result fp8q_safetensors_write_stream(const char *path, const fp8q_t
 /* Writes DIR/config.json and DIR/model.safetensors: a Llama model of shape
    cfg with weights from a fixed generator (splitmix64 seeded per tensor
    from seed: the same bytes on every platform): linear weights uniform in
-   +-sqrt(3/in), embeddings in +-1, norm weights in 1 +- 0.1; dtype F32,
+   +-sqrt(3/in) (o_proj and down_proj divided by sqrt(2 layers)),
+   embeddings in +-1, norm weights in 1 +- 0.1; dtype F32,
    BF16 or F16; tensors streamed one at a time. For tests, benchmarks and
    the offline demo. DIR must exist. */
 FP8QDEF fp8q_result fp8q_write_random_llama(const char *dir, const fp8q_llama_config *cfg, fp8q_dtype dtype,
@@ -9410,7 +9411,10 @@ static fp8q_result fp8q__write_config(const char *dir, const fp8q_llama_config *
     return FP8Q_OK;
 }
 
-/* One tensor of a random model: kind 0 linear (+-sqrt(3/in)), 1 embedding (+-1), 2 norm (1 +- 0.1). */
+/* One tensor of a random model: kind 0 linear (+-sqrt(3/in)), 1 embedding
+   (+-1), 2 norm (1 +- 0.1), 3 a linear writing into the residual stream
+   (o_proj, down_proj: +-sqrt(3/in/(2 layers)), GPT-2's scaled init, so the
+   stream does not drown the token's own embedding). */
 typedef struct fp8q__rand_tensor {
     char name[96];
     uint64_t shape[2];
@@ -9419,6 +9423,7 @@ typedef struct fp8q__rand_tensor {
 
 typedef struct fp8q__rand_ctx {
     const fp8q__rand_tensor *t;
+    int n_layers;
     fp8q_dtype dtype;
     uint64_t seed;
 } fp8q__rand_ctx;
@@ -9437,7 +9442,10 @@ static fp8q_result fp8q__rand_fill(void *ctx_, size_t i, void *dst, size_t bytes
     const fp8q__rand_tensor *t = &ctx->t[i];
     const size_t n = bytes / (ctx->dtype == FP8Q_F32 ? 4u : 2u);
     uint64_t st = ctx->seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(i + 1));
-    const float a = t->kind == 0 ? (float)sqrt(3.0 / (double)t->shape[1]) : t->kind == 1 ? 1.0f : 0.1f;
+    const float a = t->kind == 0   ? (float)sqrt(3.0 / (double)t->shape[1])
+                    : t->kind == 3 ? (float)sqrt(3.0 / (double)t->shape[1] / (2.0 * ctx->n_layers))
+                    : t->kind == 1 ? 1.0f
+                                   : 0.1f;
     uint8_t *p = (uint8_t *)dst;
     size_t k;
     (void)err;
@@ -9505,7 +9513,7 @@ FP8QDEF fp8q_result fp8q_write_random_llama(const char *dir, const fp8q_llama_co
         for (k = 0; k < 7; k++) {
             (void)snprintf(nm, sizeof nm, "model.layers.%d.%s.%s.weight", l, fp8q__module_parent[k],
                            fp8q__module_names[k]);
-            FP8Q__RT(nm, outs[k], ins[k], 0);
+            FP8Q__RT(nm, outs[k], ins[k], k == FP8Q_MOD_O || k == FP8Q_MOD_DOWN ? 3 : 0);
         }
     }
     FP8Q__RT("model.norm.weight", cfg->hidden_size, 0, 2);
@@ -9513,7 +9521,7 @@ FP8QDEF fp8q_result fp8q_write_random_llama(const char *dir, const fp8q_llama_co
 #undef FP8Q__RT
     for (i = 0; i < n; i++)
         out[i].name = t[i].name, out[i].dtype = dtype, out[i].ndim = t[i].ndim, out[i].shape = t[i].shape;
-    ctx.t = t, ctx.dtype = dtype, ctx.seed = seed;
+    ctx.t = t, ctx.n_layers = cfg->num_hidden_layers, ctx.dtype = dtype, ctx.seed = seed;
     r = fp8q__write_config(dir, cfg, dtype, err);
     if (r == FP8Q_OK) {
         static const char *const mk[1] = {"format"}, *const mv[1] = {"pt"};

@@ -816,6 +816,71 @@ static void test_writer_errors(void)
     rm_dir(out);
 }
 
+/* Replaces the whole "quantization_config" object of the config text. */
+static void mck_set_qconfig(mutable_ck *c, const char *obj)
+{
+    char *at = strstr(c->config, "\"quantization_config\""), *p, *n;
+    int depth = 0;
+    size_t a, b, lo = strlen(obj), len = strlen(c->config);
+    if (!at || !(p = strchr(at, '{'))) return;
+    for (; *p; p++) {
+        depth += *p == '{' ? 1 : *p == '}' ? -1 : 0;
+        if (depth == 0) break;
+    }
+    a = (size_t)(strchr(at, '{') - c->config), b = (size_t)(p - c->config) + 1;
+    n = (char *)malloc(len - (b - a) + lo + 1);
+    memcpy(n, c->config, a);
+    memcpy(n + a, obj, lo);
+    memcpy(n + a + lo, c->config + b, len - b + 1);
+    free(c->config);
+    c->config = n;
+}
+
+/* The same weights under quant_method "fp8" (AutoFP8 / vLLM serialized,
+   per-tensor) and "fbgemm_fp8" (per-channel, per-token activations with an
+   upper bound) run like the compressed-tensors checkpoint on the vLLM
+   engine: bit-identical logits (no token amax reaches the bound of 1200). */
+static void test_other_quant_methods(void)
+{
+    fp8q_model_options o = opts("auto", FP8Q_ENGINE_VLLM, FP8Q_KV_AUTO);
+    char dir[200];
+    mutable_ck c;
+    ref_logits r;
+    float *want, *got;
+    fp8q_model m;
+    fp8q_error e;
+    if (!load_ref(&r, FIX "tiny-fp8-static/ref.safetensors", "logits")) return;
+    (void)snprintf(dir, sizeof dir, "%s/autofp8", g_root);
+    mck_load(&c, FIX "tiny-fp8-static");
+    mck_set_qconfig(
+        &c, "{\"quant_method\": \"fp8\", \"activation_scheme\": \"static\", \"ignored_layers\": [\"lm_head\"]}");
+    mck_save(&c, dir);
+    mck_free(&c);
+    want = run_logits(FIX "tiny-fp8-static", &o, r.tokens, r.n, 0);
+    got = run_logits(dir, &o, r.tokens, r.n, 0);
+    CHECK(want && got && memcmp(want, got, (size_t)r.n * (size_t)r.vocab * sizeof(float)) == 0, "fp8 (static) differs");
+    CHECK(fp8q_model_load(&m, dir, &o, &e) == FP8Q_OK && strstr(m.scheme, "fp8 (tensor weights, static"), "%s",
+          m.scheme);
+    fp8q_model_free(&m);
+    free(want), free(got), free(r.logits);
+    rm_dir(dir);
+    if (!load_ref(&r, FIX "tiny-fp8-dynamic/ref.safetensors", "logits")) return;
+    mck_load(&c, FIX "tiny-fp8-dynamic");
+    mck_set_qconfig(&c, "{\"quant_method\": \"fbgemm_fp8\", \"activation_scale_ub\": 1200.0, "
+                        "\"modules_to_not_convert\": [\"lm_head\"]}");
+    mck_save(&c, dir);
+    mck_free(&c);
+    want = run_logits(FIX "tiny-fp8-dynamic", &o, r.tokens, r.n, 0);
+    got = run_logits(dir, &o, r.tokens, r.n, 0);
+    CHECK(want && got && memcmp(want, got, (size_t)r.n * (size_t)r.vocab * sizeof(float)) == 0, "fbgemm_fp8 differs");
+    CHECK(fp8q_model_load(&m, dir, &o, &e) == FP8Q_OK && m.layers &&
+              strcmp(m.layers[0].mod[FP8Q_MOD_Q].act_recipe->name, "fbgemm-per-row") == 0,
+          "fbgemm recipe");
+    fp8q_model_free(&m);
+    free(want), free(got), free(r.logits);
+    rm_dir(dir);
+}
+
 /* ------------------------------------------------ malformed checkpoints */
 
 typedef struct bad_ck {
@@ -1068,6 +1133,7 @@ int main(void)
     run_case("writer: static FP8 vs llm-compressor", test_writer_fp8_static);
     run_case("writer: static FP8 + KV cache, BF16 GQA", test_writer_fp8_static_kv_bf16);
     run_case("writer: errors", test_writer_errors);
+    run_case("quant_method fp8 (AutoFP8) and fbgemm_fp8", test_other_quant_methods);
     run_case("malformed checkpoints: code and message", test_malformed);
     run_case("corrupt model.safetensors", test_corrupt_file);
     run_case("forward and state errors", test_forward_errors);
