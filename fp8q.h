@@ -403,6 +403,37 @@ typedef enum fp8q_gaudi { FP8Q_GAUDI2 = 2, FP8Q_GAUDI3 = 3 } fp8q_gaudi;
 
 FP8QDEF float fp8q_inc_fullscale(fp8q_gaudi device);
 FP8QDEF float fp8q_inc_scale(float maxabs, fp8q_inc_rounding rounding, fp8q_gaudi device, float backoff);
+
+/* INC's scale configuration of one tensor kind (INC.md 2.4, 3.4): the
+   granularity (per tensor, or per channel: weight rows / activation
+   tokens), where the value comes from, its rounding and the backoff. */
+typedef enum fp8q_inc_granularity { FP8Q_INC_PTS = 0, FP8Q_INC_PCS = 1 } fp8q_inc_granularity;
+typedef enum fp8q_inc_value_type {
+    FP8Q_INC_MAXABS = 0,      /* from measured / actual max |x| */
+    FP8Q_INC_FIXED_VALUE = 1, /* a constant (UNIT_SCALE, HW_ALIGNED_SINGLE_SCALE) */
+    FP8Q_INC_OPT = 2,         /* minimum-MSE search over candidate scales (weights) */
+    FP8Q_INC_DUMMY_SCALES = 3
+} fp8q_inc_value_type;
+typedef struct fp8q_inc_scale_cfg {
+    fp8q_inc_granularity granularity;
+    fp8q_inc_value_type value_type;
+    fp8q_inc_rounding rounding;
+    float backoff;
+} fp8q_inc_scale_cfg;
+
+/* The 13 predefined INC scale methods (INC.md 3.4), in its table order:
+   weight and activation configurations, and whether the method exists only
+   with dynamic_quantization. */
+typedef struct fp8q_inc_method {
+    const char *name; /* upper case, e.g. "MAXABS_HW" */
+    fp8q_inc_scale_cfg weight, activation;
+    int dynamic_only;
+} fp8q_inc_method;
+
+FP8QDEF int fp8q_inc_method_count(void);
+FP8QDEF const fp8q_inc_method *fp8q_inc_method_at(int i);
+/* By name, case-insensitive ASCII ("maxabs_hw" finds MAXABS_HW); NULL if unknown. */
+FP8QDEF const fp8q_inc_method *fp8q_inc_method_get(const char *name);
 /* ------------------------------------------------------------ W8A8 GEMM */
 
 /* Element types. The first three are also the GEMM output types; the rest
@@ -2543,6 +2574,57 @@ FP8QDEF float fp8q_inc_scale(float maxabs, fp8q_inc_rounding rounding, fp8q_gaud
     if (g2) e = e >= 0 ? (e + 3) / 4 * 4 : -((-e) / 4 * 4); /* ceil(e / 4) * 4 */
     p = e > 127 ? hi : e < -149 ? 0.0f : fp8q__pow2f(e);
     return p < lo ? lo : p > hi ? hi : p;
+}
+
+/* INC.md 3.4. Backoffs: static weights 0.5, activations 0.25; dynamic 0.5;
+   FIXED and OPT ignore theirs (OPT PCS uses 0.5 for its reference). */
+#define FP8Q__IC(g, v, r, b)                                                                                           \
+    {                                                                                                                  \
+        FP8Q_INC_##g, FP8Q_INC_##v, FP8Q_INC_##r, b                                                                    \
+    }
+static const fp8q_inc_method fp8q__inc_methods[] = {
+    {"UNIT_SCALE", FP8Q__IC(PTS, FIXED_VALUE, UNIT, 1.0f), FP8Q__IC(PTS, FIXED_VALUE, UNIT, 1.0f), 0},
+    {"HW_ALIGNED_SINGLE_SCALE", FP8Q__IC(PTS, FIXED_VALUE, HW_ALIGNED_FIXED, 1.0f),
+     FP8Q__IC(PTS, FIXED_VALUE, HW_ALIGNED_FIXED, 1.0f), 0},
+    {"MAXABS_HW", FP8Q__IC(PTS, MAXABS, HW_ALIGNED, 0.5f), FP8Q__IC(PTS, MAXABS, HW_ALIGNED, 0.25f), 0},
+    {"MAXABS_POW2", FP8Q__IC(PTS, MAXABS, POW2, 0.5f), FP8Q__IC(PTS, MAXABS, POW2, 0.25f), 0},
+    {"MAXABS_ARBITRARY", FP8Q__IC(PTS, MAXABS, IDENTITY, 0.5f), FP8Q__IC(PTS, MAXABS, IDENTITY, 0.25f), 0},
+    {"MAXABS_HW_OPT_WEIGHT", FP8Q__IC(PTS, OPT, HW_ALIGNED, 0.5f), FP8Q__IC(PTS, MAXABS, HW_ALIGNED, 0.25f), 0},
+    {"MAXABS_POW2_OPT_WEIGHT", FP8Q__IC(PTS, OPT, POW2, 0.5f), FP8Q__IC(PTS, MAXABS, POW2, 0.25f), 0},
+    {"ACT_MAXABS_HW_WEIGHTS_PCS_MAXABS_POW2", FP8Q__IC(PCS, MAXABS, POW2, 0.5f),
+     FP8Q__IC(PTS, MAXABS, HW_ALIGNED, 0.25f), 0},
+    {"ACT_MAXABS_HW_WEIGHTS_PCS_OPT_POW2", FP8Q__IC(PCS, OPT, POW2, 0.5f), FP8Q__IC(PTS, MAXABS, HW_ALIGNED, 0.25f), 0},
+    {"ACT_MAXABS_POW2_WEIGHTS_PCS_MAXABS_POW2", FP8Q__IC(PCS, MAXABS, POW2, 0.5f), FP8Q__IC(PTS, MAXABS, POW2, 0.25f),
+     0},
+    {"ACT_MAXABS_POW2_WEIGHTS_PCS_OPT_POW2", FP8Q__IC(PCS, OPT, POW2, 0.5f), FP8Q__IC(PTS, MAXABS, POW2, 0.25f), 0},
+    {"ACT_MAXABS_PCS_POW2_WEIGHT_MAXABS_PTS_POW2_HW", FP8Q__IC(PTS, MAXABS, HW_ALIGNED, 0.5f),
+     FP8Q__IC(PCS, MAXABS, POW2, 0.5f), 1},
+    {"MAXABS_PCS_POW2", FP8Q__IC(PCS, MAXABS, POW2, 0.5f), FP8Q__IC(PCS, MAXABS, POW2, 0.5f), 1},
+};
+#undef FP8Q__IC
+#define FP8Q__INC_METHOD_COUNT (int)(sizeof fp8q__inc_methods / sizeof fp8q__inc_methods[0])
+
+FP8QDEF int fp8q_inc_method_count(void) { return FP8Q__INC_METHOD_COUNT; }
+
+FP8QDEF const fp8q_inc_method *fp8q_inc_method_at(int i)
+{
+    return i >= 0 && i < FP8Q__INC_METHOD_COUNT ? &fp8q__inc_methods[i] : NULL;
+}
+
+FP8QDEF const fp8q_inc_method *fp8q_inc_method_get(const char *name)
+{
+    int i;
+    size_t k;
+    for (i = 0; name && i < FP8Q__INC_METHOD_COUNT; i++) {
+        const char *m = fp8q__inc_methods[i].name;
+        for (k = 0; name[k] && m[k]; k++) {
+            char c = name[k];
+            if (c >= 'a' && c <= 'z') c = (char)(c - 'a' + 'A');
+            if (c != m[k]) break;
+        }
+        if (!name[k] && !m[k]) return &fp8q__inc_methods[i];
+    }
+    return NULL;
 }
 /* ------------------------------------------------------------ W8A8 GEMM */
 
