@@ -87,7 +87,7 @@ $(BUILD)/level_%.o: tests/simd_level.c tests/simd_level.h $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) $(FLAGS_$*) -DLEVEL=$* -c $< -o $@
 
 $(BUILD)/check_exhaustive: tests/check_exhaustive.c $(foreach l,scalar sse2 sse41 avx2 avx512,$(BUILD)/level_$(l).o)
-	$(CC) $(STRICT) $(CFLAGS) $(if $(CUDA_INC),-DHAVE_CUDA_FP8 -isystem $(CUDA_INC)) $^ -o $@ -pthread
+	$(CC) $(STRICT) $(CFLAGS) $(if $(CUDA_INC),-DHAVE_CUDA_FP8 -isystem $(CUDA_INC)) $^ -o $@ -lm -pthread
 
 check: test $(BUILD)/check_exhaustive
 	@CUDA_INC="$(CUDA_INC)" CC="$(CC)" sh tests/check.sh

@@ -46,7 +46,7 @@ else missing "C++ build" g++; fi
 if have tcc; then
     step "tcc build, run" sh -c "tcc -Wall -Werror tests/test_fp8q.c -lm -o $BUILD/test_tcc && sh tests/run_tests.sh $BUILD/test_tcc"
 else missing "tcc build" tcc; fi
-step "FP8Q_STATIC: two copies linked into one program" sh -c "$CC $STRICT -O2 -c tests/static_a.c -o $BUILD/static_a.o && $CC $STRICT -O2 -c tests/static_b.c -o $BUILD/static_b.o && $CC $BUILD/static_a.o $BUILD/static_b.o -o $BUILD/test_static && sh tests/run_tests.sh $BUILD/test_static"
+step "FP8Q_STATIC: two copies linked into one program" sh -c "$CC $STRICT -O2 -c tests/static_a.c -o $BUILD/static_a.o && $CC $STRICT -O2 -c tests/static_b.c -o $BUILD/static_b.o && $CC $BUILD/static_a.o $BUILD/static_b.o -o $BUILD/test_static -lm -pthread && sh tests/run_tests.sh $BUILD/test_static"
 step "host freestanding build (-ffreestanding -nostdlib): no undefined symbols" sh -c "$CC $STRICT -ffreestanding -nostdlib -O2 -c tests/freestanding.c -o $BUILD/fs_host.o && test -z \"\$(nm -u $BUILD/fs_host.o)\""
 if have arm-none-eabi-gcc; then
     FS="$STRICT -ffreestanding -nostdlib -Os -mthumb"
