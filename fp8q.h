@@ -1090,8 +1090,9 @@ typedef struct fp8q_model_options {
 
 /* The modules of one layer, in order, then lm_head; their Hugging Face
    names are model.layers.N.self_attn.q_proj ... model.layers.N.mlp.down_proj
-   and lm_head. K_CACHE / V_CACHE are the rows written to the KV cache
-   (after RoPE; observers only). */
+   and lm_head. The rest are seen only by observers: K_CACHE / V_CACHE, the
+   rows written to the KV cache (after RoPE); QK, SOFTMAX and AV, the
+   attention's q.K^T, softmax and probs.V (see fp8q_observation). */
 typedef enum fp8q_module {
     FP8Q_MOD_Q = 0,
     FP8Q_MOD_K,
@@ -1103,11 +1104,34 @@ typedef enum fp8q_module {
     FP8Q_MOD_LM_HEAD,
     FP8Q_MOD_K_CACHE,
     FP8Q_MOD_V_CACHE,
+    FP8Q_MOD_QK,
+    FP8Q_MOD_SOFTMAX,
+    FP8Q_MOD_AV,
     FP8Q_MOD_COUNT
 } fp8q_module;
 
-/* "q_proj", "k_proj", ..., "lm_head", "k_cache", "v_cache". */
+/* "q_proj", "k_proj", ..., "lm_head", "k_cache", "v_cache", "matmul_qk",
+   "softmax", "matmul_av". */
 FP8QDEF const char *fp8q_module_name(fp8q_module mod);
+
+/* The module names vLLM gives fp8q's modules on Intel Gaudi (vllm-gaudi's
+   Llama with the HPU attention backend), as INC names and selects them
+   (INC.md 4.1), with the bare class names INC's allowlist/blocklist "types"
+   match:
+     Q, K, V   model.layers.N.self_attn.qkv_proj             QKVParallelLinear (one fused module)
+     O         model.layers.N.self_attn.o_proj               RowParallelLinear
+     GATE, UP  model.layers.N.mlp.gate_up_proj               MergedColumnParallelLinear
+     DOWN      model.layers.N.mlp.down_proj                  RowParallelLinear
+     LM_HEAD   lm_head                                       ParallelLMHead
+     K_CACHE   model.layers.N.self_attn.attn.impl.k_cache    VLLMKVCache   (V_CACHE: v_cache)
+     QK        model.layers.N.self_attn.attn.impl.matmul_qk  Matmul        (AV: matmul_av)
+     SOFTMAX   model.layers.N.self_attn.attn.impl.softmax    Softmax
+   The "attn.impl" path follows the real gpt-oss measurement file (its
+   attention module is called "attn"; Llama's is "self_attn"). Writes the
+   name snprintf-like (returns its full length; layer is ignored for
+   LM_HEAD). */
+FP8QDEF size_t fp8q_inc_module_name(int layer, fp8q_module mod, char *buf, size_t cap);
+FP8QDEF const char *fp8q_inc_module_class(fp8q_module mod);
 
 /* How a linear's input is quantized. */
 typedef enum fp8q_act {
@@ -1183,11 +1207,34 @@ typedef struct fp8q_model {
 FP8QDEF fp8q_result fp8q_model_load(fp8q_model *m, const char *dir, const fp8q_model_options *opt, fp8q_error *err);
 FP8QDEF void fp8q_model_free(fp8q_model *m);
 
-/* Called with every module input (is_output 0) and output (is_output 1),
-   rows x cols float32, row-major, and with K_CACHE / V_CACHE rows before
-   they are stored. layer is -1 for lm_head. For calibration and traces. */
-typedef void (*fp8q_observer_fn)(void *ctx, int layer, fp8q_module mod, int is_output, const float *x, int rows,
-                                 int cols);
+/* What an observer sees: one input or output tensor of one module, rows x
+   cols float32, row-major, valid during the call. For calibration (INC
+   MEASURE, static scales) and traces.
+     linear modules   input 0 [n][in], output 0 [n][out]; layer -1 is lm_head
+     K_CACHE/V_CACHE  input 0: the n new rows [n][kv_heads*head_dim], after
+                      RoPE for K, before they are stored
+     QK, SOFTMAX, AV  one call per attention head (head >= 0), rows = the n
+                      query tokens, len = positions attended (pos + n):
+       QK       input 0 q * head_dim^-0.5 [n][hd] (the query is scaled first,
+                as vLLM's HPU attention does: unconfirmed), input 1 the keys
+                as read from the cache [len][hd], output 0 [n][len]
+       SOFTMAX  input 0 the scores with the causal mask applied as -Inf
+                [n][len], output 0 the probabilities [n][len]
+       AV       input 0 the probabilities [n][len], input 1 the values as
+                read from the cache [len][hd], output 0 [n][hd]
+   Attention internals are recomputed for observers only when one is set
+   (the same arithmetic as the forward; its results do not change). */
+typedef enum fp8q_io { FP8Q_IO_INPUT = 0, FP8Q_IO_OUTPUT = 1 } fp8q_io;
+typedef struct fp8q_observation {
+    int layer; /* 0 .. layers - 1, or -1 for lm_head */
+    fp8q_module mod;
+    fp8q_io io;
+    int index; /* which input or output */
+    int head;  /* attention internals: the query head; else -1 */
+    const float *x;
+    int rows, cols;
+} fp8q_observation;
+typedef void (*fp8q_observer_fn)(void *ctx, const fp8q_observation *o);
 
 /* Run state: the KV cache for up to max_seq positions and the scratch of
    one forward call of up to max_batch tokens. */
@@ -8036,13 +8083,59 @@ FP8QDEF int fp8q_quant_from_name(const char *s, fp8q_quant *out)
 
 /* Module names as Hugging Face names the tensors, with their parent. */
 static const char *const fp8q__module_names[FP8Q_MOD_COUNT] = {
-    "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head", "k_cache", "v_cache"};
+    "q_proj",  "k_proj",  "v_proj",  "o_proj",    "gate_proj", "up_proj",  "down_proj",
+    "lm_head", "k_cache", "v_cache", "matmul_qk", "softmax",   "matmul_av"};
 static const char *const fp8q__module_parent[FP8Q_MOD_DOWN + 1] = {"self_attn", "self_attn", "self_attn", "self_attn",
                                                                    "mlp",       "mlp",       "mlp"};
 
 FP8QDEF const char *fp8q_module_name(fp8q_module mod)
 {
     return (int)mod >= 0 && (int)mod < FP8Q_MOD_COUNT ? fp8q__module_names[mod] : NULL;
+}
+
+/* vLLM's module paths and classes on Gaudi, per fp8q module (see the declaration). */
+static const char *const fp8q__inc_paths[FP8Q_MOD_COUNT] = {"self_attn.qkv_proj",
+                                                            "self_attn.qkv_proj",
+                                                            "self_attn.qkv_proj",
+                                                            "self_attn.o_proj",
+                                                            "mlp.gate_up_proj",
+                                                            "mlp.gate_up_proj",
+                                                            "mlp.down_proj",
+                                                            "lm_head",
+                                                            "self_attn.attn.impl.k_cache",
+                                                            "self_attn.attn.impl.v_cache",
+                                                            "self_attn.attn.impl.matmul_qk",
+                                                            "self_attn.attn.impl.softmax",
+                                                            "self_attn.attn.impl.matmul_av"};
+static const char *const fp8q__inc_classes[FP8Q_MOD_COUNT] = {"QKVParallelLinear",
+                                                              "QKVParallelLinear",
+                                                              "QKVParallelLinear",
+                                                              "RowParallelLinear",
+                                                              "MergedColumnParallelLinear",
+                                                              "MergedColumnParallelLinear",
+                                                              "RowParallelLinear",
+                                                              "ParallelLMHead",
+                                                              "VLLMKVCache",
+                                                              "VLLMKVCache",
+                                                              "Matmul",
+                                                              "Softmax",
+                                                              "Matmul"};
+
+FP8QDEF size_t fp8q_inc_module_name(int layer, fp8q_module mod, char *buf, size_t cap)
+{
+    int n;
+    if ((int)mod < 0 || (int)mod >= FP8Q_MOD_COUNT) {
+        if (cap) buf[0] = 0;
+        return 0;
+    }
+    n = mod == FP8Q_MOD_LM_HEAD ? snprintf(buf, cap, "lm_head")
+                                : snprintf(buf, cap, "model.layers.%d.%s", layer, fp8q__inc_paths[mod]);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+FP8QDEF const char *fp8q_inc_module_class(fp8q_module mod)
+{
+    return (int)mod >= 0 && (int)mod < FP8Q_MOD_COUNT ? fp8q__inc_classes[mod] : NULL;
 }
 
 /* ---- messages */
@@ -9189,13 +9282,22 @@ static fp8q_result fp8q__linear_run(const fp8q_model *m, fp8q_state *s, const fp
     }
 }
 
+static void fp8q__observe(fp8q_state *s, int layer, fp8q_module mod, fp8q_io io, int index, int head, const float *x,
+                          int rows, int cols)
+{
+    fp8q_observation o;
+    if (!s->observer) return;
+    o.layer = layer, o.mod = mod, o.io = io, o.index = index, o.head = head, o.x = x, o.rows = rows, o.cols = cols;
+    s->observer(s->observer_ctx, &o);
+}
+
 static fp8q_result fp8q__module(const fp8q_model *m, fp8q_state *s, int layer, fp8q_module mod, const fp8q_linear *lin,
                                 const float *x, int M, float *y, fp8q_error *err)
 {
     fp8q_result r;
-    if (s->observer) s->observer(s->observer_ctx, layer, mod, 0, x, M, lin->in);
+    fp8q__observe(s, layer, mod, FP8Q_IO_INPUT, 0, -1, x, M, lin->in);
     if ((r = fp8q__linear_run(m, s, lin, x, M, y, err)) != FP8Q_OK) return r;
-    if (s->observer) s->observer(s->observer_ctx, layer, mod, 1, y, M, lin->out);
+    fp8q__observe(s, layer, mod, FP8Q_IO_OUTPUT, 0, -1, y, M, lin->out);
     return FP8Q_OK;
 }
 
@@ -9271,6 +9373,59 @@ static void fp8q__attn_task(void *arg, size_t h)
     }
 }
 
+/* For observers: the attention internals of every head, recomputed with
+   the forward's arithmetic (see fp8q_observation). */
+static fp8q_result fp8q__attn_observe(const fp8q_model *m, fp8q_state *s, const fp8q__attn_job *j, fp8q_error *err)
+{
+    const fp8q_llama_config *c = &m->config;
+    const int hd = c->head_dim, kvd = c->num_key_value_heads * hd, nq = c->num_attention_heads * hd;
+    const int n = j->n, len = j->p0 + j->n;
+    const float scaling = (float)(1.0 / sqrt((double)hd)), ninf = -fp8q__f32_from_bits(0x7F800000u);
+    float *qs = (float *)fp8q__alloc3((size_t)n, (size_t)hd, 1, sizeof(float));
+    float *kk = (float *)fp8q__alloc3((size_t)len, (size_t)hd, 2, sizeof(float)), *vv;
+    float *sc = (float *)fp8q__alloc3((size_t)n, (size_t)len, 2, sizeof(float)), *pr;
+    int h, t, p, d;
+    if (!qs || !kk || !sc) {
+        free(qs), free(kk), free(sc);
+        return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory observing attention (%d x %d)", n, len);
+    }
+    vv = kk + (size_t)len * (size_t)hd, pr = sc + (size_t)n * (size_t)len;
+    for (h = 0; h < c->num_attention_heads; h++) {
+        const int kvh = h / (c->num_attention_heads / c->num_key_value_heads);
+        const size_t base = (size_t)j->layer * (size_t)j->max_seq * (size_t)kvd + (size_t)kvh * (size_t)hd;
+        for (p = 0; p < len; p++)
+            for (d = 0; d < hd; d++) {
+                const size_t at = base + (size_t)p * (size_t)kvd + (size_t)d;
+                kk[(size_t)p * hd + d] = j->b->k_f32 ? j->b->k_f32[at] : j->kt[j->b->k_fp8[at]];
+                vv[(size_t)p * hd + d] = j->b->v_f32 ? j->b->v_f32[at] : j->vt[j->b->v_fp8[at]];
+            }
+        for (t = 0; t < n; t++) {
+            const float *q = j->b->q + (size_t)t * (size_t)nq + (size_t)h * (size_t)hd;
+            float *row = sc + (size_t)t * (size_t)len, *prow = pr + (size_t)t * (size_t)len;
+            float mx = -3.4e38f, sum = 0.0f;
+            for (d = 0; d < hd; d++) qs[(size_t)t * hd + d] = q[d] * scaling;
+            for (p = 0; p < len; p++) row[p] = fp8q__dot(q, kk + (size_t)p * hd, (size_t)hd) * scaling;
+            for (p = 0; p <= j->p0 + t; p++) mx = row[p] > mx ? row[p] : mx;
+            for (p = 0; p < len; p++) sum += (prow[p] = p <= j->p0 + t ? expf(row[p] - mx) : 0.0f);
+            for (p = 0; p < len; p++) prow[p] /= sum;
+        }
+        fp8q__observe(s, j->layer, FP8Q_MOD_QK, FP8Q_IO_INPUT, 0, h, qs, n, hd);
+        fp8q__observe(s, j->layer, FP8Q_MOD_QK, FP8Q_IO_INPUT, 1, h, kk, len, hd);
+        fp8q__observe(s, j->layer, FP8Q_MOD_QK, FP8Q_IO_OUTPUT, 0, h, sc, n, len);
+        for (t = 0; t < n; t++) /* the causal mask, as the softmax's input sees it */
+            for (p = j->p0 + t + 1; p < len; p++) sc[(size_t)t * (size_t)len + (size_t)p] = ninf;
+        fp8q__observe(s, j->layer, FP8Q_MOD_SOFTMAX, FP8Q_IO_INPUT, 0, h, sc, n, len);
+        fp8q__observe(s, j->layer, FP8Q_MOD_SOFTMAX, FP8Q_IO_OUTPUT, 0, h, pr, n, len);
+        fp8q__observe(s, j->layer, FP8Q_MOD_AV, FP8Q_IO_INPUT, 0, h, pr, n, len);
+        fp8q__observe(s, j->layer, FP8Q_MOD_AV, FP8Q_IO_INPUT, 1, h, vv, len, hd);
+        for (t = 0; t < n; t++) /* the output: this head's slice of the forward's result */
+            for (d = 0; d < hd; d++) qs[(size_t)t * hd + d] = j->b->xb2[(size_t)t * (size_t)nq + (size_t)h * hd + d];
+        fp8q__observe(s, j->layer, FP8Q_MOD_AV, FP8Q_IO_OUTPUT, 0, h, qs, n, hd);
+    }
+    free(qs), free(kk), free(sc);
+    return FP8Q_OK;
+}
+
 /* Writes rows k[n][kvd], v[n][kvd] into the cache at positions p0.. */
 static void fp8q__kv_store(const fp8q_model *m, fp8q__state_buf *b, int layer, int max_seq, int p0, int n)
 {
@@ -9313,10 +9468,8 @@ static fp8q_result fp8q__layer_forward(const fp8q_model *m, fp8q_state *s, int l
         for (h = 0; h < c->num_key_value_heads; h++)
             fp8q__rope(b->k + (size_t)t * kvd + (size_t)h * hd, hd, s->pos + t, m->rope_inv_freq);
     }
-    if (s->observer) {
-        s->observer(s->observer_ctx, l, FP8Q_MOD_K_CACHE, 0, b->k, n, kvd);
-        s->observer(s->observer_ctx, l, FP8Q_MOD_V_CACHE, 0, b->v, n, kvd);
-    }
+    fp8q__observe(s, l, FP8Q_MOD_K_CACHE, FP8Q_IO_INPUT, 0, -1, b->k, n, kvd);
+    fp8q__observe(s, l, FP8Q_MOD_V_CACHE, FP8Q_IO_INPUT, 0, -1, b->v, n, kvd);
     fp8q__kv_store(m, b, l, s->max_seq, s->pos, n);
     aj.m = m, aj.b = b, aj.layer = l, aj.n = n, aj.p0 = s->pos, aj.max_seq = s->max_seq;
     if (b->k_fp8) {
@@ -9328,6 +9481,7 @@ static fp8q_result fp8q__layer_forward(const fp8q_model *m, fp8q_state *s, int l
     }
     fp8q__model_tasks(m, (double)n * (s->pos + n) * c->num_attention_heads * hd * 2, fp8q__attn_task, &aj,
                       (size_t)c->num_attention_heads);
+    if (s->observer && (r = fp8q__attn_observe(m, s, &aj, err)) != FP8Q_OK) return r;
     if ((r = fp8q__module(m, s, l, FP8Q_MOD_O, &ly->mod[FP8Q_MOD_O], b->xb2, n, b->xb, err)) != FP8Q_OK) return r;
     for (i = 0; i < n * dim; i++) b->x[i] += b->xb[i];
     for (t = 0; t < n; t++)
@@ -9656,12 +9810,13 @@ typedef struct fp8q__quantizer {
 
 /* Calibration observer: the minimum and maximum of every module input and
    of K / V (after RoPE) within one calibration sequence (one batch). */
-static void fp8q__qz_observe(void *ctx, int layer, fp8q_module mod, int is_output, const float *x, int rows, int cols)
+static void fp8q__qz_observe(void *ctx, const fp8q_observation *o)
 {
     fp8q__quantizer *Q = (fp8q__quantizer *)ctx;
-    const size_t at = (size_t)(layer < 0 ? Q->cfg.num_hidden_layers : layer) * FP8Q_MOD_COUNT + (size_t)mod;
-    size_t i, n = (size_t)rows * (size_t)cols;
-    if (is_output) return;
+    const size_t at = (size_t)(o->layer < 0 ? Q->cfg.num_hidden_layers : o->layer) * FP8Q_MOD_COUNT + (size_t)o->mod;
+    const float *x = o->x;
+    size_t i, n = (size_t)o->rows * (size_t)o->cols;
+    if (o->io != FP8Q_IO_INPUT || o->index != 0 || o->mod > FP8Q_MOD_V_CACHE) return;
     for (i = 0; i < n; i++) {
         Q->bmin[at] = fp8q__fminf(Q->bmin[at], x[i]);
         Q->bmax[at] = fp8q__fmaxf(Q->bmax[at], x[i]);

@@ -345,6 +345,86 @@ static void test_threads_deterministic(void)
     free(r.logits);
 }
 
+/* ------------------------------------------------------------ observers */
+
+typedef struct obs_log {
+    int calls[FP8Q_MOD_COUNT][2][2];
+    int bad;
+    int n_inf;             /* masked softmax inputs seen */
+    float *probs, *values; /* the last head's AV inputs, to check its output */
+    int pr_rows, pr_cols, v_rows, v_cols;
+} obs_log;
+
+static void obs_fn(void *ctx, const fp8q_observation *o)
+{
+    obs_log *L = (obs_log *)ctx;
+    int i, j;
+    L->calls[o->mod][o->io][o->index > 0]++;
+    if (o->mod == FP8Q_MOD_SOFTMAX && o->io == FP8Q_IO_INPUT)
+        for (i = 0; i < o->rows * o->cols; i++) L->n_inf += o->x[i] < -3.4e38f;
+    if (o->mod == FP8Q_MOD_SOFTMAX && o->io == FP8Q_IO_OUTPUT)
+        for (i = 0; i < o->rows; i++) {
+            double sum = 0;
+            for (j = 0; j < o->cols; j++) sum += o->x[i * o->cols + j];
+            L->bad += fabs(sum - 1.0) > 1e-5;
+        }
+    if (o->mod == FP8Q_MOD_AV && o->io == FP8Q_IO_INPUT) {
+        float **dst = o->index ? &L->values : &L->probs;
+        free(*dst);
+        *dst = (float *)malloc((size_t)o->rows * (size_t)o->cols * sizeof(float));
+        memcpy(*dst, o->x, (size_t)o->rows * (size_t)o->cols * sizeof(float));
+        if (o->index)
+            L->v_rows = o->rows, L->v_cols = o->cols;
+        else
+            L->pr_rows = o->rows, L->pr_cols = o->cols;
+    }
+    if (o->mod == FP8Q_MOD_AV && o->io == FP8Q_IO_OUTPUT && L->probs && L->values) /* out = probs . V */
+        for (i = 0; i < o->rows; i++)
+            for (j = 0; j < o->cols; j++) {
+                double want = 0;
+                int p;
+                for (p = 0; p < L->pr_cols; p++)
+                    want += (double)L->probs[i * L->pr_cols + p] * L->values[p * L->v_cols + j];
+                L->bad += fabs(want - o->x[i * o->cols + j]) > 1e-5 * (1 + fabs(want));
+            }
+}
+
+/* Observers see every module's input and output, and the attention
+   internals per head; observing does not change the logits. */
+static void test_observers(void)
+{
+    fp8q_model_options o = opts("none", FP8Q_ENGINE_VLLM, FP8Q_KV_AUTO);
+    fp8q_model m;
+    fp8q_state s;
+    fp8q_error e;
+    obs_log L;
+    ref_logits r;
+    float *plain, *seen;
+    int i;
+    memset(&L, 0, sizeof L);
+    if (!load_ref(&r, FIX "tiny-gqa-bf16/ref.safetensors", "logits")) return;
+    plain = run_logits(FIX "tiny-gqa-bf16", &o, r.tokens, 8, 0);
+    CHECK(fp8q_model_load(&m, FIX "tiny-gqa-bf16", &o, &e) == FP8Q_OK, "%s", e.message);
+    CHECK(fp8q_state_init(&s, &m, 16, 8, &e) == FP8Q_OK, "%s", e.message);
+    seen = (float *)malloc(8 * (size_t)m.config.vocab_size * sizeof(float));
+    s.observer = obs_fn, s.observer_ctx = &L;
+    CHECK(fp8q_forward(&m, &s, r.tokens, 8, seen, &e) == FP8Q_OK, "%s", e.message);
+    CHECK(plain && memcmp(plain, seen, 8 * (size_t)m.config.vocab_size * sizeof(float)) == 0,
+          "observing changed logits");
+    for (i = FP8Q_MOD_Q; i <= FP8Q_MOD_DOWN; i++)
+        CHECK(L.calls[i][0][0] == 2 && L.calls[i][1][0] == 2, "%s: %d in, %d out", fp8q_module_name((fp8q_module)i),
+              L.calls[i][0][0], L.calls[i][1][0]);
+    CHECK(L.calls[FP8Q_MOD_LM_HEAD][0][0] == 1 && L.calls[FP8Q_MOD_K_CACHE][0][0] == 2, "lm_head, k_cache");
+    CHECK(L.calls[FP8Q_MOD_QK][0][0] == 8 && L.calls[FP8Q_MOD_QK][0][1] == 8 && L.calls[FP8Q_MOD_QK][1][0] == 8,
+          "matmul_qk per head: %d", L.calls[FP8Q_MOD_QK][0][0]);
+    CHECK(L.calls[FP8Q_MOD_AV][0][1] == 8 && L.calls[FP8Q_MOD_SOFTMAX][1][0] == 8, "matmul_av, softmax");
+    CHECK(L.n_inf == 2 * 4 * (8 * 7 / 2), "masked entries: %d", L.n_inf); /* layers x heads x upper triangle */
+    CHECK(L.bad == 0, "%d inconsistent observations", L.bad);
+    free(L.probs), free(L.values), free(plain), free(seen), free(r.logits);
+    fp8q_state_free(&s);
+    fp8q_model_free(&m);
+}
+
 /* -------------------------------------------------- scratch checkpoints */
 
 static char g_root[128];
@@ -1127,6 +1207,7 @@ int main(void)
     run_case("online fp8-dynamic weights (vLLM per-tensor, fused)", test_online_fp8_dynamic_weights);
     run_case("one batch == token by token (per-token modes)", test_batch_equals_incremental);
     run_case("deterministic across thread counts and runs", test_threads_deterministic);
+    run_case("observers: modules and attention internals", test_observers);
     run_case("KV-cache scale names, defaults and warnings", test_kv_scale_names);
     run_case("E5M2 KV cache", test_kv_cache_e5m2_runs);
     run_case("writer: FP8_DYNAMIC == llm-compressor, bit for bit", test_writer_fp8_dynamic);
