@@ -35,7 +35,8 @@ FUZZ_SECONDS ?= 60
 .PHONY: all run test check bench fuzz install uninstall clean format
 
 TEST_BINS := $(foreach l,$(TEST_LEVELS),$(BUILD)/test_$(l)) $(BUILD)/test_json $(BUILD)/test_safetensors \
-             $(BUILD)/test_safetensors_limits $(BUILD)/test_config $(BUILD)/test_regex $(BUILD)/test_model
+             $(BUILD)/test_safetensors_limits $(BUILD)/test_config $(BUILD)/test_regex $(BUILD)/test_inc_config \
+             $(BUILD)/test_model
 
 all: $(BUILD)/fp8q_demo $(BUILD)/fp8q $(TEST_BINS)
 
@@ -70,6 +71,9 @@ $(BUILD)/test_config: tests/test_config.c $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm
 
 $(BUILD)/test_regex: tests/test_regex.c $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm -pthread
+
+$(BUILD)/test_inc_config: tests/test_inc_config.c $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm -pthread
 
 $(BUILD)/test_model: tests/test_model.c $(HEADER) | $(BUILD)

@@ -1316,6 +1316,250 @@ typedef struct fp8q_quantize_options {
 FP8QDEF fp8q_result fp8q_quantize_checkpoint(const char *in_dir, const char *out_dir, const fp8q_quantize_options *opt,
                                              fp8q_error *err);
 
+/* ------------------------------------------------ INC QUANT_CONFIG files */
+/* Intel Neural Compressor's FP8 configuration (the JSON file vLLM on Gaudi
+   reads from the QUANT_CONFIG environment variable), parsed as INC's
+   Fp8cfg.parse does it (INC.md 2; neural_compressor/torch/algorithms/
+   fp8_quant/_quant_common/quant_config.py, v3.5+):
+
+     {"mode": "QUANTIZE", "observer": "maxabs", "scale_method": "maxabs_hw",
+      "blocklist": {"types": [], "names": ["lm_head", "mlp\\.gate\\b"]},
+      "dump_stats_path": "./hqt_output/measure"}
+
+   Keys are visited in document order over INC's defaults:
+   - Enum keys (mode, measure_exclude, fp8_config, hp_dtype, scale_method,
+     recalc_scales, ignore_modules_wo_measures, use_qdq, fake_quant,
+     scale_format, device_for_scales, measure_on_hpu, dynamic_quantization):
+     the value is stringified as Python's str() does (true -> "True",
+     null -> "None", 1.0 -> "1.0", ["a"] -> "['a']"), upper-cased as
+     Python's str.upper() does, and must name a member; so "maxabs_hw",
+     "True", "true" and JSON true are all fine, null is the member NONE of
+     mode and measure_exclude, and a number is never valid. Otherwise
+     FP8Q_ERR_PARSE with INC's text
+       Invalid 'use_qdq' value in custom config ('yes'). Enter one of ['TRUE', 'FALSE']
+     (the member list is cut with "..." where it does not fit the message).
+   - An object "scale_method" is INC's dict form (fp8q_inc_scale_entry) and sets
+     recalc_scales to true at that point of the document (a later
+     "recalc_scales" key still overrides it, as in INC).
+   - allowlist / blocklist (and their legacy aliases whitelist / blacklist)
+     are merged one sub-key ("names", "types") at a time, in document order:
+     a later sub-key wins whichever spelling it came under.
+   - Unknown keys are accepted and reported as warnings (INC ignores them
+     silently); legacy and misspelt keys get a specific warning. An unknown
+     key whose value is a non-empty object is an error: INC raises KeyError
+     merging it into its defaults (an empty object merges nothing).
+
+   Deviations from INC, all towards reporting a mistake earlier:
+   - values INC would store and only fail on later (or silently misuse) are
+     checked here: observer and dump_stats_path must be strings,
+     calibration_sample_interval an integer or a string holding one,
+     allowlist / blocklist / whitelist / blacklist objects (a non-object
+     would replace the whole list in INC, which then fails selecting
+     modules) with arrays of strings ("names" must be patterns fp8q_regex
+     supports: the error names the key and the pattern),
+     mod_dict an empty object, a dict scale_method's sections objects and
+     its backoffs finite positive numbers;
+   - checks that depend on the machine are left to the caller: CPU devices
+     (fp8q is not one in INC's sense: none of INC's CPU rules apply), the
+     current Gaudi (fp8q_inc_config_check_device), the rank and world size
+     (fp8q_inc_file_name), the dump directory (created and backed up by
+     INC in MEASURE), the fallback to INC's own custom_config/ folder;
+   - the JSON is strict (fp8q_json_parse flags 0): duplicate keys are an
+     error, where Python keeps the last.
+
+   Lifetime: *cfg owns all its strings and arrays; release them with
+   fp8q_inc_config_free. */
+
+/* INC's QuantMode, with its values. */
+typedef enum fp8q_inc_mode {
+    FP8Q_INC_MODE_NONE = 0,
+    FP8Q_INC_MODE_QUANTIZE = 1,
+    FP8Q_INC_MODE_MEASURE = 2,
+    FP8Q_INC_MODE_SHAPE = 3,
+    FP8Q_INC_MODE_LOAD = 4
+} fp8q_inc_mode;
+
+/* INC's MeasureExclude flag values. Only OUTPUT and ALL have an effect:
+   outputs are not measured, except for ops that always need them. */
+typedef enum fp8q_inc_measure_exclude {
+    FP8Q_INC_EXCLUDE_NONE = 1,
+    FP8Q_INC_EXCLUDE_INPUT = 2,
+    FP8Q_INC_EXCLUDE_OUTPUT = 4,
+    FP8Q_INC_EXCLUDE_PARAMS = 8,
+    FP8Q_INC_EXCLUDE_ALL = 16
+} fp8q_inc_measure_exclude;
+
+/* INC's ScaleFormat: CONST passes scales to the device ops as device
+   tensors, SCALAR as host floats. */
+typedef enum fp8q_inc_scale_format { FP8Q_INC_SCALE_CONST = 1, FP8Q_INC_SCALE_SCALAR = 2 } fp8q_inc_scale_format;
+
+/* allowlist / blocklist (INC.md 2.3). */
+typedef struct fp8q_inc_list {
+    const char *const *names; /* regex patterns (Python syntax), searched anywhere in the module name */
+    size_t n_names;
+    const char *const *types; /* bare class names, compared exactly ("Linear", "VLLMKVCache") */
+    size_t n_types;
+} fp8q_inc_list;
+
+/* One (weight, activation) scale configuration of the scale method: the
+   default, or a nodes / layers / layer_types override (INC.md 2.4). For the
+   string form of scale_method the default is the predefined method itself
+   with its backoffs (fp8q_inc_method_get). For the dict form, fields missing
+   from the default are PTS / MAXABS / IDENTITY / backoff 1.0, and fields
+   missing from an override come from the default. Every entry equals a
+   predefined method on granularity, value type and rounding (backoffs and
+   params are not compared). */
+typedef struct fp8q_inc_scale_entry {
+    const char *key;               /* "" for the default; the node name, layer index (as written) or class name */
+    fp8q_inc_scale_cfg weight;     /* the weight configuration */
+    fp8q_inc_scale_cfg activation; /* the activation (inputs and outputs) configuration */
+    const fp8q_inc_method *method; /* the predefined method the entry equals */
+    const double *weight_scales;   /* the weight's "params": {"weight_scales": [...]}, or NULL: the method's own */
+    size_t n_weight_scales;        /*   candidates (OPT: HW set, 2^-10..2^9, or multipliers 2^-3..2^4) */
+} fp8q_inc_scale_entry;
+
+typedef struct fp8q_inc_config {
+    fp8q_inc_mode mode;    /* "mode", default QUANTIZE */
+    int mode_vllm_ok;      /* 1 when "mode" is exactly the string "MEASURE" or "QUANTIZE", as vLLM requires */
+    const char *mode_text; /* "mode" stringified as INC sees it ("measure", "None", ...), NULL when absent */
+    const char *observer;  /* "observer", default "maxabs" (maxabs, maxabs_per_channel, save, shape) */
+    /* "scale_method": the predefined method it names, or that the dict's
+       default equals (the scale file name uses it); default MAXABS_HW */
+    const fp8q_inc_method *method;
+    int scale_method_dict;                   /* 1 when "scale_method" was given in the dict form */
+    fp8q_inc_scale_entry scale_default;      /* the default entry (the method's own for the string form) */
+    const fp8q_inc_scale_entry *scale_nodes; /* dict overrides by full module name, in document order */
+    size_t n_scale_nodes;
+    const fp8q_inc_scale_entry *scale_layers; /* dict overrides by layer index as written ("12") */
+    size_t n_scale_layers;
+    const fp8q_inc_scale_entry *scale_layer_types; /* dict overrides by bare class name */
+    size_t n_scale_layer_types;
+    fp8q_format fp8_config;      /* "fp8_config": E4M3 (default) -> FP8Q_E4M3, E5M2 -> FP8Q_E5M2 */
+    fp8q_dtype hp_dtype;         /* "hp_dtype": BF16 (default) -> FP8Q_BF16, FP16 -> FP8Q_F16, FP32 -> FP8Q_F32 */
+    const char *dump_stats_path; /* "dump_stats_path", default "stats" */
+    const char *dump_dir;        /* its directory, Python's os.path.dirname ("./hqt_output"; "" for "stats") */
+    const char *dump_prefix;     /* its last component, os.path.basename ("measure") */
+    fp8q_inc_list allowlist;     /* "allowlist" merged with "whitelist"; both arrays empty by default */
+    fp8q_inc_list blocklist;     /* "blocklist" merged with "blacklist" */
+    fp8q_inc_measure_exclude measure_exclude; /* "measure_exclude", default OUTPUT */
+    /* "scale_format", default SCALAR, after INC's reductions to CONST (each
+       with a warning): a per-channel entry, fake_quant, dynamic_quantization */
+    fp8q_inc_scale_format scale_format;
+    int has_device_for_scales;                      /* 1 when "device_for_scales" was given */
+    fp8q_gaudi device_for_scales;                   /* then GAUDI2 or GAUDI3 (else INC uses the current device) */
+    int dynamic_quantization;                       /* "dynamic_quantization", default 0 */
+    int use_qdq;                                    /* "use_qdq", default 0 */
+    int fake_quant;                                 /* "fake_quant", default 0 */
+    int recalc_scales;                              /* "recalc_scales", default 0; set to 1 by a dict scale_method */
+    int ignore_modules_wo_measures;                 /* "ignore_modules_wo_measures", default 0 */
+    int measure_on_hpu;                             /* "measure_on_hpu", default 1 */
+    int seperate_measure_files;                     /* (sic) Python truthiness of the raw value, default 1 */
+    int row_parallel_linear_allreduce_quantization; /* Python truthiness of the raw value, default 0 */
+    int64_t calibration_sample_interval;            /* default 0; > 0: measurements are dumped every N calls */
+    /* 0 when INC reads and writes no statistics files: QUANTIZE or LOAD with
+       dynamic quantization, or with FIXED_VALUE weights and activations in
+       every entry (unit scale); else 1 */
+    int use_stats_files;
+    /* fp8q_inc_config_warning(cfg, 0 .. n_warnings-1); at most 65 (the 65th
+       says that further warnings were omitted) */
+    size_t n_warnings;
+    void *fp8q__owned; /* internal: the memory behind the pointers above */
+} fp8q_inc_config;
+
+/* Parses the QUANT_CONFIG text[0, len) into *cfg (overwritten, not freed:
+   free a previous result first). On success err, if not NULL, gets
+   FP8Q_OK; the warnings (unknown and legacy keys, INC's scale_format
+   reductions) are in cfg. On failure *cfg is zeroed (fp8q_inc_config_free
+   is still safe) and err names the key and the value:
+   FP8Q_ERR_PARSE for invalid JSON, a root that is not an object, a wrong
+   value (INC's texts where INC has one: the enum message above,
+   "Scale method config should contain a default scale method.",
+   "Invalid input 'x' for ScaleRoundMethod. Enter one of [...]",
+   "Unsupported config: scale method config for CfgStr.DEFAULT = ... is not
+   supported.", "Custom modules are not supported: dict_keys([...]). Please
+   add it in the code.", and the dynamic_quantization conflicts of INC.md
+   2.5); FP8Q_ERR_UNSUPPORTED or FP8Q_ERR_LIMIT for a names pattern
+   fp8q_regex rejects; FP8Q_ERR_NOMEM; FP8Q_ERR_ARG for NULL arguments. */
+FP8QDEF fp8q_result fp8q_inc_config_parse(fp8q_inc_config *cfg, const char *text, size_t len, fp8q_error *err);
+
+/* Reads and parses the file at path (at most FP8Q_MAX_CONFIG_SIZE bytes).
+   Messages include INC's own: "QUANT PACKAGE: Can't open <path>!"
+   (FP8Q_ERR_IO: missing, unreadable, a directory), "QUANT PACKAGE: Can't
+   load <path>!" followed by the JSON error (FP8Q_ERR_PARSE); other errors
+   are those of fp8q_inc_config_parse prefixed with "<path>: ". */
+FP8QDEF fp8q_result fp8q_inc_config_load(fp8q_inc_config *cfg, const char *path, fp8q_error *err);
+
+/* fp8q_inc_config_load on the path in the environment variable
+   QUANT_CONFIG, as vLLM does; FP8Q_ERR_ARG when it is unset or empty. */
+FP8QDEF fp8q_result fp8q_inc_config_load_env(fp8q_inc_config *cfg, fp8q_error *err);
+
+/* Releases what *cfg owns and zeroes it. NULL, a zeroed or failed config,
+   and a second call are fine. */
+FP8QDEF void fp8q_inc_config_free(fp8q_inc_config *cfg);
+
+/* Warning i (0 .. cfg->n_warnings-1), a sentence naming the key, or NULL. */
+FP8QDEF const char *fp8q_inc_config_warning(const fp8q_inc_config *cfg, size_t i);
+
+/* vLLM's own check (INC.md 1): FP8Q_OK when mode_vllm_ok, else
+   FP8Q_ERR_UNSUPPORTED with "Unknown quantization config mode, please
+   validate quantization config file" and the value found. */
+FP8QDEF fp8q_result fp8q_inc_config_check_vllm(const fp8q_inc_config *cfg, fp8q_error *err);
+
+/* INC's device_for_scales rule for a run on `device`: scales of another
+   device are allowed only as GAUDI2 scales on a GAUDI3 with every entry
+   MAXABS_HW. FP8Q_OK or FP8Q_ERR_UNSUPPORTED with INC's text. */
+FP8QDEF fp8q_result fp8q_inc_config_check_device(const fp8q_inc_config *cfg, fp8q_gaudi device, fp8q_error *err);
+
+/* The scale entry of module module_name (its full name, e.g.
+   "model.layers.3.self_attn.qkv_proj") whose bare class name is
+   class_name (may be NULL): nodes[module_name], else layers[idx] with idx
+   the digits of the first match of layers\.(\d+) (else layers/(\d+)) in the
+   name, else layer_types[class_name], else the default. NULL only for NULL
+   arguments. */
+FP8QDEF const fp8q_inc_scale_entry *fp8q_inc_config_scale_entry(const fp8q_inc_config *cfg, const char *module_name,
+                                                                const char *class_name);
+
+/* The same lookup, copying the weight and activation configurations
+   (either output may be NULL). FP8Q_ERR_ARG for a NULL cfg or module_name. */
+FP8QDEF fp8q_result fp8q_inc_config_scale_cfg(const fp8q_inc_config *cfg, const char *module_name,
+                                              const char *class_name, fp8q_inc_scale_cfg *weight,
+                                              fp8q_inc_scale_cfg *activation);
+
+/* INC's module selection (INC.md 2.3; should_quantize): *yes = 1 when
+   class_name is not in blocklist.types; and the allowlist is empty, or
+   class_name is in allowlist.types, or an allowlist.names pattern matches
+   module_name; and no blocklist.names pattern matches module_name; and,
+   with dynamic_quantization, supports_dynamic is non-zero (whether the op
+   type supports dynamic quantization: INC.md 4.1). Types compare exactly;
+   patterns are searched anywhere (Python re.search), so "self_attn" blocks
+   every module under a self_attn. Whether class_name is a type INC patches
+   at all (INC.md 4.1) is the caller's check. Errors are fp8q_regex's
+   (FP8Q_ERR_NOMEM; the patterns were checked by the parser); FP8Q_ERR_ARG
+   for NULL arguments. */
+FP8QDEF fp8q_result fp8q_inc_should_quantize(const fp8q_inc_config *cfg, const char *module_name,
+                                             const char *class_name, int supports_dynamic, int *yes, fp8q_error *err);
+
+/* The files of INC.md 5.1, P = dump_stats_path, R = "_<rank>_<world>"
+   (world <= 0 is written "None", as INC writes an unknown world size), or
+   "" when rank < 0 or seperate_measure_files is falsy. */
+typedef enum fp8q_inc_file {
+    FP8Q_INC_FILE_MEASURE = 0, /* P_hooks_<observer>R.json (measurements; MEASURE writes them) */
+    FP8Q_INC_FILE_MEASURE_NPZ, /* P_hooks_<observer>R.npz (what INC's QUANTIZE reads) */
+    FP8Q_INC_FILE_MOD_LIST,    /* P_hooks_<observer>R_mod_list.json */
+    FP8Q_INC_FILE_SCALE,       /* P_hooks_<observer>_<METHOD>R.json (scales; METHOD = cfg->method->name) */
+    FP8Q_INC_FILE_SCALE_NPZ,   /* P_hooks_<observer>_<METHOD>R.npz (the scale cache) */
+    FP8Q_INC_FILE_SHAPE,       /* P_hooks_shapeR.json (SHAPE mode) */
+    FP8Q_INC_FILE_SHAPE_NPZ    /* P_hooks_shapeR.npz */
+} fp8q_inc_file;
+
+/* Writes the name of file `kind` into buf, snprintf-like: at most cap - 1
+   bytes and a NUL when cap > 0 (buf may be NULL when cap is 0); returns the
+   full length, so a return >= cap means truncation. Returns 0 (and ""
+   when cap > 0) for a NULL or unparsed cfg or an unknown kind. E.g.
+   "./hqt_output/measure_hooks_maxabs_MAXABS_HW_0_8.json". */
+FP8QDEF size_t fp8q_inc_file_name(const fp8q_inc_config *cfg, fp8q_inc_file kind, int rank, int world, char *buf,
+                                  size_t cap);
+
 #endif /* FP8Q_FREESTANDING */
 
 #ifdef __cplusplus
@@ -10286,6 +10530,1655 @@ done:
         free(cpath);
     fp8q_checkpoint_close(&Q.ck);
     return r;
+}
+
+/* ------------------------------------------------ INC QUANT_CONFIG files */
+/* INC.md 2. Messages are built with the fp8q__st_msg helpers; every string
+   and array of a config lives in one arena (a list of malloc'd blocks)
+   owned by fp8q__inc_owned and released at once. The JSON is walked over
+   its flat token array: no recursion. */
+
+#define FP8Q__INC_VALUE_MAX 60 /* bytes of a value quoted in a message */
+#define FP8Q__INC_KEY_MAX   40 /* bytes of a node / layer / type key quoted in a message */
+
+typedef struct fp8q__inc_blk {
+    struct fp8q__inc_blk *next;
+    size_t used, cap;
+} fp8q__inc_blk;
+#define FP8Q__INC_BLK_HDR ((sizeof(fp8q__inc_blk) + 15u) & ~(size_t)15u)
+
+typedef struct fp8q__inc_owned {
+    fp8q__inc_blk *blk;
+    const char **warn; /* malloc'd; the strings are in the arena */
+    size_t n_warn, cap_warn;
+    const fp8q_inc_scale_entry **sorted[3]; /* nodes, layers, layer_types by key (arena) */
+} fp8q__inc_owned;
+
+/* n bytes aligned to 16 from the arena, or NULL. */
+static void *fp8q__inc_alloc(fp8q__inc_owned *o, size_t n)
+{
+    fp8q__inc_blk *b = o->blk;
+    const size_t need = (n + 15u) & ~(size_t)15u, dflt = 4096 - FP8Q__INC_BLK_HDR;
+    void *p;
+    if (need < n || need > (size_t)-1 - FP8Q__INC_BLK_HDR) return NULL;
+    if (!b || b->cap - b->used < need) {
+        fp8q__inc_blk *nb = (fp8q__inc_blk *)malloc(FP8Q__INC_BLK_HDR + (need > dflt ? need : dflt));
+        if (!nb) return NULL;
+        nb->used = 0;
+        nb->cap = need > dflt ? need : dflt;
+        if (b && need > dflt / 4) { /* a big piece: its own block, behind the current one */
+            nb->next = b->next;
+            b->next = nb;
+        } else {
+            nb->next = b;
+            o->blk = nb;
+        }
+        b = nb;
+    }
+    p = (char *)b + FP8Q__INC_BLK_HDR + b->used;
+    b->used += need;
+    return p;
+}
+
+static char *fp8q__inc_strdup(fp8q__inc_owned *o, const char *s, size_t n)
+{
+    char *d = (char *)fp8q__inc_alloc(o, n + 1);
+    if (d) {
+        if (n) FP8Q__MEMCPY(d, s, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+typedef struct fp8q__inc_p {
+    fp8q_inc_config *c;
+    fp8q__inc_owned *o;
+    const fp8q_json *j;
+    fp8q_error *err;
+    size_t list_tok[2][2];      /* [allow, block][names, types]: the value that won the merge, or 0 */
+    const char *list_key[2][2]; /* its key for messages: "whitelist.names", ... */
+    size_t scale_tok;           /* the dict scale_method, or 0 */
+} fp8q__inc_p;
+
+static fp8q_result fp8q__inc_nomem(fp8q__inc_p *P)
+{
+    return fp8q__st_fail_str(P->err, FP8Q_ERR_NOMEM, 0, "out of memory");
+}
+
+static fp8q_result fp8q__inc_fail(fp8q__inc_p *P, int code, size_t t, const fp8q__st_msg *m)
+{
+    return fp8q__st_fail(P->err, code, t ? P->j->tok[t].start : 0, m);
+}
+
+/* ---- Python's str() of a JSON value, cut to FP8Q__INC_VALUE_MAX bytes */
+
+typedef struct fp8q__inc_txt {
+    char s[FP8Q__INC_VALUE_MAX + 8];
+    size_t n;
+    int cut;
+} fp8q__inc_txt;
+
+static void fp8q__inc_tput(fp8q__inc_txt *x, const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n && !x->cut; i++) {
+        if (x->n >= FP8Q__INC_VALUE_MAX) { /* drop a partial UTF-8 character, then mark the cut */
+            while (x->n > 0 && ((unsigned char)x->s[x->n - 1] & 0xC0u) == 0x80u) x->n--;
+            if (x->n > 0 && (unsigned char)x->s[x->n - 1] >= 0xC0u) x->n--;
+            x->cut = 1;
+            break;
+        }
+        x->s[x->n++] = s[i];
+    }
+    x->s[x->n] = 0;
+}
+
+static void fp8q__inc_tputs(fp8q__inc_txt *x, const char *s) { fp8q__inc_tput(x, s, strlen(s)); }
+
+/* Python's repr() of a float: the shortest digits that round-trip, fixed
+   notation for exponents -4..15, else d.ddde+XX. */
+static void fp8q__inc_pyfloat(fp8q__inc_txt *x, double v)
+{
+    char b[48], dig[24], out[48];
+    int p, nd = 0, e10 = 0, eneg = 0, k, n = 0, i;
+    const int neg = (int)(fp8q__f64_bits(v) >> 63);
+    if (v != v) {
+        fp8q__inc_tputs(x, "nan");
+        return;
+    }
+    if (v - v != 0) {
+        fp8q__inc_tputs(x, neg ? "-inf" : "inf");
+        return;
+    }
+    if (v == 0) {
+        fp8q__inc_tputs(x, neg ? "-0.0" : "0.0");
+        return;
+    }
+    for (p = 1; p < 17; p++) {
+        (void)snprintf(b, sizeof b, "%.*e", p - 1, v);
+        if (strtod(b, NULL) == v) break;
+    }
+    (void)snprintf(b, sizeof b, "%.*e", p - 1, v);
+    for (i = 0; b[i] && b[i] != 'e' && b[i] != 'E'; i++) /* the decimal separator may be the locale's */
+        if (b[i] >= '0' && b[i] <= '9' && nd < 20) dig[nd++] = b[i];
+    if (b[i]) i++;
+    if (b[i] == '-' || b[i] == '+') eneg = b[i++] == '-';
+    for (; b[i] >= '0' && b[i] <= '9'; i++) e10 = e10 * 10 + (b[i] - '0');
+    if (eneg) e10 = -e10;
+    while (nd > 1 && dig[nd - 1] == '0') nd--;
+    if (neg) out[n++] = '-';
+    if (e10 >= -4 && e10 < 16) {
+        if (e10 >= 0) {
+            for (k = 0; k <= e10; k++) out[n++] = k < nd ? dig[k] : '0';
+            out[n++] = '.';
+            if (nd > e10 + 1)
+                for (k = e10 + 1; k < nd; k++) out[n++] = dig[k];
+            else
+                out[n++] = '0';
+        } else {
+            out[n++] = '0';
+            out[n++] = '.';
+            for (k = 0; k < -e10 - 1; k++) out[n++] = '0';
+            for (k = 0; k < nd; k++) out[n++] = dig[k];
+        }
+    } else {
+        out[n++] = dig[0];
+        if (nd > 1) {
+            out[n++] = '.';
+            for (k = 1; k < nd; k++) out[n++] = dig[k];
+        }
+        out[n++] = 'e';
+        out[n++] = e10 < 0 ? '-' : '+';
+        if (e10 < 0) e10 = -e10;
+        if (e10 >= 100) out[n++] = (char)('0' + e10 / 100);
+        out[n++] = (char)('0' + e10 / 10 % 10);
+        out[n++] = (char)('0' + e10 % 10);
+    }
+    fp8q__inc_tput(x, out, (size_t)n);
+}
+
+/* A scalar (or an object key) as Python's str() (quoted = 0, for a
+   top-level string) or repr() (quoted = 1) writes it. Control characters
+   are shown as \xNN either way. */
+static void fp8q__inc_pyscalar(fp8q__inc_txt *x, const fp8q_json *j, size_t t, int quoted)
+{
+    static const char hex[] = "0123456789abcdef";
+    const fp8q_json_token *k = &j->tok[t];
+    switch (k->type) {
+    case FP8Q_JSON_NULL: fp8q__inc_tputs(x, "None"); return;
+    case FP8Q_JSON_TRUE: fp8q__inc_tputs(x, "True"); return;
+    case FP8Q_JSON_FALSE: fp8q__inc_tputs(x, "False"); return;
+    case FP8Q_JSON_NUMBER: {
+        const char *s = j->text + k->start;
+        const size_t n = k->end - k->start;
+        size_t i;
+        double d = 0;
+        for (i = 0; i < n && s[i] != '.' && s[i] != 'e' && s[i] != 'E'; i++) {
+        }
+        if (i == n) /* a Python int: the digits as written; -0 is 0 */
+            fp8q__inc_tput(x, n == 2 && s[0] == '-' && s[1] == '0' ? s + 1 : s,
+                           n == 2 && s[0] == '-' && s[1] == '0' ? 1 : n);
+        else if (fp8q_json_number(j, t, &d) == FP8Q_OK)
+            fp8q__inc_pyfloat(x, d);
+        return;
+    }
+    case FP8Q_JSON_STRING: {
+        char b[FP8Q__INC_VALUE_MAX + 4], e[5];
+        const size_t full = fp8q_json_string(j, t, b, sizeof b), n = full < sizeof b ? full : sizeof b - 1;
+        size_t i;
+        char q = '\'';
+        if (quoted && memchr(b, '\'', n) && !memchr(b, '"', n)) q = '"';
+        if (quoted) fp8q__inc_tput(x, &q, 1);
+        for (i = 0; i < n; i++) {
+            const unsigned char c = (unsigned char)b[i];
+            e[0] = '\\';
+            if (quoted && (c == (unsigned char)q || c == '\\')) {
+                e[1] = (char)c;
+                fp8q__inc_tput(x, e, 2);
+            } else if (c == '\n' || c == '\t' || c == '\r') {
+                e[1] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+                fp8q__inc_tput(x, e, 2);
+            } else if (c < 0x20 || c == 0x7F) {
+                e[1] = 'x', e[2] = hex[c >> 4], e[3] = hex[c & 15u];
+                fp8q__inc_tput(x, e, 4);
+            } else {
+                fp8q__inc_tput(x, b + i, 1);
+            }
+        }
+        if (full > n) x->cut = 1;
+        if (quoted && !x->cut) fp8q__inc_tput(x, &q, 1);
+        return;
+    }
+    case FP8Q_JSON_ARRAY:
+    case FP8Q_JSON_OBJECT: return;
+    }
+}
+
+/* Python's str() of the value t: top-level strings bare, containers as
+   their repr, iteratively (an explicit stack; deeper than 32 is cut). */
+static void fp8q__inc_pystr(fp8q__inc_txt *x, const fp8q_json *j, size_t t)
+{
+    size_t nxt[32], left[32], p = t;
+    int obj[32], sp = 0;
+    x->n = 0;
+    x->cut = 0;
+    x->s[0] = 0;
+    for (;;) {
+        const fp8q_json_token *k = &j->tok[p];
+        if (x->cut) return;
+        if ((k->type == FP8Q_JSON_ARRAY || k->type == FP8Q_JSON_OBJECT) && k->size > 0) {
+            if (sp == 32) {
+                x->cut = 1;
+                return;
+            }
+            obj[sp] = k->type == FP8Q_JSON_OBJECT;
+            nxt[sp] = k->next;
+            left[sp] = k->size;
+            fp8q__inc_tputs(x, obj[sp] ? "{" : "[");
+            p++;
+            if (obj[sp]) {
+                fp8q__inc_pyscalar(x, j, p++, 1);
+                fp8q__inc_tputs(x, ": ");
+            }
+            sp++;
+            continue;
+        }
+        if (k->type == FP8Q_JSON_ARRAY || k->type == FP8Q_JSON_OBJECT)
+            fp8q__inc_tputs(x, k->type == FP8Q_JSON_ARRAY ? "[]" : "{}");
+        else
+            fp8q__inc_pyscalar(x, j, p, sp > 0);
+        p = k->next;
+        while (sp > 0) { /* a value ended: the next element, or close the container */
+            if (--left[sp - 1] > 0) {
+                fp8q__inc_tputs(x, ", ");
+                if (obj[sp - 1]) {
+                    fp8q__inc_pyscalar(x, j, p++, 1);
+                    fp8q__inc_tputs(x, ": ");
+                }
+                break;
+            }
+            fp8q__inc_tputs(x, obj[sp - 1] ? "}" : "]");
+            p = nxt[--sp];
+        }
+        if (sp == 0) return;
+    }
+}
+
+static void fp8q__inc_put_value(fp8q__st_msg *m, const fp8q_json *j, size_t t)
+{
+    fp8q__inc_txt x;
+    fp8q__inc_pystr(&x, j, t);
+    fp8q__st_put(m, x.s);
+    if (x.cut) fp8q__st_put(m, "...");
+}
+
+/* 'name' (the key token t unescaped, cut and with control bytes escaped) */
+static void fp8q__inc_put_key(fp8q__st_msg *m, const fp8q_json *j, size_t t)
+{
+    char b[FP8Q__ST_NAME_MAX + 8];
+    (void)fp8q_json_string(j, t, b, sizeof b);
+    fp8q__st_name(m, b);
+}
+
+/* Python's str.upper() of s[0, n) equals the ASCII member? Besides a-z,
+   the characters whose upper case is ASCII: U+00DF ss, U+0131 dotless i,
+   U+017F long s and the ligatures U+FB00..FB06 (ff fi fl ffi ffl st st). */
+static int fp8q__inc_upper_eq(const char *s, size_t n, const char *mem)
+{
+    static const char *const lig[7] = {"FF", "FI", "FL", "FFI", "FFL", "ST", "ST"};
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        const char *rep;
+        char one[2];
+        size_t adv = 1;
+        if (u[i] == 0) return 0;
+        if (u[i] < 0x80) {
+            one[0] = (char)(u[i] >= 'a' && u[i] <= 'z' ? u[i] - 'a' + 'A' : u[i]);
+            one[1] = 0;
+            rep = one;
+        } else if (i + 1 < n && u[i] == 0xC3 && u[i + 1] == 0x9F) {
+            rep = "SS", adv = 2;
+        } else if (i + 1 < n && u[i] == 0xC4 && u[i + 1] == 0xB1) {
+            rep = "I", adv = 2;
+        } else if (i + 1 < n && u[i] == 0xC5 && u[i + 1] == 0xBF) {
+            rep = "S", adv = 2;
+        } else if (i + 2 < n && u[i] == 0xEF && u[i + 1] == 0xAC && u[i + 2] >= 0x80 && u[i + 2] <= 0x86) {
+            rep = lig[u[i + 2] - 0x80], adv = 3;
+        } else {
+            return 0;
+        }
+        for (; *rep; rep++, mem++)
+            if (*mem != *rep) return 0;
+        i += adv;
+    }
+    return *mem == 0;
+}
+
+/* The member of mem[0, n) that INC's _get_enum_from_string finds for the
+   value t (str(value).upper() must name it), or -1. */
+static int fp8q__inc_match(const fp8q_json *j, size_t t, const char *const *mem, int n)
+{
+    char b[256];
+    size_t len;
+    int i;
+    const fp8q_json_type ty = j->tok[t].type;
+    if (ty == FP8Q_JSON_TRUE || ty == FP8Q_JSON_FALSE || ty == FP8Q_JSON_NULL) {
+        const char *s = ty == FP8Q_JSON_TRUE ? "TRUE" : ty == FP8Q_JSON_FALSE ? "FALSE" : "NONE";
+        for (i = 0; i < n; i++)
+            if (strcmp(mem[i], s) == 0) return i;
+        return -1;
+    }
+    if (ty != FP8Q_JSON_STRING) return -1; /* numbers, lists and dicts never name a member */
+    len = fp8q_json_string(j, t, b, sizeof b);
+    if (len >= sizeof b) return -1;
+    for (i = 0; i < n; i++)
+        if (fp8q__inc_upper_eq(b, len, mem[i])) return i;
+    return -1;
+}
+
+/* "['A', 'B', ...]", ending in "...]" where the message is full. */
+static void fp8q__inc_put_members(fp8q__st_msg *m, const char *const *mem, int n)
+{
+    int i;
+    fp8q__st_put(m, "[");
+    for (i = 0; i < n; i++) {
+        const size_t room = FP8Q__ST_MSG_MAX - 1 - m->n, cost = (i ? 2u : 0u) + strlen(mem[i]) + 2u;
+        if (room < cost + (i + 1 < n ? 6u : 1u)) {
+            fp8q__st_put(m, i ? ", ...]" : "...]");
+            return;
+        }
+        if (i) fp8q__st_put(m, ", ");
+        fp8q__st_put(m, "'");
+        fp8q__st_put(m, mem[i]);
+        fp8q__st_put(m, "'");
+    }
+    fp8q__st_put(m, "]");
+}
+
+static const char *const fp8q__inc_m_mode[] = {"NONE", "QUANTIZE", "MEASURE", "SHAPE", "LOAD"};
+static const char *const fp8q__inc_m_excl[] = {"NONE", "INPUT", "OUTPUT", "PARAMS", "ALL"};
+static const char *const fp8q__inc_m_fp8[] = {"E4M3", "E5M2"};
+static const char *const fp8q__inc_m_hp[] = {"BF16", "FP16", "FP32"};
+static const char *const fp8q__inc_m_tf[] = {"TRUE", "FALSE"};
+static const char *const fp8q__inc_m_fmt[] = {"CONST", "SCALAR"};
+static const char *const fp8q__inc_m_dev[] = {"GAUDI2", "GAUDI3"};
+/* INC's ScaleMethodString, in its order (the v3.4 names MAX, SMOOTHQUANT_*
+   and MAXABS_POW2_DYNAMIC are gone) */
+static const char *const fp8q__inc_m_method[] = {"UNIT_SCALE",
+                                                 "HW_ALIGNED_SINGLE_SCALE",
+                                                 "MAXABS_HW",
+                                                 "MAXABS_POW2",
+                                                 "ACT_MAXABS_HW_WEIGHTS_PCS_MAXABS_POW2",
+                                                 "ACT_MAXABS_HW_WEIGHTS_PCS_OPT_POW2",
+                                                 "ACT_MAXABS_POW2_WEIGHTS_PCS_MAXABS_POW2",
+                                                 "ACT_MAXABS_POW2_WEIGHTS_PCS_OPT_POW2",
+                                                 "MAXABS_HW_OPT_WEIGHT",
+                                                 "MAXABS_POW2_OPT_WEIGHT",
+                                                 "MAXABS_ARBITRARY",
+                                                 "ACT_MAXABS_PCS_POW2_WEIGHT_MAXABS_PTS_POW2_HW",
+                                                 "MAXABS_PCS_POW2"};
+/* the fields of a dict scale method configuration (CFG) and their enums */
+static const char *const fp8q__inc_cfg_field[3] = {"granularity", "scale_value_type", "rounding_method"};
+static const char *const fp8q__inc_m_gran[] = {"PTS", "PCS"};
+static const char *const fp8q__inc_m_svt[] = {"MAXABS", "FIXED_VALUE", "OPT", "DUMMY_SCALES"};
+static const char *const fp8q__inc_m_round[] = {"IDENTITY", "POW2", "HW_ALIGNED", "HW_ALIGNED_FIXED", "SCALE_UNIT"};
+static const char *const *const fp8q__inc_m_cfg[3] = {fp8q__inc_m_gran, fp8q__inc_m_svt, fp8q__inc_m_round};
+static const int fp8q__inc_n_cfg[3] = {2, 4, 5};
+static const char *const fp8q__inc_cfg_class[3] = {"ScaleGranularity", "ScaleValueType", "ScaleRoundMethod"};
+#define FP8Q__INC_N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* An enum key's value: its member index, or INC's error. */
+static fp8q_result fp8q__inc_enum(fp8q__inc_p *P, const char *key, size_t v, const char *const *mem, int n, int *idx)
+{
+    fp8q__st_msg m;
+    *idx = fp8q__inc_match(P->j, v, mem, n);
+    if (*idx >= 0) return FP8Q_OK;
+    fp8q__cfg_msg_init(&m);
+    fp8q__st_put(&m, "Invalid '");
+    fp8q__st_put(&m, key);
+    fp8q__st_put(&m, "' value in custom config ('");
+    fp8q__inc_put_value(&m, P->j, v);
+    fp8q__st_put(&m, "'). Enter one of ");
+    fp8q__inc_put_members(&m, mem, n);
+    return fp8q__inc_fail(P, FP8Q_ERR_PARSE, v, &m);
+}
+
+/* Appends the message as warning number cfg->n_warnings; after
+   FP8Q__INC_MAX_WARNINGS, one last "further warnings omitted". */
+#define FP8Q__INC_MAX_WARNINGS 64
+static fp8q_result fp8q__inc_warn(fp8q__inc_p *P, const fp8q__st_msg *m)
+{
+    static const char omitted[] = "further warnings omitted";
+    fp8q__inc_owned *o = P->o;
+    char *s;
+    if (o->n_warn > FP8Q__INC_MAX_WARNINGS) return FP8Q_OK;
+    if (o->n_warn == FP8Q__INC_MAX_WARNINGS) m = NULL;
+    if (o->n_warn == o->cap_warn) {
+        const size_t nc = o->cap_warn ? o->cap_warn * 2 : 8;
+        const char **nw;
+        if (nc > (size_t)-1 / sizeof *nw) return fp8q__inc_nomem(P);
+        nw = (const char **)realloc((void *)o->warn, nc * sizeof *nw);
+        if (!nw) return fp8q__inc_nomem(P);
+        o->warn = nw;
+        o->cap_warn = nc;
+    }
+    if (!(s = m ? fp8q__inc_strdup(o, m->m, m->n) : fp8q__inc_strdup(o, omitted, sizeof omitted - 1)))
+        return fp8q__inc_nomem(P);
+    o->warn[o->n_warn++] = s;
+    P->c->n_warnings = o->n_warn;
+    return FP8Q_OK;
+}
+
+/* The warning "'KEY' TEXT" (a) or "TEXT" (key token 0). */
+static fp8q_result fp8q__inc_warn_key(fp8q__inc_p *P, size_t key, const char *prefix, const char *text)
+{
+    fp8q__st_msg m;
+    fp8q__cfg_msg_init(&m);
+    if (prefix) fp8q__st_put(&m, prefix);
+    if (key) fp8q__inc_put_key(&m, P->j, key);
+    fp8q__st_put(&m, text);
+    return fp8q__inc_warn(P, &m);
+}
+
+/* FP8Q_ERR_PARSE "'WHERE' WHAT, got VALUE" with WHERE a plain string. */
+static fp8q_result fp8q__inc_bad(fp8q__inc_p *P, size_t t, const char *where, const char *what)
+{
+    return fp8q__cfg_bad(P->err, FP8Q_ERR_PARSE, P->j, t, where, what);
+}
+
+/* The STRING token t unescaped into the arena (no NUL character inside). */
+static fp8q_result fp8q__inc_jstr(fp8q__inc_p *P, size_t t, const char *where, const char **out)
+{
+    const size_t n = fp8q_json_string(P->j, t, NULL, 0);
+    char *s = n < (size_t)-1 ? (char *)fp8q__inc_alloc(P->o, n + 1) : NULL;
+    if (!s) return fp8q__inc_nomem(P);
+    (void)fp8q_json_string(P->j, t, s, n + 1);
+    if (strlen(s) != n) return fp8q__inc_bad(P, t, where, "must not contain a NUL character");
+    *out = s;
+    return FP8Q_OK;
+}
+
+/* Python truthiness of a raw JSON value. */
+static int fp8q__inc_truthy(const fp8q_json *j, size_t t)
+{
+    const fp8q_json_token *k = &j->tok[t];
+    double d = 0;
+    switch (k->type) {
+    case FP8Q_JSON_NULL:
+    case FP8Q_JSON_FALSE: return 0;
+    case FP8Q_JSON_TRUE: return 1;
+    case FP8Q_JSON_NUMBER: return fp8q_json_number(j, t, &d) == FP8Q_OK && d != 0;
+    case FP8Q_JSON_STRING: return k->end > k->start;
+    case FP8Q_JSON_ARRAY:
+    case FP8Q_JSON_OBJECT: return k->size > 0;
+    }
+    return 0;
+}
+
+/* Python's int(s) for base 10: surrounding whitespace, a sign, digits with
+   single underscores between them. 1 and *out, 0 (syntax) or -1 (beyond
+   int64). */
+static int fp8q__inc_pyint(const char *s, size_t n, int64_t *out)
+{
+    size_t i = 0;
+    uint64_t v = 0;
+    int neg = 0, nd = 0;
+    while (i < n && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) i++;
+    while (n > i && (s[n - 1] == ' ' || (s[n - 1] >= '\t' && s[n - 1] <= '\r'))) n--;
+    if (i < n && (s[i] == '+' || s[i] == '-')) neg = s[i++] == '-';
+    for (; i < n; i++) {
+        if (s[i] == '_' && nd && i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '9') continue;
+        if (s[i] < '0' || s[i] > '9') return 0;
+        if (v > (UINT64_C(0x8000000000000000) - (uint64_t)(s[i] - '0')) / 10u) return -1;
+        v = v * 10u + (uint64_t)(s[i] - '0');
+        nd++;
+    }
+    if (!nd) return 0;
+    if (!neg && v > (uint64_t)INT64_MAX) return -1;
+    *out = neg ? (v == UINT64_C(0x8000000000000000) ? INT64_MIN : -(int64_t)v) : (int64_t)v;
+    return 1;
+}
+
+/* Python's os.path.dirname / basename (posixpath). */
+static fp8q_result fp8q__inc_split_path(fp8q__inc_p *P)
+{
+    const char *s = P->c->dump_stats_path;
+    size_t n = strlen(s), i = n, h, k;
+    while (i > 0 && s[i - 1] != '/') i--;
+    h = i; /* head = s[0, i) */
+    for (k = 0; k < h && s[k] == '/'; k++) {
+    }
+    if (h > 0 && k < h) /* not all slashes: strip the trailing ones */
+        while (h > 0 && s[h - 1] == '/') h--;
+    if (!(P->c->dump_dir = fp8q__inc_strdup(P->o, s, h)) || !(P->c->dump_prefix = fp8q__inc_strdup(P->o, s + i, n - i)))
+        return fp8q__inc_nomem(P);
+    return FP8Q_OK;
+}
+
+/* ---- the dict form of scale_method (INC.md 2.4) */
+
+/* INC converts every "granularity" / "scale_value_type" / "rounding_method"
+   string under the dict's objects (not inside arrays) while it reads the
+   key: any of them that names no member is an error at that point. */
+static fp8q_result fp8q__inc_scan_scale_enums(fp8q__inc_p *P, size_t obj)
+{
+    const fp8q_json *j = P->j;
+    const size_t end = j->tok[obj].next;
+    size_t p = obj + 1;
+    while (p < end) { /* p is always a key: containers that are not objects are skipped whole */
+        const size_t v = p + 1;
+        int f;
+        if (j->tok[v].type == FP8Q_JSON_STRING)
+            for (f = 0; f < 3; f++)
+                if (fp8q_json_string_eq(j, p, fp8q__inc_cfg_field[f]) &&
+                    fp8q__inc_match(j, v, fp8q__inc_m_cfg[f], fp8q__inc_n_cfg[f]) < 0) {
+                    fp8q__st_msg m;
+                    fp8q__cfg_msg_init(&m);
+                    fp8q__st_put(&m, "Invalid input '");
+                    fp8q__inc_put_value(&m, j, v);
+                    fp8q__st_put(&m, "' for ");
+                    fp8q__st_put(&m, fp8q__inc_cfg_class[f]);
+                    fp8q__st_put(&m, ". Enter one of ");
+                    fp8q__inc_put_members(&m, fp8q__inc_m_cfg[f], fp8q__inc_n_cfg[f]);
+                    return fp8q__inc_fail(P, FP8Q_ERR_PARSE, v, &m);
+                }
+        p = j->tok[v].type == FP8Q_JSON_OBJECT ? v + 1 : j->tok[v].next;
+    }
+    return FP8Q_OK;
+}
+
+/* One CFG while it is built: a field that is not a member string keeps its
+   token for the message (INC keeps such values and then matches nothing). */
+typedef struct fp8q__inc_half {
+    int f[3];      /* granularity, value type, rounding; -1: raw[i] is not a member */
+    size_t raw[3]; /* token of a non-member value */
+    double backoff;
+    const double *ws; /* params.weight_scales */
+    size_t nws;
+} fp8q__inc_half;
+
+/* Appends s to the string in b[cap] (cut to fit). */
+static void fp8q__inc_cat(char *b, size_t cap, const char *s)
+{
+    size_t n = strlen(b);
+    while (*s && n + 1 < cap) b[n++] = *s++;
+    b[n] = 0;
+}
+
+/* "WHERE" "SUFFIX" into b[cap] (cut to fit). */
+static void fp8q__inc_where(char *b, size_t cap, const char *where, const char *suffix)
+{
+    b[0] = 0;
+    fp8q__inc_cat(b, cap, where);
+    fp8q__inc_cat(b, cap, suffix);
+}
+
+/* Builds the CFG object o (0: {}) over base (NULL: PTS / MAXABS / IDENTITY,
+   backoff 1.0, no params), as INC's dict_to_scale_method_config. */
+static fp8q_result fp8q__inc_half_build(fp8q__inc_p *P, size_t o, const fp8q__inc_half *base, const char *where,
+                                        fp8q__inc_half *h)
+{
+    const fp8q_json *j = P->j;
+    char w[160];
+    size_t t, k;
+    int f;
+    fp8q_result r;
+    for (f = 0; f < 3; f++) {
+        t = o ? fp8q_json_get(j, o, fp8q__inc_cfg_field[f]) : 0;
+        if (t && j->tok[t].type == FP8Q_JSON_STRING) {
+            h->f[f] = fp8q__inc_match(j, t, fp8q__inc_m_cfg[f], fp8q__inc_n_cfg[f]); /* >= 0: scanned before */
+            h->raw[f] = h->f[f] < 0 ? t : 0;
+        } else if (t) {
+            h->f[f] = -1, h->raw[f] = t;
+        } else {
+            h->f[f] = base ? base->f[f] : 0, h->raw[f] = base ? base->raw[f] : 0;
+        }
+    }
+    h->backoff = base ? base->backoff : 1.0;
+    h->ws = base ? base->ws : NULL;
+    h->nws = base ? base->nws : 0;
+    if (!o) return FP8Q_OK;
+    if ((t = fp8q_json_get(j, o, "backoff")) != 0) {
+        double d = 0;
+        fp8q__inc_where(w, sizeof w, where, ".backoff");
+        if (j->tok[t].type != FP8Q_JSON_NUMBER || fp8q_json_number(j, t, &d) != FP8Q_OK || !(d > 0.0) || !(d <= 3.4e38))
+            return fp8q__inc_bad(P, t, w, "must be a finite positive number");
+        h->backoff = d;
+    }
+    if ((t = fp8q_json_get(j, o, "params")) != 0) {
+        fp8q__inc_where(w, sizeof w, where, ".params");
+        h->ws = NULL, h->nws = 0;
+        if (j->tok[t].type == FP8Q_JSON_OBJECT) {
+            size_t a;
+            for (k = t + 1; k < j->tok[t].next; k = j->tok[k + 1].next)
+                if (!fp8q_json_string_eq(j, k, "weight_scales") &&
+                    (r = fp8q__inc_warn_key(P, k, "", " in a scale method's params is not read by INC: ignored")) !=
+                        FP8Q_OK)
+                    return r;
+            if ((a = fp8q_json_get(j, t, "weight_scales")) != 0) {
+                double *ws;
+                size_t e, i = 0;
+                fp8q__inc_where(w, sizeof w, where, ".params.weight_scales");
+                if (j->tok[a].type != FP8Q_JSON_ARRAY || j->tok[a].size == 0)
+                    return fp8q__inc_bad(P, a, w, "must be a non-empty array of positive numbers");
+                if (!(ws = (double *)fp8q__inc_alloc(P->o, j->tok[a].size * sizeof *ws))) return fp8q__inc_nomem(P);
+                for (e = a + 1; e < j->tok[a].next; e = j->tok[e].next) {
+                    if (j->tok[e].type != FP8Q_JSON_NUMBER || fp8q_json_number(j, e, &ws[i]) != FP8Q_OK ||
+                        !(ws[i] > 0.0) || !(ws[i] <= 1.7976931348623157e308))
+                        return fp8q__inc_bad(P, e, w, "must hold finite positive numbers");
+                    i++;
+                }
+                h->ws = ws, h->nws = i;
+            }
+        } else if (j->tok[t].type != FP8Q_JSON_NULL) {
+            return fp8q__inc_bad(P, t, w, "must be an object (or null)");
+        }
+    }
+    for (k = o + 1; k < j->tok[o].next; k = j->tok[k + 1].next) {
+        for (f = 0; f < 3 && !fp8q_json_string_eq(j, k, fp8q__inc_cfg_field[f]); f++) {
+        }
+        if (f == 3 && !fp8q_json_string_eq(j, k, "backoff") && !fp8q_json_string_eq(j, k, "params")) {
+            fp8q__st_msg m;
+            fp8q__cfg_msg_init(&m);
+            fp8q__inc_put_key(&m, j, k);
+            fp8q__st_put(&m, " in '");
+            fp8q__st_put(&m, where);
+            fp8q__st_put(&m, "' is not read by INC (fields: granularity, scale_value_type, rounding_method, backoff, "
+                             "params): ignored");
+            if ((r = fp8q__inc_warn(P, &m)) != FP8Q_OK) return r;
+        }
+    }
+    return FP8Q_OK;
+}
+
+/* The predefined method equal to the pair on granularity, value type and
+   rounding, or NULL. */
+static const fp8q_inc_method *fp8q__inc_pair_method(const fp8q__inc_half *w, const fp8q__inc_half *a)
+{
+    int i, f;
+    for (f = 0; f < 3; f++)
+        if (w->f[f] < 0 || a->f[f] < 0) return NULL;
+    for (i = 0; i < fp8q_inc_method_count(); i++) {
+        const fp8q_inc_method *m = fp8q_inc_method_at(i);
+        if ((int)m->weight.granularity == w->f[0] && (int)m->weight.value_type == w->f[1] &&
+            (int)m->weight.rounding == w->f[2] && (int)m->activation.granularity == a->f[0] &&
+            (int)m->activation.value_type == a->f[1] && (int)m->activation.rounding == a->f[2])
+            return m;
+    }
+    return NULL;
+}
+
+static fp8q_inc_scale_cfg fp8q__inc_half_cfg(const fp8q__inc_half *h)
+{
+    fp8q_inc_scale_cfg c;
+    c.granularity = (fp8q_inc_granularity)h->f[0];
+    c.value_type = (fp8q_inc_value_type)h->f[1];
+    c.rounding = (fp8q_inc_rounding)h->f[2];
+    c.backoff = (float)h->backoff;
+    return c;
+}
+
+/* One {"weight": CFG, "activation": CFG} object into e and hs[2]. */
+static fp8q_result fp8q__inc_entry_build(fp8q__inc_p *P, size_t item, const fp8q__inc_half *base, const char *key,
+                                         const char *where, fp8q_inc_scale_entry *e, fp8q__inc_half *hs)
+{
+    const fp8q_json *j = P->j;
+    static const char *const side[2] = {"weight", "activation"};
+    char w[160];
+    size_t t, k;
+    int s;
+    fp8q_result r;
+    for (s = 0; s < 2; s++) {
+        fp8q__inc_where(w, sizeof w, where, s ? ".activation" : ".weight");
+        t = fp8q_json_get(j, item, side[s]);
+        if (t && j->tok[t].type != FP8Q_JSON_OBJECT) return fp8q__inc_bad(P, t, w, "must be an object");
+        if ((r = fp8q__inc_half_build(P, t, base ? &base[s] : NULL, w, &hs[s])) != FP8Q_OK) return r;
+    }
+    for (k = item + 1; k < j->tok[item].next; k = j->tok[k + 1].next)
+        if (!fp8q_json_string_eq(j, k, "weight") && !fp8q_json_string_eq(j, k, "activation")) {
+            fp8q__st_msg m;
+            fp8q__cfg_msg_init(&m);
+            fp8q__inc_put_key(&m, j, k);
+            fp8q__st_put(&m, " in '");
+            fp8q__st_put(&m, where);
+            fp8q__st_put(&m, "' is not read by INC (keys: weight, activation): ignored");
+            if ((r = fp8q__inc_warn(P, &m)) != FP8Q_OK) return r;
+        }
+    e->key = key;
+    e->method = fp8q__inc_pair_method(&hs[0], &hs[1]);
+    if (e->method) {
+        e->weight = fp8q__inc_half_cfg(&hs[0]);
+        e->activation = fp8q__inc_half_cfg(&hs[1]);
+    }
+    e->weight_scales = hs[0].ws;
+    e->n_weight_scales = hs[0].nws;
+    return FP8Q_OK;
+}
+
+static void fp8q__inc_put_half(fp8q__st_msg *m, const fp8q_json *j, const fp8q__inc_half *h)
+{
+    int f;
+    for (f = 0; f < 3; f++) {
+        if (f) fp8q__st_put(m, "/");
+        if (h->f[f] >= 0)
+            fp8q__st_put(m, fp8q__inc_m_cfg[f][h->f[f]]);
+        else
+            fp8q__inc_put_value(m, j, h->raw[f]);
+    }
+}
+
+/* "CfgStr.NODES[name]", as INC's f"{key}[{subkey}]" prints it, the name
+   cut after max bytes */
+static void fp8q__inc_put_label(fp8q__st_msg *m, int section, const char *key, size_t max)
+{
+    static const char *const sec[4] = {"CfgStr.DEFAULT", "CfgStr.NODES", "CfgStr.LAYERS", "CfgStr.LAYER_TYPES"};
+    size_t i;
+    fp8q__st_put(m, sec[section]);
+    if (!section) return;
+    fp8q__st_put(m, "[");
+    for (i = 0; key[i] && i < max; i++) {
+        const char b[2] = {(unsigned char)key[i] < 0x20 ? '?' : key[i], 0};
+        fp8q__st_put(m, b);
+    }
+    fp8q__st_put(m, key[i] ? "...]" : "]");
+}
+
+static int fp8q__inc_entry_cmp(const void *a, const void *b)
+{
+    const fp8q_inc_scale_entry *const *x = (const fp8q_inc_scale_entry *const *)a;
+    const fp8q_inc_scale_entry *const *y = (const fp8q_inc_scale_entry *const *)b;
+    return strcmp((*x)->key, (*y)->key);
+}
+
+/* parse_scale_method + validate_and_populate_scale_method on the dict. */
+static fp8q_result fp8q__inc_scale_dict(fp8q__inc_p *P)
+{
+    static const char *const sname[4] = {"default", "nodes", "layers", "layer_types"};
+    const fp8q_json *j = P->j;
+    const size_t sm = P->scale_tok;
+    fp8q_inc_scale_entry *ent[4] = {NULL, NULL, NULL, NULL};
+    fp8q__inc_half *half[4] = {NULL, NULL, NULL, NULL};
+    size_t cnt[4] = {1, 0, 0, 0}, t, k, d, i, n;
+    int s;
+    fp8q_result r;
+    char w[160];
+    fp8q__st_msg m;
+    d = fp8q_json_get(j, sm, "default");
+    if (!d || j->tok[d].type == FP8Q_JSON_NULL)
+        return fp8q__st_fail_str(P->err, FP8Q_ERR_PARSE, j->tok[sm].start,
+                                 "Scale method config should contain a default scale method.");
+    if (j->tok[d].type != FP8Q_JSON_OBJECT)
+        return fp8q__inc_bad(P, d, "scale_method.default", "must be an object {\"weight\": ..., \"activation\": ...}");
+    for (k = sm + 1; k < j->tok[sm].next; k = j->tok[k + 1].next) {
+        for (s = 0; s < 4 && !fp8q_json_string_eq(j, k, sname[s]); s++) {
+        }
+        if (s == 4 && (r = fp8q__inc_warn_key(P, k, "",
+                                              " in 'scale_method' is not read by INC (keys: default, nodes, layers, "
+                                              "layer_types): ignored")) != FP8Q_OK)
+            return r;
+    }
+    for (s = 1; s < 4; s++) {
+        t = fp8q_json_get(j, sm, sname[s]);
+        if (!t || j->tok[t].type == FP8Q_JSON_NULL) continue;
+        fp8q__inc_where(w, sizeof w, "scale_method.", sname[s]);
+        if (j->tok[t].type != FP8Q_JSON_OBJECT) return fp8q__inc_bad(P, t, w, "must be an object");
+        cnt[s] = j->tok[t].size;
+    }
+    for (s = 0; s < 4; s++) {
+        if (!cnt[s]) continue;
+        if (cnt[s] > (size_t)-1 / 2 / sizeof **half) return fp8q__inc_nomem(P);
+        ent[s] = (fp8q_inc_scale_entry *)fp8q__inc_alloc(P->o, cnt[s] * sizeof **ent);
+        half[s] = (fp8q__inc_half *)fp8q__inc_alloc(P->o, cnt[s] * 2 * sizeof **half);
+        if (!ent[s] || !half[s]) return fp8q__inc_nomem(P);
+        memset(ent[s], 0, cnt[s] * sizeof **ent);
+    }
+    if ((r = fp8q__inc_entry_build(P, d, NULL, "", "scale_method.default", ent[0], half[0])) != FP8Q_OK) return r;
+    for (s = 1; s < 4; s++) {
+        if (!cnt[s]) continue;
+        t = fp8q_json_get(j, sm, sname[s]);
+        for (i = 0, k = t + 1; k < j->tok[t].next; k = j->tok[k + 1].next, i++) {
+            const char *key;
+            const size_t v = k + 1;
+            char where[160], kb[FP8Q__INC_KEY_MAX + 1];
+            const size_t kl = fp8q_json_string(j, k, kb, sizeof kb);
+            for (n = 0; kb[n]; n++)
+                if ((unsigned char)kb[n] < 0x20) kb[n] = '?';
+            fp8q__inc_where(where, sizeof where, "scale_method.", sname[s]);
+            fp8q__inc_cat(where, sizeof where, "['");
+            fp8q__inc_cat(where, sizeof where, kb);
+            fp8q__inc_cat(where, sizeof where, kl >= sizeof kb ? "...']" : "']");
+            if ((r = fp8q__inc_jstr(P, k, where, &key)) != FP8Q_OK) return r;
+            if (j->tok[v].type != FP8Q_JSON_OBJECT)
+                return fp8q__inc_bad(P, v, where, "must be an object {\"weight\": ..., \"activation\": ...}");
+            if ((r = fp8q__inc_entry_build(P, v, half[0], key, where, &ent[s][i], &half[s][2 * i])) != FP8Q_OK)
+                return r;
+        }
+    }
+    for (s = 0; s < 4; s++) /* validation, in INC's order */
+        for (i = 0; i < cnt[s]; i++) {
+            fp8q__st_msg tail;
+            size_t room;
+            if (ent[s][i].method) continue;
+            fp8q__cfg_msg_init(&tail); /* the tail first, so that only the name is cut */
+            fp8q__st_put(&tail, " = {weight: ");
+            fp8q__inc_put_half(&tail, j, &half[s][2 * i]);
+            fp8q__st_put(&tail, ", activation: ");
+            fp8q__inc_put_half(&tail, j, &half[s][2 * i + 1]);
+            fp8q__st_put(&tail, "} is not supported.");
+            fp8q__cfg_msg_init(&m);
+            fp8q__st_put(&m, "Unsupported config: scale method config for ");
+            room = FP8Q__ST_MSG_MAX - 1 - m.n;
+            room = room > tail.n + 24 + 4 ? room - tail.n - 24 - 4 : 8; /* 24: "CfgStr.LAYER_TYPES[" "...]" */
+            fp8q__inc_put_label(&m, s, ent[s][i].key, room < FP8Q__INC_KEY_MAX ? room : FP8Q__INC_KEY_MAX);
+            fp8q__st_put(&m, tail.m);
+            return fp8q__st_fail(P->err, FP8Q_ERR_PARSE, j->tok[s ? fp8q_json_get(j, sm, sname[s]) : d].start, &m);
+        }
+    P->c->scale_default = ent[0][0];
+    P->c->method = ent[0][0].method;
+    P->c->scale_nodes = ent[1], P->c->n_scale_nodes = cnt[1];
+    P->c->scale_layers = ent[2], P->c->n_scale_layers = cnt[2];
+    P->c->scale_layer_types = ent[3], P->c->n_scale_layer_types = cnt[3];
+    for (s = 1; s < 4; s++) {
+        const fp8q_inc_scale_entry **so;
+        if (!cnt[s]) continue;
+        if (!(so = (const fp8q_inc_scale_entry **)fp8q__inc_alloc(P->o, cnt[s] * sizeof *so)))
+            return fp8q__inc_nomem(P);
+        for (i = 0; i < cnt[s]; i++) so[i] = &ent[s][i];
+        qsort((void *)so, cnt[s], sizeof *so, fp8q__inc_entry_cmp);
+        P->o->sorted[s - 1] = so;
+    }
+    return FP8Q_OK;
+}
+
+/* ---- allowlist / blocklist */
+
+static fp8q_result fp8q__inc_lists(fp8q__inc_p *P)
+{
+    const fp8q_json *j = P->j;
+    int l, which;
+    fp8q_result r;
+    for (l = 0; l < 2; l++)
+        for (which = 0; which < 2; which++) {
+            const size_t a = P->list_tok[l][which];
+            const char *key = P->list_key[l][which];
+            const char **arr;
+            size_t e, i = 0;
+            fp8q_inc_list *L = l ? &P->c->blocklist : &P->c->allowlist;
+            if (!a) continue;
+            if (j->tok[a].type != FP8Q_JSON_ARRAY)
+                return fp8q__inc_bad(P, a, key,
+                                     which ? "must be an array of class names" : "must be an array of regex patterns");
+            if (!j->tok[a].size) continue;
+            if (!(arr = (const char **)fp8q__inc_alloc(P->o, j->tok[a].size * sizeof *arr))) return fp8q__inc_nomem(P);
+            for (e = a + 1; e < j->tok[a].next; e = j->tok[e].next) {
+                if (j->tok[e].type != FP8Q_JSON_STRING)
+                    return fp8q__inc_bad(P, e, key, which ? "must hold class names (strings)" : "must hold strings");
+                if ((r = fp8q__inc_jstr(P, e, key, &arr[i])) != FP8Q_OK) return r;
+                if (!which && (r = fp8q_regex_check(arr[i], P->err)) != FP8Q_OK) {
+                    fp8q__st_msg m;
+                    fp8q__cfg_msg_init(&m);
+                    fp8q__st_put(&m, "'"); /* fp8q_regex's message names the pattern */
+                    fp8q__st_put(&m, key);
+                    fp8q__st_put(&m, "': ");
+                    fp8q__st_prefix(P->err, m.m);
+                    if (P->err) P->err->offset = j->tok[e].start;
+                    return r;
+                }
+                if (which && strchr(arr[i], '.')) {
+                    fp8q__st_msg m;
+                    fp8q__cfg_msg_init(&m);
+                    fp8q__st_put(&m, "'");
+                    fp8q__st_put(&m, key);
+                    fp8q__st_put(&m, "' entry ");
+                    fp8q__st_name(&m, arr[i]);
+                    fp8q__st_put(&m, " never matches: types are bare class names such as 'Linear'");
+                    if ((r = fp8q__inc_warn(P, &m)) != FP8Q_OK) return r;
+                }
+                i++;
+            }
+            if (which)
+                L->types = arr, L->n_types = i;
+            else
+                L->names = arr, L->n_names = i;
+        }
+    return FP8Q_OK;
+}
+
+/* ---- the key loop */
+
+static int fp8q__inc_is(const fp8q_json *j, size_t k, const char *const *names, int n)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        if (fp8q_json_string_eq(j, k, names[i])) return 1;
+    return 0;
+}
+
+/* An object value for a key whose INC default is not a dict: INC merges
+   its members into the default, so {} changes nothing and anything else
+   raises TypeError. 1: handled ({}), or an error in *r. */
+static int fp8q__inc_object_on_scalar(fp8q__inc_p *P, size_t k, size_t v, fp8q_result *r)
+{
+    if (P->j->tok[v].type != FP8Q_JSON_OBJECT) return 0;
+    if (P->j->tok[v].size == 0) {
+        *r = fp8q__inc_warn_key(P, k, "", ": an empty object merges nothing, INC keeps the default");
+    } else {
+        fp8q__st_msg m;
+        fp8q__cfg_msg_init(&m);
+        fp8q__inc_put_key(&m, P->j, k);
+        fp8q__st_put(&m, " cannot be an object (INC raises TypeError merging it into its default), got ");
+        fp8q__inc_put_value(&m, P->j, v);
+        *r = fp8q__inc_fail(P, FP8Q_ERR_PARSE, v, &m);
+    }
+    return 1;
+}
+
+static fp8q_result fp8q__inc_key(fp8q__inc_p *P, size_t k)
+{
+    static const char *const tf_keys[6] = {"recalc_scales",  "ignore_modules_wo_measures", "use_qdq", "fake_quant",
+                                           "measure_on_hpu", "dynamic_quantization"};
+    static const char *const internal[4] = {"local_rank", "global_rank", "world_size", "device_type"};
+    static const char *const observers[4] = {"maxabs", "maxabs_per_channel", "save", "shape"};
+    const fp8q_json *j = P->j;
+    fp8q_inc_config *c = P->c;
+    const size_t v = k + 1;
+    const fp8q_json_type ty = j->tok[v].type;
+    fp8q_result r = FP8Q_OK;
+    int idx, i;
+    /* enum keys */
+    if (fp8q_json_string_eq(j, k, "mode")) {
+        fp8q__inc_txt x;
+        if ((r = fp8q__inc_enum(P, "mode", v, fp8q__inc_m_mode, FP8Q__INC_N(fp8q__inc_m_mode), &idx)) != FP8Q_OK)
+            return r;
+        c->mode = (fp8q_inc_mode)idx;
+        c->mode_vllm_ok =
+            ty == FP8Q_JSON_STRING && (fp8q_json_string_eq(j, v, "MEASURE") || fp8q_json_string_eq(j, v, "QUANTIZE"));
+        if (ty == FP8Q_JSON_STRING) return fp8q__inc_jstr(P, v, "mode", &c->mode_text);
+        fp8q__inc_pystr(&x, j, v);
+        return (c->mode_text = fp8q__inc_strdup(P->o, x.s, x.n)) != NULL ? FP8Q_OK : fp8q__inc_nomem(P);
+    }
+    if (fp8q_json_string_eq(j, k, "scale_method")) {
+        if (ty == FP8Q_JSON_OBJECT) {
+            c->recalc_scales = 1;
+            c->scale_method_dict = 1;
+            P->scale_tok = v;
+            return fp8q__inc_scan_scale_enums(P, v);
+        }
+        if ((r = fp8q__inc_enum(P, "scale_method", v, fp8q__inc_m_method, FP8Q__INC_N(fp8q__inc_m_method), &idx)) !=
+            FP8Q_OK)
+            return r;
+        c->method = fp8q_inc_method_get(fp8q__inc_m_method[idx]);
+        c->scale_method_dict = 0;
+        P->scale_tok = 0;
+        return c->method ? FP8Q_OK : fp8q__inc_bad(P, v, "scale_method", "names a method fp8q does not know");
+    }
+    if (fp8q_json_string_eq(j, k, "measure_exclude")) {
+        if ((r = fp8q__inc_enum(P, "measure_exclude", v, fp8q__inc_m_excl, 5, &idx)) == FP8Q_OK)
+            c->measure_exclude = (fp8q_inc_measure_exclude)(1 << idx);
+        return r;
+    }
+    if (fp8q_json_string_eq(j, k, "fp8_config")) {
+        if ((r = fp8q__inc_enum(P, "fp8_config", v, fp8q__inc_m_fp8, 2, &idx)) == FP8Q_OK)
+            c->fp8_config = idx ? FP8Q_E5M2 : FP8Q_E4M3;
+        return r;
+    }
+    if (fp8q_json_string_eq(j, k, "hp_dtype")) {
+        if ((r = fp8q__inc_enum(P, "hp_dtype", v, fp8q__inc_m_hp, 3, &idx)) == FP8Q_OK)
+            c->hp_dtype = idx == 0 ? FP8Q_BF16 : idx == 1 ? FP8Q_F16 : FP8Q_F32;
+        return r;
+    }
+    if (fp8q_json_string_eq(j, k, "scale_format")) {
+        if ((r = fp8q__inc_enum(P, "scale_format", v, fp8q__inc_m_fmt, 2, &idx)) == FP8Q_OK)
+            c->scale_format = idx ? FP8Q_INC_SCALE_SCALAR : FP8Q_INC_SCALE_CONST;
+        return r;
+    }
+    if (fp8q_json_string_eq(j, k, "device_for_scales")) {
+        if ((r = fp8q__inc_enum(P, "device_for_scales", v, fp8q__inc_m_dev, 2, &idx)) == FP8Q_OK) {
+            c->has_device_for_scales = 1;
+            c->device_for_scales = idx ? FP8Q_GAUDI3 : FP8Q_GAUDI2;
+        }
+        return r;
+    }
+    for (i = 0; i < 6; i++)
+        if (fp8q_json_string_eq(j, k, tf_keys[i])) {
+            int *const dst[6] = {&c->recalc_scales,  &c->ignore_modules_wo_measures, &c->use_qdq, &c->fake_quant,
+                                 &c->measure_on_hpu, &c->dynamic_quantization};
+            if ((r = fp8q__inc_enum(P, tf_keys[i], v, fp8q__inc_m_tf, 2, &idx)) == FP8Q_OK) *dst[i] = idx == 0;
+            return r;
+        }
+    /* keys whose default is a dict */
+    if (fp8q_json_string_eq(j, k, "allowlist") || fp8q_json_string_eq(j, k, "whitelist") ||
+        fp8q_json_string_eq(j, k, "blocklist") || fp8q_json_string_eq(j, k, "blacklist")) {
+        const int block = fp8q_json_string_eq(j, k, "blocklist") || fp8q_json_string_eq(j, k, "blacklist");
+        const int legacy = fp8q_json_string_eq(j, k, "whitelist") || fp8q_json_string_eq(j, k, "blacklist");
+        const char *name = block ? (legacy ? "blacklist" : "blocklist") : (legacy ? "whitelist" : "allowlist");
+        size_t s;
+        if (legacy &&
+            (r = fp8q__inc_warn_key(P, k, "",
+                                    block ? " is the legacy name of 'blocklist' (merged into it)"
+                                          : " is the legacy name of 'allowlist' (merged into it)")) != FP8Q_OK)
+            return r;
+        if (ty != FP8Q_JSON_OBJECT) {
+            fp8q__st_msg m;
+            fp8q__cfg_msg_init(&m);
+            fp8q__st_put(&m, "'");
+            fp8q__st_put(&m, name);
+            fp8q__st_put(&m, "' must be an object {\"names\": [...], \"types\": [...]} (INC would replace the ");
+            fp8q__st_put(&m, block ? "blocklist" : "allowlist");
+            fp8q__st_put(&m, " with it and fail selecting modules), got ");
+            fp8q__cfg_got(&m, j, v);
+            return fp8q__inc_fail(P, FP8Q_ERR_PARSE, v, &m);
+        }
+        for (s = v + 1; s < j->tok[v].next; s = j->tok[s + 1].next) {
+            static const char *const sub[2][2][2] = {
+                {{"allowlist.names", "allowlist.types"}, {"whitelist.names", "whitelist.types"}},
+                {{"blocklist.names", "blocklist.types"}, {"blacklist.names", "blacklist.types"}}};
+            const int which = fp8q_json_string_eq(j, s, "names") ? 0 : fp8q_json_string_eq(j, s, "types") ? 1 : -1;
+            if (which < 0) {
+                fp8q__st_msg m;
+                fp8q__cfg_msg_init(&m);
+                fp8q__inc_put_key(&m, j, s);
+                fp8q__st_put(&m, " in '");
+                fp8q__st_put(&m, name);
+                fp8q__st_put(&m, "' is not read by INC (keys: names, types): ignored");
+                if ((r = fp8q__inc_warn(P, &m)) != FP8Q_OK) return r;
+                continue;
+            }
+            P->list_tok[block][which] = s + 1;
+            P->list_key[block][which] = sub[block][legacy][which];
+        }
+        return FP8Q_OK;
+    }
+    if (fp8q_json_string_eq(j, k, "mod_dict")) {
+        fp8q__st_msg m;
+        size_t s;
+        if (ty == FP8Q_JSON_OBJECT && j->tok[v].size == 0) return FP8Q_OK;
+        if (ty != FP8Q_JSON_OBJECT) return fp8q__inc_bad(P, v, "mod_dict", "must be an empty object");
+        fp8q__cfg_msg_init(&m);
+        fp8q__st_put(&m, "Custom modules are not supported: dict_keys([");
+        for (s = v + 1; s < j->tok[v].next; s = j->tok[s + 1].next) {
+            fp8q__inc_txt x;
+            if (s > v + 1) fp8q__st_put(&m, ", ");
+            x.n = 0, x.cut = 0, x.s[0] = 0;
+            fp8q__inc_pyscalar(&x, j, s, 1);
+            fp8q__st_put(&m, x.s);
+            if (x.cut) fp8q__st_put(&m, "...");
+        }
+        fp8q__st_put(&m, "]). Please add it in the code.");
+        return fp8q__inc_fail(P, FP8Q_ERR_PARSE, v, &m);
+    }
+    if (fp8q_json_string_eq(j, k, "scale_params"))
+        return fp8q__inc_warn_key(
+            P, 0, NULL, "'scale_params' is ignored by INC since v3.5: give backoffs in a dict 'scale_method'");
+    /* keys with a scalar default */
+    if (fp8q_json_string_eq(j, k, "observer")) {
+        if (fp8q__inc_object_on_scalar(P, k, v, &r)) return r;
+        if (ty != FP8Q_JSON_STRING) return fp8q__inc_bad(P, v, "observer", "must be a string");
+        if ((r = fp8q__inc_jstr(P, v, "observer", &c->observer)) != FP8Q_OK) return r;
+        for (i = 0; i < 4 && strcmp(c->observer, observers[i]) != 0; i++) {
+        }
+        if (i == 4) {
+            fp8q__st_msg m;
+            fp8q__cfg_msg_init(&m);
+            fp8q__st_put(&m, "observer ");
+            fp8q__st_name(&m, c->observer);
+            fp8q__st_put(&m, " is not one of maxabs, maxabs_per_channel, save, shape: INC fails later (KeyError)");
+            return fp8q__inc_warn(P, &m);
+        }
+        return FP8Q_OK;
+    }
+    if (fp8q_json_string_eq(j, k, "dump_stats_path")) {
+        if (fp8q__inc_object_on_scalar(P, k, v, &r)) return r;
+        if (ty != FP8Q_JSON_STRING) return fp8q__inc_bad(P, v, "dump_stats_path", "must be a string");
+        return fp8q__inc_jstr(P, v, "dump_stats_path", &c->dump_stats_path);
+    }
+    if (fp8q_json_string_eq(j, k, "seperate_measure_files")) {
+        if (ty == FP8Q_JSON_OBJECT && j->tok[v].size > 0 && fp8q__inc_object_on_scalar(P, k, v, &r)) return r;
+        c->seperate_measure_files = fp8q__inc_truthy(j, v); /* INC reads the raw value: {} is falsy */
+        return FP8Q_OK;
+    }
+    if (fp8q_json_string_eq(j, k, "row_parallel_linear_allreduce_quantization")) {
+        if (fp8q__inc_object_on_scalar(P, k, v, &r)) return r;
+        c->row_parallel_linear_allreduce_quantization = fp8q__inc_truthy(j, v);
+        return FP8Q_OK;
+    }
+    if (fp8q_json_string_eq(j, k, "calibration_sample_interval")) {
+        int64_t n = 0;
+        int ok = 0;
+        if (fp8q__inc_object_on_scalar(P, k, v, &r)) return r;
+        if (ty == FP8Q_JSON_NUMBER) {
+            const fp8q_result ir = fp8q_json_int64(j, v, &n);
+            ok = ir == FP8Q_OK ? 1 : ir == FP8Q_ERR_LIMIT ? -1 : 0;
+        } else if (ty == FP8Q_JSON_STRING) {
+            char b[64];
+            const size_t len = fp8q_json_string(j, v, b, sizeof b);
+            ok = len < sizeof b ? fp8q__inc_pyint(b, len, &n) : 0;
+        }
+        if (ok < 0)
+            return fp8q__cfg_bad(P->err, FP8Q_ERR_LIMIT, j, v, "calibration_sample_interval", "is outside int64");
+        if (!ok)
+            return fp8q__inc_bad(P, v, "calibration_sample_interval", "must be an integer (or a string holding one)");
+        c->calibration_sample_interval = n;
+        return FP8Q_OK;
+    }
+    if (fp8q__inc_is(j, k, internal, 4)) {
+        if (fp8q__inc_object_on_scalar(P, k, v, &r)) return r;
+        return fp8q__inc_warn_key(P, k, "",
+                                  " is set by INC itself: ignored (fp8q_inc_file_name takes the rank and "
+                                  "world size)");
+    }
+    /* keys INC has no default for: kept unread, or KeyError for a non-empty object */
+    if (ty == FP8Q_JSON_OBJECT && j->tok[v].size > 0) {
+        fp8q__st_msg m;
+        fp8q__cfg_msg_init(&m);
+        fp8q__st_put(&m, "unknown key ");
+        fp8q__inc_put_key(&m, j, k);
+        fp8q__st_put(&m, " with an object value: INC raises KeyError merging it into its defaults");
+        return fp8q__inc_fail(P, FP8Q_ERR_PARSE, v, &m);
+    }
+    if (fp8q_json_string_eq(j, k, "method"))
+        return fp8q__inc_warn_key(P, 0, NULL, "'method' is a legacy key INC no longer reads (e.g. \"HOOKS\"): ignored");
+    if (fp8q_json_string_eq(j, k, "quantize_weight"))
+        return fp8q__inc_warn_key(P, 0, NULL, "'quantize_weight' is a legacy key INC no longer reads: ignored");
+    if (fp8q_json_string_eq(j, k, "dynamicquantization"))
+        return fp8q__inc_warn_key(
+            P, 0, NULL, "'dynamicquantization' is a misspelling INC ignores: the key is 'dynamic_quantization'");
+    if (fp8q_json_string_eq(j, k, "scaleformat"))
+        return fp8q__inc_warn_key(P, 0, NULL, "'scaleformat' is a misspelling INC ignores: the key is 'scale_format'");
+    if (fp8q_json_string_eq(j, k, "separate_measure_files"))
+        return fp8q__inc_warn_key(P, 0, NULL,
+                                  "'separate_measure_files' is not read: INC spells it 'seperate_measure_files'");
+    return fp8q__inc_warn_key(P, k, "unknown key ", " is ignored (INC keeps it unread)");
+}
+
+/* The checks and coercions after the key loop (INC.md 2.1 step 4). */
+static fp8q_result fp8q__inc_finish(fp8q__inc_p *P)
+{
+    fp8q_inc_config *c = P->c;
+    const fp8q_inc_scale_entry *all[4];
+    size_t cnt[4], s, i;
+    int any_pcs = 0, all_fixed = 1;
+    fp8q_result r;
+    fp8q__st_msg m;
+    if (P->scale_tok) {
+        if ((r = fp8q__inc_scale_dict(P)) != FP8Q_OK) return r;
+    } else {
+        c->scale_default.key = "";
+        c->scale_default.weight = c->method->weight;
+        c->scale_default.activation = c->method->activation;
+        c->scale_default.method = c->method;
+    }
+    all[0] = &c->scale_default, cnt[0] = 1;
+    all[1] = c->scale_nodes, cnt[1] = c->n_scale_nodes;
+    all[2] = c->scale_layers, cnt[2] = c->n_scale_layers;
+    all[3] = c->scale_layer_types, cnt[3] = c->n_scale_layer_types;
+    for (s = 0; s < 4; s++)
+        for (i = 0; i < cnt[s]; i++) {
+            const fp8q_inc_scale_entry *e = &all[s][i];
+            any_pcs |= e->weight.granularity == FP8Q_INC_PCS || e->activation.granularity == FP8Q_INC_PCS;
+            all_fixed &=
+                e->weight.value_type == FP8Q_INC_FIXED_VALUE && e->activation.value_type == FP8Q_INC_FIXED_VALUE;
+        }
+    if ((r = fp8q__inc_split_path(P)) != FP8Q_OK) return r;
+    if (c->scale_format == FP8Q_INC_SCALE_SCALAR) {
+        if (any_pcs) {
+            c->scale_format = FP8Q_INC_SCALE_CONST;
+            if ((r = fp8q__inc_warn_key(P, 0, NULL,
+                                        "Cannot use 'scale_format = SCALAR' when using PCQ (Per Channel Quantization), "
+                                        "Reduced to 'CONST'.")) != FP8Q_OK)
+                return r;
+        }
+        if (c->fake_quant) {
+            c->scale_format = FP8Q_INC_SCALE_CONST;
+            if ((r = fp8q__inc_warn_key(P, 0, NULL,
+                                        "Cannot use 'scale_format = SCALAR' when using fake_quant. Reduced to "
+                                        "'CONST'.")) != FP8Q_OK)
+                return r;
+        }
+    }
+    if (c->dynamic_quantization) {
+        if (c->use_qdq || c->fake_quant)
+            return fp8q__st_fail_str(P->err, FP8Q_ERR_PARSE, 0,
+                                     "Currently dynamic quantization is not supported for qdq and fake quant.");
+        if (c->scale_format == FP8Q_INC_SCALE_SCALAR) {
+            c->scale_format = FP8Q_INC_SCALE_CONST;
+            if ((r = fp8q__inc_warn_key(P, 0, NULL,
+                                        "Cannot use 'scale_format = SCALAR' when using dynamic quantization. Reduced "
+                                        "to 'CONST'.")) != FP8Q_OK)
+                return r;
+        }
+        for (s = 0; s < 4; s++)
+            for (i = 0; i < cnt[s]; i++) {
+                const fp8q_inc_scale_entry *e = &all[s][i];
+                if (e->activation.rounding != FP8Q_INC_HW_ALIGNED &&
+                    !(e->weight.value_type == FP8Q_INC_FIXED_VALUE && e->activation.value_type == FP8Q_INC_FIXED_VALUE))
+                    continue;
+                fp8q__cfg_msg_init(&m);
+                fp8q__st_put(&m, "Unsupported config: scale_method ");
+                fp8q__st_put(&m, e->method->name);
+                if (s) {
+                    fp8q__st_put(&m, " (");
+                    fp8q__inc_put_label(&m, (int)s, e->key, FP8Q__INC_KEY_MAX);
+                    fp8q__st_put(&m, ")");
+                }
+                fp8q__st_put(&m, " is not supported in dynamic quantization");
+                return fp8q__st_fail(P->err, FP8Q_ERR_PARSE, 0, &m);
+            }
+        if (c->mode != FP8Q_INC_MODE_QUANTIZE && c->mode != FP8Q_INC_MODE_LOAD) {
+            fp8q__cfg_msg_init(&m);
+            fp8q__st_put(&m, "Quantization mode is QuantMode.");
+            fp8q__st_put(&m, fp8q__inc_m_mode[c->mode]);
+            fp8q__st_put(&m, ", but dynamic quantization is only supported in QUANTIZE or LOAD mode");
+            return fp8q__st_fail(P->err, FP8Q_ERR_PARSE, 0, &m);
+        }
+        if (c->row_parallel_linear_allreduce_quantization)
+            return fp8q__st_fail_str(P->err, FP8Q_ERR_PARSE, 0,
+                                     "Dynamic quantization is not supported when using "
+                                     "row_parallel_linear_allreduce_quantization");
+    } else {
+        for (s = 0; s < 4; s++)
+            for (i = 0; i < cnt[s]; i++)
+                if (all[s][i].method->dynamic_only) {
+                    fp8q__cfg_msg_init(&m);
+                    fp8q__st_put(&m, "Unsupported config: scale_method ");
+                    fp8q__st_put(&m, all[s][i].method->name);
+                    fp8q__st_put(&m, " is supported only in dynamic quantization");
+                    return fp8q__st_fail(P->err, FP8Q_ERR_PARSE, 0, &m);
+                }
+    }
+    c->use_stats_files = !((c->dynamic_quantization || all_fixed) &&
+                           (c->mode == FP8Q_INC_MODE_QUANTIZE || c->mode == FP8Q_INC_MODE_LOAD));
+    if (c->use_stats_files && !c->dump_dir[0]) {
+        fp8q__cfg_msg_init(&m);
+        fp8q__st_put(&m, "dump_stats_path ");
+        fp8q__st_name(&m, c->dump_stats_path);
+        fp8q__st_put(&m, " has no directory part: INC runs os.makedirs(''), which raises FileNotFoundError");
+        if ((r = fp8q__inc_warn(P, &m)) != FP8Q_OK) return r;
+    }
+    return fp8q__inc_lists(P);
+}
+
+/* Parses; *json_failed is set when the text is not valid JSON. */
+static fp8q_result fp8q__inc_parse(fp8q_inc_config *cfg, const char *text, size_t len, fp8q_error *err,
+                                   int *json_failed)
+{
+    fp8q_json j;
+    fp8q__inc_p P;
+    fp8q_result r;
+    size_t k;
+    memset(&P, 0, sizeof P);
+    *json_failed = 0;
+    if ((r = fp8q_json_parse(&j, text, len, 0, err)) != FP8Q_OK) {
+        *json_failed = 1;
+        return r;
+    }
+    if (j.tok[0].type != FP8Q_JSON_OBJECT) {
+        fp8q__st_msg m;
+        fp8q__cfg_msg_init(&m);
+        fp8q__st_put(&m, "QUANT_CONFIG must hold a JSON object, got ");
+        fp8q__st_put(&m, fp8q__st_type_name(j.tok[0].type));
+        r = fp8q__st_fail(err, FP8Q_ERR_PARSE, j.tok[0].start, &m);
+        fp8q_json_free(&j);
+        return r;
+    }
+    P.c = cfg;
+    P.j = &j;
+    P.err = err;
+    P.o = (fp8q__inc_owned *)calloc(1, sizeof *P.o);
+    if (!P.o) {
+        fp8q_json_free(&j);
+        return fp8q__inc_nomem(&P);
+    }
+    cfg->fp8q__owned = P.o;
+    cfg->mode = FP8Q_INC_MODE_QUANTIZE;
+    cfg->observer = "maxabs";
+    cfg->method = fp8q_inc_method_get("MAXABS_HW");
+    cfg->fp8_config = FP8Q_E4M3;
+    cfg->hp_dtype = FP8Q_BF16;
+    cfg->dump_stats_path = "stats";
+    cfg->measure_exclude = FP8Q_INC_EXCLUDE_OUTPUT;
+    cfg->scale_format = FP8Q_INC_SCALE_SCALAR;
+    cfg->device_for_scales = FP8Q_GAUDI2;
+    cfg->measure_on_hpu = 1;
+    cfg->seperate_measure_files = 1;
+    r = cfg->method ? FP8Q_OK : fp8q__st_fail_str(err, FP8Q_ERR_UNSUPPORTED, 0, "MAXABS_HW is missing");
+    for (k = 1; r == FP8Q_OK && k < j.count; k = j.tok[k + 1].next) r = fp8q__inc_key(&P, k);
+    if (r == FP8Q_OK) r = fp8q__inc_finish(&P);
+    fp8q_json_free(&j);
+    return r;
+}
+
+FP8QDEF void fp8q_inc_config_free(fp8q_inc_config *cfg)
+{
+    fp8q__inc_owned *o;
+    if (!cfg) return;
+    o = (fp8q__inc_owned *)cfg->fp8q__owned;
+    if (o) {
+        while (o->blk) {
+            fp8q__inc_blk *n = o->blk->next;
+            free(o->blk);
+            o->blk = n;
+        }
+        free((void *)o->warn);
+        free(o);
+    }
+    memset(cfg, 0, sizeof *cfg);
+}
+
+FP8QDEF fp8q_result fp8q_inc_config_parse(fp8q_inc_config *cfg, const char *text, size_t len, fp8q_error *err)
+{
+    fp8q_result r;
+    int json_failed;
+    fp8q__st_err_ok(err);
+    if (!cfg || (!text && len > 0))
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0,
+                                 !cfg ? "fp8q_inc_config_parse: cfg is NULL" : "fp8q_inc_config_parse: text is NULL");
+    memset(cfg, 0, sizeof *cfg);
+    r = fp8q__inc_parse(cfg, text ? text : "", len, err, &json_failed);
+    if (r != FP8Q_OK) fp8q_inc_config_free(cfg);
+    return r;
+}
+
+/* "...tail" of a long path, for messages */
+static void fp8q__inc_put_path(fp8q__st_msg *m, const char *path)
+{
+    size_t n = strlen(path), i = 0;
+    if (n > FP8Q__ST_NAME_MAX) {
+        i = n - FP8Q__ST_NAME_MAX;
+        while (i < n && ((unsigned char)path[i] & 0xC0u) == 0x80u) i++;
+        fp8q__st_put(m, "...");
+    }
+    fp8q__st_put(m, path + i);
+}
+
+FP8QDEF fp8q_result fp8q_inc_config_load(fp8q_inc_config *cfg, const char *path, fp8q_error *err)
+{
+    char *buf;
+    size_t len;
+    int missing = 0, json_failed = 0;
+    fp8q_result r;
+    fp8q__st_msg m;
+    fp8q__st_err_ok(err);
+    if (cfg) memset(cfg, 0, sizeof *cfg);
+    if (!cfg || !path)
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0,
+                                 !cfg ? "fp8q_inc_config_load: cfg is NULL" : "fp8q_inc_config_load: path is NULL");
+    r = fp8q__cfg_read(path, &buf, &len, &missing, err);
+    if (r == FP8Q_ERR_IO) {
+        fp8q__cfg_msg_init(&m);
+        fp8q__st_put(&m, "QUANT PACKAGE: Can't open ");
+        fp8q__inc_put_path(&m, path);
+        fp8q__st_put(&m, missing ? "! (no such file)" : "! (cannot open or read it as a file)");
+        return fp8q__st_fail(err, FP8Q_ERR_IO, 0, &m);
+    }
+    if (r != FP8Q_OK) return r;
+    r = fp8q__inc_parse(cfg, buf ? buf : "", len, err, &json_failed);
+    free(buf);
+    if (r != FP8Q_OK) {
+        fp8q_inc_config_free(cfg);
+        fp8q__cfg_msg_init(&m);
+        if (json_failed) {
+            fp8q__st_put(&m, "QUANT PACKAGE: Can't load ");
+            fp8q__inc_put_path(&m, path);
+            fp8q__st_put(&m, "! ");
+        } else {
+            fp8q__inc_put_path(&m, path);
+            fp8q__st_put(&m, ": ");
+        }
+        fp8q__st_prefix(err, m.m);
+    }
+    return r;
+}
+
+FP8QDEF fp8q_result fp8q_inc_config_load_env(fp8q_inc_config *cfg, fp8q_error *err)
+{
+    const char *path = getenv("QUANT_CONFIG");
+    if (cfg) memset(cfg, 0, sizeof *cfg);
+    if (!path || !path[0]) {
+        fp8q__st_err_ok(err);
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0,
+                                 !path ? "QUANT_CONFIG is not set: set it to the path of an INC JSON config file"
+                                       : "QUANT_CONFIG is empty: set it to the path of an INC JSON config file");
+    }
+    return fp8q_inc_config_load(cfg, path, err);
+}
+
+FP8QDEF const char *fp8q_inc_config_warning(const fp8q_inc_config *cfg, size_t i)
+{
+    const fp8q__inc_owned *o = cfg ? (const fp8q__inc_owned *)cfg->fp8q__owned : NULL;
+    return o && i < o->n_warn ? o->warn[i] : NULL;
+}
+
+FP8QDEF fp8q_result fp8q_inc_config_check_vllm(const fp8q_inc_config *cfg, fp8q_error *err)
+{
+    fp8q__st_msg m;
+    fp8q__st_err_ok(err);
+    if (!cfg) return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0, "fp8q_inc_config_check_vllm: cfg is NULL");
+    if (cfg->mode_vllm_ok) return FP8Q_OK;
+    fp8q__cfg_msg_init(&m);
+    fp8q__st_put(&m, "Unknown quantization config mode, please validate quantization config file (vLLM accepts mode "
+                     "\"MEASURE\" or \"QUANTIZE\" exactly, got ");
+    if (cfg->mode_text) {
+        fp8q__st_name(&m, cfg->mode_text);
+        fp8q__st_put(&m, ")");
+    } else {
+        fp8q__st_put(&m, "no mode: FP8Config's default is AUTO)");
+    }
+    return fp8q__st_fail(err, FP8Q_ERR_UNSUPPORTED, 0, &m);
+}
+
+static const char *fp8q__inc_dev_name(fp8q_gaudi d)
+{
+    return d == FP8Q_GAUDI2 ? "INCAcceleratorType.GAUDI2" : "INCAcceleratorType.GAUDI3";
+}
+
+FP8QDEF fp8q_result fp8q_inc_config_check_device(const fp8q_inc_config *cfg, fp8q_gaudi device, fp8q_error *err)
+{
+    fp8q__st_msg m;
+    const fp8q_inc_scale_entry *all[4];
+    size_t cnt[4], s, i;
+    fp8q__st_err_ok(err);
+    if (!cfg || !cfg->fp8q__owned || (device != FP8Q_GAUDI2 && device != FP8Q_GAUDI3))
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0,
+                                 "fp8q_inc_config_check_device: cfg not parsed or device not GAUDI2/GAUDI3");
+    if (!cfg->has_device_for_scales || cfg->device_for_scales == device) return FP8Q_OK;
+    all[0] = &cfg->scale_default, cnt[0] = 1;
+    all[1] = cfg->scale_nodes, cnt[1] = cfg->n_scale_nodes;
+    all[2] = cfg->scale_layers, cnt[2] = cfg->n_scale_layers;
+    all[3] = cfg->scale_layer_types, cnt[3] = cfg->n_scale_layer_types;
+    for (s = 0; s < 4; s++)
+        for (i = 0; i < cnt[s]; i++)
+            if (strcmp(all[s][i].method->name, "MAXABS_HW") != 0) {
+                fp8q__cfg_msg_init(&m);
+                fp8q__st_put(&m, "Unsupported config: scale_method: ");
+                fp8q__st_put(&m, all[s][i].method->name);
+                fp8q__st_put(&m, " for scale device overriding: ");
+                fp8q__st_put(&m, fp8q__inc_dev_name(cfg->device_for_scales));
+                return fp8q__st_fail(err, FP8Q_ERR_UNSUPPORTED, 0, &m);
+            }
+    if (cfg->device_for_scales == FP8Q_GAUDI2 && device == FP8Q_GAUDI3) return FP8Q_OK;
+    fp8q__cfg_msg_init(&m);
+    fp8q__st_put(&m, "Unsupported config: device_for_scales=");
+    fp8q__st_put(&m, fp8q__inc_dev_name(cfg->device_for_scales));
+    fp8q__st_put(&m, " for device_type=");
+    fp8q__st_put(&m, fp8q__inc_dev_name(device));
+    return fp8q__st_fail(err, FP8Q_ERR_UNSUPPORTED, 0, &m);
+}
+
+/* The entry of sorted[0, n) whose key is s[0, len), or NULL. */
+static const fp8q_inc_scale_entry *fp8q__inc_find(const fp8q_inc_scale_entry *const *sorted, size_t n, const char *s,
+                                                  size_t len)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        const size_t mid = lo + (hi - lo) / 2;
+        const char *k = sorted[mid]->key;
+        int c = strncmp(k, s, len);
+        if (c == 0) c = k[len] ? 1 : 0;
+        if (c == 0) return sorted[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* The digits of the first match of "layers" SEP "(\d+)" in name: *len > 0. */
+static const char *fp8q__inc_layer_idx(const char *name, char sep, size_t *len)
+{
+    const char *p = name;
+    while ((p = strstr(p, "layers")) != NULL) {
+        if (p[6] == sep && p[7] >= '0' && p[7] <= '9') {
+            size_t n = 0;
+            while (p[7 + n] >= '0' && p[7 + n] <= '9') n++;
+            *len = n;
+            return p + 7;
+        }
+        p++;
+    }
+    *len = 0;
+    return NULL;
+}
+
+FP8QDEF const fp8q_inc_scale_entry *fp8q_inc_config_scale_entry(const fp8q_inc_config *cfg, const char *module_name,
+                                                                const char *class_name)
+{
+    const fp8q__inc_owned *o;
+    const fp8q_inc_scale_entry *e;
+    const char *idx;
+    size_t n;
+    if (!cfg || !module_name || !(o = (const fp8q__inc_owned *)cfg->fp8q__owned)) return NULL;
+    if (cfg->n_scale_nodes &&
+        (e = fp8q__inc_find(o->sorted[0], cfg->n_scale_nodes, module_name, strlen(module_name))) != NULL)
+        return e;
+    if (cfg->n_scale_layers) {
+        idx = fp8q__inc_layer_idx(module_name, '.', &n);
+        if (!idx) idx = fp8q__inc_layer_idx(module_name, '/', &n);
+        if (idx && (e = fp8q__inc_find(o->sorted[1], cfg->n_scale_layers, idx, n)) != NULL) return e;
+    }
+    if (cfg->n_scale_layer_types && class_name &&
+        (e = fp8q__inc_find(o->sorted[2], cfg->n_scale_layer_types, class_name, strlen(class_name))) != NULL)
+        return e;
+    return &cfg->scale_default;
+}
+
+FP8QDEF fp8q_result fp8q_inc_config_scale_cfg(const fp8q_inc_config *cfg, const char *module_name,
+                                              const char *class_name, fp8q_inc_scale_cfg *weight,
+                                              fp8q_inc_scale_cfg *activation)
+{
+    const fp8q_inc_scale_entry *e = fp8q_inc_config_scale_entry(cfg, module_name, class_name);
+    if (!e) return FP8Q_ERR_ARG;
+    if (weight) *weight = e->weight;
+    if (activation) *activation = e->activation;
+    return FP8Q_OK;
+}
+
+/* Does any of the patterns match name? */
+static fp8q_result fp8q__inc_any_match(const char *const *pats, size_t n, const char *name, int *hit, fp8q_error *err)
+{
+    size_t i;
+    fp8q_result r;
+    *hit = 0;
+    for (i = 0; i < n && !*hit; i++)
+        if ((r = fp8q_regex(pats[i], name, FP8Q_REGEX_SEARCH, hit, err)) != FP8Q_OK) return r;
+    return FP8Q_OK;
+}
+
+static int fp8q__inc_has_type(const fp8q_inc_list *l, const char *type)
+{
+    size_t i;
+    for (i = 0; i < l->n_types; i++)
+        if (strcmp(l->types[i], type) == 0) return 1;
+    return 0;
+}
+
+FP8QDEF fp8q_result fp8q_inc_should_quantize(const fp8q_inc_config *cfg, const char *module_name,
+                                             const char *class_name, int supports_dynamic, int *yes, fp8q_error *err)
+{
+    const fp8q_inc_list *al, *bl;
+    int hit = 0;
+    fp8q_result r;
+    fp8q__st_err_ok(err);
+    if (yes) *yes = 0;
+    if (!cfg || !module_name || !class_name || !yes)
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0,
+                                 "fp8q_inc_should_quantize: cfg, module_name, class_name and yes must not be NULL");
+    al = &cfg->allowlist, bl = &cfg->blocklist;
+    if (fp8q__inc_has_type(bl, class_name)) return FP8Q_OK;
+    if ((al->n_names || al->n_types) && !fp8q__inc_has_type(al, class_name)) {
+        if ((r = fp8q__inc_any_match(al->names, al->n_names, module_name, &hit, err)) != FP8Q_OK) return r;
+        if (!hit) return FP8Q_OK;
+    }
+    if ((r = fp8q__inc_any_match(bl->names, bl->n_names, module_name, &hit, err)) != FP8Q_OK) return r;
+    if (hit) return FP8Q_OK;
+    if (cfg->dynamic_quantization && !supports_dynamic) return FP8Q_OK;
+    *yes = 1;
+    return FP8Q_OK;
+}
+
+/* snprintf-like appending */
+typedef struct fp8q__inc_name {
+    char *buf;
+    size_t cap, n;
+} fp8q__inc_name;
+
+static void fp8q__inc_nput(fp8q__inc_name *b, const char *s)
+{
+    for (; *s; s++, b->n++)
+        if (b->n + 1 < b->cap) b->buf[b->n] = *s;
+}
+
+static void fp8q__inc_nint(fp8q__inc_name *b, int v)
+{
+    char d[16];
+    int k = 0;
+    unsigned u = v < 0 ? 0u - (unsigned)v : (unsigned)v;
+    if (v < 0) fp8q__inc_nput(b, "-");
+    do {
+        d[k++] = (char)('0' + (int)(u % 10u));
+        u /= 10u;
+    } while (u);
+    while (k) {
+        char one[2];
+        one[0] = d[--k];
+        one[1] = 0;
+        fp8q__inc_nput(b, one);
+    }
+}
+
+FP8QDEF size_t fp8q_inc_file_name(const fp8q_inc_config *cfg, fp8q_inc_file kind, int rank, int world, char *buf,
+                                  size_t cap)
+{
+    fp8q__inc_name b;
+    const int shape = kind == FP8Q_INC_FILE_SHAPE || kind == FP8Q_INC_FILE_SHAPE_NPZ;
+    const int scale = kind == FP8Q_INC_FILE_SCALE || kind == FP8Q_INC_FILE_SCALE_NPZ;
+    const int npz =
+        kind == FP8Q_INC_FILE_MEASURE_NPZ || kind == FP8Q_INC_FILE_SCALE_NPZ || kind == FP8Q_INC_FILE_SHAPE_NPZ;
+    b.buf = buf, b.cap = buf ? cap : 0, b.n = 0;
+    if (b.cap) buf[0] = 0;
+    if (!cfg || !cfg->fp8q__owned || (int)kind < (int)FP8Q_INC_FILE_MEASURE || (int)kind > (int)FP8Q_INC_FILE_SHAPE_NPZ)
+        return 0;
+    fp8q__inc_nput(&b, cfg->dump_stats_path);
+    fp8q__inc_nput(&b, "_hooks_");
+    fp8q__inc_nput(&b, shape ? "shape" : cfg->observer);
+    if (scale) {
+        fp8q__inc_nput(&b, "_");
+        fp8q__inc_nput(&b, cfg->method->name);
+    }
+    if (rank >= 0 && cfg->seperate_measure_files) {
+        fp8q__inc_nput(&b, "_");
+        fp8q__inc_nint(&b, rank);
+        fp8q__inc_nput(&b, "_");
+        if (world > 0)
+            fp8q__inc_nint(&b, world);
+        else
+            fp8q__inc_nput(&b, "None");
+    }
+    fp8q__inc_nput(&b, kind == FP8Q_INC_FILE_MOD_LIST ? "_mod_list.json" : npz ? ".npz" : ".json");
+    if (b.cap) buf[b.n < b.cap ? b.n : b.cap - 1] = 0;
+    return b.n;
 }
 
 #endif /* FP8Q_FREESTANDING */
