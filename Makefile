@@ -36,7 +36,7 @@ FUZZ_SECONDS ?= 60
 
 TEST_BINS := $(foreach l,$(TEST_LEVELS),$(BUILD)/test_$(l)) $(BUILD)/test_json $(BUILD)/test_safetensors \
              $(BUILD)/test_safetensors_limits $(BUILD)/test_config $(BUILD)/test_regex $(BUILD)/test_inc_config \
-             $(BUILD)/test_model
+             $(BUILD)/test_inc_scales $(BUILD)/test_model
 
 all: $(BUILD)/fp8q_demo $(BUILD)/fp8q $(TEST_BINS)
 
@@ -76,6 +76,9 @@ $(BUILD)/test_regex: tests/test_regex.c $(HEADER) | $(BUILD)
 $(BUILD)/test_inc_config: tests/test_inc_config.c $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm -pthread
 
+$(BUILD)/test_inc_scales: tests/test_inc_scales.c tests/fixtures/inc_scales.txt $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm
+
 $(BUILD)/test_model: tests/test_model.c $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm -pthread
 
@@ -101,9 +104,11 @@ BENCH_CFLAGS ?= -O2 -march=native
 # The GEMM benchmark compares with OpenBLAS (Debian: libopenblas-dev).
 OPENBLAS_CFLAGS ?= $(shell pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
 OPENBLAS_LIBS ?= $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
-bench: bench/bench_convert.c bench/bench_gemm.c $(HEADER) | $(BUILD)
+bench: bench/bench_convert.c bench/bench_gemm.c bench/bench_inc_json.c $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(BENCH_CFLAGS) -I. bench/bench_convert.c -o $(BUILD)/bench_convert
 	./$(BUILD)/bench_convert $(BENCH_ARGS)
+	$(CC) $(STRICT) $(BENCH_CFLAGS) -I. bench/bench_inc_json.c -o $(BUILD)/bench_inc_json -lm
+	./$(BUILD)/bench_inc_json
 	@if $(CC) $(STRICT) $(BENCH_CFLAGS) -I. $(OPENBLAS_CFLAGS) bench/bench_gemm.c -o $(BUILD)/bench_gemm $(OPENBLAS_LIBS) -lm -pthread; then \
 		./$(BUILD)/bench_gemm $(BENCH_ARGS); \
 	else echo "skipped: GEMM benchmark needs OpenBLAS (apt-get install libopenblas-dev)"; fi

@@ -1560,6 +1560,358 @@ typedef enum fp8q_inc_file {
 FP8QDEF size_t fp8q_inc_file_name(const fp8q_inc_config *cfg, fp8q_inc_file kind, int rank, int world, char *buf,
                                   size_t cap);
 
+/* ------------------------------------- INC measurement and scale files */
+
+/* Intel Neural Compressor's measurement and scale files (INC.md 5.2, 5.3),
+   the calibration steps that edit them (INC.md 7: step 3 KV post-processing,
+   step 5 rank unification), and the scales INC computes from them for every
+   predefined method and both Gaudi devices (INC.md 3, 4.2).
+
+   THE FILE (INC fq/_core/common.py save_file / save_json: Python
+   json.dump(obj, f, indent=4)):
+
+     {"NumSamples": n,          optional (calibration_sample_interval > 0)
+      "GlobalRank": null,       INC always writes null
+      "LocalRank": 0,           an integer or null (-1 after unification to R = 1)
+      "Mode": "DynamicRange",   measurements; "Scale" in scale files
+      "Nodes": {"<module>": {"inputs": [E, ...], "outputs": [E, ...],
+                             "params": {"weight": E}}, ...}}
+
+   A measurement entry E is [[v]] for the maxabs observer, or [[c0], [c1],
+   ...] for maxabs_per_channel: rows x cols numbers (cols is 1 in INC's files).
+   Values are BF16 numbers widened to double; Python's json writes the
+   non-standard tokens Infinity, -Infinity and NaN (a masked softmax input
+   measures Infinity; RowParallel outputs[1] is garbage at TP=1). In "Scale"
+   files an entry is a plain number, a 1-D array ([s] for OPT per-tensor
+   weights, per-channel vectors), or rows x cols arrays, and a per-channel
+   weight is a dict {"0": [out-channel scales], "1": [1.0 x in_features]}.
+
+   WHAT THE READER ACCEPTS (fp8q_inc_measure_parse): strict JSON (fp8q_json_
+   parse with FP8Q_JSON_ALLOW_NONFINITE: Infinity, -Infinity, NaN; duplicate
+   keys, node names included, are errors); a root object with only the keys
+   NumSamples (integer >= 0), GlobalRank and LocalRank (integer or null),
+   Mode ("DynamicRange" or "Scale", exact case; "Shape" is
+   FP8Q_ERR_UNSUPPORTED) and Nodes (object), Mode and Nodes required, any
+   order; nodes with only "inputs" (required), "outputs", "params" (an
+   object; each member an entry or, in Scale files, a dict of entries).
+   DynamicRange entries must be non-empty rectangular [[...], ...] arrays of
+   numbers; Scale entries a number or a non-empty 1-D or rectangular 2-D
+   array of numbers. Integer literals stay integers (written back without
+   ".0"); one beyond +-2^53 is FP8Q_ERR_LIMIT (a double cannot hold it).
+   Errors name the node and key and give the line and column, e.g.
+     node 'model.layers.0.attn.qkv': "inputs"[0]: expected an array of
+     channels ([[v], ...]), got a number at line 7, column 17 (byte 130)
+
+   Key order (top level and nodes) and which keys were present are kept,
+   so that writing reproduces the file. Names are UTF-8 (JSON escapes
+   resolved). Every pointer in these structures is owned by the structure
+   and freed by fp8q_inc_measure_free / fp8q_inc_node_free; callers may
+   edit values in place, replace malloc'd members, or build structures
+   themselves (fp8q_inc_measure_init, fp8q_inc_measure_add_node). */
+typedef enum fp8q_inc_measure_mode {
+    FP8Q_INC_MEASURE_DYNAMIC_RANGE = 0, /* "DynamicRange": measurements */
+    FP8Q_INC_MEASURE_SCALE = 1          /* "Scale": scales */
+} fp8q_inc_measure_mode;
+
+/* One entry: rank 0 a plain number (Scale files), rank 1 [v0, v1, ...]
+   (1 x cols), rank 2 [[...], [...]] (rows x cols, row-major). */
+typedef struct fp8q_inc_entry {
+    int rank;             /* 0, 1 or 2 */
+    size_t rows, cols;    /* rank 0: 1 x 1; rank 1: 1 x cols */
+    double *v;            /* rows * cols values (malloc'd) */
+    unsigned char *isint; /* NULL, or rows * cols flags: 1 = written as an integer literal (malloc'd) */
+} fp8q_inc_entry;
+
+/* One member of a node's "params" (INC writes only "weight"). */
+typedef struct fp8q_inc_param {
+    char *name;              /* "weight" */
+    int is_dict;             /* 0: entries[0] is the value; 1: {"<keys[i]>": entries[i], ...} (Scale files, PCS) */
+    size_t count;            /* dict members (1 when !is_dict) */
+    char **keys;             /* dict keys, NULL when !is_dict */
+    fp8q_inc_entry *entries; /* count entries */
+} fp8q_inc_param;
+
+typedef struct fp8q_inc_node {
+    char *name; /* module name, e.g. "model.layers.0.self_attn.qkv_proj" */
+    int has_inputs, has_outputs, has_params;
+    size_t n_inputs, n_outputs, n_params;
+    fp8q_inc_entry *inputs, *outputs;
+    fp8q_inc_param *params;
+    char order[4]; /* present keys in file order: 'i' inputs, 'o' outputs, 'p' params ("iop" for INC);
+                      keys missing from it are written after it in that canonical order */
+} fp8q_inc_node;
+
+typedef struct fp8q_inc_measure {
+    fp8q_inc_measure_mode mode;
+    int has_num_samples;
+    int64_t num_samples;
+    int has_global_rank, global_rank_null; /* present; null */
+    int64_t global_rank;
+    int has_local_rank, local_rank_null;
+    int64_t local_rank;
+    char order[6];             /* top-level keys in file order: 'n' NumSamples, 'g' GlobalRank, 'l' LocalRank, 'm' Mode,
+                                  'N' Nodes; present keys missing from it are written after it in this order */
+    fp8q_inc_node *nodes;      /* in file order */
+    size_t n_nodes, cap_nodes; /* nodes used, allocated (fp8q_inc_measure_add_node grows it) */
+} fp8q_inc_measure;
+
+#ifndef FP8Q_MAX_MEASURE_SIZE
+#define FP8Q_MAX_MEASURE_SIZE 2147483647 /* largest measurement / scale file fp8q_inc_measure_load reads (bytes) */
+#endif
+
+/* An empty structure of the given mode with "GlobalRank": null,
+   "LocalRank": null, as INC's save_file writes them (set has_num_samples,
+   local_rank, ... as needed). */
+FP8QDEF void fp8q_inc_measure_init(fp8q_inc_measure *m, fp8q_inc_measure_mode mode);
+
+/* Parses text[0, len) (see above). On failure *m is empty (safe to free)
+   and err says what and where. FP8Q_ERR_PARSE, FP8Q_ERR_LIMIT (nesting
+   deeper than FP8Q_MAX_JSON_DEPTH, integers out of range),
+   FP8Q_ERR_UNSUPPORTED (Mode "Shape"), FP8Q_ERR_NOMEM, FP8Q_ERR_ARG. */
+FP8QDEF fp8q_result fp8q_inc_measure_parse(fp8q_inc_measure *m, const char *text, size_t len, fp8q_error *err);
+/* Reads and parses the file (at most FP8Q_MAX_MEASURE_SIZE bytes); the
+   message starts with the path. FP8Q_ERR_IO when it cannot be read. */
+FP8QDEF fp8q_result fp8q_inc_measure_load(fp8q_inc_measure *m, const char *path, fp8q_error *err);
+/* The node called name, or NULL. A linear scan (O(nodes)). */
+FP8QDEF fp8q_inc_node *fp8q_inc_measure_find(const fp8q_inc_measure *m, const char *name);
+/* Appends *node, taking ownership of everything it points to (*node is
+   zeroed); FP8Q_ERR_ARG for a NULL name, FP8Q_ERR_NOMEM (nothing taken).
+   O(1): duplicate names are not checked here; fp8q_inc_measure_write
+   rejects them. */
+FP8QDEF fp8q_result fp8q_inc_measure_add_node(fp8q_inc_measure *m, fp8q_inc_node *node, fp8q_error *err);
+FP8QDEF void fp8q_inc_node_free(fp8q_inc_node *node);
+/* Frees everything and zeroes *m; NULL and empty structures are fine. */
+FP8QDEF void fp8q_inc_measure_free(fp8q_inc_measure *m);
+
+/* The text Python's json.dump(obj, f, indent=indent) writes for the file,
+   byte for byte: indent 4 is INC's own files (and VHE's unified files);
+   FP8Q_INC_INDENT_NONE is json.dump(obj, f) as the step-3 post-processing
+   scripts write it (one line, ", " and ": "). With an indent: each item on
+   its own line, indented by indent spaces per level, "," at line ends, ": "
+   after keys, empty containers as [] and {}; no trailing newline. Numbers:
+   integer literals as integers; floats as Python's repr (the shortest
+   digits that read back to the same double, nearest first; exponent form
+   when the decimal exponent is < -4 or >= 16: 2.640625, 113279762432.0,
+   1e-05, 1.5e+16, 0.0, -0.0); Infinity, -Infinity, NaN (sign dropped).
+   Strings as ensure_ascii: \" \\ \n \r \t \b \f, other bytes below 0x20,
+   0x7F and non-ASCII as \uXXXX (lowercase hex, surrogate pairs).
+   Independent of the C locale. FP8Q_ERR_ARG for names that are not UTF-8
+   or inconsistent entries. indent: FP8Q_INC_INDENT_NONE or 0..64. */
+#define FP8Q_INC_INDENT_NONE (-1)
+FP8QDEF fp8q_result fp8q_inc_measure_write(const char *path, const fp8q_inc_measure *m, int indent, fp8q_error *err);
+/* The same in memory: *out is malloc'd (free it with free()), NUL-terminated, *out_len bytes. */
+FP8QDEF fp8q_result fp8q_inc_measure_write_mem(char **out, size_t *out_len, const fp8q_inc_measure *m, int indent,
+                                               fp8q_error *err);
+
+/* Calibration step 3 (INC.md 7): makes the attention matmuls requantize
+   K and V with the KV cache's scale, so that the second rounding in decode
+   is lossless (INC.md 4.2). For every node named P.matmul_qk:
+   inputs[1] := P.k_cache's inputs[0]; for P.matmul_av: inputs[1] :=
+   P.v_cache's inputs[0] (P is everything before the last '.', e.g.
+   "model.layers.0.self_attn.attn.impl"); a copy, in measurement and scale
+   files alike. Pairs whose source node is absent are left alone (INC's
+   script would write null into the matmul, or fail with KeyError); a
+   matmul with fewer than 2 inputs, or a cache node without inputs, is
+   FP8Q_ERR_PARSE.
+   Matching: INC's fq/scripts/postprocessing_vllm_measurements.py (and
+   VHE's step-3 script) match "model.layers.<i>.self_attn.attn.impl.<op>"
+   as a substring for i in 0 .. len(Nodes)-1 and write to exactly that key;
+   VHE's newer script uses exact keys "model.layers.<i>.self_attn.<attn>
+   .impl.<op>" with <attn> "attn" (or "mla_attn" with -d). Both therefore
+   do nothing on gpt-oss-style names ("model.layers.0.attn.attn.impl.*").
+   fp8q pairs by the common prefix P instead: the same result on every name
+   those scripts handle, and it also covers other prefixes (unconfirmed
+   that vLLM-Gaudi needs them; INC's own loaders only read the NPZ).
+   flags:
+     FP8Q_INC_KV_STRICT  only names exactly "model.layers.<i>.self_attn.attn
+                         .impl.<op>" (<i> decimal), INC's script's names.
+     FP8Q_INC_KV_MLA     MLA (VHE -d): both matmuls take P.latent_cache_k's
+                         inputs[0] (there is one latent cache).
+     FP8Q_INC_KV_FSDPA   also VHE PR #367: for X.attn.impl.fused_scaled_dot_
+                         product_attention, outputs[0] := X.o_proj's
+                         inputs[0] (derived from INC.md 7; VHE's exact name
+                         list is unconfirmed: only the "o_proj" alias).
+   *n_changed (if not NULL) gets the number of entries whose value changed. */
+#define FP8Q_INC_KV_STRICT 1
+#define FP8Q_INC_KV_MLA    2
+#define FP8Q_INC_KV_FSDPA  4
+FP8QDEF fp8q_result fp8q_inc_postprocess_kv(fp8q_inc_measure *m, int flags, size_t *n_changed, fp8q_error *err);
+
+/* Calibration step 5 (INC.md 7; VHE/VG step-5-unify_measurements.py -r R):
+   in[0 .. world-1] are the files of ranks 0 .. world-1 (one kind: all
+   measurements or all scales). Requires 1 <= R < world and world % R == 0,
+   else FP8Q_ERR_ARG. Group g holds the contiguous ranks g*world/R ..
+   (g+1)*world/R - 1; out[g] (R structures, each initialised here) is a copy
+   of the group's first file with LocalRank = g (-1 when R == 1; appended
+   as the last key if the file had none) and every value of every input,
+   output and params entry replaced by the element-wise maximum over the
+   group, in rank order as Python's max(file, running): running = running
+   > v ? running : v (so a NaN in a later file wins, a NaN running value is
+   replaced). Every file must have the same mode, the same node names (any
+   order) and the same entry shapes: FP8Q_ERR_PARSE naming the rank, node
+   and key otherwise. Deviations from the script: it maxes only channel 0
+   of each output entry and takes Python's lexicographic list max for scale
+   files (fp8q: element-wise everywhere, as INC.md 7 states); it ignores
+   nodes missing from the first file and extra channels (fp8q: errors);
+   expert-parallel renaming (-u) is not implemented. On failure every
+   out[g] is empty (out is not touched when world or R is invalid). */
+FP8QDEF fp8q_result fp8q_inc_unify(const fp8q_inc_measure *const in[], int world, int R, fp8q_inc_measure out[],
+                                   fp8q_error *err);
+
+/* ----------------------------------------------------- INC scale math */
+
+/* Activation scale of a static method from a measurement entry (INC.md
+   3.3-3.5; INC MaxAbsPts.calc_scale_from_measurement): every value is
+   converted to BF16 as torch.tensor(values, dtype=bfloat16) does (double
+   -> float -> bfloat16, both RNE), max() is taken (NaN propagates), then
+   s = bf16(max / D) with D = float(fullscale * backoff) (torch divides a
+   BF16 tensor by a Python float in float32: D is not rounded to BF16; for
+   INC's backoffs 0.25, 0.5, 1 D is 60, 120, 240 / 112, 224, 448, equal to
+   fp8q_inc_scale's BF16 divisor), and the rounding of cfg (fp8q_inc_scale's
+   rules: log2 rounded to BF16; a negative maxabs gives NaN under POW2 and
+   HW_ALIGNED, as torch.log2 does). FIXED_VALUE gives 1 (UNIT) or 16 / 128
+   (HW_ALIGNED_FIXED) without reading e (may be NULL). FP8Q_ERR_ARG for a
+   NULL or empty entry or a bad device; FP8Q_ERR_UNSUPPORTED for PCS
+   (dynamic per-token: fp8q_inc_token_scales) and OPT activations. */
+FP8QDEF fp8q_result fp8q_inc_act_scale(float *scale, const fp8q_inc_entry *e, const fp8q_inc_scale_cfg *cfg,
+                                       fp8q_gaudi device);
+
+/* Weight scales of cfg for the weight W[rows][cols] (rows = output
+   channels), as INC computes them from the actual weight at quantize time
+   (INC.md 3.4-3.6, 4.2). W is taken as INC holds it: each element rounded
+   to BF16 (RNE) first. scales gets 1 value (PTS) or rows values (PCS).
+     FIXED_VALUE  1 (UNIT) or 16 / 128 (HW_ALIGNED_FIXED).
+     MAXABS PTS   s = round(bf16(max|W| / D))  (D as above)
+                  (max|W| propagates NaN, as torch.max).
+     MAXABS PCS   per row: bf16(max|W[o,:]| / D),
+                  floored at BF16 tiny 2^-126 (INC MaxAbsPcs; NaN stays
+                  NaN), then rounded: a zero row gives 2^-126 under POW2.
+     OPT PTS      (INC fp_utils.mmse_scale) for each candidate c in order:
+                  MAXABS_HW_OPT_WEIGHT the HW set of device (Gaudi2 16, 1,
+                  1/16, 1/256; Gaudi3 2^7 ... 2^-55), MAXABS_POW2_OPT_WEIGHT
+                  2^-10 ... 2^9:
+                    y = bf16(w / c); q = fp8(y); d = bf16(w - bf16(q * c))
+                    err = bf16(sqrt(sum d^2))       (torch.norm of BF16)
+                  keep c when err <= best (the later candidate wins ties);
+                  then round(c). No candidate kept (NaN errors): NaN.
+     OPT PCS      (INC OptScalesPcs / mmse_scale_multi) reference r_o = the
+                  MAXABS PCS POW2 scale of row o (backoff 0.5); for each
+                  multiplier m = 2^-3 ... 2^4, with c = bf16(m * r_o):
+                    y, q, d as above per element;
+                    err_o = bf16(sum_i bf16(d_i^2))  ((x - y)**2 in BF16, then sum)
+                  keep m only when err_o < best (the smallest m wins ties);
+                  result POW2(bf16(m * r_o)); none kept: NaN.
+   fp8(): INC's cast_to_fp8_v2 to float8_e4m3fn on the device, emulated as
+   GAUDI.md 3's host reference: RNE, saturating to +-240 on Gaudi2 (fp8_143
+   bias 7: the OCP E4M3 bytes up to 240, GAUDI.md 1.2) and +-448 on Gaudi3
+   (PTB test_cast_to_fp8_v2_out_of_range, GAUDI.md 3), subnormals kept, NaN
+   stays NaN; +-Inf inputs are clamped to +-max (unconfirmed: GAUDI.md 2
+   says the legacy converter keeps Inf). That the device convert equals
+   this for every input is unconfirmed (GAUDI.md 9), as is Gaudi3's inf/NaN
+   mode. Errors: INC computes them on the device in BF16; fp8q rounds every
+   element-wise step to BF16 as torch does on BF16 tensors and accumulates
+   the sums in double, index order, then rounds the total (after sqrt for
+   PTS) to float and then to BF16, as torch's CPU float32 accumulation
+   followed by the BF16 result (equal except when a float32 partial sum
+   rounds across a BF16 rounding boundary). The device's reduction order,
+   and so which candidate wins a near-tie, is unconfirmed (INC.md 3.6, 10).
+   FP8Q_ERR_ARG (NULL, rows or cols 0, bad device), FP8Q_ERR_UNSUPPORTED
+   (OPT with a rounding no predefined method pairs with it and no
+   candidates given, DUMMY_SCALES).
+   candidates (OPT only; NULL: the method's own list above): the dict
+   form's "params": {"weight_scales": [...]} (fp8q_inc_scale_entry's
+   weight_scales), absolute scales for PTS (used as float, as torch divides
+   by a Python float) or multipliers for PCS (rounded to BF16 first, as
+   torch.ones(n, bfloat16) * s does). */
+FP8QDEF fp8q_result fp8q_inc_weight_scales(float *scales, const float *w, size_t rows, size_t cols,
+                                           const fp8q_inc_scale_cfg *cfg, const double *candidates, size_t n_candidates,
+                                           fp8q_gaudi device, fp8q_error *err);
+
+/* Dynamic per-token activation scales (INC.md 3.8; INC MaxAbsDynamicPcs):
+   for each row t of x[rows][cols] (each element rounded to BF16 first),
+   scales[t] = round(max(bf16(max|x[t,:]| / D), 2^-126)) with D =
+   float(fullscale * backoff), NaN propagating, with cfg's rounding (POW2
+   in the predefined methods) and cfg's backoff. fp8q's method table uses
+   0.5 (INC.md 3.4); note that INC's ScaleMethodFactory (the versions read)
+   passes backoff 1.0 for dynamic scales, and that on the device the scale
+   may come from a fused calculate_scale_for_cast kernel whose rounding is
+   unconfirmed. FP8Q_ERR_ARG (NULL, cols 0, bad device),
+   FP8Q_ERR_UNSUPPORTED (not MAXABS). */
+FP8QDEF fp8q_result fp8q_inc_token_scales(float *scales, const float *x, size_t rows, size_t cols,
+                                          const fp8q_inc_scale_cfg *cfg, fp8q_gaudi device);
+
+/* The op types of fp8q's Llama (INC.md 4.1/4.2; INC ops_quantizer.py). */
+typedef enum fp8q_inc_op {
+    FP8Q_INC_OP_LINEAR = 0,   /* Linear, QKV/MergedColumn/RowParallelLinear, ParallelLMHead */
+    FP8Q_INC_OP_MATMUL = 1,   /* Matmul (matmul_qk, matmul_av) */
+    FP8Q_INC_OP_KV_CACHE = 2, /* VLLMKVCache (k_cache, v_cache) */
+    FP8Q_INC_OP_SOFTMAX = 3   /* Softmax */
+} fp8q_inc_op;
+
+#define FP8Q_INC_IGNORE_MISSING 1 /* ignore_modules_wo_measures: a module without measurements stays BF16 */
+
+/* Builds the Scale-file node INC writes for module name of type op under a
+   static method (its weight and activation configurations: &m->weight,
+   &m->activation of a predefined method, or an fp8q_inc_scale_entry's), on
+   device, from its measurement node meas (NULL when the module has none)
+   and, for linear ops, its weight scales w_scales (from
+   fp8q_inc_weight_scales: 1 value, or out_features values for PCS;
+   in_features is needed for PCS only). The node has "inputs", "outputs",
+   "params" in that order (INC ModuleConfig), values as float32 widened:
+     linear      inputs [s_x] (s_x from meas inputs[0]); params {"weight": s_w};
+                 outputs [bf16(s_w * s_x)]. OPT PTS weights are 1-element
+                 tensors in INC: "weight": [s_w], outputs [[s_w * s_x]]
+                 (float32 product). PCS: "weight": {"0": [s_w per row],
+                 "1": [1.0 x in_features]}, outputs [[bf16(s_w[o] * s_x)...]].
+                 FIXED_VALUE methods: the output is the fixed value too (INC's
+                 factory picks FixedScale before MulAdditionalScales).
+     matmul      inputs [s0, s1] from inputs[0], inputs[1]; outputs
+                 [bf16(s0 * s1)]; params {}.
+     kv_cache    inputs [s] from inputs[0]; outputs [s]; params {}.
+     softmax     inputs []; outputs [s] from outputs[0]; params {}.
+   Methods with FIXED_VALUE activations need no measurements. Otherwise a
+   missing meas fails with INC's text (INC.md 6) "Error - Layer '<name>' was
+   called but was not quantized because no measures were supplied."
+   (FP8Q_ERR_PARSE), unless flags has FP8Q_INC_IGNORE_MISSING: then FP8Q_OK
+   and *out is left empty (out->name NULL: the module stays BF16). A meas
+   lacking the entry an op reads is FP8Q_ERR_PARSE naming node and key.
+   Dynamic methods (per-token activations: activation granularity PCS) have
+   no scale-file node: FP8Q_ERR_UNSUPPORTED.
+   Free *out with fp8q_inc_node_free (or move it into a measure with
+   fp8q_inc_measure_add_node). */
+FP8QDEF fp8q_result fp8q_inc_node_scales(fp8q_inc_node *out, const char *name, fp8q_inc_op op,
+                                         const fp8q_inc_node *meas, const float *w_scales, size_t n_w_scales,
+                                         size_t in_features, const fp8q_inc_scale_cfg *weight,
+                                         const fp8q_inc_scale_cfg *activation, fp8q_gaudi device, int flags,
+                                         fp8q_error *err);
+
+/* ------------------------------------------------ INC MEASURE on the model */
+/* INC's MEASURE flow (INC.md 6) on fp8q's Llama: runs the calibration
+   sequences (n_seq of seq_len tokens, each from position 0) through the
+   float model m (load it with quant "none") and records, per module that
+   cfg selects (fp8q_inc_should_quantize with the vLLM names and classes of
+   fp8q_inc_module_name), the running maximum of |x| of every input, of the
+   outputs where INC always measures them (RowParallelLinear: o_proj,
+   down_proj; Softmax) or measure_exclude asks for them, and max|W| of the
+   weights once (q/k/v and gate/up as the fused modules vLLM has). Values
+   are rounded to bfloat16 as INC's BF16 statistics hold them; NaN
+   propagates as torch.maximum does; the masked softmax input measures
+   Infinity as on Gaudi. Observer "maxabs" gives [[v]] entries,
+   "maxabs_per_channel" one value per channel of the last dimension (weights:
+   per output row). RowParallelLinear's second output (uninitialised memory
+   at TP=1 on Gaudi) is recorded equal to the first, the all-reduce of one
+   rank. Nodes are in vLLM's module order: per layer qkv_proj, o_proj,
+   matmul_qk, softmax, matmul_av, k_cache, v_cache, gate_up_proj, down_proj;
+   lm_head last. LocalRank = rank (null when rank < 0). *out must be empty;
+   on failure it is left empty. cfg->observer other than the two above:
+   FP8Q_ERR_UNSUPPORTED. */
+FP8QDEF fp8q_result fp8q_inc_measure_model(fp8q_inc_measure *out, const fp8q_model *m, const fp8q_inc_config *cfg,
+                                           const int32_t *tokens, int n_seq, int seq_len, int rank, fp8q_error *err);
+
+/* The "_mod_list.json" INC writes beside a measurement: the node names as
+   a JSON array, json.dump(names, f, indent=4). */
+FP8QDEF fp8q_result fp8q_inc_write_mod_list(const char *path, const fp8q_inc_measure *m, fp8q_error *err);
+
 #endif /* FP8Q_FREESTANDING */
 
 #ifdef __cplusplus
@@ -12179,6 +12531,2403 @@ FP8QDEF size_t fp8q_inc_file_name(const fp8q_inc_config *cfg, fp8q_inc_file kind
     fp8q__inc_nput(&b, kind == FP8Q_INC_FILE_MOD_LIST ? "_mod_list.json" : npz ? ".npz" : ".json");
     if (b.cap) buf[b.n < b.cap ? b.n : b.cap - 1] = 0;
     return b.n;
+}
+
+/* ------------------------------------- INC measurement and scale files */
+/* Reader: one fp8q_json_parse of the text (Infinity/NaN allowed), then one
+   walk over the tokens that validates each node and converts its numbers
+   (each entry's values in one malloc). Writer: Python json.dump's layout,
+   built in a growing buffer; floats with Python's repr (shortest digits
+   that read back, found with exact decimal expansions and the JSON reader's
+   correctly rounded conversion). Messages reuse the safetensors helpers. */
+
+#define FP8Q__IM_NONE ((size_t)-1)
+
+typedef struct fp8q__im_ctx {
+    const fp8q_json *j;
+    fp8q_inc_measure_mode mode;
+    fp8q_error *err;
+    const char *node;  /* node name for messages, or NULL */
+    const char *key;   /* "inputs", "outputs", "params", or NULL */
+    size_t index;      /* entry index in key, or FP8Q__IM_NONE */
+    const char *param; /* params member name, or NULL */
+    const char *sub;   /* dict key inside a param, or NULL */
+} fp8q__im_ctx;
+
+static void fp8q__im_msg_init(fp8q__st_msg *m)
+{
+    m->n = 0;
+    m->m[0] = 0;
+}
+
+/* " at line L, column C (byte B)" for byte offset off of text. */
+static void fp8q__im_where(fp8q__st_msg *m, const char *text, size_t len, size_t off)
+{
+    size_t i, line = 1, col0 = 0;
+    if (off > len) off = len;
+    for (i = 0; i < off; i++)
+        if (text[i] == '\n') {
+            line++;
+            col0 = i + 1;
+        }
+    fp8q__st_put(m, " at line ");
+    fp8q__st_u64(m, line);
+    fp8q__st_put(m, ", column ");
+    fp8q__st_u64(m, off - col0 + 1);
+    fp8q__st_put(m, " (byte ");
+    fp8q__st_u64(m, off);
+    fp8q__st_put(m, ")");
+}
+
+/* "node 'N': \"key\"[i][\"param\"][\"sub\"]: " */
+static void fp8q__im_context(fp8q__st_msg *m, const fp8q__im_ctx *c)
+{
+    if (c->node) {
+        fp8q__st_put(m, "node ");
+        fp8q__st_name(m, c->node);
+        fp8q__st_put(m, ": ");
+    }
+    if (c->key) {
+        fp8q__st_put(m, "\"");
+        fp8q__st_put(m, c->key);
+        fp8q__st_put(m, "\"");
+        if (c->param) {
+            fp8q__st_put(m, "[");
+            fp8q__st_name(m, c->param);
+            fp8q__st_put(m, "]");
+        }
+        if (c->sub) {
+            fp8q__st_put(m, "[");
+            fp8q__st_name(m, c->sub);
+            fp8q__st_put(m, "]");
+        }
+        if (c->index != FP8Q__IM_NONE) {
+            fp8q__st_put(m, "[");
+            fp8q__st_u64(m, c->index);
+            fp8q__st_put(m, "]");
+        }
+        fp8q__st_put(m, ": ");
+    }
+}
+
+/* Fails with `what` [", got <type of token t>"] at token t. */
+static fp8q_result fp8q__im_bad(const fp8q__im_ctx *c, int code, size_t t, const char *what, int got)
+{
+    fp8q__st_msg m;
+    const fp8q_json_token *k = &c->j->tok[t];
+    size_t off = k->start - (k->type == FP8Q_JSON_STRING && k->start > 0 ? 1u : 0u);
+    fp8q__im_msg_init(&m);
+    fp8q__st_put(&m, "INC measurement file: ");
+    fp8q__im_context(&m, c);
+    fp8q__st_put(&m, what);
+    if (got) {
+        fp8q__st_put(&m, ", got ");
+        fp8q__st_put(&m, fp8q__st_type_name(k->type));
+    }
+    fp8q__im_where(&m, c->j->text, c->j->len, off);
+    return fp8q__st_fail(c->err, code, off, &m);
+}
+
+static fp8q_result fp8q__im_nomem(fp8q_error *err)
+{
+    return fp8q__st_fail_str(err, FP8Q_ERR_NOMEM, 0, "INC measurement file: out of memory");
+}
+
+/* ---- freeing and copying */
+
+static void fp8q__im_entry_free(fp8q_inc_entry *e)
+{
+    free(e->v);
+    free(e->isint);
+    e->v = NULL;
+    e->isint = NULL;
+}
+
+static void fp8q__im_entries_free(fp8q_inc_entry *e, size_t n)
+{
+    size_t i;
+    if (!e) return;
+    for (i = 0; i < n; i++) fp8q__im_entry_free(&e[i]);
+    free(e);
+}
+
+static void fp8q__im_param_free(fp8q_inc_param *p)
+{
+    size_t i;
+    free(p->name);
+    if (p->keys)
+        for (i = 0; i < p->count; i++) free(p->keys[i]);
+    free(p->keys);
+    fp8q__im_entries_free(p->entries, p->entries ? p->count : 0);
+    memset(p, 0, sizeof *p);
+}
+
+FP8QDEF void fp8q_inc_node_free(fp8q_inc_node *node)
+{
+    size_t i;
+    if (!node) return;
+    free(node->name);
+    fp8q__im_entries_free(node->inputs, node->n_inputs);
+    fp8q__im_entries_free(node->outputs, node->n_outputs);
+    if (node->params)
+        for (i = 0; i < node->n_params; i++) fp8q__im_param_free(&node->params[i]);
+    free(node->params);
+    memset(node, 0, sizeof *node);
+}
+
+FP8QDEF void fp8q_inc_measure_free(fp8q_inc_measure *m)
+{
+    size_t i;
+    if (!m) return;
+    if (m->nodes)
+        for (i = 0; i < m->n_nodes; i++) fp8q_inc_node_free(&m->nodes[i]);
+    free(m->nodes);
+    memset(m, 0, sizeof *m);
+}
+
+FP8QDEF void fp8q_inc_measure_init(fp8q_inc_measure *m, fp8q_inc_measure_mode mode)
+{
+    if (!m) return;
+    memset(m, 0, sizeof *m);
+    m->mode = mode;
+    m->has_global_rank = m->global_rank_null = 1;
+    m->has_local_rank = m->local_rank_null = 1;
+    FP8Q__MEMCPY(m->order, "glmN", 5);
+}
+
+static char *fp8q__im_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = (char *)malloc(n);
+    if (d) FP8Q__MEMCPY(d, s, n);
+    return d;
+}
+
+static size_t fp8q__im_count(const fp8q_inc_entry *e) { return e->rows * e->cols; }
+
+static int fp8q__im_entry_copy(fp8q_inc_entry *d, const fp8q_inc_entry *s)
+{
+    size_t n = fp8q__im_count(s);
+    *d = *s;
+    d->v = NULL;
+    d->isint = NULL;
+    d->v = (double *)malloc((n ? n : 1) * sizeof(double));
+    if (!d->v) return -1;
+    if (n) FP8Q__MEMCPY(d->v, s->v, n * sizeof(double));
+    if (s->isint) {
+        d->isint = (unsigned char *)malloc(n ? n : 1);
+        if (!d->isint) {
+            fp8q__im_entry_free(d);
+            return -1;
+        }
+        if (n) FP8Q__MEMCPY(d->isint, s->isint, n);
+    }
+    return 0;
+}
+
+static int fp8q__im_entries_copy(fp8q_inc_entry **d, const fp8q_inc_entry *s, size_t n)
+{
+    size_t i;
+    *d = (fp8q_inc_entry *)calloc(n ? n : 1, sizeof(fp8q_inc_entry));
+    if (!*d) return -1;
+    for (i = 0; i < n; i++)
+        if (fp8q__im_entry_copy(&(*d)[i], &s[i]) != 0) {
+            fp8q__im_entries_free(*d, i);
+            *d = NULL;
+            return -1;
+        }
+    return 0;
+}
+
+static int fp8q__im_node_copy(fp8q_inc_node *d, const fp8q_inc_node *s)
+{
+    size_t i, k;
+    memset(d, 0, sizeof *d);
+    FP8Q__MEMCPY(d->order, s->order, sizeof d->order);
+    d->has_inputs = s->has_inputs;
+    d->has_outputs = s->has_outputs;
+    d->has_params = s->has_params;
+    if (!(d->name = fp8q__im_strdup(s->name ? s->name : ""))) goto fail;
+    if (fp8q__im_entries_copy(&d->inputs, s->inputs, s->n_inputs) != 0) goto fail;
+    d->n_inputs = s->n_inputs;
+    if (fp8q__im_entries_copy(&d->outputs, s->outputs, s->n_outputs) != 0) goto fail;
+    d->n_outputs = s->n_outputs;
+    d->params = (fp8q_inc_param *)calloc(s->n_params ? s->n_params : 1, sizeof(fp8q_inc_param));
+    if (!d->params) goto fail;
+    for (i = 0; i < s->n_params; i++, d->n_params++) {
+        const fp8q_inc_param *sp = &s->params[i];
+        fp8q_inc_param *dp = &d->params[i];
+        dp->is_dict = sp->is_dict;
+        if (!(dp->name = fp8q__im_strdup(sp->name ? sp->name : ""))) goto fail;
+        if (sp->is_dict) {
+            dp->keys = (char **)calloc(sp->count ? sp->count : 1, sizeof(char *));
+            if (!dp->keys) goto fail;
+        }
+        if (fp8q__im_entries_copy(&dp->entries, sp->entries, sp->count) != 0) goto fail;
+        dp->count = sp->count;
+        if (sp->is_dict)
+            for (k = 0; k < sp->count; k++)
+                if (!(dp->keys[k] = fp8q__im_strdup(sp->keys[k] ? sp->keys[k] : ""))) goto fail;
+    }
+    return 0;
+fail:
+    fp8q_inc_node_free(d);
+    return -1;
+}
+
+static int fp8q__im_measure_copy(fp8q_inc_measure *d, const fp8q_inc_measure *s)
+{
+    size_t i;
+    *d = *s;
+    d->nodes = (fp8q_inc_node *)calloc(s->n_nodes ? s->n_nodes : 1, sizeof(fp8q_inc_node));
+    d->n_nodes = 0;
+    d->cap_nodes = s->n_nodes ? s->n_nodes : 1;
+    if (!d->nodes) {
+        memset(d, 0, sizeof *d);
+        return -1;
+    }
+    for (i = 0; i < s->n_nodes; i++, d->n_nodes++)
+        if (fp8q__im_node_copy(&d->nodes[i], &s->nodes[i]) != 0) {
+            fp8q_inc_measure_free(d);
+            return -1;
+        }
+    return 0;
+}
+
+/* ---- name index (open addressing, FNV-1a) */
+
+typedef struct fp8q__im_index {
+    size_t *slot; /* node index + 1, 0 = empty */
+    size_t mask;
+} fp8q__im_index;
+
+static uint64_t fp8q__im_hash(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    size_t i;
+    for (i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* 0, or -1 when out of memory. Duplicate names keep the first. */
+static int fp8q__im_index_build(fp8q__im_index *ix, const fp8q_inc_measure *m)
+{
+    size_t cap = 16, i;
+    while (cap < m->n_nodes * 2 + 2) cap *= 2;
+    ix->slot = (size_t *)calloc(cap, sizeof(size_t));
+    ix->mask = cap - 1;
+    if (!ix->slot) return -1;
+    for (i = 0; i < m->n_nodes; i++) {
+        const char *nm = m->nodes[i].name ? m->nodes[i].name : "";
+        size_t n = strlen(nm), h = (size_t)fp8q__im_hash(nm, n) & ix->mask;
+        while (ix->slot[h]) {
+            const char *o = m->nodes[ix->slot[h] - 1].name;
+            if (o && strcmp(o, nm) == 0) break;
+            h = (h + 1) & ix->mask;
+        }
+        if (!ix->slot[h]) ix->slot[h] = i + 1;
+    }
+    return 0;
+}
+
+/* The node named s[0, n) (not NUL-terminated), or FP8Q__IM_NONE. */
+static size_t fp8q__im_index_find(const fp8q__im_index *ix, const fp8q_inc_measure *m, const char *s, size_t n)
+{
+    size_t h = (size_t)fp8q__im_hash(s, n) & ix->mask;
+    while (ix->slot[h]) {
+        const char *o = m->nodes[ix->slot[h] - 1].name;
+        if (o && strncmp(o, s, n) == 0 && o[n] == 0) return ix->slot[h] - 1;
+        h = (h + 1) & ix->mask;
+    }
+    return FP8Q__IM_NONE;
+}
+
+/* ---- reader */
+
+/* The number token t into *v; *isint = 1 for integer literals (no '.',
+   exponent or Infinity/NaN), which must be within +-2^53. */
+static fp8q_result fp8q__im_number(const fp8q__im_ctx *c, size_t t, double *v, unsigned char *isint)
+{
+    const fp8q_json_token *k = &c->j->tok[t];
+    const char *s = c->j->text;
+    size_t i;
+    int lit = 1;
+    for (i = k->start; i < k->end; i++)
+        if (s[i] == '.' || s[i] == 'e' || s[i] == 'E' || s[i] == 'I' || s[i] == 'N') {
+            lit = 0;
+            break;
+        }
+    (void)fp8q_json_number(c->j, t, v);
+    *isint = (unsigned char)lit;
+    if (lit && (*v > 9007199254740992.0 || *v < -9007199254740992.0))
+        return fp8q__im_bad(c, FP8Q_ERR_LIMIT, t, "integer literal beyond +-2^53 (a double cannot keep it exactly)", 0);
+    return FP8Q_OK;
+}
+
+/* The entry at token t (see fp8q_inc_entry; DynamicRange files only rank 2). */
+static fp8q_result fp8q__im_entry(const fp8q__im_ctx *c, size_t t, fp8q_inc_entry *e)
+{
+    const fp8q_json *j = c->j;
+    const fp8q_json_token *k = &j->tok[t];
+    const int dr = c->mode == FP8Q_INC_MEASURE_DYNAMIC_RANGE;
+    const char *expect = dr ? "expected an array of channels ([[v], ...])" : "expected a number or an array";
+    size_t n, i, r, x, idx;
+    fp8q_result res;
+    memset(e, 0, sizeof *e);
+    if (k->type == FP8Q_JSON_NUMBER) {
+        if (dr) return fp8q__im_bad(c, FP8Q_ERR_PARSE, t, expect, 1);
+        e->rank = 0;
+        e->rows = e->cols = 1;
+    } else if (k->type == FP8Q_JSON_ARRAY) {
+        const fp8q_json_token *f = &j->tok[t + 1];
+        if (k->size == 0)
+            return fp8q__im_bad(c, FP8Q_ERR_PARSE, t, "empty array (an entry holds at least one value)", 0);
+        if (f->type == FP8Q_JSON_NUMBER && !dr) {
+            e->rank = 1;
+            e->rows = 1;
+            e->cols = k->size;
+            for (x = t + 1, i = 0; i < k->size; i++, x = j->tok[x].next)
+                if (j->tok[x].type != FP8Q_JSON_NUMBER)
+                    return fp8q__im_bad(c, FP8Q_ERR_PARSE, x, "expected a number (a 1-D entry holds numbers)", 1);
+        } else if (f->type == FP8Q_JSON_ARRAY) {
+            e->rank = 2;
+            e->rows = k->size;
+            e->cols = f->size;
+            for (r = t + 1, i = 0; i < k->size; i++, r = j->tok[r].next) {
+                const fp8q_json_token *row = &j->tok[r];
+                if (row->type != FP8Q_JSON_ARRAY)
+                    return fp8q__im_bad(c, FP8Q_ERR_PARSE, r, "expected a channel array [v, ...]", 1);
+                if (row->size == 0) return fp8q__im_bad(c, FP8Q_ERR_PARSE, r, "empty channel array", 0);
+                if (row->size != e->cols)
+                    return fp8q__im_bad(c, FP8Q_ERR_PARSE, r, "channel arrays of different lengths", 0);
+                for (x = r + 1, n = 0; n < row->size; n++, x = j->tok[x].next)
+                    if (j->tok[x].type != FP8Q_JSON_NUMBER)
+                        return fp8q__im_bad(c, FP8Q_ERR_PARSE, x,
+                                            j->tok[x].type == FP8Q_JSON_ARRAY
+                                                ? "nested too deep (an entry is at most [[v, ...], ...])"
+                                                : "expected a number",
+                                            j->tok[x].type != FP8Q_JSON_ARRAY);
+            }
+        } else {
+            return fp8q__im_bad(c, FP8Q_ERR_PARSE, t + 1, dr ? "expected a channel array [v, ...]" : expect, 1);
+        }
+    } else {
+        return fp8q__im_bad(c, FP8Q_ERR_PARSE, t, expect, 1);
+    }
+    n = e->rows * e->cols; /* <= number of tokens: no overflow */
+    e->v = (double *)malloc(n * sizeof(double));
+    if (!e->v) return fp8q__im_nomem(c->err);
+    idx = 0;
+    for (x = t; x < k->next && idx < n; x++) {
+        unsigned char isint;
+        if (j->tok[x].type != FP8Q_JSON_NUMBER) continue;
+        if ((res = fp8q__im_number(c, x, &e->v[idx], &isint)) != FP8Q_OK) {
+            fp8q__im_entry_free(e);
+            return res;
+        }
+        if (isint && !e->isint) {
+            e->isint = (unsigned char *)calloc(n, 1);
+            if (!e->isint) {
+                fp8q__im_entry_free(e);
+                return fp8q__im_nomem(c->err);
+            }
+        }
+        if (e->isint) e->isint[idx] = isint;
+        idx++;
+    }
+    return FP8Q_OK;
+}
+
+/* A malloc'd copy of the STRING token t; a name with a NUL byte is an error. */
+static fp8q_result fp8q__im_name(const fp8q__im_ctx *c, size_t t, char **out)
+{
+    size_t n = fp8q_json_string(c->j, t, NULL, 0);
+    char *s = (char *)malloc(n + 1);
+    *out = NULL;
+    if (!s) return fp8q__im_nomem(c->err);
+    (void)fp8q_json_string(c->j, t, s, n + 1);
+    if (strlen(s) != n) {
+        free(s);
+        return fp8q__im_bad(c, FP8Q_ERR_PARSE, t, "name contains a NUL character (\\u0000)", 0);
+    }
+    *out = s;
+    return FP8Q_OK;
+}
+
+/* An array of entries (inputs / outputs) at token t. */
+static fp8q_result fp8q__im_entries(fp8q__im_ctx *c, size_t t, fp8q_inc_entry **out, size_t *n_out)
+{
+    const fp8q_json *j = c->j;
+    size_t n = j->tok[t].size, i, x;
+    fp8q_result r;
+    *out = NULL;
+    *n_out = 0;
+    if (j->tok[t].type != FP8Q_JSON_ARRAY) return fp8q__im_bad(c, FP8Q_ERR_PARSE, t, "expected an array of entries", 1);
+    *out = (fp8q_inc_entry *)calloc(n ? n : 1, sizeof(fp8q_inc_entry));
+    if (!*out) return fp8q__im_nomem(c->err);
+    for (i = 0, x = t + 1; i < n; i++, x = j->tok[x].next) {
+        c->index = i;
+        if ((r = fp8q__im_entry(c, x, &(*out)[i])) != FP8Q_OK) {
+            c->index = FP8Q__IM_NONE;
+            return r; /* the caller frees the *n_out entries filled so far */
+        }
+        (*n_out)++;
+    }
+    c->index = FP8Q__IM_NONE;
+    return FP8Q_OK;
+}
+
+static fp8q_result fp8q__im_params(fp8q__im_ctx *c, size_t t, fp8q_inc_node *nd)
+{
+    const fp8q_json *j = c->j;
+    size_t n = j->tok[t].size, i, x, d, y;
+    fp8q_result r;
+    if (j->tok[t].type != FP8Q_JSON_OBJECT)
+        return fp8q__im_bad(c, FP8Q_ERR_PARSE, t, "expected an object ({\"weight\": ...})", 1);
+    nd->params = (fp8q_inc_param *)calloc(n ? n : 1, sizeof(fp8q_inc_param));
+    if (!nd->params) return fp8q__im_nomem(c->err);
+    for (i = 0, x = t + 1; i < n; i++, x = j->tok[x + 1].next) {
+        fp8q_inc_param *p = &nd->params[i];
+        const fp8q_json_token *v = &j->tok[x + 1];
+        nd->n_params++;
+        if ((r = fp8q__im_name(c, x, &p->name)) != FP8Q_OK) return r;
+        c->param = p->name;
+        if (v->type == FP8Q_JSON_OBJECT) {
+            if (c->mode == FP8Q_INC_MEASURE_DYNAMIC_RANGE)
+                return fp8q__im_bad(c, FP8Q_ERR_PARSE, x + 1,
+                                    "expected an array of channels ([[v], ...]); per-channel dicts appear only in "
+                                    "\"Scale\" files",
+                                    1);
+            p->is_dict = 1;
+            p->keys = (char **)calloc(v->size ? v->size : 1, sizeof(char *));
+            p->entries = (fp8q_inc_entry *)calloc(v->size ? v->size : 1, sizeof(fp8q_inc_entry));
+            if (!p->keys || !p->entries) return fp8q__im_nomem(c->err);
+            for (d = 0, y = x + 2; d < v->size; d++, y = j->tok[y + 1].next) {
+                if ((r = fp8q__im_name(c, y, &p->keys[d])) != FP8Q_OK) return r;
+                c->sub = p->keys[d];
+                r = fp8q__im_entry(c, y + 1, &p->entries[d]);
+                p->count++;
+                if (r != FP8Q_OK) return r;
+                c->sub = NULL;
+            }
+        } else {
+            p->entries = (fp8q_inc_entry *)calloc(1, sizeof(fp8q_inc_entry));
+            if (!p->entries) return fp8q__im_nomem(c->err);
+            r = fp8q__im_entry(c, x + 1, &p->entries[0]);
+            p->count = 1;
+            if (r != FP8Q_OK) return r;
+        }
+        c->param = NULL;
+    }
+    return FP8Q_OK;
+}
+
+/* The node whose key token is kt. */
+static fp8q_result fp8q__im_node(fp8q__im_ctx *c, size_t kt, fp8q_inc_node *nd)
+{
+    const fp8q_json *j = c->j;
+    const size_t vt = kt + 1;
+    size_t i, x, no = 0;
+    fp8q_result r;
+    if ((r = fp8q__im_name(c, kt, &nd->name)) != FP8Q_OK) return r;
+    c->node = nd->name;
+    c->key = NULL;
+    if (j->tok[vt].type != FP8Q_JSON_OBJECT)
+        return fp8q__im_bad(c, FP8Q_ERR_PARSE, vt, "a node must be an object ({\"inputs\": [...], ...})", 1);
+    for (i = 0, x = vt + 1; i < j->tok[vt].size; i++, x = j->tok[x + 1].next) {
+        if (fp8q_json_string_eq(j, x, "inputs")) {
+            c->key = "inputs";
+            nd->has_inputs = 1;
+            nd->order[no++] = 'i';
+            r = fp8q__im_entries(c, x + 1, &nd->inputs, &nd->n_inputs);
+        } else if (fp8q_json_string_eq(j, x, "outputs")) {
+            c->key = "outputs";
+            nd->has_outputs = 1;
+            nd->order[no++] = 'o';
+            r = fp8q__im_entries(c, x + 1, &nd->outputs, &nd->n_outputs);
+        } else if (fp8q_json_string_eq(j, x, "params")) {
+            c->key = "params";
+            nd->has_params = 1;
+            nd->order[no++] = 'p';
+            r = fp8q__im_params(c, x + 1, nd);
+        } else {
+            c->key = NULL;
+            r = fp8q__im_bad(c, FP8Q_ERR_PARSE, x, "unknown key (a node has \"inputs\", \"outputs\", \"params\")", 0);
+        }
+        if (r != FP8Q_OK) return r;
+    }
+    c->key = NULL;
+    if (!nd->has_inputs) return fp8q__im_bad(c, FP8Q_ERR_PARSE, vt, "missing \"inputs\"", 0);
+    return FP8Q_OK;
+}
+
+/* NumSamples / GlobalRank / LocalRank value at t; rank: null allowed, any sign. */
+static fp8q_result fp8q__im_int(const fp8q__im_ctx *c, size_t t, int rank, int *is_null, int64_t *v)
+{
+    const fp8q_json_token *k = &c->j->tok[t];
+    fp8q_result r;
+    size_t i;
+    *is_null = 0;
+    if (rank && k->type == FP8Q_JSON_NULL) {
+        *is_null = 1;
+        *v = 0;
+        return FP8Q_OK;
+    }
+    if (k->type != FP8Q_JSON_NUMBER)
+        return fp8q__im_bad(c, FP8Q_ERR_PARSE, t, rank ? "expected an integer or null" : "expected an integer", 1);
+    for (i = k->start; i < k->end; i++) /* an integer literal: 2.0 or 1e3 would not be written back as such */
+        if (c->j->text[i] == '.' || c->j->text[i] == 'e' || c->j->text[i] == 'E' || c->j->text[i] == 'I' ||
+            c->j->text[i] == 'N')
+            return fp8q__im_bad(c, FP8Q_ERR_PARSE, t, "expected an integer literal (no fraction or exponent)", 0);
+    r = fp8q_json_int64(c->j, t, v);
+    if (r == FP8Q_ERR_LIMIT) return fp8q__im_bad(c, FP8Q_ERR_LIMIT, t, "integer out of the int64 range", 0);
+    if (r != FP8Q_OK) return fp8q__im_bad(c, FP8Q_ERR_PARSE, t, "expected an integer, got a fraction or NaN", 0);
+    if (!rank && *v < 0) return fp8q__im_bad(c, FP8Q_ERR_PARSE, t, "expected an integer >= 0", 0);
+    return FP8Q_OK;
+}
+
+static fp8q_result fp8q__im_parse(fp8q_inc_measure *m, const fp8q_json *j, fp8q_error *err)
+{
+    fp8q__im_ctx c;
+    size_t i, x, nodes = 0, mode = 0, no = 0;
+    fp8q_result r;
+    memset(&c, 0, sizeof c);
+    c.j = j;
+    c.err = err;
+    c.index = FP8Q__IM_NONE;
+    if (j->tok[0].type != FP8Q_JSON_OBJECT)
+        return fp8q__im_bad(&c, FP8Q_ERR_PARSE, 0,
+                            j->tok[0].type == FP8Q_JSON_ARRAY
+                                ? "the root must be an object (a _mod_list.json file is an array of names)"
+                                : "the root must be an object",
+                            1);
+    for (i = 0, x = 1; i < j->tok[0].size; i++, x = j->tok[x + 1].next) {
+        const size_t v = x + 1;
+        c.key = NULL;
+        if (fp8q_json_string_eq(j, x, "NumSamples")) {
+            int nul;
+            c.key = "NumSamples";
+            m->has_num_samples = 1;
+            m->order[no++] = 'n';
+            if ((r = fp8q__im_int(&c, v, 0, &nul, &m->num_samples)) != FP8Q_OK) return r;
+        } else if (fp8q_json_string_eq(j, x, "GlobalRank")) {
+            c.key = "GlobalRank";
+            m->has_global_rank = 1;
+            m->order[no++] = 'g';
+            if ((r = fp8q__im_int(&c, v, 1, &m->global_rank_null, &m->global_rank)) != FP8Q_OK) return r;
+        } else if (fp8q_json_string_eq(j, x, "LocalRank")) {
+            c.key = "LocalRank";
+            m->has_local_rank = 1;
+            m->order[no++] = 'l';
+            if ((r = fp8q__im_int(&c, v, 1, &m->local_rank_null, &m->local_rank)) != FP8Q_OK) return r;
+        } else if (fp8q_json_string_eq(j, x, "Mode")) {
+            c.key = "Mode";
+            m->order[no++] = 'm';
+            mode = v;
+            if (j->tok[v].type != FP8Q_JSON_STRING)
+                return fp8q__im_bad(&c, FP8Q_ERR_PARSE, v, "expected \"DynamicRange\" or \"Scale\"", 1);
+            if (fp8q_json_string_eq(j, v, "DynamicRange"))
+                m->mode = FP8Q_INC_MEASURE_DYNAMIC_RANGE;
+            else if (fp8q_json_string_eq(j, v, "Scale"))
+                m->mode = FP8Q_INC_MEASURE_SCALE;
+            else if (fp8q_json_string_eq(j, v, "Shape"))
+                return fp8q__im_bad(&c, FP8Q_ERR_UNSUPPORTED, v, "\"Shape\" files (observer shape) are not supported",
+                                    0);
+            else
+                return fp8q__im_bad(&c, FP8Q_ERR_PARSE, v,
+                                    "expected \"DynamicRange\" or \"Scale\" (exact case), got another string", 0);
+        } else if (fp8q_json_string_eq(j, x, "Nodes")) {
+            c.key = "Nodes";
+            m->order[no++] = 'N';
+            nodes = v;
+            if (j->tok[v].type != FP8Q_JSON_OBJECT)
+                return fp8q__im_bad(&c, FP8Q_ERR_PARSE, v, "expected an object of nodes", 1);
+        } else {
+            return fp8q__im_bad(&c, FP8Q_ERR_PARSE, x,
+                                "unknown top-level key (expected NumSamples, GlobalRank, LocalRank, Mode, Nodes)", 0);
+        }
+    }
+    c.key = NULL;
+    if (!mode) return fp8q__im_bad(&c, FP8Q_ERR_PARSE, 0, "missing \"Mode\"", 0);
+    if (!nodes) return fp8q__im_bad(&c, FP8Q_ERR_PARSE, 0, "missing \"Nodes\"", 0);
+    c.mode = m->mode;
+    m->cap_nodes = j->tok[nodes].size ? j->tok[nodes].size : 1;
+    m->nodes = (fp8q_inc_node *)calloc(m->cap_nodes, sizeof(fp8q_inc_node));
+    if (!m->nodes) return fp8q__im_nomem(err);
+    for (i = 0, x = nodes + 1; i < j->tok[nodes].size; i++, x = j->tok[x + 1].next) {
+        m->n_nodes++;
+        if ((r = fp8q__im_node(&c, x, &m->nodes[i])) != FP8Q_OK) return r;
+    }
+    return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_inc_measure_parse(fp8q_inc_measure *m, const char *text, size_t len, fp8q_error *err)
+{
+    fp8q_json j;
+    fp8q_result r;
+    fp8q__st_err_ok(err);
+    if (m) memset(m, 0, sizeof *m);
+    if (!m || (!text && len > 0))
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0,
+                                 !m ? "fp8q_inc_measure_parse: m is NULL" : "fp8q_inc_measure_parse: text is NULL");
+    r = fp8q_json_parse(&j, text ? text : "", len, FP8Q_JSON_ALLOW_NONFINITE, err);
+    if (r != FP8Q_OK) {
+        fp8q__st_prefix(err, "INC measurement file: ");
+        return r;
+    }
+    r = fp8q__im_parse(m, &j, err);
+    fp8q_json_free(&j);
+    if (r != FP8Q_OK) fp8q_inc_measure_free(m);
+    return r;
+}
+
+FP8QDEF fp8q_result fp8q_inc_measure_load(fp8q_inc_measure *m, const char *path, fp8q_error *err)
+{
+    FILE *f;
+    char *buf = NULL, *nb;
+    size_t n = 0, cap = 0, got;
+    fp8q_result r;
+    fp8q__st_err_ok(err);
+    if (m) memset(m, 0, sizeof *m);
+    if (!m || !path)
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0,
+                                 !m ? "fp8q_inc_measure_load: m is NULL" : "fp8q_inc_measure_load: path is NULL");
+    f = fopen(path, "rb");
+    if (!f) {
+        r = fp8q__st_fail_str(err, FP8Q_ERR_IO, 0, "cannot open");
+        fp8q__st_path_prefix(err, path);
+        return r;
+    }
+    for (;;) {
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 65536;
+            if (cap > (size_t)FP8Q_MAX_MEASURE_SIZE) {
+                r = fp8q__st_fail_str(err, FP8Q_ERR_LIMIT, 0, "file larger than FP8Q_MAX_MEASURE_SIZE");
+                goto fail;
+            }
+            if (nc > (size_t)FP8Q_MAX_MEASURE_SIZE + 1) nc = (size_t)FP8Q_MAX_MEASURE_SIZE + 1;
+            if (!(nb = (char *)realloc(buf, nc))) {
+                r = fp8q__st_fail_str(err, FP8Q_ERR_NOMEM, 0, "out of memory for the file");
+                goto fail;
+            }
+            buf = nb;
+            cap = nc;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) {
+        r = fp8q__st_fail_str(err, FP8Q_ERR_IO, 0, "cannot read (is it a directory?)");
+        goto fail;
+    }
+    if (n > (size_t)FP8Q_MAX_MEASURE_SIZE) {
+        r = fp8q__st_fail_str(err, FP8Q_ERR_LIMIT, 0, "file larger than FP8Q_MAX_MEASURE_SIZE");
+        goto fail;
+    }
+    fclose(f);
+    r = fp8q_inc_measure_parse(m, buf ? buf : "", n, err);
+    free(buf);
+    if (r != FP8Q_OK) fp8q__st_path_prefix(err, path);
+    return r;
+fail:
+    fclose(f);
+    free(buf);
+    fp8q__st_path_prefix(err, path);
+    return r;
+}
+
+FP8QDEF fp8q_inc_node *fp8q_inc_measure_find(const fp8q_inc_measure *m, const char *name)
+{
+    size_t i;
+    if (!m || !name || !m->nodes) return NULL;
+    for (i = 0; i < m->n_nodes; i++)
+        if (m->nodes[i].name && m->nodes[i].name[0] == name[0] && strcmp(m->nodes[i].name, name) == 0)
+            return &m->nodes[i];
+    return NULL;
+}
+
+FP8QDEF fp8q_result fp8q_inc_measure_add_node(fp8q_inc_measure *m, fp8q_inc_node *node, fp8q_error *err)
+{
+    fp8q__st_err_ok(err);
+    if (!m || !node || !node->name)
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0, "fp8q_inc_measure_add_node: m, node or node->name is NULL");
+    if (m->n_nodes == m->cap_nodes || !m->nodes) {
+        size_t nc = m->cap_nodes ? m->cap_nodes * 2 : 16;
+        fp8q_inc_node *nn;
+        if (nc > ((size_t)-1) / 2 / sizeof(fp8q_inc_node) ||
+            !(nn = (fp8q_inc_node *)realloc(m->nodes, nc * sizeof(fp8q_inc_node))))
+            return fp8q__st_fail_str(err, FP8Q_ERR_NOMEM, 0, "fp8q_inc_measure_add_node: out of memory");
+        m->nodes = nn;
+        m->cap_nodes = nc;
+    }
+    m->nodes[m->n_nodes++] = *node;
+    memset(node, 0, sizeof *node);
+    return FP8Q_OK;
+}
+
+/* ---- Python's float repr */
+
+/* a = a / 1e9, returns the remainder. */
+static uint32_t fp8q__im_big_div1e9(fp8q__big *a)
+{
+    uint64_t rem = 0;
+    int i;
+    for (i = a->n - 1; i >= 0; i--) {
+        uint64_t cur = (rem << 32) | a->w[i];
+        a->w[i] = (uint32_t)(cur / 1000000000u);
+        rem = cur % 1000000000u;
+    }
+    while (a->n && !a->w[a->n - 1]) a->n--;
+    return (uint32_t)rem;
+}
+
+/* The exact decimal digits of x > 0 finite (as values 0-9, no leading or
+   trailing zeros) into d (>= 800 bytes); *decpt: x = 0.d0d1... * 10^decpt.
+   Returns the digit count. */
+static int fp8q__im_exact_digits(double x, unsigned char *d, int *decpt)
+{
+    const uint64_t u = fp8q__f64_bits(x);
+    const int be = (int)((u >> 52) & 0x7FFu);
+    uint64_t m = u & 0xFFFFFFFFFFFFFull;
+    int e, nd = 0, i, e10, k;
+    unsigned char tmp[800];
+    int nt = 0;
+    if (be) {
+        m |= (uint64_t)1 << 52;
+        e = be - 1075;
+    } else {
+        e = -1074;
+    }
+    while (!(m & 1u)) {
+        m >>= 1;
+        e++;
+    }
+    e10 = e < 0 ? e : 0;
+    /* N = m * 2^e (e >= 0) or m * 5^-e (e < 0); x = N * 10^e10 */
+    {
+        uint64_t n64 = m;
+        int fits = 1;
+        if (e >= 0) {
+            for (k = 0; k < e && fits; k++) {
+                if (n64 >> 63) fits = 0;
+                n64 <<= 1;
+            }
+        } else {
+            for (k = 0; k < -e && fits; k++) {
+                if (n64 > ((uint64_t)-1) / 5u) fits = 0;
+                n64 *= 5u;
+            }
+        }
+        if (fits) {
+            while (n64) {
+                tmp[nt++] = (unsigned char)(n64 % 10u);
+                n64 /= 10u;
+            }
+        } else {
+            fp8q__big a;
+            a.w[0] = (uint32_t)m;
+            a.w[1] = (uint32_t)(m >> 32);
+            a.n = a.w[1] ? 2 : 1;
+            if (e >= 0)
+                fp8q__big_shl(&a, e);
+            else
+                fp8q__big_mulpow5(&a, -e);
+            while (a.n) {
+                uint32_t r = fp8q__im_big_div1e9(&a);
+                for (k = 0; k < 9; k++) {
+                    tmp[nt++] = (unsigned char)(r % 10u);
+                    r /= 10u;
+                }
+            }
+            while (nt > 0 && tmp[nt - 1] == 0) nt--; /* leading zeros of the top chunk */
+        }
+    }
+    *decpt = nt + e10;
+    for (i = nt - 1; i >= 0; i--) d[nd++] = tmp[i];
+    while (nd > 0 && d[nd - 1] == 0) nd--;
+    return nd;
+}
+
+/* 1 if the decimal 0.d[0..nd) * 10^decpt reads back as the double with bits u. */
+static int fp8q__im_reads_back(const unsigned char *d, int nd, int decpt, uint64_t u)
+{
+    fp8q__json_dec dec;
+    while (nd > 0 && d[nd - 1] == 0) nd--;
+    FP8Q__MEMCPY(dec.d, d, (size_t)nd);
+    dec.nd = nd;
+    dec.sticky = 0;
+    dec.neg = 0;
+    dec.special = 0;
+    dec.dp = decpt;
+    return fp8q__json_to_bits(&dec) == u;
+}
+
+/* Candidate with p significant digits of the exact decimal d (nd digits, point decpt) into c (*cdp its
+   point): the nearest one (other = 0; ties to even) or the one on the other side of x (other = 1).
+   Returns 1 if it reads back as the double with bits u. p >= nd gives the exact digits. */
+static int fp8q__im_round_digits(const unsigned char *d, int nd, int decpt, int p, int other, unsigned char *c,
+                                 int *cdp, uint64_t u)
+{
+    int i, up, rest = 0;
+    *cdp = decpt;
+    if (p >= nd) {
+        FP8Q__MEMCPY(c, d, (size_t)nd);
+        return !other;
+    }
+    for (i = p + 1; i < nd; i++) rest |= d[i];
+    up = d[p] > 5 || (d[p] == 5 && (rest || (d[p - 1] & 1)));
+    if (other) up = !up;
+    FP8Q__MEMCPY(c, d, (size_t)p);
+    if (up) {
+        for (i = p - 1; i >= 0 && c[i] == 9; i--) c[i] = 0;
+        if (i < 0) { /* 99..9 -> 100..0 */
+            c[0] = 1;
+            *cdp = decpt + 1;
+        } else {
+            c[i]++;
+        }
+    }
+    return fp8q__im_reads_back(c, p, *cdp, u);
+}
+
+/* Python's repr(float) for a finite x into buf (>= 32 bytes); returns the length. */
+static size_t fp8q__im_repr(double x, char *buf)
+{
+    unsigned char d[800], c[20];
+    int nd, decpt, p, n = 0, i, cn, cdp;
+    uint64_t u = fp8q__f64_bits(x);
+    size_t k = 0;
+    if (u >> 63) {
+        buf[k++] = '-';
+        u &= ~((uint64_t)1 << 63);
+        x = -x;
+    }
+    if (u == 0) {
+        FP8Q__MEMCPY(buf + k, "0.0", 4);
+        return k + 3;
+    }
+    nd = fp8q__im_exact_digits(x, d, &decpt);
+    if (nd <= 15 && u >= 0x0020000000000000ull) { /* <= DBL_DIG digits of a normal: unique, so shortest */
+        FP8Q__MEMCPY(c, d, (size_t)nd);
+        cn = nd;
+        cdp = decpt;
+    } else {
+        /* The shortest p whose nearest p-digit decimal reads back (p >= nd: the exact digits). When the
+           interval of doubles reading as x is symmetric (x not a power of two), reading back is monotone
+           in p and only the nearest candidate can read back: binary search. At a power of two the lower
+           half-gap is half the upper one: linear search trying the other candidate too (Python's repr
+           picks the shortest, then the nearest). */
+        const int pow2 = (u & 0xFFFFFFFFFFFFFull) == 0 && (u >> 52) > 1;
+        int lo_p = 1, hi_p = 17;
+        if (pow2) {
+            for (p = 1; p < 17; p++)
+                if (fp8q__im_round_digits(d, nd, decpt, p, 0, c, &cdp, u) ||
+                    fp8q__im_round_digits(d, nd, decpt, p, 1, c, &cdp, u))
+                    break;
+            if (p == 17) (void)fp8q__im_round_digits(d, nd, decpt, p, 0, c, &cdp, u);
+        } else {
+            while (lo_p < hi_p) {
+                const int mid = (lo_p + hi_p) / 2;
+                if (fp8q__im_round_digits(d, nd, decpt, mid, 0, c, &cdp, u))
+                    hi_p = mid;
+                else
+                    lo_p = mid + 1;
+            }
+            p = lo_p;
+            (void)fp8q__im_round_digits(d, nd, decpt, p, 0, c, &cdp, u);
+        }
+        cn = p < nd ? p : nd;
+        while (cn > 1 && c[cn - 1] == 0) cn--;
+    }
+    /* format_float_short, repr mode: exponent when decpt <= -4 or > 16 */
+    if (cdp <= -4 || cdp > 16) {
+        int ex = cdp - 1, ae = ex < 0 ? -ex : ex;
+        char eb[8];
+        buf[k++] = (char)('0' + c[0]);
+        if (cn > 1) {
+            buf[k++] = '.';
+            for (i = 1; i < cn; i++) buf[k++] = (char)('0' + c[i]);
+        }
+        buf[k++] = 'e';
+        buf[k++] = ex < 0 ? '-' : '+';
+        do {
+            eb[n++] = (char)('0' + ae % 10);
+            ae /= 10;
+        } while (ae);
+        if (n < 2) eb[n++] = '0';
+        while (n) buf[k++] = eb[--n];
+    } else if (cdp <= 0) {
+        buf[k++] = '0';
+        buf[k++] = '.';
+        for (i = 0; i < -cdp; i++) buf[k++] = '0';
+        for (i = 0; i < cn; i++) buf[k++] = (char)('0' + c[i]);
+    } else if (cdp >= cn) {
+        for (i = 0; i < cn; i++) buf[k++] = (char)('0' + c[i]);
+        for (i = cn; i < cdp; i++) buf[k++] = '0';
+        buf[k++] = '.';
+        buf[k++] = '0';
+    } else {
+        for (i = 0; i < cn; i++) {
+            if (i == cdp) buf[k++] = '.';
+            buf[k++] = (char)('0' + c[i]);
+        }
+    }
+    buf[k] = 0;
+    return k;
+}
+
+/* ---- writer */
+
+typedef struct fp8q__im_out {
+    char *p;
+    size_t n, cap;
+    int oom;
+    int indent;
+} fp8q__im_out;
+
+static void fp8q__im_putn(fp8q__im_out *o, const char *s, size_t n)
+{
+    if (o->oom) return;
+    if (o->cap - o->n <= n) {
+        size_t nc = o->cap ? o->cap : 4096;
+        char *np;
+        while (nc - o->n <= n) {
+            if (nc > ((size_t)-1) / 2) {
+                o->oom = 1;
+                return;
+            }
+            nc *= 2;
+        }
+        if (!(np = (char *)realloc(o->p, nc))) {
+            o->oom = 1;
+            return;
+        }
+        o->p = np;
+        o->cap = nc;
+    }
+    FP8Q__MEMCPY(o->p + o->n, s, n);
+    o->n += n;
+}
+
+static void fp8q__im_puts(fp8q__im_out *o, const char *s) { fp8q__im_putn(o, s, strlen(s)); }
+
+/* The newline and indentation before an item at nesting `level`. */
+static void fp8q__im_nl(fp8q__im_out *o, int level)
+{
+    static const char sp[] = "                                ";
+    size_t n;
+    if (o->indent < 0) return;
+    fp8q__im_putn(o, "\n", 1);
+    for (n = (size_t)o->indent * (size_t)level; n > 0;) {
+        size_t c = n < 32 ? n : 32;
+        fp8q__im_putn(o, sp, c);
+        n -= c;
+    }
+}
+
+static void fp8q__im_sep(fp8q__im_out *o, size_t i, int level) /* before item i of a container */
+{
+    if (i) fp8q__im_puts(o, o->indent < 0 ? ", " : ",");
+    fp8q__im_nl(o, level);
+}
+
+/* A JSON string as Python's ensure_ascii encoder writes it; -1 if s is not UTF-8. */
+static int fp8q__im_str(fp8q__im_out *o, const char *str)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0, run;
+    char b[13];
+    fp8q__im_putn(o, "\"", 1);
+    while (s[i]) {
+        uint32_t cp;
+        int len, k;
+        for (run = i; s[run] >= 0x20 && s[run] < 0x7F && s[run] != '"' && s[run] != '\\'; run++) {
+        }
+        if (run > i) {
+            fp8q__im_putn(o, (const char *)s + i, run - i);
+            i = run;
+            continue;
+        }
+        cp = s[i];
+        len = cp < 0x80 ? 1 : (cp & 0xE0u) == 0xC0u ? 2 : (cp & 0xF0u) == 0xE0u ? 3 : (cp & 0xF8u) == 0xF0u ? 4 : 0;
+        if (!len) return -1;
+        if (len > 1) {
+            cp &= 0x3Fu >> (len - 1);
+            for (k = 1; k < len; k++) {
+                if ((s[i + (size_t)k] & 0xC0u) != 0x80u) return -1;
+                cp = (cp << 6) | (s[i + (size_t)k] & 0x3Fu);
+            }
+            if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+                (cp >= 0xD800 && cp <= 0xDFFF))
+                return -1;
+        }
+        i += (size_t)len;
+        switch (cp) {
+        case '"': fp8q__im_puts(o, "\\\""); continue;
+        case '\\': fp8q__im_puts(o, "\\\\"); continue;
+        case '\n': fp8q__im_puts(o, "\\n"); continue;
+        case '\r': fp8q__im_puts(o, "\\r"); continue;
+        case '\t': fp8q__im_puts(o, "\\t"); continue;
+        case '\b': fp8q__im_puts(o, "\\b"); continue;
+        case '\f': fp8q__im_puts(o, "\\f"); continue;
+        default: break;
+        }
+        if (cp >= 0x10000) { /* surrogate pair */
+            uint32_t v = cp - 0x10000u, hs = 0xD800u | (v >> 10), ls = 0xDC00u | (v & 0x3FFu);
+            b[0] = '\\', b[1] = 'u', b[2] = hex[hs >> 12], b[3] = hex[(hs >> 8) & 15u], b[4] = hex[(hs >> 4) & 15u];
+            b[5] = hex[hs & 15u], b[6] = '\\', b[7] = 'u', b[8] = hex[ls >> 12], b[9] = hex[(ls >> 8) & 15u];
+            b[10] = hex[(ls >> 4) & 15u], b[11] = hex[ls & 15u];
+            fp8q__im_putn(o, b, 12);
+        } else {
+            b[0] = '\\', b[1] = 'u', b[2] = hex[cp >> 12], b[3] = hex[(cp >> 8) & 15u], b[4] = hex[(cp >> 4) & 15u];
+            b[5] = hex[cp & 15u];
+            fp8q__im_putn(o, b, 6);
+        }
+    }
+    fp8q__im_putn(o, "\"", 1);
+    return 0;
+}
+
+static void fp8q__im_i64(fp8q__im_out *o, int64_t v)
+{
+    char b[24];
+    int k = 24;
+    uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        b[--k] = (char)('0' + (int)(a % 10u));
+        a /= 10u;
+    } while (a);
+    if (v < 0) b[--k] = '-';
+    fp8q__im_putn(o, b + k, (size_t)(24 - k));
+}
+
+/* A value; -1 if an integer flag marks a non-integer. */
+static int fp8q__im_num(fp8q__im_out *o, double v, int isint)
+{
+    char b[40];
+    if (v != v) {
+        fp8q__im_puts(o, "NaN");
+    } else if (v - v != 0) {
+        fp8q__im_puts(o, v > 0 ? "Infinity" : "-Infinity");
+    } else if (isint) {
+        int64_t iv;
+        if (v > 9007199254740992.0 || v < -9007199254740992.0) return -1;
+        iv = (int64_t)v;
+        if ((double)iv != v) return -1;
+        fp8q__im_i64(o, iv);
+    } else {
+        fp8q__im_putn(o, b, fp8q__im_repr(v, b));
+    }
+    return 0;
+}
+
+static int fp8q__im_wentry(fp8q__im_out *o, const fp8q_inc_entry *e, int level)
+{
+    size_t r, c;
+    if (e->rank == 0) {
+        if (e->rows != 1 || e->cols != 1 || !e->v) return -1;
+        return fp8q__im_num(o, e->v[0], e->isint && e->isint[0]);
+    }
+    if ((e->rank != 1 && e->rank != 2) || (e->rank == 1 && e->rows != 1) || (e->rows * e->cols != 0 && !e->v))
+        return -1;
+    if (e->rank == 2) {
+        if (!e->rows) {
+            fp8q__im_puts(o, "[]");
+            return 0;
+        }
+        fp8q__im_puts(o, "[");
+    }
+    for (r = 0; r < e->rows; r++) {
+        const int lv = e->rank == 2 ? level + 1 : level;
+        if (e->rank == 2) fp8q__im_sep(o, r, lv);
+        if (!e->cols) {
+            fp8q__im_puts(o, "[]");
+            continue;
+        }
+        fp8q__im_puts(o, "[");
+        for (c = 0; c < e->cols; c++) {
+            const size_t i = r * e->cols + c;
+            fp8q__im_sep(o, c, lv + 1);
+            if (fp8q__im_num(o, e->v[i], e->isint && e->isint[i]) != 0) return -1;
+        }
+        fp8q__im_nl(o, lv);
+        fp8q__im_puts(o, "]");
+    }
+    if (e->rank == 2) {
+        fp8q__im_nl(o, level);
+        fp8q__im_puts(o, "]");
+    }
+    return 0;
+}
+
+static int fp8q__im_wlist(fp8q__im_out *o, const fp8q_inc_entry *e, size_t n, int level)
+{
+    size_t i;
+    if (!n) {
+        fp8q__im_puts(o, "[]");
+        return 0;
+    }
+    if (!e) return -1;
+    fp8q__im_puts(o, "[");
+    for (i = 0; i < n; i++) {
+        fp8q__im_sep(o, i, level + 1);
+        if (fp8q__im_wentry(o, &e[i], level + 1) != 0) return -1;
+    }
+    fp8q__im_nl(o, level);
+    fp8q__im_puts(o, "]");
+    return 0;
+}
+
+static int fp8q__im_wkey(fp8q__im_out *o, const char *k)
+{
+    if (fp8q__im_str(o, k ? k : "") != 0) return -1;
+    fp8q__im_puts(o, ": ");
+    return 0;
+}
+
+static int fp8q__im_wparams(fp8q__im_out *o, const fp8q_inc_node *nd, int level)
+{
+    size_t i, d;
+    if (!nd->n_params) {
+        fp8q__im_puts(o, "{}");
+        return 0;
+    }
+    if (!nd->params) return -1;
+    fp8q__im_puts(o, "{");
+    for (i = 0; i < nd->n_params; i++) {
+        const fp8q_inc_param *p = &nd->params[i];
+        fp8q__im_sep(o, i, level + 1);
+        if (fp8q__im_wkey(o, p->name) != 0) return -1;
+        if (!p->is_dict) {
+            if (p->count != 1 || !p->entries || fp8q__im_wentry(o, &p->entries[0], level + 1) != 0) return -1;
+            continue;
+        }
+        if (!p->count) {
+            fp8q__im_puts(o, "{}");
+            continue;
+        }
+        if (!p->keys || !p->entries) return -1;
+        fp8q__im_puts(o, "{");
+        for (d = 0; d < p->count; d++) {
+            fp8q__im_sep(o, d, level + 2);
+            if (fp8q__im_wkey(o, p->keys[d]) != 0 || fp8q__im_wentry(o, &p->entries[d], level + 2) != 0) return -1;
+        }
+        fp8q__im_nl(o, level + 1);
+        fp8q__im_puts(o, "}");
+    }
+    fp8q__im_nl(o, level);
+    fp8q__im_puts(o, "}");
+    return 0;
+}
+
+/* Present keys in `order` first, then the rest of `canon` that `has`; out gets the sequence. */
+static void fp8q__im_keys(char *out, const char *order, size_t order_cap, const char *canon, const int *has)
+{
+    size_t n = 0, i, k;
+    for (i = 0; i < order_cap && order[i]; i++)
+        for (k = 0; canon[k]; k++)
+            if (order[i] == canon[k] && has[k] && !memchr(out, canon[k], n)) out[n++] = canon[k];
+    for (k = 0; canon[k]; k++)
+        if (has[k] && !memchr(out, canon[k], n)) out[n++] = canon[k];
+    out[n] = 0;
+}
+
+static int fp8q__im_wnode(fp8q__im_out *o, const fp8q_inc_node *nd, int level)
+{
+    int has[3];
+    char seq[4];
+    size_t i;
+    has[0] = nd->has_inputs;
+    has[1] = nd->has_outputs;
+    has[2] = nd->has_params;
+    fp8q__im_keys(seq, nd->order, sizeof nd->order, "iop", has);
+    if (!seq[0]) {
+        fp8q__im_puts(o, "{}");
+        return 0;
+    }
+    fp8q__im_puts(o, "{");
+    for (i = 0; seq[i]; i++) {
+        fp8q__im_sep(o, i, level + 1);
+        if (seq[i] == 'i') {
+            if (fp8q__im_wkey(o, "inputs") != 0 || fp8q__im_wlist(o, nd->inputs, nd->n_inputs, level + 1) != 0)
+                return -1;
+        } else if (seq[i] == 'o') {
+            if (fp8q__im_wkey(o, "outputs") != 0 || fp8q__im_wlist(o, nd->outputs, nd->n_outputs, level + 1) != 0)
+                return -1;
+        } else {
+            if (fp8q__im_wkey(o, "params") != 0 || fp8q__im_wparams(o, nd, level + 1) != 0) return -1;
+        }
+    }
+    fp8q__im_nl(o, level);
+    fp8q__im_puts(o, "}");
+    return 0;
+}
+
+/* Writes the document; sets the error (FP8Q_ERR_ARG) naming the node on a bad structure. */
+static fp8q_result fp8q__im_write(fp8q__im_out *o, const fp8q_inc_measure *m, fp8q_error *err)
+{
+    int has[5];
+    char seq[6];
+    size_t i, k;
+    fp8q__im_index ix;
+    has[0] = m->has_num_samples;
+    has[1] = m->has_global_rank;
+    has[2] = m->has_local_rank;
+    has[3] = has[4] = 1;
+    if ((m->mode != FP8Q_INC_MEASURE_DYNAMIC_RANGE && m->mode != FP8Q_INC_MEASURE_SCALE) || (m->n_nodes && !m->nodes))
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0, "fp8q_inc_measure_write: bad mode or NULL nodes");
+    if (fp8q__im_index_build(&ix, m) != 0) return fp8q__im_nomem(err);
+    for (i = 0; i < m->n_nodes; i++) {
+        const char *nm = m->nodes[i].name;
+        if (!nm || fp8q__im_index_find(&ix, m, nm, strlen(nm)) != i) {
+            fp8q__st_msg msg;
+            free(ix.slot);
+            fp8q__im_msg_init(&msg);
+            fp8q__st_put(&msg, "fp8q_inc_measure_write: ");
+            if (!nm) {
+                fp8q__st_put(&msg, "a node has no name");
+            } else {
+                fp8q__st_put(&msg, "duplicate node name ");
+                fp8q__st_name(&msg, nm);
+            }
+            return fp8q__st_fail(err, FP8Q_ERR_ARG, 0, &msg);
+        }
+    }
+    free(ix.slot);
+    fp8q__im_keys(seq, m->order, sizeof m->order, "nglmN", has);
+    fp8q__im_puts(o, "{");
+    for (k = 0; seq[k]; k++) {
+        fp8q__im_sep(o, k, 1);
+        switch (seq[k]) {
+        case 'n':
+            fp8q__im_puts(o, "\"NumSamples\": ");
+            fp8q__im_i64(o, m->num_samples);
+            break;
+        case 'g':
+            fp8q__im_puts(o, "\"GlobalRank\": ");
+            if (m->global_rank_null)
+                fp8q__im_puts(o, "null");
+            else
+                fp8q__im_i64(o, m->global_rank);
+            break;
+        case 'l':
+            fp8q__im_puts(o, "\"LocalRank\": ");
+            if (m->local_rank_null)
+                fp8q__im_puts(o, "null");
+            else
+                fp8q__im_i64(o, m->local_rank);
+            break;
+        case 'm':
+            fp8q__im_puts(o, m->mode == FP8Q_INC_MEASURE_SCALE ? "\"Mode\": \"Scale\"" : "\"Mode\": \"DynamicRange\"");
+            break;
+        default:
+            fp8q__im_puts(o, "\"Nodes\": ");
+            if (!m->n_nodes) {
+                fp8q__im_puts(o, "{}");
+                break;
+            }
+            fp8q__im_puts(o, "{");
+            for (i = 0; i < m->n_nodes; i++) {
+                fp8q__im_sep(o, i, 2);
+                if (fp8q__im_wkey(o, m->nodes[i].name) != 0 || fp8q__im_wnode(o, &m->nodes[i], 2) != 0) {
+                    fp8q__st_msg msg;
+                    fp8q__im_msg_init(&msg);
+                    fp8q__st_put(&msg, "fp8q_inc_measure_write: node ");
+                    fp8q__st_name(&msg, m->nodes[i].name);
+                    fp8q__st_put(&msg, ": a name is not UTF-8, or an entry is inconsistent (rank, rows, cols, "
+                                       "values, integer flags)");
+                    return fp8q__st_fail(err, FP8Q_ERR_ARG, 0, &msg);
+                }
+            }
+            fp8q__im_nl(o, 1);
+            fp8q__im_puts(o, "}");
+            break;
+        }
+    }
+    fp8q__im_nl(o, 0);
+    fp8q__im_puts(o, "}");
+    if (o->oom) return fp8q__im_nomem(err);
+    return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_inc_measure_write_mem(char **out, size_t *out_len, const fp8q_inc_measure *m, int indent,
+                                               fp8q_error *err)
+{
+    fp8q__im_out o;
+    fp8q_result r;
+    fp8q__st_err_ok(err);
+    if (out) *out = NULL;
+    if (out_len) *out_len = 0;
+    if (!out || !out_len || !m || indent < -1 || indent > 64)
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0,
+                                 "fp8q_inc_measure_write_mem: out, out_len or m is NULL, or indent not in -1..64");
+    memset(&o, 0, sizeof o);
+    o.indent = indent;
+    r = fp8q__im_write(&o, m, err);
+    if (r == FP8Q_OK) {
+        fp8q__im_putn(&o, "", 1); /* NUL */
+        if (o.oom) r = fp8q__im_nomem(err);
+    }
+    if (r != FP8Q_OK) {
+        free(o.p);
+        return r;
+    }
+    *out = o.p;
+    *out_len = o.n - 1;
+    return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_inc_measure_write(const char *path, const fp8q_inc_measure *m, int indent, fp8q_error *err)
+{
+    char *buf;
+    size_t len;
+    FILE *f;
+    fp8q_result r;
+    if (!path) {
+        fp8q__st_err_ok(err);
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0, "fp8q_inc_measure_write: path is NULL");
+    }
+    if ((r = fp8q_inc_measure_write_mem(&buf, &len, m, indent, err)) != FP8Q_OK) return r;
+    f = fopen(path, "wb");
+    if (!f) {
+        free(buf);
+        r = fp8q__st_fail_str(err, FP8Q_ERR_IO, 0, "cannot create");
+        fp8q__st_path_prefix(err, path);
+        return r;
+    }
+    if (fwrite(buf, 1, len, f) != len) {
+        fclose(f);
+        free(buf);
+        r = fp8q__st_fail_str(err, FP8Q_ERR_IO, 0, "cannot write");
+        fp8q__st_path_prefix(err, path);
+        return r;
+    }
+    free(buf);
+    if (fclose(f) != 0) {
+        r = fp8q__st_fail_str(err, FP8Q_ERR_IO, 0, "cannot write (close failed)");
+        fp8q__st_path_prefix(err, path);
+        return r;
+    }
+    return FP8Q_OK;
+}
+
+/* ---- calibration step 3: KV post-processing */
+
+/* 1 if name[0, n) is "model.layers.<i>.self_attn.attn.impl." followed by op, as INC's script spells it. */
+static int fp8q__im_strict_name(const char *name, const char *op)
+{
+    const char *p = name;
+    if (strncmp(p, "model.layers.", 13) != 0) return 0;
+    p += 13;
+    if (!(*p >= '0' && *p <= '9') || (p[0] == '0' && p[1] >= '0' && p[1] <= '9')) return 0;
+    while (*p >= '0' && *p <= '9') p++;
+    if (strncmp(p, ".self_attn.attn.impl.", 21) != 0) return 0;
+    return strcmp(p + 21, op) == 0;
+}
+
+static int fp8q__im_ends(const char *s, size_t n, const char *suffix)
+{
+    size_t k = strlen(suffix);
+    return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+static int fp8q__im_entry_same(const fp8q_inc_entry *a, const fp8q_inc_entry *b)
+{
+    size_t i, n = fp8q__im_count(a);
+    if (a->rank != b->rank || a->rows != b->rows || a->cols != b->cols) return 0;
+    for (i = 0; i < n; i++) {
+        if (fp8q__f64_bits(a->v[i]) != fp8q__f64_bits(b->v[i])) return 0;
+        if ((a->isint ? a->isint[i] : 0) != (b->isint ? b->isint[i] : 0)) return 0;
+    }
+    return 1;
+}
+
+static fp8q_result fp8q__im_node_fail(fp8q_error *err, int code, const char *pre, const char *name, const char *what)
+{
+    fp8q__st_msg m;
+    fp8q__im_msg_init(&m);
+    fp8q__st_put(&m, pre);
+    fp8q__st_put(&m, "node ");
+    fp8q__st_name(&m, name ? name : "");
+    fp8q__st_put(&m, ": ");
+    fp8q__st_put(&m, what);
+    return fp8q__st_fail(err, code, 0, &m);
+}
+
+FP8QDEF fp8q_result fp8q_inc_postprocess_kv(fp8q_inc_measure *m, int flags, size_t *n_changed, fp8q_error *err)
+{
+    static const char *const pre = "fp8q_inc_postprocess_kv: ";
+    fp8q__im_index ix;
+    size_t i, changed = 0, cap = 0;
+    char *buf = NULL;
+    fp8q_result r = FP8Q_OK;
+    fp8q__st_err_ok(err);
+    if (n_changed) *n_changed = 0;
+    if (!m || (m->n_nodes && !m->nodes) || (flags & ~7))
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0, "fp8q_inc_postprocess_kv: m is NULL or unknown flags");
+    if (fp8q__im_index_build(&ix, m) != 0) return fp8q__im_nomem(err);
+    for (i = 0; i < m->n_nodes && r == FP8Q_OK; i++) {
+        fp8q_inc_node *nd = &m->nodes[i];
+        const char *name = nd->name ? nd->name : "";
+        size_t n = strlen(name), plen, src, need;
+        const char *op, *srcsuf;
+        int fsdpa = 0;
+        fp8q_inc_entry *dst, *from, copy;
+        if (fp8q__im_ends(name, n, ".matmul_qk")) {
+            op = "matmul_qk";
+            srcsuf = flags & FP8Q_INC_KV_MLA ? "latent_cache_k" : "k_cache";
+        } else if (fp8q__im_ends(name, n, ".matmul_av")) {
+            op = "matmul_av";
+            srcsuf = flags & FP8Q_INC_KV_MLA ? "latent_cache_k" : "v_cache";
+        } else if ((flags & FP8Q_INC_KV_FSDPA) &&
+                   fp8q__im_ends(name, n, ".attn.impl.fused_scaled_dot_product_attention")) {
+            op = "fused_scaled_dot_product_attention";
+            srcsuf = "o_proj";
+            fsdpa = 1;
+        } else {
+            continue;
+        }
+        if ((flags & FP8Q_INC_KV_STRICT) && !fp8q__im_strict_name(name, op)) continue;
+        /* P = the name without ".<op>" (FSDPA: without ".attn.impl.<op>") */
+        plen = n - strlen(op) - 1 - (fsdpa ? 10u : 0u);
+        need = plen + strlen(srcsuf) + 2;
+        if (need > cap) {
+            char *nb = (char *)realloc(buf, need);
+            if (!nb) {
+                r = fp8q__im_nomem(err);
+                break;
+            }
+            buf = nb;
+            cap = need;
+        }
+        FP8Q__MEMCPY(buf, name, plen);
+        buf[plen] = '.';
+        FP8Q__MEMCPY(buf + plen + 1, srcsuf, strlen(srcsuf) + 1);
+        src = fp8q__im_index_find(&ix, m, buf, strlen(buf));
+        if (src == FP8Q__IM_NONE) continue;
+        if (m->nodes[src].n_inputs < 1 || !m->nodes[src].inputs) {
+            r = fp8q__im_node_fail(err, FP8Q_ERR_PARSE, pre, m->nodes[src].name, "has no inputs[0] to copy");
+            break;
+        }
+        from = &m->nodes[src].inputs[0];
+        if (fsdpa) {
+            if (nd->n_outputs < 1 || !nd->outputs) {
+                r = fp8q__im_node_fail(err, FP8Q_ERR_PARSE, pre, name, "has no outputs[0] to replace");
+                break;
+            }
+            dst = &nd->outputs[0];
+        } else {
+            if (nd->n_inputs < 2 || !nd->inputs) {
+                r = fp8q__im_node_fail(err, FP8Q_ERR_PARSE, pre, name, "has no inputs[1] to replace");
+                break;
+            }
+            dst = &nd->inputs[1];
+        }
+        if (fp8q__im_entry_same(dst, from)) continue;
+        if (fp8q__im_entry_copy(&copy, from) != 0) {
+            r = fp8q__im_nomem(err);
+            break;
+        }
+        fp8q__im_entry_free(dst);
+        *dst = copy;
+        changed++;
+    }
+    free(buf);
+    free(ix.slot);
+    if (n_changed) *n_changed = changed;
+    return r;
+}
+
+/* ---- calibration step 5: rank unification */
+
+static fp8q_result fp8q__im_unify_fail(fp8q_error *err, int rank, const char *node, const char *what)
+{
+    fp8q__st_msg m;
+    fp8q__im_msg_init(&m);
+    fp8q__st_put(&m, "fp8q_inc_unify: rank ");
+    fp8q__st_u64(&m, (uint64_t)rank);
+    fp8q__st_put(&m, ": ");
+    if (node) {
+        fp8q__st_put(&m, "node ");
+        fp8q__st_name(&m, node);
+        fp8q__st_put(&m, ": ");
+    }
+    fp8q__st_put(&m, what);
+    return fp8q__st_fail(err, FP8Q_ERR_PARSE, 0, &m);
+}
+
+/* running := max(file, running) element-wise; -1 on a shape mismatch, -2 out of memory. */
+static int fp8q__im_max_entry(fp8q_inc_entry *run, const fp8q_inc_entry *f)
+{
+    size_t i, n = fp8q__im_count(run);
+    if (run->rank != f->rank || run->rows != f->rows || run->cols != f->cols) return -1;
+    for (i = 0; i < n; i++) {
+        const double v = f->v[i];
+        const unsigned char fi = f->isint ? f->isint[i] : 0;
+        if (run->v[i] > v) continue;
+        run->v[i] = v;
+        if (fi && !run->isint) {
+            run->isint = (unsigned char *)calloc(n ? n : 1, 1);
+            if (!run->isint) return -2;
+        }
+        if (run->isint) run->isint[i] = fi;
+    }
+    return 0;
+}
+
+static const fp8q_inc_param *fp8q__im_find_param(const fp8q_inc_node *nd, const char *name)
+{
+    size_t i;
+    for (i = 0; i < nd->n_params; i++)
+        if (nd->params[i].name && strcmp(nd->params[i].name, name) == 0) return &nd->params[i];
+    return NULL;
+}
+
+/* Folds node f (of rank `rank`) into the running node. */
+static fp8q_result fp8q__im_unify_node(fp8q_inc_node *run, const fp8q_inc_node *f, int rank, fp8q_error *err)
+{
+    size_t i, d, k;
+    int rc = 0;
+    if (run->n_inputs != f->n_inputs || run->n_outputs != f->n_outputs || run->n_params != f->n_params ||
+        run->has_inputs != f->has_inputs || run->has_outputs != f->has_outputs || run->has_params != f->has_params)
+        return fp8q__im_unify_fail(err, rank, run->name, "different inputs / outputs / params than the group's first");
+    for (i = 0; i < run->n_inputs && !rc; i++) rc = fp8q__im_max_entry(&run->inputs[i], &f->inputs[i]);
+    for (i = 0; i < run->n_outputs && !rc; i++) rc = fp8q__im_max_entry(&run->outputs[i], &f->outputs[i]);
+    for (i = 0; i < run->n_params && !rc; i++) {
+        fp8q_inc_param *p = &run->params[i];
+        const fp8q_inc_param *q = fp8q__im_find_param(f, p->name ? p->name : "");
+        if (!q || q->is_dict != p->is_dict || q->count != p->count) {
+            rc = -1;
+            break;
+        }
+        for (d = 0; d < p->count && !rc; d++) {
+            const fp8q_inc_entry *fe = &q->entries[d];
+            if (p->is_dict) {
+                for (k = 0; k < q->count; k++)
+                    if (q->keys[k] && p->keys[d] && strcmp(q->keys[k], p->keys[d]) == 0) break;
+                if (k == q->count) {
+                    rc = -1;
+                    break;
+                }
+                fe = &q->entries[k];
+            }
+            rc = fp8q__im_max_entry(&p->entries[d], fe);
+        }
+    }
+    if (rc == -2) return fp8q__im_nomem(err);
+    if (rc) return fp8q__im_unify_fail(err, rank, run->name, "entry shapes differ from the group's first file");
+    return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_inc_unify(const fp8q_inc_measure *const in[], int world, int R, fp8q_inc_measure out[],
+                                   fp8q_error *err)
+{
+    fp8q__im_index *ix = NULL;
+    fp8q_result r = FP8Q_OK;
+    int g, k, gs;
+    size_t i;
+    fp8q__st_err_ok(err);
+    if (!in || !out) return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0, "fp8q_inc_unify: in or out is NULL");
+    if (world < 1 || R < 1 || R >= world || world % R != 0) {
+        fp8q__st_msg m;
+        fp8q__im_msg_init(&m);
+        fp8q__st_put(&m, "fp8q_inc_unify: the original world size ");
+        fp8q__st_put(&m, world < 0 ? "-" : "");
+        fp8q__st_u64(&m, (uint64_t)(world < 0 ? -(int64_t)world : world));
+        fp8q__st_put(&m, " must be larger than the target rank count ");
+        fp8q__st_put(&m, R < 0 ? "-" : "");
+        fp8q__st_u64(&m, (uint64_t)(R < 0 ? -(int64_t)R : R));
+        fp8q__st_put(&m, " (>= 1) and divisible by it");
+        return fp8q__st_fail(err, FP8Q_ERR_ARG, 0, &m);
+    }
+    for (g = 0; g < R; g++) memset(&out[g], 0, sizeof out[g]);
+    for (k = 0; k < world; k++) {
+        if (!in[k] || (in[k]->n_nodes && !in[k]->nodes))
+            return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0, "fp8q_inc_unify: a measurement is NULL");
+        if (in[k]->mode != in[0]->mode) return fp8q__im_unify_fail(err, k, NULL, "a different \"Mode\" than rank 0");
+    }
+    ix = (fp8q__im_index *)calloc((size_t)world, sizeof *ix);
+    if (!ix) return fp8q__im_nomem(err);
+    for (k = 0; k < world && r == FP8Q_OK; k++)
+        if (fp8q__im_index_build(&ix[k], in[k]) != 0) r = fp8q__im_nomem(err);
+    gs = world / R;
+    for (g = 0; g < R && r == FP8Q_OK; g++) {
+        const int first = g * gs;
+        fp8q_inc_measure *o = &out[g];
+        if (fp8q__im_measure_copy(o, in[first]) != 0) {
+            r = fp8q__im_nomem(err);
+            break;
+        }
+        if (!o->has_local_rank && !memchr(o->order, 'l', sizeof o->order)) {
+            size_t n = strlen(o->order);
+            if (n + 1 < sizeof o->order) o->order[n] = 'l', o->order[n + 1] = 0;
+        }
+        o->has_local_rank = 1;
+        o->local_rank_null = 0;
+        o->local_rank = R == 1 ? -1 : g;
+        for (i = 0; i < o->n_nodes; i++) /* duplicates in the first file would be ambiguous */
+            if (fp8q__im_index_find(&ix[first], in[first], o->nodes[i].name, strlen(o->nodes[i].name)) != i) {
+                r = fp8q__im_unify_fail(err, first, o->nodes[i].name, "duplicate node name");
+                break;
+            }
+        for (k = first; k < first + gs && r == FP8Q_OK; k++) {
+            if (in[k]->n_nodes != o->n_nodes) {
+                r = fp8q__im_unify_fail(err, k, NULL, "a different number of nodes than the group's first file");
+                break;
+            }
+            for (i = 0; i < o->n_nodes && r == FP8Q_OK; i++) {
+                const char *nm = o->nodes[i].name;
+                size_t at = fp8q__im_index_find(&ix[k], in[k], nm, strlen(nm));
+                if (at == FP8Q__IM_NONE) {
+                    r = fp8q__im_unify_fail(err, k, nm, "missing (present in the group's first file)");
+                    break;
+                }
+                r = fp8q__im_unify_node(&o->nodes[i], &in[k]->nodes[at], k, err);
+            }
+        }
+    }
+    if (ix)
+        for (k = 0; k < world; k++) free(ix[k].slot);
+    free(ix);
+    if (r != FP8Q_OK)
+        for (g = 0; g < R; g++) fp8q_inc_measure_free(&out[g]);
+    return r;
+}
+
+/* ---- scale math */
+
+static float fp8q__im_nanf(void) { return fp8q__f32_from_bits(0x7FC00000u); }
+
+#define FP8Q__IM_TINY 1.17549435082228750797e-38f /* 2^-126, torch.finfo(bfloat16).tiny */
+
+/* A double to float, RNE, overflow to +-Inf (no undefined conversion). */
+static float fp8q__im_d2f(double v)
+{
+    if (v != v) return fp8q__im_nanf();
+    if (v >= 3.4028235677973366e38) return fp8q__f32_from_bits(0x7F800000u); /* >= FLT_MAX + half an ulp */
+    if (v <= -3.4028235677973366e38) return fp8q__f32_from_bits(0xFF800000u);
+    return (float)v;
+}
+
+/* torch.exp2(torch.ceil(torch.log2(s))) on a BF16 s: negative -> NaN. */
+static float fp8q__im_pow2(float s)
+{
+    if (s != s) return s;
+    if (s < 0) return fp8q__im_nanf();
+    return fp8q__inc_pow2(s);
+}
+
+/* INC's rounding methods (round_scales_function.py) on a raw BF16 scale. */
+static float fp8q__im_round(float s, fp8q_inc_rounding rounding, fp8q_gaudi device)
+{
+    const int g2 = device == FP8Q_GAUDI2;
+    const float lo = g2 ? 0.00390625f : fp8q__pow2f(-55), hi = g2 ? 16.0f : 128.0f;
+    float p;
+    int e;
+    switch (rounding) {
+    case FP8Q_INC_IDENTITY: return s;
+    case FP8Q_INC_POW2: return fp8q__im_pow2(s);
+    case FP8Q_INC_HW_ALIGNED_FIXED: return hi;
+    case FP8Q_INC_UNIT: return 1.0f;
+    case FP8Q_INC_HW_ALIGNED: break;
+    }
+    p = fp8q__im_pow2(s); /* min(max(2^(ceil(log2 p / f) * f), lo), hi); NaN propagates */
+    if (p != p) return p;
+    if (p == 0) return lo;
+    if (p > 3.4e38f) return hi;
+    e = fp8q__ilog2f(p);
+    if (g2) e = e >= 0 ? (e + 3) / 4 * 4 : -((-e) / 4 * 4);
+    p = e > 127 ? hi : fp8q__pow2f(e < -149 ? -149 : e);
+    return p < lo ? lo : p > hi ? hi : p;
+}
+
+static int fp8q__im_device_ok(fp8q_gaudi d) { return d == FP8Q_GAUDI2 || d == FP8Q_GAUDI3; }
+
+/* float(fullscale * backoff): torch divides a BF16 tensor by a Python float in float32. */
+static float fp8q__im_divisor(const fp8q_inc_scale_cfg *cfg, fp8q_gaudi device)
+{
+    return fp8q__im_d2f((double)fp8q_inc_fullscale(device) * (double)cfg->backoff);
+}
+
+/* max with torch.max semantics (NaN propagates); start from the first value. */
+static float fp8q__im_maxabs(const float *x, size_t n, size_t stride)
+{
+    float m = 0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        float a = fp8q__bf16(x[i * stride]);
+        if (a < 0) a = -a;
+        if (a != a) return a;
+        if (i == 0 || a > m) m = a;
+    }
+    return m;
+}
+
+/* FIXED_VALUE scale of a rounding: 1 or the first HW-aligned scale. */
+static float fp8q__im_fixed(const fp8q_inc_scale_cfg *cfg, fp8q_gaudi device)
+{
+    return fp8q__im_round(1.0f, cfg->rounding, device);
+}
+
+FP8QDEF fp8q_result fp8q_inc_act_scale(float *scale, const fp8q_inc_entry *e, const fp8q_inc_scale_cfg *cfg,
+                                       fp8q_gaudi device)
+{
+    size_t i, n;
+    float mx = 0;
+    if (!scale || !cfg || !fp8q__im_device_ok(device)) return FP8Q_ERR_ARG;
+    if (cfg->value_type == FP8Q_INC_FIXED_VALUE) {
+        *scale = fp8q__im_fixed(cfg, device);
+        return FP8Q_OK;
+    }
+    if (cfg->value_type != FP8Q_INC_MAXABS || cfg->granularity != FP8Q_INC_PTS) return FP8Q_ERR_UNSUPPORTED;
+    if (!e || !e->v || (n = fp8q__im_count(e)) == 0) return FP8Q_ERR_ARG;
+    for (i = 0; i < n; i++) { /* torch.tensor(values, dtype=bfloat16).max() */
+        const float a = fp8q__bf16(fp8q__im_d2f(e->v[i]));
+        if (a != a) {
+            mx = a;
+            break;
+        }
+        if (i == 0 || a > mx) mx = a;
+    }
+    *scale = fp8q__im_round(fp8q__bf16(mx / fp8q__im_divisor(cfg, device)), cfg->rounding, device);
+    return FP8Q_OK;
+}
+
+/* cast_to_fp8_v2 to E4M3 on the device (GAUDI.md 3): RNE, saturating at 240 (Gaudi2) or 448 (Gaudi3). */
+static float fp8q__im_fp8(float y, int g2)
+{
+    const float mx = g2 ? 240.0f : 448.0f;
+    if (y != y) return y;
+    if (y > mx) y = mx;
+    if (y < -mx) y = -mx;
+    return fp8q_to_f32(fp8q_from_f32(y, FP8Q_E4M3, FP8Q_SATFINITE), FP8Q_E4M3);
+}
+
+/* sqrt of a float >= 0, correctly rounded, without libm. */
+static float fp8q__im_sqrtf(float a)
+{
+    uint32_t u = fp8q__f32_bits(a);
+    uint64_t m, n, r = 0, bit, rem, rest, half;
+    int e, sh, bl, k;
+    if (a != a || a < 0) return fp8q__im_nanf();
+    if (a == 0 || u == 0x7F800000u) return a; /* 0, +Inf */
+    if (u >> 23) {
+        m = (u & 0x7FFFFFu) | 0x800000u;
+        e = (int)(u >> 23) - 150;
+    } else {
+        m = u;
+        e = -149;
+    }
+    for (bl = 0; (m >> bl) != 0; bl++) {
+    }
+    sh = 53 - bl; /* m << sh has 53 bits */
+    if ((e - sh) & 1) sh++;
+    n = m << sh; /* a = n * 2^(e - sh), e - sh even, 2^52 <= n < 2^54 */
+    e = (e - sh) / 2;
+    rem = n;
+    for (bit = (uint64_t)1 << 52; bit > n; bit >>= 2) {
+    }
+    while (bit) { /* digit-by-digit integer square root */
+        if (rem >= r + bit) {
+            rem -= r + bit;
+            r = (r >> 1) + bit;
+        } else {
+            r >>= 1;
+        }
+        bit >>= 2;
+    }
+    /* sqrt(a) = (r + f) * 2^e with 2^26 <= r < 2^27, f > 0 iff rem > 0; keep 24 bits */
+    k = 3;
+    rest = r & 7u;
+    half = 4;
+    r >>= k;
+    if (rest > half || (rest == half && (rem || (r & 1u)))) r++;
+    return (float)r * fp8q__pow2f(e + k);
+}
+
+static float fp8q__im_f(double v) { return fp8q__im_d2f(v); }
+
+/* OPT per-tensor error for candidate c: bf16(sqrt(sum d^2)). */
+static float fp8q__im_pts_err(const float *w, size_t n, float c, int g2)
+{
+    double acc = 0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        const float x = fp8q__bf16(w[i]), y = fp8q__bf16(x / c), q = fp8q__im_fp8(y, g2), z = fp8q__bf16(q * c);
+        const float d = fp8q__bf16(x - z);
+        acc += (double)d * (double)d;
+    }
+    return fp8q__bf16(fp8q__im_sqrtf(fp8q__im_f(acc)));
+}
+
+/* OPT per-channel error of one row for scale c: bf16(sum bf16(d^2)). */
+static float fp8q__im_pcs_err(const float *w, size_t n, float c, int g2)
+{
+    double acc = 0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        const float x = fp8q__bf16(w[i]), y = fp8q__bf16(x / c), q = fp8q__im_fp8(y, g2), z = fp8q__bf16(q * c);
+        const float d = fp8q__bf16(x - z);
+        acc += (double)fp8q__bf16(d * d);
+    }
+    return fp8q__bf16(fp8q__im_f(acc));
+}
+
+/* MAXABS per-channel raw scale of row o, floored at 2^-126 (NaN stays), then rounded. */
+static float fp8q__im_pcs_maxabs(const float *row, size_t cols, const fp8q_inc_scale_cfg *cfg, fp8q_gaudi device)
+{
+    float s = fp8q__bf16(fp8q__im_maxabs(row, cols, 1) / fp8q__im_divisor(cfg, device));
+    if (s == s && s < FP8Q__IM_TINY) s = FP8Q__IM_TINY;
+    return fp8q__im_round(s, cfg->rounding, device);
+}
+
+FP8QDEF fp8q_result fp8q_inc_weight_scales(float *scales, const float *w, size_t rows, size_t cols,
+                                           const fp8q_inc_scale_cfg *cfg, const double *candidates, size_t n_candidates,
+                                           fp8q_gaudi device, fp8q_error *err)
+{
+    const int g2 = device == FP8Q_GAUDI2;
+    size_t o, n = rows * cols;
+    int i;
+    fp8q__st_err_ok(err);
+    if (!scales || !w || !cfg || !rows || !cols || n / rows != cols || !fp8q__im_device_ok(device) ||
+        (!candidates && n_candidates))
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0,
+                                 "fp8q_inc_weight_scales: NULL argument, empty weight or unknown device");
+    switch (cfg->value_type) {
+    case FP8Q_INC_FIXED_VALUE: scales[0] = fp8q__im_fixed(cfg, device); return FP8Q_OK;
+    case FP8Q_INC_MAXABS:
+        if (cfg->granularity == FP8Q_INC_PCS) {
+            for (o = 0; o < rows; o++) scales[o] = fp8q__im_pcs_maxabs(w + o * cols, cols, cfg, device);
+        } else {
+            scales[0] = fp8q__im_round(fp8q__bf16(fp8q__im_maxabs(w, n, 1) / fp8q__im_divisor(cfg, device)),
+                                       cfg->rounding, device);
+        }
+        return FP8Q_OK;
+    case FP8Q_INC_OPT:
+        if (cfg->granularity == FP8Q_INC_PCS) {
+            for (o = 0; o < rows; o++) {
+                const float *row = w + o * cols;
+                const float ref = fp8q__im_pcs_maxabs(row, cols, cfg, device);
+                float best = fp8q__f32_from_bits(0x7F800000u), sel = -1.0f;
+                size_t c, nc = candidates ? n_candidates : 8;
+                for (c = 0; c < nc; c++) { /* multipliers 2^-3 .. 2^4; strictly smaller error wins */
+                    const float mul = candidates ? fp8q__bf16(fp8q__im_d2f(candidates[c])) : fp8q__pow2f((int)c - 3);
+                    const float err_o = fp8q__im_pcs_err(row, cols, fp8q__bf16(mul * ref), g2);
+                    if (err_o < best) {
+                        best = err_o;
+                        sel = mul;
+                    }
+                }
+                scales[o] = fp8q__im_round(fp8q__bf16(sel * ref), cfg->rounding, device);
+            }
+            return FP8Q_OK;
+        } else {
+            float best = fp8q__f32_from_bits(0x7F800000u), sel = -1.0f;
+            int lo, hi, step;
+            if (candidates) { /* later candidates win ties */
+                size_t c;
+                for (c = 0; c < n_candidates; c++) {
+                    const float cand = fp8q__im_d2f(candidates[c]), e = fp8q__im_pts_err(w, n, cand, g2);
+                    if (e <= best) {
+                        best = e;
+                        sel = cand;
+                    }
+                }
+                scales[0] = fp8q__im_round(sel, cfg->rounding, device);
+                return FP8Q_OK;
+            }
+            if (cfg->rounding == FP8Q_INC_HW_ALIGNED) { /* the HW set of the device, in INC's order */
+                lo = g2 ? 4 : 7;
+                hi = g2 ? -8 : -55;
+                step = g2 ? -4 : -1;
+            } else if (cfg->rounding == FP8Q_INC_POW2) {
+                lo = -10;
+                hi = 9;
+                step = 1;
+            } else {
+                return fp8q__st_fail_str(err, FP8Q_ERR_UNSUPPORTED, 0,
+                                         "fp8q_inc_weight_scales: OPT per-tensor scales need HW_ALIGNED or POW2 "
+                                         "rounding (MAXABS_HW_OPT_WEIGHT, MAXABS_POW2_OPT_WEIGHT)");
+            }
+            for (i = lo;; i += step) { /* later candidates win ties */
+                const float c = fp8q__pow2f(i), e = fp8q__im_pts_err(w, n, c, g2);
+                if (e <= best) {
+                    best = e;
+                    sel = c;
+                }
+                if (i == hi) break;
+            }
+            scales[0] = fp8q__im_round(sel, cfg->rounding, device);
+            return FP8Q_OK;
+        }
+    case FP8Q_INC_DUMMY_SCALES: break;
+    }
+    return fp8q__st_fail_str(err, FP8Q_ERR_UNSUPPORTED, 0, "fp8q_inc_weight_scales: unsupported scale value type");
+}
+
+FP8QDEF fp8q_result fp8q_inc_token_scales(float *scales, const float *x, size_t rows, size_t cols,
+                                          const fp8q_inc_scale_cfg *cfg, fp8q_gaudi device)
+{
+    size_t t;
+    if (!scales || !x || !cfg || !cols || !fp8q__im_device_ok(device)) return FP8Q_ERR_ARG;
+    if (cfg->value_type != FP8Q_INC_MAXABS) return FP8Q_ERR_UNSUPPORTED;
+    for (t = 0; t < rows; t++) scales[t] = fp8q__im_pcs_maxabs(x + t * cols, cols, cfg, device);
+    return FP8Q_OK;
+}
+
+/* ---- scale-file nodes */
+
+static fp8q_inc_entry *fp8q__im_new_entries(size_t n)
+{
+    return (fp8q_inc_entry *)calloc(n ? n : 1, sizeof(fp8q_inc_entry));
+}
+
+/* e := a rank-0 (n == 0) or rank-1 (n values) entry of floats; -1 out of memory. */
+static int fp8q__im_set(fp8q_inc_entry *e, const float *v, size_t n, int rank1)
+{
+    size_t i, c = rank1 ? n : 1;
+    e->rank = rank1 ? 1 : 0;
+    e->rows = 1;
+    e->cols = c;
+    e->isint = NULL;
+    e->v = (double *)malloc((c ? c : 1) * sizeof(double));
+    if (!e->v) return -1;
+    for (i = 0; i < c; i++) e->v[i] = (double)v[i];
+    return 0;
+}
+
+/* The activation scale of entry idx of a measured list (inputs or outputs). */
+static fp8q_result fp8q__im_node_act(float *s, const fp8q_inc_node *meas, int outputs, size_t idx,
+                                     const fp8q_inc_scale_cfg *a, fp8q_gaudi device, const char *name,
+                                     const char *opname, fp8q_error *err)
+{
+    const fp8q_inc_entry *list;
+    size_t n;
+    fp8q_result r;
+    if (a->value_type == FP8Q_INC_FIXED_VALUE) {
+        *s = fp8q__im_fixed(a, device);
+        return FP8Q_OK;
+    }
+    list = outputs ? meas->outputs : meas->inputs;
+    n = outputs ? meas->n_outputs : meas->n_inputs;
+    if (idx >= n || !list) {
+        fp8q__st_msg m;
+        fp8q__im_msg_init(&m);
+        fp8q__st_put(&m, "fp8q_inc_node_scales: node ");
+        fp8q__st_name(&m, name);
+        fp8q__st_put(&m, ": a ");
+        fp8q__st_put(&m, opname);
+        fp8q__st_put(&m, outputs ? " op reads \"outputs\"[" : " op reads \"inputs\"[");
+        fp8q__st_u64(&m, idx);
+        fp8q__st_put(&m, "], the measurement has ");
+        fp8q__st_u64(&m, n);
+        fp8q__st_put(&m, n == 1 ? " entry" : " entries");
+        return fp8q__st_fail(err, FP8Q_ERR_PARSE, 0, &m);
+    }
+    r = fp8q_inc_act_scale(s, &list[idx], a, device);
+    if (r != FP8Q_OK)
+        return fp8q__im_node_fail(err, r, "fp8q_inc_node_scales: ", name,
+                                  r == FP8Q_ERR_UNSUPPORTED ? "the method's activation scales are not static maxabs"
+                                                            : "empty measurement entry");
+    return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_inc_node_scales(fp8q_inc_node *out, const char *name, fp8q_inc_op op,
+                                         const fp8q_inc_node *meas, const float *w_scales, size_t n_w_scales,
+                                         size_t in_features, const fp8q_inc_scale_cfg *weight,
+                                         const fp8q_inc_scale_cfg *activation, fp8q_gaudi device, int flags,
+                                         fp8q_error *err)
+{
+    static const char *const opnames[4] = {"linear", "matmul", "kv_cache", "softmax"};
+    static const char *const pre = "fp8q_inc_node_scales: ";
+    float s0 = 0, s1 = 0, o0 = 0;
+    fp8q_result r;
+    int ok = 1;
+    fp8q__st_err_ok(err);
+    if (out) memset(out, 0, sizeof *out);
+    if (!out || !name || !weight || !activation || !fp8q__im_device_ok(device) || (int)op < 0 || (int)op > 3 ||
+        (flags & ~1))
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0,
+                                 "fp8q_inc_node_scales: NULL argument, unknown op, device or flags");
+    if (activation->granularity == FP8Q_INC_PCS)
+        return fp8q__im_node_fail(err, FP8Q_ERR_UNSUPPORTED, pre, name,
+                                  "a dynamic-only method has run-time activation scales and no scale-file node");
+    if (!meas && activation->value_type != FP8Q_INC_FIXED_VALUE) {
+        fp8q__st_msg m;
+        if (flags & FP8Q_INC_IGNORE_MISSING) return FP8Q_OK;
+        fp8q__im_msg_init(&m);
+        fp8q__st_put(&m, "Error - Layer '");
+        fp8q__st_put(&m, name);
+        fp8q__st_put(&m, "' was called but was not quantized because no measures were supplied.");
+        return fp8q__st_fail(err, FP8Q_ERR_PARSE, 0, &m);
+    }
+    if (op == FP8Q_INC_OP_LINEAR) {
+        const fp8q_inc_scale_cfg *wc = weight;
+        const int pcs = wc->granularity == FP8Q_INC_PCS && wc->value_type != FP8Q_INC_FIXED_VALUE;
+        const int opt_pts = !pcs && wc->value_type == FP8Q_INC_OPT;
+        size_t i;
+        if (!w_scales || !n_w_scales || (!pcs && n_w_scales != 1) || (pcs && !in_features))
+            return fp8q__im_node_fail(err, FP8Q_ERR_ARG, pre, name,
+                                      "a linear op needs its weight scales (1, or one per output channel and "
+                                      "in_features for per-channel methods)");
+        if ((r = fp8q__im_node_act(&s0, meas, 0, 0, activation, device, name, opnames[op], err)) != FP8Q_OK) return r;
+        out->n_inputs = out->n_outputs = out->n_params = 1;
+        out->inputs = fp8q__im_new_entries(1);
+        out->outputs = fp8q__im_new_entries(1);
+        out->params = (fp8q_inc_param *)calloc(1, sizeof(fp8q_inc_param));
+        if (!out->inputs || !out->outputs || !out->params) goto nomem;
+        ok = fp8q__im_set(&out->inputs[0], &s0, 1, 0) == 0;
+        out->params[0].name = fp8q__im_strdup("weight");
+        ok = ok && out->params[0].name;
+        if (ok && pcs) {
+            float *prod = (float *)malloc(n_w_scales * sizeof(float)), *ones;
+            fp8q_inc_param *p = &out->params[0];
+            p->is_dict = 1;
+            p->keys = (char **)calloc(2, sizeof(char *));
+            p->entries = fp8q__im_new_entries(2);
+            ones = (float *)malloc(in_features * sizeof(float));
+            ok = prod && ones && p->keys && p->entries;
+            if (ok) {
+                p->count = 2;
+                for (i = 0; i < n_w_scales; i++) prod[i] = fp8q__bf16(w_scales[i] * s0);
+                for (i = 0; i < in_features; i++) ones[i] = 1.0f;
+                p->keys[0] = fp8q__im_strdup("0");
+                p->keys[1] = fp8q__im_strdup("1");
+                ok = p->keys[0] && p->keys[1] && fp8q__im_set(&p->entries[0], w_scales, n_w_scales, 1) == 0 &&
+                     fp8q__im_set(&p->entries[1], ones, in_features, 1) == 0;
+                if (activation->value_type == FP8Q_INC_FIXED_VALUE)
+                    ok = ok && fp8q__im_set(&out->outputs[0], &s0, 1, 0) == 0;
+                else
+                    ok = ok && fp8q__im_set(&out->outputs[0], prod, n_w_scales, 1) == 0;
+            }
+            free(prod);
+            free(ones);
+        } else if (ok) {
+            out->params[0].count = 1;
+            out->params[0].entries = fp8q__im_new_entries(1);
+            ok = out->params[0].entries && fp8q__im_set(&out->params[0].entries[0], w_scales, 1, opt_pts) == 0;
+            if (activation->value_type == FP8Q_INC_FIXED_VALUE)
+                o0 = s0; /* FixedScale: the fixed value */
+            else if (opt_pts)
+                o0 = w_scales[0] * s0; /* float32 [1] tensor times a BF16 scalar: float32 */
+            else
+                o0 = fp8q__bf16(w_scales[0] * s0);
+            ok = ok &&
+                 fp8q__im_set(&out->outputs[0], &o0, 1, opt_pts && activation->value_type != FP8Q_INC_FIXED_VALUE) == 0;
+        }
+    } else {
+        size_t nin = 0;
+        if (op == FP8Q_INC_OP_MATMUL) {
+            if ((r = fp8q__im_node_act(&s0, meas, 0, 0, activation, device, name, opnames[op], err)) != FP8Q_OK ||
+                (r = fp8q__im_node_act(&s1, meas, 0, 1, activation, device, name, opnames[op], err)) != FP8Q_OK)
+                return r;
+            o0 = fp8q__bf16(s0 * s1);
+            nin = 2;
+        } else if (op == FP8Q_INC_OP_KV_CACHE) {
+            if ((r = fp8q__im_node_act(&s0, meas, 0, 0, activation, device, name, opnames[op], err)) != FP8Q_OK)
+                return r;
+            o0 = s0;
+            nin = 1;
+        } else {
+            if ((r = fp8q__im_node_act(&o0, meas, 1, 0, activation, device, name, opnames[op], err)) != FP8Q_OK)
+                return r;
+        }
+        out->n_inputs = nin;
+        out->n_outputs = 1;
+        out->inputs = fp8q__im_new_entries(nin);
+        out->outputs = fp8q__im_new_entries(1);
+        out->params = (fp8q_inc_param *)calloc(1, sizeof(fp8q_inc_param));
+        if (!out->inputs || !out->outputs || !out->params) goto nomem;
+        if (nin >= 1) ok = fp8q__im_set(&out->inputs[0], &s0, 1, 0) == 0;
+        if (nin >= 2) ok = ok && fp8q__im_set(&out->inputs[1], &s1, 1, 0) == 0;
+        ok = ok && fp8q__im_set(&out->outputs[0], &o0, 1, 0) == 0;
+    }
+    if (!ok) goto nomem;
+    out->name = fp8q__im_strdup(name);
+    if (!out->name) goto nomem;
+    out->has_inputs = out->has_outputs = out->has_params = 1;
+    FP8Q__MEMCPY(out->order, "iop", 4);
+    return FP8Q_OK;
+nomem:
+    fp8q_inc_node_free(out);
+    return fp8q__im_nomem(err);
+}
+
+/* ---- INC MEASURE on the model */
+
+/* The INC nodes of one layer in vLLM's order, and what each records. */
+typedef struct fp8q__inc_slot_def {
+    fp8q_module mod; /* the node's module (Q: qkv_proj, GATE: gate_up_proj) */
+    int n_in;        /* inputs */
+    int n_out;       /* outputs it has */
+    int out_always;  /* INC measures its outputs whatever measure_exclude says */
+    int has_weight;  /* params.weight */
+} fp8q__inc_slot_def;
+
+static const fp8q__inc_slot_def fp8q__inc_layer_nodes[] = {
+    {FP8Q_MOD_Q, 1, 1, 0, 1},       {FP8Q_MOD_O, 1, 2, 1, 1},    {FP8Q_MOD_QK, 2, 1, 0, 0},
+    {FP8Q_MOD_SOFTMAX, 1, 1, 1, 0}, {FP8Q_MOD_AV, 2, 1, 0, 0},   {FP8Q_MOD_K_CACHE, 1, 1, 0, 0},
+    {FP8Q_MOD_V_CACHE, 1, 1, 0, 0}, {FP8Q_MOD_GATE, 1, 1, 0, 1}, {FP8Q_MOD_DOWN, 1, 2, 1, 1},
+};
+#define FP8Q__INC_LAYER_NODES (int)(sizeof fp8q__inc_layer_nodes / sizeof fp8q__inc_layer_nodes[0])
+
+typedef struct fp8q__inc_acc { /* one node being measured */
+    const fp8q__inc_slot_def *def;
+    int layer, selected, measure_out;
+    double *in[2], *out[2];     /* running maxima per channel (1 channel for maxabs) */
+    size_t in_ch[2], out_ch[2]; /* channels, 0 until first seen */
+} fp8q__inc_acc;
+
+typedef struct fp8q__inc_meas {
+    fp8q__inc_acc *acc; /* [layers * FP8Q__INC_LAYER_NODES + 1] (lm_head last) */
+    int n_layers, per_channel, failed;
+} fp8q__inc_meas;
+
+static double fp8q__bf16d(float x) { return (double)fp8q_bf16_to_f32(fp8q_f32_to_bf16(x)); }
+
+/* NaN-propagating running max (torch.maximum). */
+static double fp8q__nanmax(double a, double b) { return a != a || b != b ? a + b : a > b ? a : b; }
+
+static void fp8q__inc_acc_update(fp8q__inc_meas *M, double **slot, size_t *ch, const float *x, int rows, int cols)
+{
+    const size_t nch = M->per_channel ? (size_t)cols : 1;
+    size_t r, c;
+    if (!*slot) {
+        if (!(*slot = (double *)malloc(nch * sizeof(double)))) {
+            M->failed = 1;
+            return;
+        }
+        for (c = 0; c < nch; c++) (*slot)[c] = 0.0;
+        *ch = nch;
+    }
+    if (*ch != nch) { /* a per-channel tensor changed width: cannot happen in fp8q's model */
+        M->failed = 1;
+        return;
+    }
+    for (r = 0; r < (size_t)rows; r++)
+        for (c = 0; c < (size_t)cols; c++) {
+            const float v = x[r * (size_t)cols + c];
+            double *d = &(*slot)[M->per_channel ? c : 0];
+            *d = fp8q__nanmax(*d, fp8q__bf16d(v < 0 ? -v : v));
+        }
+}
+
+/* Maps an observation onto (node, input/output slot). */
+static void fp8q__inc_observe(void *ctx, const fp8q_observation *o)
+{
+    fp8q__inc_meas *M = (fp8q__inc_meas *)ctx;
+    fp8q_module node = o->mod;
+    fp8q__inc_acc *a;
+    int i, k = o->index;
+    if (node == FP8Q_MOD_K || node == FP8Q_MOD_V) {
+        if (o->io == FP8Q_IO_INPUT) return; /* the fused qkv_proj's input is q_proj's */
+        node = FP8Q_MOD_Q;
+    } else if (node == FP8Q_MOD_UP) {
+        if (o->io == FP8Q_IO_INPUT) return;
+        node = FP8Q_MOD_GATE;
+    }
+    if (o->layer < 0) {
+        a = &M->acc[(size_t)M->n_layers * FP8Q__INC_LAYER_NODES];
+    } else {
+        for (i = 0; i < FP8Q__INC_LAYER_NODES && fp8q__inc_layer_nodes[i].mod != node; i++) {
+        }
+        if (i == FP8Q__INC_LAYER_NODES) return;
+        a = &M->acc[(size_t)o->layer * FP8Q__INC_LAYER_NODES + (size_t)i];
+    }
+    if (!a->selected || k > 1) return;
+    if (o->io == FP8Q_IO_INPUT)
+        fp8q__inc_acc_update(M, &a->in[k], &a->in_ch[k], o->x, o->rows, o->cols);
+    else if (a->measure_out) {
+        fp8q__inc_acc_update(M, &a->out[0], &a->out_ch[0], o->x, o->rows, o->cols);
+        if (a->def->n_out == 2) /* RowParallelLinear at TP=1: the all-reduce equals the local output */
+            fp8q__inc_acc_update(M, &a->out[1], &a->out_ch[1], o->x, o->rows, o->cols);
+    }
+}
+
+/* An [[c0], [c1], ...] entry (channels x 1) from running maxima. */
+static int fp8q__inc_entry_from(fp8q_inc_entry *e, const double *v, size_t n)
+{
+    size_t i;
+    e->rank = 2, e->rows = n, e->cols = 1, e->isint = NULL;
+    if (!(e->v = (double *)malloc((n ? n : 1) * sizeof(double)))) return 0;
+    for (i = 0; i < n; i++) e->v[i] = v ? v[i] : 0.0;
+    return 1;
+}
+
+/* max|W| of a module's weight (fused shards together), BF16, per tensor or per row. */
+static int fp8q__inc_weight_entry(fp8q_inc_entry *e, const fp8q_model *m, const fp8q_linear *shards, int count,
+                                  int per_channel)
+{
+    size_t rows = 0, r, at = 0;
+    int s;
+    double *v;
+    for (s = 0; s < count; s++) rows += (size_t)shards[s].out;
+    if (!(v = (double *)calloc(per_channel ? rows : 1, sizeof(double)))) return 0;
+    for (s = 0; s < count; s++) {
+        const fp8q_linear *L = &shards[s];
+        float *buf = (float *)malloc((size_t)L->in * sizeof(float));
+        if (!buf) {
+            free(v);
+            return 0;
+        }
+        for (r = 0; r < (size_t)L->out; r++, at++) {
+            const float *w = L->w.data ? fp8q__matrix_row(&L->w, (int)r, buf) : NULL;
+            size_t k;
+            if (!w) { /* FP8 weights (a quantized checkpoint loaded as "none" is dequantized, so not here) */
+                for (k = 0; k < (size_t)L->in; k++)
+                    buf[k] = fp8q_to_f32(L->q[r * (size_t)L->in + k], FP8Q_E4M3) * L->w_scale[L->w_per_channel ? r : 0];
+                w = buf;
+            }
+            for (k = 0; k < (size_t)L->in; k++) {
+                double *d = &v[per_channel ? at : 0];
+                *d = fp8q__nanmax(*d, fp8q__bf16d(w[k] < 0 ? -w[k] : w[k]));
+            }
+        }
+        free(buf);
+    }
+    (void)m;
+    s = fp8q__inc_entry_from(e, v, per_channel ? rows : 1);
+    free(v);
+    return s;
+}
+
+static fp8q_result fp8q__inc_build(fp8q_inc_measure *out, const fp8q__inc_meas *M, const fp8q_model *m, fp8q_error *err)
+{
+    size_t i, n = (size_t)M->n_layers * FP8Q__INC_LAYER_NODES + 1;
+    fp8q_result r;
+    for (i = 0; i < n; i++) {
+        const fp8q__inc_acc *a = &M->acc[i];
+        fp8q_inc_node node;
+        char name[160];
+        int k, ok = 1;
+        if (!a->selected) continue;
+        memset(&node, 0, sizeof node);
+        (void)fp8q_inc_module_name(a->layer, a->def->mod, name, sizeof name);
+        node.name = (char *)malloc(strlen(name) + 1);
+        if (node.name) FP8Q__MEMCPY(node.name, name, strlen(name) + 1);
+        node.has_inputs = 1, node.n_inputs = (size_t)a->def->n_in;
+        node.inputs = (fp8q_inc_entry *)calloc((size_t)a->def->n_in, sizeof(fp8q_inc_entry));
+        ok = node.name && node.inputs;
+        for (k = 0; ok && k < a->def->n_in; k++)
+            ok = fp8q__inc_entry_from(&node.inputs[k], a->in[k], a->in_ch[k] ? a->in_ch[k] : 1);
+        if (ok && a->measure_out) {
+            node.has_outputs = 1, node.n_outputs = (size_t)a->def->n_out;
+            ok = (node.outputs = (fp8q_inc_entry *)calloc((size_t)a->def->n_out, sizeof(fp8q_inc_entry))) != NULL;
+            for (k = 0; ok && k < a->def->n_out; k++)
+                ok = fp8q__inc_entry_from(&node.outputs[k], a->out[k], a->out_ch[k] ? a->out_ch[k] : 1);
+        }
+        if (ok && a->def->has_weight) {
+            const fp8q_linear *sh = a->layer < 0 ? &m->lm_head : &m->layers[a->layer].mod[a->def->mod];
+            const int count = a->def->mod == FP8Q_MOD_Q ? 3 : a->def->mod == FP8Q_MOD_GATE ? 2 : 1;
+            node.has_params = 1, node.n_params = 1;
+            ok = (node.params = (fp8q_inc_param *)calloc(1, sizeof(fp8q_inc_param))) != NULL &&
+                 (node.params[0].name = (char *)malloc(7)) != NULL &&
+                 (node.params[0].entries = (fp8q_inc_entry *)calloc(1, sizeof(fp8q_inc_entry))) != NULL;
+            if (ok) {
+                FP8Q__MEMCPY(node.params[0].name, "weight", 7);
+                node.params[0].count = 1;
+                ok = fp8q__inc_weight_entry(&node.params[0].entries[0], m, sh, count, M->per_channel);
+                if (ok) /* INC's weight entries are [[v]] (rank 2), one row per channel */
+                    node.params[0].entries[0].rank = 2;
+            }
+        }
+        FP8Q__MEMCPY(node.order, "iop", 4);
+        if (!ok) {
+            fp8q_inc_node_free(&node);
+            return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory writing INC measurements");
+        }
+        if ((r = fp8q_inc_measure_add_node(out, &node, err)) != FP8Q_OK) {
+            fp8q_inc_node_free(&node);
+            return r;
+        }
+    }
+    return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_inc_measure_model(fp8q_inc_measure *out, const fp8q_model *m, const fp8q_inc_config *cfg,
+                                           const int32_t *tokens, int n_seq, int seq_len, int rank, fp8q_error *err)
+{
+    fp8q__inc_meas M;
+    fp8q_state s;
+    fp8q_result r = FP8Q_OK;
+    size_t i, n;
+    int l, q;
+    fp8q__st_err_ok(err);
+    if (!out || !m || !m->layers || !cfg || !tokens || n_seq < 1 || seq_len < 1)
+        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_inc_measure_model: NULL argument or no calibration tokens");
+    memset(&M, 0, sizeof M);
+    if (strcmp(cfg->observer, "maxabs") == 0)
+        M.per_channel = 0;
+    else if (strcmp(cfg->observer, "maxabs_per_channel") == 0)
+        M.per_channel = 1;
+    else
+        return fp8q__failf(err, FP8Q_ERR_UNSUPPORTED,
+                           "INC observer '%.40s' is not supported (maxabs, maxabs_per_channel)", cfg->observer);
+    M.n_layers = m->config.num_hidden_layers;
+    n = (size_t)M.n_layers * FP8Q__INC_LAYER_NODES + 1;
+    if (!(M.acc = (fp8q__inc_acc *)calloc(n, sizeof *M.acc))) return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory");
+    for (i = 0; i < n && r == FP8Q_OK; i++) {
+        static const fp8q__inc_slot_def head = {FP8Q_MOD_LM_HEAD, 1, 1, 0, 1};
+        fp8q__inc_acc *a = &M.acc[i];
+        char name[160];
+        const int outs_wanted =
+            cfg->measure_exclude != FP8Q_INC_EXCLUDE_OUTPUT && cfg->measure_exclude != FP8Q_INC_EXCLUDE_ALL;
+        a->def = i + 1 == n ? &head : &fp8q__inc_layer_nodes[i % FP8Q__INC_LAYER_NODES];
+        a->layer = i + 1 == n ? -1 : (int)(i / FP8Q__INC_LAYER_NODES);
+        a->measure_out = a->def->out_always || outs_wanted;
+        (void)fp8q_inc_module_name(a->layer, a->def->mod, name, sizeof name);
+        r = fp8q_inc_should_quantize(cfg, name, fp8q_inc_module_class(a->def->mod), 0, &q, err);
+        a->selected = q;
+    }
+    if (r == FP8Q_OK) r = fp8q_state_init(&s, m, seq_len, seq_len, err);
+    if (r == FP8Q_OK) {
+        s.observer = fp8q__inc_observe, s.observer_ctx = &M;
+        for (l = 0; l < n_seq && r == FP8Q_OK && !M.failed; l++) {
+            fp8q_state_reset(&s);
+            r = fp8q_forward(m, &s, tokens + (size_t)l * (size_t)seq_len, seq_len, NULL, err);
+        }
+        fp8q_state_free(&s);
+        if (r == FP8Q_OK && M.failed) r = fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory measuring");
+    }
+    if (r == FP8Q_OK) {
+        fp8q_inc_measure_init(out, FP8Q_INC_MEASURE_DYNAMIC_RANGE);
+        out->has_local_rank = 1, out->local_rank_null = rank < 0, out->local_rank = rank < 0 ? 0 : rank;
+        r = fp8q__inc_build(out, &M, m, err);
+        if (r != FP8Q_OK) fp8q_inc_measure_free(out);
+    }
+    for (i = 0; i < n; i++) free(M.acc[i].in[0]), free(M.acc[i].in[1]), free(M.acc[i].out[0]), free(M.acc[i].out[1]);
+    free(M.acc);
+    return r;
+}
+
+FP8QDEF fp8q_result fp8q_inc_write_mod_list(const char *path, const fp8q_inc_measure *m, fp8q_error *err)
+{
+    FILE *f;
+    size_t i;
+    int ok;
+    fp8q__st_err_ok(err);
+    if (!path || !m) return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_inc_write_mod_list: NULL argument");
+    if (!(f = fopen(path, "wb"))) return fp8q__failf(err, FP8Q_ERR_IO, "%s: cannot create", path);
+    ok = fputs(m->n_nodes ? "[\n" : "[]", f) >= 0;
+    for (i = 0; ok && i < m->n_nodes; i++) { /* names are fp8q's own ASCII module names: no escaping needed */
+        const char *s = m->nodes[i].name;
+        size_t k;
+        for (k = 0; s[k]; k++)
+            if ((unsigned char)s[k] < 0x20 || (unsigned char)s[k] >= 0x7F || s[k] == '"' || s[k] == '\\') break;
+        if (s[k]) {
+            fclose(f);
+            (void)remove(path);
+            return fp8q__failf(err, FP8Q_ERR_ARG, "%s: node name needs JSON escaping", path);
+        }
+        ok = fprintf(f, "    \"%s\"%s", s, i + 1 < m->n_nodes ? ",\n" : "\n]") > 0;
+    }
+    if (fclose(f) != 0 || !ok) {
+        (void)remove(path);
+        return fp8q__failf(err, FP8Q_ERR_IO, "%s: write failed", path);
+    }
+    return FP8Q_OK;
 }
 
 #endif /* FP8Q_FREESTANDING */

@@ -408,6 +408,59 @@ if [ -n "$QIN" ]; then
     if [ "$rc" -eq 0 ] && [ -f "$TMP/q-file/model.safetensors" ]; then ok "quantize --calib FILE"; else fail "quantize --calib FILE (exit status $rc)"; fi
 fi
 
+# ---- INC calibration files (fp8q inc ...)
+for c in measure scales postprocess unify; do
+    run inc "$c" --help
+    if [ "$rc" -eq 0 ] && has "$TMP/out" "usage: fp8q inc $c"; then ok "inc $c --help"; else fail "inc $c --help (exit status $rc)"; fi
+done
+run inc
+if [ "$rc" -eq 2 ] && has "$TMP/err" "usage: fp8q inc SUBCOMMAND"; then ok "inc without a subcommand: usage, exit 2"; else fail "inc without a subcommand (exit status $rc)"; fi
+run inc frobnicate
+expect "inc: unknown subcommand" 2 "frobnicate"
+run inc scales --measurements x.json --out y.json
+expect "inc scales without --device" 2 "--device"
+if [ -f "$FIXTURE/config.json" ]; then
+    printf '{"mode": "MEASURE", "observer": "maxabs", "dump_stats_path": "%s/inc/run"}' "$TMP" >"$TMP/inc_measure.json"
+    run inc measure "$FIXTURE" --config "$TMP/inc_measure.json" --calib-random 2,8
+    M=$TMP/inc/run_hooks_maxabs_0_1.json
+    if [ "$rc" -eq 0 ] && [ -f "$M" ] && [ -f "$TMP/inc/run_hooks_maxabs_0_1_mod_list.json" ] && has "$M" '"Mode": "DynamicRange"' &&
+        has "$M" '"model.layers.1.mlp.gate_up_proj": {'; then
+        ok "inc measure writes the measurement and mod-list files"
+    else
+        fail "inc measure (exit status $rc)"
+    fi
+    for dev in gaudi2 gaudi3; do
+        run inc scales --config "$TMP/inc_measure.json" --measurements "$M" --device "$dev" --out "$TMP/scales_$dev.json"
+        if [ "$rc" -eq 0 ] && has "$TMP/scales_$dev.json" '"Mode": "Scale"'; then ok "inc scales --device $dev"; else fail "inc scales --device $dev (exit status $rc)"; fi
+    done
+    if ! cmp -s "$TMP/scales_gaudi2.json" "$TMP/scales_gaudi3.json"; then ok "Gaudi2 and Gaudi3 scales differ"; else fail "Gaudi2 and Gaudi3 scales are identical"; fi
+    run inc postprocess "$M"
+    if [ "$rc" -eq 0 ]; then ok "inc postprocess"; else fail "inc postprocess (exit status $rc)"; fi
+    cp "$M" "$TMP/m_0_2.json"
+    cp "$M" "$TMP/m_1_2.json"
+    run inc unify -r 1 --out-dir "$TMP/unified" "$TMP/m_0_2.json" "$TMP/m_1_2.json"
+    if [ "$rc" -eq 0 ] && has "$TMP/unified/m_0_1.json" '"LocalRank": -1'; then ok "inc unify -r 1"; else fail "inc unify -r 1 (exit status $rc)"; fi
+    run inc unify -r 2 --out-dir "$TMP/unified" "$TMP/m_0_2.json" "$TMP/m_1_2.json"
+    expect "inc unify -r must be below the file count" 2 "-r 2"
+else
+    skip "inc measure/scales (no fixture model)"
+fi
+REAL=$ROOT/../shared/data/inc-measurements/gpt_oss_20b_inc_output_hooks_maxabs_0_1.json
+if [ -f "$REAL" ]; then
+    for dev in gaudi2 gaudi3; do
+        run inc scales --config "$ROOT/../shared/data/inc-configs/maxabs_quant.json" --measurements "$REAL" --device "$dev" --out "$TMP/real_$dev.json"
+        if [ "$rc" -eq 0 ] && has "$TMP/real_$dev.json" '"model.layers.23.attn.attn.impl.matmul_av": {'; then
+            ok "inc scales on the real gpt-oss measurement file ($dev)"
+        else
+            fail "inc scales on the real gpt-oss measurement file ($dev, exit status $rc)"
+        fi
+    done
+elif [ "${CI:-}" = true ]; then
+    fail "../shared/data/inc-measurements is missing (CI=true)"
+else
+    skip "real INC measurement file (../shared absent)"
+fi
+
 if [ "$skipped" -gt 0 ]; then
     echo "$passed passed, $failed failed, $skipped skipped"
 else

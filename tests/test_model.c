@@ -15,6 +15,9 @@
 
 #define FIX "tests/fixtures/llama/"
 
+static int load_calib(const char *ref);
+static int32_t g_calib[8 * 16];
+
 /* ------------------------------------------------------------ utilities */
 
 typedef struct ref_logits {
@@ -425,6 +428,83 @@ static void test_observers(void)
     fp8q_model_free(&m);
 }
 
+/* ---------------------------------------------------------- INC MEASURE */
+
+static double bf16d(float x) { return (double)fp8q_bf16_to_f32(fp8q_f32_to_bf16(x)); }
+
+/* fp8q_inc_measure_model on the GQA fixture: vLLM's node names and order,
+   the blocklist, INC's output rules, Infinity for the masked softmax input,
+   and values equal to an independent computation. */
+static void test_inc_measure(void)
+{
+    static const char *cfg_text = "{\"mode\": \"MEASURE\", \"observer\": \"maxabs\", \"dump_stats_path\": \"x/inc\","
+                                  " \"blocklist\": {\"names\": [\"lm_head\"], \"types\": []}}";
+    static const char *cfg_all = "{\"mode\": \"MEASURE\", \"measure_exclude\": \"NONE\"}";
+    static const char *const order[9] = {"self_attn.qkv_proj",
+                                         "self_attn.o_proj",
+                                         "self_attn.attn.impl.matmul_qk",
+                                         "self_attn.attn.impl.softmax",
+                                         "self_attn.attn.impl.matmul_av",
+                                         "self_attn.attn.impl.k_cache",
+                                         "self_attn.attn.impl.v_cache",
+                                         "mlp.gate_up_proj",
+                                         "mlp.down_proj"};
+    fp8q_model_options o = opts("none", FP8Q_ENGINE_VLLM, FP8Q_KV_AUTO);
+    fp8q_inc_config cfg;
+    fp8q_inc_measure meas;
+    fp8q_model m;
+    fp8q_error e;
+    int l, k;
+    size_t i;
+    char want[160];
+    memset(&meas, 0, sizeof meas);
+    CHECK(load_calib(FIX "tiny-gqa-fp8-static-kv/ref.safetensors"), "calibration tokens");
+    CHECK(fp8q_model_load(&m, FIX "tiny-gqa-bf16", &o, &e) == FP8Q_OK, "%s", e.message);
+    CHECK(fp8q_inc_config_parse(&cfg, cfg_text, strlen(cfg_text), &e) == FP8Q_OK, "%s", e.message);
+    CHECK(fp8q_inc_measure_model(&meas, &m, &cfg, g_calib, 8, 16, 0, &e) == FP8Q_OK, "%s", e.message);
+    CHECK(meas.n_nodes == 18, "%zu nodes (2 layers x 9, lm_head blocked)", meas.n_nodes);
+    for (l = 0; l < 2; l++)
+        for (k = 0; k < 9 && (size_t)(l * 9 + k) < meas.n_nodes; k++) {
+            (void)snprintf(want, sizeof want, "model.layers.%d.%s", l, order[k]);
+            CHECK(strcmp(meas.nodes[l * 9 + k].name, want) == 0, "node %d: %s, want %s", l * 9 + k,
+                  meas.nodes[l * 9 + k].name, want);
+        }
+    for (i = 0; i < meas.n_nodes; i++) {
+        const fp8q_inc_node *n = &meas.nodes[i];
+        const int row_parallel = strstr(n->name, "o_proj") || strstr(n->name, "down_proj");
+        const int softmax = strstr(n->name, "softmax") != NULL;
+        CHECK(n->has_outputs == (row_parallel || softmax), "%s: outputs %d", n->name, n->has_outputs);
+        CHECK(!row_parallel || n->n_outputs == 2, "%s: RowParallelLinear has 2 outputs", n->name);
+        if (softmax) CHECK(n->inputs[0].v[0] > 1e308 && n->outputs[0].v[0] == 1.0, "%s: Infinity in, 1 out", n->name);
+    }
+    { /* qkv_proj's weight: bf16(max |W|) over q, k and v; k_cache's input equals matmul_qk's second */
+        double w = 0;
+        int s;
+        for (s = FP8Q_MOD_Q; s <= FP8Q_MOD_V; s++) {
+            const fp8q_linear *L = &m.layers[1].mod[s];
+            for (i = 0; i < (size_t)L->out * (size_t)L->in; i++) {
+                double a = bf16d(fabsf(((const float *)L->w.data)[i]));
+                w = a > w ? a : w;
+            }
+        }
+        CHECK(meas.n_nodes == 18 && meas.nodes[9].params[0].entries[0].v[0] == w, "qkv weight %g, want %g",
+              meas.n_nodes == 18 ? meas.nodes[9].params[0].entries[0].v[0] : -1.0, w);
+        CHECK(meas.n_nodes == 18 && meas.nodes[5].inputs[0].v[0] == meas.nodes[2].inputs[1].v[0],
+              "k_cache input %g vs matmul_qk input 1 %g", meas.nodes[5].inputs[0].v[0], meas.nodes[2].inputs[1].v[0]);
+    }
+    fp8q_inc_measure_free(&meas);
+    fp8q_inc_config_free(&cfg);
+    /* measure_exclude NONE: every node has outputs, and lm_head is measured */
+    CHECK(fp8q_inc_config_parse(&cfg, cfg_all, strlen(cfg_all), &e) == FP8Q_OK, "%s", e.message);
+    CHECK(fp8q_inc_measure_model(&meas, &m, &cfg, g_calib, 2, 16, -1, &e) == FP8Q_OK, "%s", e.message);
+    CHECK(meas.n_nodes == 19 && strcmp(meas.nodes[18].name, "lm_head") == 0, "lm_head last");
+    for (i = 0; i < meas.n_nodes; i++) CHECK(meas.nodes[i].has_outputs, "%s: no outputs", meas.nodes[i].name);
+    CHECK(meas.local_rank_null, "rank -1 writes LocalRank null");
+    fp8q_inc_measure_free(&meas);
+    fp8q_inc_config_free(&cfg);
+    fp8q_model_free(&m);
+}
+
 /* -------------------------------------------------- scratch checkpoints */
 
 static char g_root[128];
@@ -786,8 +866,6 @@ static void compare_configs(const char *mine, const char *ref)
     }
     free(x), free(y);
 }
-
-static int32_t g_calib[8 * 16];
 
 static int load_calib(const char *ref)
 {
@@ -1208,6 +1286,7 @@ int main(void)
     run_case("one batch == token by token (per-token modes)", test_batch_equals_incremental);
     run_case("deterministic across thread counts and runs", test_threads_deterministic);
     run_case("observers: modules and attention internals", test_observers);
+    run_case("INC MEASURE: nodes, rules and values", test_inc_measure);
     run_case("KV-cache scale names, defaults and warnings", test_kv_scale_names);
     run_case("E5M2 KV cache", test_kv_cache_e5m2_runs);
     run_case("writer: FP8_DYNAMIC == llm-compressor, bit for bit", test_writer_fp8_dynamic);

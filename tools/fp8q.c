@@ -63,7 +63,7 @@
 enum { CLI_OK = 0, CLI_ERR = 1, CLI_USAGE = 2 };
 
 #define CLI_MAX_OPTS    16
-#define CLI_MAX_POS     2
+#define CLI_MAX_POS     256        /* inc unify: one file per rank */
 #define CLI_MAX_THREADS 16         /* default thread count cap */
 #define CLI_MAX_CALIB   (1L << 26) /* most calibration tokens */
 #define CLI_CALIB_SEED  1234       /* --calib-random's generator seed */
@@ -1322,6 +1322,335 @@ static int cmd_version(const cli_parsed *p)
     return CLI_OK;
 }
 
+/* ================================================================== inc */
+
+static const char USAGE_INC_MEASURE[] =
+    "usage: fp8q inc measure DIR --config QUANT_CONFIG (--calib FILE | --calib-random N,LEN) [options]\n"
+    "\n"
+    "INC's MEASURE step (calibration) on the float model in DIR: runs the\n"
+    "calibration sequences and writes, as INC does on Gaudi,\n"
+    "  <dump_stats_path>_hooks_<observer>[_<rank>_<world>].json   (\"Mode\": \"DynamicRange\")\n"
+    "  <dump_stats_path>_hooks_<observer>[_<rank>_<world>]_mod_list.json\n"
+    "for the modules the config selects, under vLLM's module names\n"
+    "(model.layers.N.self_attn.qkv_proj, ..., lm_head). The directory part of\n"
+    "dump_stats_path is created if missing. The config's mode is not required\n"
+    "to be MEASURE (INC forces it for the step it runs).\n"
+    "\n"
+    "options:\n"
+    "  --config FILE         the QUANT_CONFIG JSON (default: $QUANT_CONFIG)\n"
+    "  --calib FILE          calibration tokens ('calib_tokens' or 'tokens', I32/I64 [n, len])\n"
+    "  --calib-random N,LEN  N random sequences of LEN tokens (as fp8q quantize)\n"
+    "  --rank R --world W    the file-name suffix _R_W (default 0 and 1, as vLLM at TP=1)\n"
+    "  --threads N           worker threads\n";
+
+static const char USAGE_INC_SCALES[] =
+    "usage: fp8q inc scales --config QUANT_CONFIG --measurements FILE.json --device gaudi2|gaudi3 --out FILE.json\n"
+    "                       [--model DIR] [--ignore-missing]\n"
+    "\n"
+    "INC's scale computation (QUANTIZE) from a measurement file of any model:\n"
+    "writes the scale file (\"Mode\": \"Scale\") with a node per measured module\n"
+    "whose op type fp8q knows from its name (linear layers, matmul_qk/matmul_av\n"
+    "and the batch2block/block2batch matmuls, k_cache/v_cache, softmax; other\n"
+    "ops are listed on stderr and skipped), with the scale method the config\n"
+    "gives each module. Linear weight scales come from the measured max|W|\n"
+    "(params.weight) unless --model names the checkpoint, whose actual weights\n"
+    "are then used as INC does (needed for OPT and per-channel methods).\n";
+
+static const char USAGE_INC_POSTPROCESS[] =
+    "usage: fp8q inc postprocess FILE.json... [--strict]\n"
+    "\n"
+    "Calibration step 3: in each measurement or scale file, makes matmul_qk's\n"
+    "and matmul_av's second input equal the KV cache's input (k_cache, v_cache\n"
+    "of the same attention), so that decode does not round K and V twice.\n"
+    "Rewrites the files in place. --strict: only INC's script's names\n"
+    "(model.layers.N.self_attn.attn.impl.*).\n";
+
+static const char USAGE_INC_UNIFY[] = "usage: fp8q inc unify -r R --out-dir DIR FILE_0.json ... FILE_{W-1}.json\n"
+                                      "\n"
+                                      "Calibration step 5: merges the files of W ranks (in rank order) into R,\n"
+                                      "each the element-wise maximum over a contiguous group of W/R ranks,\n"
+                                      "named as the group's first file with _<rank>_<W> replaced by _<group>_<R>.\n";
+
+static int load_inc_config(const char *path, fp8q_inc_config *cfg)
+{
+    fp8q_error err;
+    fp8q_result r = path ? fp8q_inc_config_load(cfg, path, &err) : fp8q_inc_config_load_env(cfg, &err);
+    size_t i;
+    if (r != FP8Q_OK) return lib_error(r, &err);
+    for (i = 0; i < cfg->n_warnings; i++) fprintf(stderr, "warning:    %s\n", fp8q_inc_config_warning(cfg, i));
+    return CLI_OK;
+}
+
+static int cmd_inc_measure(const cli_parsed *p)
+{
+    const char *dir = p->pos[0], *v, *calib_path = opt(p, "--calib"), *calib_spec = opt(p, "--calib-random");
+    fp8q_inc_config cfg;
+    fp8q_model_options mo;
+    fp8q_model m;
+    fp8q_inc_measure meas;
+    calib_tokens calib = {NULL, 0, 0};
+    char path[1024], list[1024];
+    int rank = 0, world = 1, rc;
+    fp8q_error err;
+    fp8q_result r;
+    memset(&cfg, 0, sizeof cfg), memset(&m, 0, sizeof m), memset(&meas, 0, sizeof meas), memset(&mo, 0, sizeof mo);
+    if (!!calib_path == !!calib_spec) return usage_error("give exactly one of --calib FILE and --calib-random N,LEN");
+    if ((v = opt(p, "--rank")) && !parse_int("--rank", v, 0, 1 << 20, &rank)) return CLI_USAGE;
+    if ((v = opt(p, "--world")) && !parse_int("--world", v, 1, 1 << 20, &world)) return CLI_USAGE;
+    if (rank >= world) return usage_error("--rank %d must be below --world %d", rank, world);
+    mo.quant = FP8Q_QUANT_NONE, mo.gemm = FP8Q_GEMM_FAST, mo.threads = default_threads();
+    if ((v = opt(p, "--threads")) && !parse_int("--threads", v, 1, 1024, &mo.threads)) return CLI_USAGE;
+    if ((rc = load_inc_config(opt(p, "--config"), &cfg)) != CLI_OK) return rc;
+    rc = CLI_ERR;
+    if ((r = fp8q_model_load(&m, dir, &mo, &err)) != FP8Q_OK) {
+        lib_error(r, &err);
+        goto out;
+    }
+    if (calib_spec && (rc = calib_random(calib_spec, &m.config, &calib)) != CLI_OK) goto out;
+    if (calib_path && (rc = calib_file(calib_path, &m.config, &calib)) != CLI_OK) goto out;
+    rc = CLI_ERR;
+    if ((r = fp8q_inc_measure_model(&meas, &m, &cfg, calib.ids, calib.n, calib.len, rank, &err)) != FP8Q_OK) {
+        lib_error(r, &err);
+        goto out;
+    }
+    if (cfg.dump_dir && cfg.dump_dir[0] && !path_exists(cfg.dump_dir) && make_dir(cfg.dump_dir) != 0) {
+        runtime_error("cannot create the dump directory %s", cfg.dump_dir);
+        goto out;
+    }
+    (void)fp8q_inc_file_name(&cfg, FP8Q_INC_FILE_MEASURE, rank, world, path, sizeof path);
+    (void)fp8q_inc_file_name(&cfg, FP8Q_INC_FILE_MOD_LIST, rank, world, list, sizeof list);
+    if ((r = fp8q_inc_measure_write(path, &meas, 4, &err)) != FP8Q_OK ||
+        (r = fp8q_inc_write_mod_list(list, &meas, &err)) != FP8Q_OK) {
+        lib_error(r, &err);
+        goto out;
+    }
+    fprintf(stderr, "measured %zu modules over %d x %d tokens -> %s, %s\n", meas.n_nodes, calib.n, calib.len, path,
+            list);
+    rc = CLI_OK;
+out:
+    fp8q_inc_measure_free(&meas);
+    fp8q_model_free(&m);
+    fp8q_inc_config_free(&cfg);
+    free(calib.ids);
+    return rc;
+}
+
+/* The op type of a module from its name's last component; -1: not handled. */
+static int inc_op_of(const char *name, int *is_linear_proj)
+{
+    static const struct {
+        const char *suffix;
+        int op;
+    } ops[] = {{"matmul_qk", FP8Q_INC_OP_MATMUL},
+               {"matmul_av", FP8Q_INC_OP_MATMUL},
+               {"batch2block_matmul", FP8Q_INC_OP_MATMUL},
+               {"block2batch_matmul", FP8Q_INC_OP_MATMUL},
+               {"k_cache", FP8Q_INC_OP_KV_CACHE},
+               {"v_cache", FP8Q_INC_OP_KV_CACHE},
+               {"softmax", FP8Q_INC_OP_SOFTMAX}};
+    const char *last = strrchr(name, '.');
+    size_t i;
+    last = last ? last + 1 : name;
+    *is_linear_proj = 0;
+    for (i = 0; i < COUNT(ops); i++)
+        if (strcmp(last, ops[i].suffix) == 0) return ops[i].op;
+    *is_linear_proj = 1; /* anything with a weight and one input is treated as a linear layer */
+    return FP8Q_INC_OP_LINEAR;
+}
+
+/* A linear module's weight scales from the measured max|W| (PTS MAXABS / FIXED only). */
+static int inc_weight_from_measure(const fp8q_inc_node *n, const fp8q_inc_scale_cfg *wc, fp8q_gaudi dev, float *s)
+{
+    size_t i;
+    float mx = 0.0f;
+    if (!n->has_params || n->n_params < 1 || n->params[0].is_dict || !n->params[0].entries) return 0;
+    for (i = 0; i < n->params[0].entries[0].rows * n->params[0].entries[0].cols; i++) {
+        float v = (float)n->params[0].entries[0].v[i];
+        mx = v > mx || v != v ? v : mx;
+    }
+    if (wc->granularity != FP8Q_INC_PTS || wc->value_type == FP8Q_INC_OPT) return -1;
+    *s = wc->value_type == FP8Q_INC_FIXED_VALUE ? (wc->rounding == FP8Q_INC_UNIT ? 1.0f
+                                                   : dev == FP8Q_GAUDI2          ? 16.0f
+                                                                                 : 128.0f)
+                                                : fp8q_inc_scale(mx, wc->rounding, dev, wc->backoff);
+    return 1;
+}
+
+static int cmd_inc_scales(const cli_parsed *p)
+{
+    const char *meas_path = opt(p, "--measurements"), *out = opt(p, "--out"), *v, *model_dir = opt(p, "--model");
+    fp8q_inc_config cfg;
+    fp8q_inc_measure meas, scales;
+    fp8q_model m;
+    int dev = 0, rc = CLI_ERR, skipped = 0;
+    size_t i;
+    fp8q_error err;
+    fp8q_result r;
+    static const cli_name DEVICES[] = {{"gaudi2", FP8Q_GAUDI2}, {"gaudi3", FP8Q_GAUDI3}};
+    memset(&cfg, 0, sizeof cfg), memset(&meas, 0, sizeof meas), memset(&scales, 0, sizeof scales);
+    memset(&m, 0, sizeof m);
+    if (!meas_path || !out) return usage_error("--measurements and --out are required (see fp8q inc scales --help)");
+    if (!(v = opt(p, "--device"))) return usage_error("missing --device (gaudi2, gaudi3)");
+    if (!parse_name("--device", v, DEVICES, COUNT(DEVICES), &dev)) return CLI_USAGE;
+    if ((rc = load_inc_config(opt(p, "--config"), &cfg)) != CLI_OK) return rc;
+    rc = CLI_ERR;
+    if ((r = fp8q_inc_config_check_device(&cfg, (fp8q_gaudi)dev, &err)) != FP8Q_OK ||
+        (r = fp8q_inc_measure_load(&meas, meas_path, &err)) != FP8Q_OK) {
+        lib_error(r, &err);
+        goto out;
+    }
+    if (model_dir) {
+        fp8q_model_options mo;
+        memset(&mo, 0, sizeof mo);
+        mo.quant = FP8Q_QUANT_NONE;
+        if ((r = fp8q_model_load(&m, model_dir, &mo, &err)) != FP8Q_OK) {
+            lib_error(r, &err);
+            goto out;
+        }
+    }
+    fp8q_inc_measure_init(&scales, FP8Q_INC_MEASURE_SCALE);
+    scales.has_local_rank = meas.has_local_rank, scales.local_rank_null = meas.local_rank_null;
+    scales.local_rank = meas.local_rank;
+    for (i = 0; i < meas.n_nodes; i++) {
+        const fp8q_inc_node *n = &meas.nodes[i];
+        const fp8q_inc_scale_entry *e = fp8q_inc_config_scale_entry(&cfg, n->name, "");
+        const fp8q_inc_method *method = e && e->method ? e->method : cfg.method;
+        fp8q_inc_scale_cfg wc = method->weight, ac = method->activation;
+        fp8q_inc_node node;
+        float ws[1] = {1.0f};
+        int lin, op = inc_op_of(n->name, &lin), k;
+        memset(&node, 0, sizeof node);
+        if (op == FP8Q_INC_OP_LINEAR) {
+            if (!n->has_params || n->n_inputs != 1) { /* MoE ops, fused SDPA, routers without weights... */
+                fprintf(stderr, "skipped:    %s (op type not handled)\n", n->name);
+                skipped++;
+                continue;
+            }
+            if (e) wc = e->weight, ac = e->activation; /* dict form: the entry's own backoffs */
+            k = inc_weight_from_measure(n, &wc, (fp8q_gaudi)dev, ws);
+            if (k <= 0) {
+                runtime_error("%s: method %s needs the actual weights (give --model DIR)", n->name, method->name);
+                goto out;
+            }
+        } else if (e)
+            wc = e->weight, ac = e->activation;
+        r = fp8q_inc_node_scales(&node, n->name, (fp8q_inc_op)op, n, op == FP8Q_INC_OP_LINEAR ? ws : NULL,
+                                 op == FP8Q_INC_OP_LINEAR ? 1 : 0, 0, &wc, &ac, (fp8q_gaudi)dev,
+                                 cfg.ignore_modules_wo_measures ? FP8Q_INC_IGNORE_MISSING : 0, &err);
+        if (r == FP8Q_OK && node.name) r = fp8q_inc_measure_add_node(&scales, &node, &err);
+        fp8q_inc_node_free(&node);
+        if (r != FP8Q_OK) {
+            lib_error(r, &err);
+            goto out;
+        }
+    }
+    if ((r = fp8q_inc_measure_write(out, &scales, 4, &err)) != FP8Q_OK) {
+        lib_error(r, &err);
+        goto out;
+    }
+    fprintf(stderr, "scales (%s, %s) for %zu of %zu nodes -> %s\n", cfg.method ? cfg.method->name : "?",
+            DEVICES[dev == FP8Q_GAUDI2 ? 0 : 1].name, scales.n_nodes, meas.n_nodes, out);
+    rc = CLI_OK;
+out:
+    fp8q_inc_measure_free(&meas);
+    fp8q_inc_measure_free(&scales);
+    fp8q_inc_config_free(&cfg);
+    fp8q_model_free(&m);
+    (void)skipped;
+    return rc;
+}
+
+static int cmd_inc_postprocess(const cli_parsed *p)
+{
+    int i, strict = opt(p, "--strict") != NULL;
+    for (i = 0; i < p->n_pos; i++) {
+        fp8q_inc_measure meas;
+        fp8q_error err;
+        fp8q_result r;
+        size_t changed = 0;
+        memset(&meas, 0, sizeof meas);
+        if ((r = fp8q_inc_measure_load(&meas, p->pos[i], &err)) != FP8Q_OK ||
+            (r = fp8q_inc_postprocess_kv(&meas, strict ? FP8Q_INC_KV_STRICT : 0, &changed, &err)) != FP8Q_OK ||
+            (r = fp8q_inc_measure_write(p->pos[i], &meas, 4, &err)) != FP8Q_OK) {
+            fp8q_inc_measure_free(&meas);
+            return lib_error(r, &err);
+        }
+        fprintf(stderr, "%s: %zu KV entries updated\n", p->pos[i], changed);
+        fp8q_inc_measure_free(&meas);
+    }
+    return CLI_OK;
+}
+
+/* name with its "_<rank>_<world>" suffix (before ".json", or before "_mod_list.json") replaced. */
+static int rank_renamed(const char *path, int rank, int world, int g, int R, char *out, size_t cap)
+{
+    const char *base = strrchr(path, '/'), *at;
+    char old[48], repl[48];
+    size_t pre;
+    base = base ? base + 1 : path;
+    (void)snprintf(old, sizeof old, "_%d_%d", rank, world);
+    (void)snprintf(repl, sizeof repl, "_%d_%d", g, R);
+    if (!(at = strstr(base, old))) return 0;
+    pre = (size_t)(at - base);
+    return snprintf(out, cap, "%.*s%s%s", (int)pre, base, repl, at + strlen(old)) < (int)cap;
+}
+
+static int cmd_inc_unify(const cli_parsed *p)
+{
+    const char *v, *out_dir = opt(p, "--out-dir");
+    int R = 0, W = p->n_pos, g, i, rc = CLI_ERR;
+    fp8q_inc_measure *in = NULL, *out = NULL;
+    const fp8q_inc_measure **inp = NULL;
+    fp8q_error err;
+    fp8q_result r = FP8Q_OK;
+    if (!(v = opt(p, "-r"))) return usage_error("missing -r R (the number of ranks to unify into)");
+    if (!parse_int("-r", v, 1, 1 << 20, &R)) return CLI_USAGE;
+    if (!out_dir) return usage_error("missing --out-dir DIR");
+    if (W < 2 || R >= W || W % R) return usage_error("-r %d: need 1 <= R < W and W %% R == 0 (W = %d files)", R, W);
+    in = (fp8q_inc_measure *)calloc((size_t)W, sizeof *in);
+    out = (fp8q_inc_measure *)calloc((size_t)R, sizeof *out);
+    inp = (const fp8q_inc_measure **)calloc((size_t)W, sizeof *inp);
+    if (!in || !out || !inp) {
+        runtime_error("out of memory");
+        goto done;
+    }
+    for (i = 0; i < W && r == FP8Q_OK; i++) r = fp8q_inc_measure_load(&in[i], p->pos[i], &err), inp[i] = &in[i];
+    if (r == FP8Q_OK) r = fp8q_inc_unify(inp, W, R, out, &err);
+    if (r != FP8Q_OK) {
+        lib_error(r, &err);
+        goto done;
+    }
+    if (!path_exists(out_dir) && make_dir(out_dir) != 0) {
+        runtime_error("cannot create %s", out_dir);
+        goto done;
+    }
+    for (g = 0; g < R; g++) {
+        char name[512], *path;
+        if (!rank_renamed(p->pos[g * (W / R)], g * (W / R), W, g, R, name, sizeof name)) {
+            runtime_error("%s: the file name has no _%d_%d suffix", p->pos[g * (W / R)], g * (W / R), W);
+            goto done;
+        }
+        if (!(path = join_path(out_dir, name))) {
+            runtime_error("out of memory");
+            goto done;
+        }
+        r = fp8q_inc_measure_write(path, &out[g], 4, &err);
+        if (r == FP8Q_OK)
+            fprintf(stderr, "group %d (ranks %d-%d) -> %s\n", g, g * (W / R), (g + 1) * (W / R) - 1, path);
+        free(path);
+        if (r != FP8Q_OK) {
+            lib_error(r, &err);
+            goto done;
+        }
+    }
+    rc = CLI_OK;
+done:
+    for (i = 0; in && i < W; i++) fp8q_inc_measure_free(&in[i]);
+    for (g = 0; out && g < R; g++) fp8q_inc_measure_free(&out[g]);
+    free(in), free(out), free((void *)inp);
+    return rc;
+}
+
 /* ============================================================= commands */
 
 static const cli_opt OPTS_INFO[] = {{"--no-load", NULL, 0}};
@@ -1343,6 +1672,14 @@ typedef char cli_opts_fit[COUNT(OPTS_GENERATE) <= CLI_MAX_OPTS && COUNT(OPTS_LOG
                               ? 1
                               : -1];
 
+static const cli_opt OPTS_INC_MEASURE[] = {{"--config", NULL, 1}, {"--calib", NULL, 1}, {"--calib-random", NULL, 1},
+                                           {"--rank", NULL, 1},   {"--world", NULL, 1}, {"--threads", NULL, 1}};
+static const cli_opt OPTS_INC_SCALES[] = {{"--config", NULL, 1}, {"--measurements", NULL, 1},
+                                          {"--device", NULL, 1}, {"--out", "-o", 1},
+                                          {"--model", NULL, 1},  {"--ignore-missing", NULL, 0}};
+static const cli_opt OPTS_INC_POSTPROCESS[] = {{"--strict", NULL, 0}};
+static const cli_opt OPTS_INC_UNIFY[] = {{"-r", NULL, 1}, {"--out-dir", NULL, 1}};
+static const char *const POS_FILE[] = {"FILE"};
 static const char *const POS_DIR[] = {"DIR"};
 static const char *const POS_IN_OUT[] = {"IN", "OUT"};
 
@@ -1360,6 +1697,48 @@ static const cli_command COMMANDS[] = {
     {"version", "print the library version", USAGE_VERSION, NULL, 0, 0, 0, NULL, cmd_version},
 };
 
+/* "fp8q inc SUBCOMMAND": INC (Intel Neural Compressor) calibration files. */
+static const cli_command INC_COMMANDS[] = {
+    {"measure", "INC MEASURE: calibration measurements of a model", USAGE_INC_MEASURE, OPTS_INC_MEASURE,
+     COUNT(OPTS_INC_MEASURE), 1, 1, POS_DIR, cmd_inc_measure},
+    {"scales", "INC scale file from a measurement file (any model)", USAGE_INC_SCALES, OPTS_INC_SCALES,
+     COUNT(OPTS_INC_SCALES), 0, 0, NULL, cmd_inc_scales},
+    {"postprocess", "calibration step 3: KV-cache scales into the attention matmuls", USAGE_INC_POSTPROCESS,
+     OPTS_INC_POSTPROCESS, COUNT(OPTS_INC_POSTPROCESS), 1, CLI_MAX_POS, POS_FILE, cmd_inc_postprocess},
+    {"unify", "calibration step 5: merge the files of W ranks into R", USAGE_INC_UNIFY, OPTS_INC_UNIFY,
+     COUNT(OPTS_INC_UNIFY), 2, CLI_MAX_POS, POS_FILE, cmd_inc_unify},
+};
+
+static void print_inc_commands(FILE *f)
+{
+    int i;
+    fprintf(f, "usage: fp8q inc SUBCOMMAND [ARGS...]\n\nIntel Neural Compressor (INC) FP8 calibration files.\n\n"
+               "subcommands:\n");
+    for (i = 0; i < COUNT(INC_COMMANDS); i++) fprintf(f, "  %-12s %s\n", INC_COMMANDS[i].name, INC_COMMANDS[i].summary);
+    fprintf(f, "\n'fp8q inc SUBCOMMAND --help' describes one.\n");
+}
+
+static int run_inc(int argc, char **argv)
+{
+    cli_parsed p;
+    char q[128];
+    int i, rc;
+    if (argc < 1) {
+        print_inc_commands(stderr);
+        return CLI_USAGE;
+    }
+    if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+        print_inc_commands(stdout);
+        return CLI_OK;
+    }
+    for (i = 0; i < COUNT(INC_COMMANDS); i++)
+        if (strcmp(argv[0], INC_COMMANDS[i].name) == 0) break;
+    if (i == COUNT(INC_COMMANDS))
+        return usage_error("unknown subcommand %s (see fp8q inc --help)", quote(q, sizeof q, argv[0]));
+    if ((rc = parse_args(&INC_COMMANDS[i], argc - 1, argv + 1, &p)) >= 0) return rc;
+    return INC_COMMANDS[i].run(&p);
+}
+
 static void print_commands(FILE *f)
 {
     int i;
@@ -1368,6 +1747,7 @@ static void print_commands(FILE *f)
             "commands:\n",
             fp8q_version());
     for (i = 0; i < COUNT(COMMANDS); i++) fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f, "  %-10s %s\n", "inc", "Intel Neural Compressor calibration: measure, scales, postprocess, unify");
     fprintf(f, "\n'fp8q COMMAND --help' describes a command. Exit status: 0 success, 1 runtime\n"
                "error, 2 usage error.\n");
 }
@@ -1400,6 +1780,11 @@ int main(int argc, char **argv)
         return CLI_OK;
     }
     if (strcmp(argv[1], "--version") == 0) return cmd_version(NULL);
+    if (strcmp(argv[1], "inc") == 0) {
+        rc = run_inc(argc - 2, argv + 2);
+        if (fflush(stdout) != 0 && rc == CLI_OK) rc = runtime_error("cannot write to stdout");
+        return rc;
+    }
     if (!(cmd = find_command(argv[1])))
         return usage_error("unknown command %s (see fp8q --help)", quote(q, sizeof q, argv[1]));
     if ((rc = parse_args(cmd, argc - 2, argv + 2, &p)) >= 0) return rc;
