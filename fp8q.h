@@ -1166,6 +1166,9 @@ typedef struct fp8q_layer {
     float *attn_norm, *ffn_norm;        /* [dim] */
     fp8q_linear mod[FP8Q_MOD_DOWN + 1]; /* indexed by fp8q_module: q, k, v, o, gate, up, down */
     float k_scale, v_scale;             /* KV cache scales */
+    /* INC QUANTIZE (fp8q_model_apply_inc): FP8 attention matmuls; 0 when not quantized */
+    float inc_qk[2], inc_av[2]; /* matmul_qk / matmul_av input scales (query or probabilities, key or value) */
+    float inc_softmax;          /* softmax output scale */
 } fp8q_layer;
 
 typedef struct fp8q_model {
@@ -1180,6 +1183,8 @@ typedef struct fp8q_model {
     size_t weight_bytes;    /* bytes of weights held (embeddings, FP8 codes, scales, norms) */
     char warnings[512];     /* '\n'-separated notes for the caller (e.g. missing KV scales), "" if none */
     int n_warnings;
+    float kv_qmax; /* INC: the KV cache clamps x * (1/s) to +-kv_qmax before the cast (0: vLLM's x / s, SATFINITE) */
+    fp8q_recipe inc_recipe; /* INC: q = cast(clamp(x * (1/s), +-fullscale)) for activations and weights */
 } fp8q_model;
 
 /* Loads DIR (config.json and model.safetensors or a sharded index) into
@@ -1911,6 +1916,35 @@ FP8QDEF fp8q_result fp8q_inc_measure_model(fp8q_inc_measure *out, const fp8q_mod
 /* The "_mod_list.json" INC writes beside a measurement: the node names as
    a JSON array, json.dump(names, f, indent=4). */
 FP8QDEF fp8q_result fp8q_inc_write_mod_list(const char *path, const fp8q_inc_measure *m, fp8q_error *err);
+
+/* INC's QUANTIZE on fp8q's Llama (INC.md 4.2, 6): m must be loaded with
+   quant "none" from a float checkpoint. For every module cfg selects
+   (vLLM's names, fp8q_inc_module_name) scales come from its measurement
+   node in meas (INC's or fp8q's file) and the method cfg gives it
+   (fp8q_inc_config_scale_cfg), on device:
+     linear (qkv_proj, o_proj, gate_up_proj, down_proj, lm_head): the input
+       is quantized statically with s_x from inputs[0]; the weight scale
+       comes from the actual weight (BF16, the fused q/k/v or gate/up
+       parameter as one tensor; per tensor or per output row) and the
+       weight is replaced by its FP8 codes; y = (x8 . W8) * s_x * s_w.
+     k_cache / v_cache: the KV cache becomes FP8 (fp8_inc) with s from
+       inputs[0]; a cache cfg does not select keeps scale 1.0 (as fp8_inc
+       without QUANT_CONFIG; INC.md 9.13).
+     matmul_qk / matmul_av: both inputs cast with their own scales
+       (inputs[0], inputs[1]); softmax: its output cast with s from
+       outputs[0] and taken back (INC's kernel gets 1/s; where the
+       dequantization happens is unconfirmed).
+   Every cast is INC's cast_to_fp8_v2: q = cast(clamp(x * (1/s),
+   +-fullscale)), RNE, E4M3 (fullscale 240 on Gaudi2, whose E4M3 grid below
+   240 is OCP E4M3's, 448 on Gaudi3; GAUDI.md). GEMM outputs stay float32
+   (INC: hp_dtype BF16). A selected module without measurements is INC's
+   error "Error - Layer '<name>' was called but was not quantized because
+   no measures were supplied." unless cfg->ignore_modules_wo_measures (then
+   it stays float). scales, if not NULL, receives the Scale-mode file INC
+   writes for these modules (must be empty). Not yet supported:
+   dynamic_quantization, fp8_config E5M2 (FP8Q_ERR_UNSUPPORTED). */
+FP8QDEF fp8q_result fp8q_model_apply_inc(fp8q_model *m, const fp8q_inc_config *cfg, const fp8q_inc_measure *meas,
+                                         fp8q_gaudi device, fp8q_inc_measure *scales, fp8q_error *err);
 
 #endif /* FP8Q_FREESTANDING */
 
@@ -9613,6 +9647,11 @@ FP8QDEF fp8q_result fp8q_model_load(fp8q_model *m, const char *dir, const fp8q_m
     (void)sprintf(path, "%s/config.json", dir);
     if ((r = fp8q__cfg_read(path, &text, &len, NULL, err)) != FP8Q_OK) goto done;
     if ((r = fp8q_llama_config_parse(&m->config, text, len, err)) != FP8Q_OK) goto done;
+    if (m->config.head_dim > 512) { /* the attention kernels keep one head's vectors on the stack */
+        r = fp8q__failf(err, FP8Q_ERR_UNSUPPORTED, "config.json: head_dim %d is above the model's limit 512",
+                        m->config.head_dim);
+        goto done;
+    }
     if ((r = fp8q__qcfg_parse(&L.qc, text, len, err)) != FP8Q_OK) goto done;
     if (L.qc.method != FP8Q__QM_NONE) {
         if (m->opt.quant != FP8Q_QUANT_AUTO && m->opt.quant != FP8Q_QUANT_NONE) {
@@ -9866,10 +9905,7 @@ static fp8q_result fp8q__linear_run(const fp8q_model *m, fp8q_state *s, const fp
                 b->a_scales[0] = lin->input_scale;
             else
                 (void)fp8q_compute_scales(b->a_scales, x, (size_t)M, g.K, rc);
-            (void)fp8q_quantize(b->aq, x, (size_t)M, g.K, b->a_scales,
-                                lin->act == FP8Q_ACT_STATIC
-                                    ? fp8q_recipe_get(rc->op == FP8Q_SCALE_MUL ? "vllm-per-tensor" : "ct-tensor-f32")
-                                    : rc);
+            (void)fp8q_quantize(b->aq, x, (size_t)M, g.K, b->a_scales, rc);
             g.a = b->aq, g.a_format = FP8Q_E4M3, g.a_scales = b->a_scales;
             g.a_tile_rows = lin->act == FP8Q_ACT_DYNAMIC_TOKEN ? 1 : 0;
         }
@@ -9969,6 +10005,68 @@ static void fp8q__attn_task(void *arg, size_t h)
     }
 }
 
+/* INC: the value of cast(clamp(x * inv, +-qmax)) (the FP8 code's value, not
+   yet scaled); inv 0 means the op is not quantized: x itself. */
+static float fp8q__q8(float x, float inv, float qmax)
+{
+    if (inv == 0.0f) return x;
+    return fp8q_to_f32(fp8q_from_f32(fp8q__fmaxf(-qmax, fp8q__fminf(x * inv, qmax)), FP8Q_E4M3, FP8Q_NOSAT), FP8Q_E4M3);
+}
+
+static float fp8q__inv_or_0(float s) { return s > 0 ? 1.0f / s : 0.0f; }
+static float fp8q__s_or_1(float s) { return s > 0 ? s : 1.0f; }
+
+/* The attention of one head with INC's FP8 ops (fp8q_model_apply_inc):
+   matmul_qk on q * hd^-0.5 and K, each cast with its own scale (K read from
+   the FP8 cache is cast a second time), scores = (q8 . k8) * s0 * s1;
+   softmax in float32, its output cast with the softmax output scale and
+   taken back (q * s); matmul_av casts the probabilities and V with its own
+   scales, out = (p8 . v8) * s0 * s1. */
+static void fp8q__attn_task_inc(void *arg, size_t h)
+{
+    const fp8q__attn_job *j = (const fp8q__attn_job *)arg;
+    const fp8q_llama_config *c = &j->m->config;
+    const fp8q_layer *ly = &j->m->layers[j->layer];
+    const int hd = c->head_dim, kvd = c->num_key_value_heads * hd, nq = c->num_attention_heads * hd;
+    const int kvh = (int)h / (c->num_attention_heads / c->num_key_value_heads);
+    const float scaling = (float)(1.0 / sqrt((double)hd)), qmax = j->m->inc_recipe.qmax;
+    const float iq = fp8q__inv_or_0(ly->inc_qk[0]), ik = fp8q__inv_or_0(ly->inc_qk[1]);
+    const float ip = fp8q__inv_or_0(ly->inc_av[0]), iv = fp8q__inv_or_0(ly->inc_av[1]);
+    const float so = fp8q__s_or_1(ly->inc_softmax), iso = fp8q__inv_or_0(ly->inc_softmax);
+    const size_t base = (size_t)j->layer * (size_t)j->max_seq * (size_t)kvd + (size_t)kvh * (size_t)hd;
+    float *att = j->b->att + h * (size_t)j->max_seq;
+    float qh[512], kh[512];
+    int t, p, d;
+    for (t = 0; t < j->n; t++) {
+        const float *q = j->b->q + (size_t)t * (size_t)nq + h * (size_t)hd;
+        float *out = j->b->xb2 + (size_t)t * (size_t)nq + h * (size_t)hd;
+        const int len = j->p0 + t + 1;
+        float mx = -3.4e38f, sum = 0.0f;
+        for (d = 0; d < hd; d++) qh[d] = fp8q__q8(q[d] * scaling, iq, qmax);
+        for (p = 0; p < len; p++) {
+            const size_t off = base + (size_t)p * (size_t)kvd;
+            for (d = 0; d < hd; d++)
+                kh[d] = fp8q__q8(j->b->k_f32 ? j->b->k_f32[off + (size_t)d] : j->kt[j->b->k_fp8[off + (size_t)d]], ik,
+                                 qmax);
+            att[p] = fp8q__mul_rn(fp8q__mul_rn(fp8q__dot(qh, kh, (size_t)hd), fp8q__s_or_1(ly->inc_qk[0])),
+                                  fp8q__s_or_1(ly->inc_qk[1]));
+            mx = att[p] > mx ? att[p] : mx;
+        }
+        for (p = 0; p < len; p++) sum += (att[p] = expf(att[p] - mx));
+        for (d = 0; d < hd; d++) out[d] = 0.0f;
+        for (p = 0; p < len; p++) {
+            const size_t off = base + (size_t)p * (size_t)kvd;
+            const float pr = fp8q__q8(fp8q__q8(att[p] / sum, iso, qmax) * (iso == 0.0f ? 1.0f : so), ip, qmax);
+            for (d = 0; d < hd; d++)
+                out[d] +=
+                    pr * fp8q__q8(j->b->v_f32 ? j->b->v_f32[off + (size_t)d] : j->vt[j->b->v_fp8[off + (size_t)d]], iv,
+                                  qmax);
+        }
+        for (d = 0; d < hd; d++)
+            out[d] = fp8q__mul_rn(fp8q__mul_rn(out[d], fp8q__s_or_1(ly->inc_av[0])), fp8q__s_or_1(ly->inc_av[1]));
+    }
+}
+
 /* For observers: the attention internals of every head, recomputed with
    the forward's arithmetic (see fp8q_observation). */
 static fp8q_result fp8q__attn_observe(const fp8q_model *m, fp8q_state *s, const fp8q__attn_job *j, fp8q_error *err)
@@ -10035,10 +10133,17 @@ static void fp8q__kv_store(const fp8q_model *m, fp8q__state_buf *b, int layer, i
     } else {
         const fp8q_format f = m->opt.kv_cache == FP8Q_KV_E5M2 ? FP8Q_E5M2 : FP8Q_E4M3;
         const float ks = m->layers[layer].k_scale, vs = m->layers[layer].v_scale;
-        for (i = 0; i < cnt; i++) {
-            b->k_fp8[off + i] = fp8q_from_f32(b->k[i] / ks, f, FP8Q_SATFINITE);
-            b->v_fp8[off + i] = fp8q_from_f32(b->v[i] / vs, f, FP8Q_SATFINITE);
-        }
+        if (m->kv_qmax > 0) { /* INC fp8_inc: x * (1/s), clamped to the device's range */
+            const float ik = 1.0f / ks, iv = 1.0f / vs, mx = m->kv_qmax;
+            for (i = 0; i < cnt; i++) {
+                b->k_fp8[off + i] = fp8q_from_f32(fp8q__fmaxf(-mx, fp8q__fminf(b->k[i] * ik, mx)), f, FP8Q_NOSAT);
+                b->v_fp8[off + i] = fp8q_from_f32(fp8q__fmaxf(-mx, fp8q__fminf(b->v[i] * iv, mx)), f, FP8Q_NOSAT);
+            }
+        } else
+            for (i = 0; i < cnt; i++) {
+                b->k_fp8[off + i] = fp8q_from_f32(b->k[i] / ks, f, FP8Q_SATFINITE);
+                b->v_fp8[off + i] = fp8q_from_f32(b->v[i] / vs, f, FP8Q_SATFINITE);
+            }
     }
 }
 
@@ -10075,8 +10180,10 @@ static fp8q_result fp8q__layer_forward(const fp8q_model *m, fp8q_state *s, int l
             aj.vt[i] = fp8q_to_f32((uint8_t)i, f) * ly->v_scale;
         }
     }
-    fp8q__model_tasks(m, (double)n * (s->pos + n) * c->num_attention_heads * hd * 2, fp8q__attn_task, &aj,
-                      (size_t)c->num_attention_heads);
+    fp8q__model_tasks(m, (double)n * (s->pos + n) * c->num_attention_heads * hd * 2,
+                      ly->inc_qk[0] > 0 || ly->inc_av[0] > 0 || ly->inc_softmax > 0 ? fp8q__attn_task_inc
+                                                                                    : fp8q__attn_task,
+                      &aj, (size_t)c->num_attention_heads);
     if (s->observer && (r = fp8q__attn_observe(m, s, &aj, err)) != FP8Q_OK) return r;
     if ((r = fp8q__module(m, s, l, FP8Q_MOD_O, &ly->mod[FP8Q_MOD_O], b->xb2, n, b->xb, err)) != FP8Q_OK) return r;
     for (i = 0; i < n * dim; i++) b->x[i] += b->xb[i];
@@ -14928,6 +15035,204 @@ FP8QDEF fp8q_result fp8q_inc_write_mod_list(const char *path, const fp8q_inc_mea
         return fp8q__failf(err, FP8Q_ERR_IO, "%s: write failed", path);
     }
     return FP8Q_OK;
+}
+
+/* ---- INC QUANTIZE on the model */
+
+/* The measurement node of a selected module, or NULL (with *r set when
+   that is an error). */
+static const fp8q_inc_node *fp8q__inc_need(const fp8q_inc_config *cfg, const fp8q_inc_measure *meas, const char *name,
+                                           fp8q_result *r, fp8q_error *err)
+{
+    const fp8q_inc_node *n = fp8q_inc_measure_find(meas, name);
+    *r = FP8Q_OK;
+    if (!n && !cfg->ignore_modules_wo_measures)
+        *r =
+            fp8q__failf(err, FP8Q_ERR_PARSE,
+                        "Error - Layer '%s' was called but was not quantized because no measures were supplied.", name);
+    return n;
+}
+
+/* Quantizes the linear shards[0, count) (one vLLM module) with INC's scales. */
+static fp8q_result fp8q__inc_linear(fp8q_model *m, fp8q_linear *sh, int count, const char *name, const char *cls,
+                                    const fp8q_inc_config *cfg, const fp8q_inc_node *mn, fp8q_gaudi dev,
+                                    fp8q_inc_measure *scales, fp8q_error *err)
+{
+    const fp8q_inc_scale_entry *e = fp8q_inc_config_scale_entry(cfg, name, cls);
+    fp8q_inc_scale_cfg wc, ac;
+    size_t rows = 0, cols = (size_t)sh[0].in, at = 0, i, n_s;
+    float sx, *w = NULL, *ws = NULL;
+    fp8q_inc_node node;
+    fp8q_result r;
+    int s;
+    if ((r = fp8q_inc_config_scale_cfg(cfg, name, cls, &wc, &ac)) != FP8Q_OK) return r;
+    if ((r = fp8q_inc_act_scale(&sx, mn->n_inputs ? &mn->inputs[0] : NULL, &ac, dev)) != FP8Q_OK)
+        return fp8q__failf(err, r, "INC: module '%s': no usable inputs[0] measurement", name);
+    for (s = 0; s < count; s++) rows += (size_t)sh[s].out;
+    n_s = wc.granularity == FP8Q_INC_PCS ? rows : 1;
+    if (!(w = (float *)malloc(rows * cols * sizeof(float))) || !(ws = (float *)malloc(n_s * sizeof(float)))) {
+        free(w);
+        return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory quantizing '%s'", name);
+    }
+    for (s = 0; s < count; s++) /* the fused parameter, in BF16 as vLLM holds it */
+        for (i = 0; i < (size_t)sh[s].out * cols; i++, at++) w[at] = fp8q__bf16(((const float *)sh[s].w.data)[i]);
+    r = fp8q_inc_weight_scales(ws, w, rows, cols, &wc, e ? e->weight_scales : NULL, e ? e->n_weight_scales : 0, dev,
+                               err);
+    if (r == FP8Q_OK) {
+        memset(&node, 0, sizeof node);
+        r = fp8q_inc_node_scales(&node, name, FP8Q_INC_OP_LINEAR, mn, ws, n_s, cols, &wc, &ac, dev, 0, err);
+        if (r == FP8Q_OK && scales) r = fp8q_inc_measure_add_node(scales, &node, err);
+        fp8q_inc_node_free(&node);
+    }
+    for (s = 0, at = 0; r == FP8Q_OK && s < count; s++) {
+        fp8q_linear *L = &sh[s];
+        const size_t n = (size_t)L->out * cols, ns = n_s > 1 ? (size_t)L->out : 1;
+        if (!(L->q = (uint8_t *)malloc(n)) || !(L->w_scale = (float *)malloc(ns * sizeof(float)))) {
+            r = fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory quantizing '%s'", name);
+            break;
+        }
+        for (i = 0; i < ns; i++) L->w_scale[i] = ws[n_s > 1 ? at + i : 0];
+        {
+            fp8q_recipe pr = m->inc_recipe; /* per tensor, or one scale per output row */
+            pr.tile_rows = ns > 1 ? 1 : 0;
+            (void)fp8q_quantize(L->q, w + at * cols, (size_t)L->out, cols, L->w_scale, &pr);
+        }
+        L->w_per_channel = ns > 1, L->act = FP8Q_ACT_STATIC, L->input_scale = sx, L->act_recipe = &m->inc_recipe;
+        if (L->w.data != m->embed.data) free(L->w.data);
+        L->w.data = NULL;
+        m->weight_bytes = m->weight_bytes - n * sizeof(float) + n + ns * sizeof(float);
+        at += (size_t)L->out;
+    }
+    free(w), free(ws);
+    return r;
+}
+
+/* An activation-only op (matmul, KV cache, softmax): its scales and scale-file node. */
+static fp8q_result fp8q__inc_act_op(const char *name, const char *cls, fp8q_inc_op op, const fp8q_inc_config *cfg,
+                                    const fp8q_inc_node *mn, fp8q_gaudi dev, float *s, fp8q_inc_measure *scales,
+                                    fp8q_error *err)
+{
+    fp8q_inc_scale_cfg wc, ac;
+    fp8q_inc_node node;
+    fp8q_result r;
+    int k, n = op == FP8Q_INC_OP_MATMUL ? 2 : 1;
+    if ((r = fp8q_inc_config_scale_cfg(cfg, name, cls, &wc, &ac)) != FP8Q_OK) return r;
+    for (k = 0; k < n; k++) {
+        const fp8q_inc_entry *e = op == FP8Q_INC_OP_SOFTMAX ? (mn->n_outputs ? &mn->outputs[0] : NULL)
+                                                            : ((size_t)k < mn->n_inputs ? &mn->inputs[k] : NULL);
+        if ((r = fp8q_inc_act_scale(&s[k], e, &ac, dev)) != FP8Q_OK)
+            return fp8q__failf(err, r, "INC: module '%s': no usable %s[%d] measurement", name,
+                               op == FP8Q_INC_OP_SOFTMAX ? "outputs" : "inputs", k);
+    }
+    memset(&node, 0, sizeof node);
+    r = fp8q_inc_node_scales(&node, name, op, mn, NULL, 0, 0, &wc, &ac, dev, 0, err);
+    if (r == FP8Q_OK && scales) r = fp8q_inc_measure_add_node(scales, &node, err);
+    fp8q_inc_node_free(&node);
+    return r;
+}
+
+FP8QDEF fp8q_result fp8q_model_apply_inc(fp8q_model *m, const fp8q_inc_config *cfg, const fp8q_inc_measure *meas,
+                                         fp8q_gaudi device, fp8q_inc_measure *scales, fp8q_error *err)
+{
+    const float full = fp8q_inc_fullscale(device);
+    fp8q_result r = FP8Q_OK;
+    int l, k, sel, any_kv = 0;
+    fp8q__st_err_ok(err);
+    if (!m || !m->layers || !cfg || !meas || (device != FP8Q_GAUDI2 && device != FP8Q_GAUDI3))
+        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_model_apply_inc: NULL argument or bad device");
+    if (m->opt.quant != FP8Q_QUANT_NONE || m->layers[0].mod[FP8Q_MOD_Q].q || m->lm_head.q)
+        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_model_apply_inc: load the float model with quant \"none\" first");
+    if (cfg->dynamic_quantization)
+        return fp8q__failf(err, FP8Q_ERR_UNSUPPORTED, "INC dynamic_quantization is not implemented in fp8q yet");
+    if (cfg->fp8_config != FP8Q_E4M3)
+        return fp8q__failf(err, FP8Q_ERR_UNSUPPORTED, "INC fp8_config E5M2 is not implemented in fp8q yet");
+    if ((r = fp8q_inc_config_check_device(cfg, device, err)) != FP8Q_OK) return r;
+    {
+        const fp8q_recipe rc = {"inc",
+                                "INC cast_to_fp8_v2: x * (1/s), clamped to the fullscale",
+                                FP8Q_E4M3,
+                                0,
+                                0,
+                                FP8Q_RULE_AMAX,
+                                0.0f,
+                                0.0f,
+                                0.0f,
+                                FP8Q_HP_F32,
+                                FP8Q_SCALE_MUL,
+                                1,
+                                FP8Q_NOSAT};
+        m->inc_recipe = rc;
+        m->inc_recipe.qmax = full;
+    }
+    if (scales) {
+        fp8q_inc_measure_init(scales, FP8Q_INC_MEASURE_SCALE);
+        scales->has_local_rank = meas->has_local_rank, scales->local_rank_null = meas->local_rank_null;
+        scales->local_rank = meas->local_rank;
+    }
+    for (l = 0; l <= m->config.num_hidden_layers && r == FP8Q_OK; l++) {
+        const int last = l == m->config.num_hidden_layers; /* lm_head */
+        for (k = 0; k < (last ? 1 : FP8Q__INC_LAYER_NODES) && r == FP8Q_OK; k++) {
+            const fp8q_module mod = last ? FP8Q_MOD_LM_HEAD : fp8q__inc_layer_nodes[k].mod;
+            const char *cls = fp8q_inc_module_class(mod);
+            const fp8q_inc_node *mn;
+            fp8q_layer *ly = last ? NULL : &m->layers[l];
+            char name[160];
+            (void)fp8q_inc_module_name(last ? -1 : l, mod, name, sizeof name);
+            if ((r = fp8q_inc_should_quantize(cfg, name, cls, 0, &sel, err)) != FP8Q_OK || !sel) continue;
+            if (!(mn = fp8q__inc_need(cfg, meas, name, &r, err))) continue;
+            switch (mod) {
+            case FP8Q_MOD_LM_HEAD:
+                r = fp8q__inc_linear(m, &m->lm_head, 1, name, cls, cfg, mn, device, scales, err);
+                break;
+            case FP8Q_MOD_Q:
+                r = fp8q__inc_linear(m, &ly->mod[FP8Q_MOD_Q], 3, name, cls, cfg, mn, device, scales, err);
+                break;
+            case FP8Q_MOD_GATE:
+                r = fp8q__inc_linear(m, &ly->mod[FP8Q_MOD_GATE], 2, name, cls, cfg, mn, device, scales, err);
+                break;
+            case FP8Q_MOD_O:
+            case FP8Q_MOD_DOWN:
+                r = fp8q__inc_linear(m, &ly->mod[mod], 1, name, cls, cfg, mn, device, scales, err);
+                break;
+            case FP8Q_MOD_QK:
+                r = fp8q__inc_act_op(name, cls, FP8Q_INC_OP_MATMUL, cfg, mn, device, ly->inc_qk, scales, err);
+                break;
+            case FP8Q_MOD_AV:
+                r = fp8q__inc_act_op(name, cls, FP8Q_INC_OP_MATMUL, cfg, mn, device, ly->inc_av, scales, err);
+                break;
+            case FP8Q_MOD_SOFTMAX:
+                r = fp8q__inc_act_op(name, cls, FP8Q_INC_OP_SOFTMAX, cfg, mn, device, &ly->inc_softmax, scales, err);
+                break;
+            case FP8Q_MOD_K_CACHE:
+            case FP8Q_MOD_V_CACHE:
+                r = fp8q__inc_act_op(name, cls, FP8Q_INC_OP_KV_CACHE, cfg, mn, device,
+                                     mod == FP8Q_MOD_K_CACHE ? &ly->k_scale : &ly->v_scale, scales, err);
+                any_kv = 1;
+                break;
+            default: break;
+            }
+        }
+    }
+    if (r == FP8Q_OK && any_kv) {
+        m->opt.kv_cache = FP8Q_KV_E4M3, m->kv_qmax = full;
+        for (l = 0; l < m->config.num_hidden_layers; l++) { /* a cache cfg left out keeps 1.0 */
+            if (!(m->layers[l].k_scale > 0)) m->layers[l].k_scale = 1.0f;
+            if (!(m->layers[l].v_scale > 0)) m->layers[l].v_scale = 1.0f;
+        }
+    }
+    if (r == FP8Q_OK) {
+        for (l = 0; l < m->config.num_hidden_layers; l++) { /* attention ops left out run in float */
+            fp8q_layer *ly = &m->layers[l];
+            if (ly->inc_qk[0] > 0 || ly->inc_av[0] > 0 || ly->inc_softmax > 0) {
+                if (!(ly->inc_qk[0] > 0)) ly->inc_qk[0] = ly->inc_qk[1] = 0.0f;
+                if (!(ly->inc_av[0] > 0)) ly->inc_av[0] = ly->inc_av[1] = 0.0f;
+            }
+        }
+        (void)snprintf(m->scheme, sizeof m->scheme, "INC %s, %s", cfg->method ? cfg->method->name : "?",
+                       device == FP8Q_GAUDI2 ? "Gaudi2" : "Gaudi3");
+    }
+    if (r != FP8Q_OK && scales) fp8q_inc_measure_free(scales);
+    return r;
 }
 
 #endif /* FP8Q_FREESTANDING */

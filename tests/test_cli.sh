@@ -434,6 +434,16 @@ if [ -f "$FIXTURE/config.json" ]; then
         if [ "$rc" -eq 0 ] && has "$TMP/scales_$dev.json" '"Mode": "Scale"'; then ok "inc scales --device $dev"; else fail "inc scales --device $dev (exit status $rc)"; fi
     done
     if ! cmp -s "$TMP/scales_gaudi2.json" "$TMP/scales_gaudi3.json"; then ok "Gaudi2 and Gaudi3 scales differ"; else fail "Gaudi2 and Gaudi3 scales are identical"; fi
+    run inc quantize "$FIXTURE" --config "$TMP/inc_measure.json" --measurements "$M" --device gaudi2 --out "$TMP/q_g2.json"
+    if [ "$rc" -eq 0 ] && cmp -s "$TMP/q_g2.json" "$TMP/scales_gaudi2.json"; then
+        ok "inc quantize (actual weights) writes the same scale file as inc scales (measured max|W|)"
+    else
+        fail "inc quantize (exit status $rc)"
+    fi
+    run logits "$FIXTURE" --tokens 3,1,4,1,5 --out "$TMP/inc.bin" --inc-config "$TMP/inc_measure.json" --inc-measurements "$M" --device gaudi3
+    if [ "$rc" -eq 0 ] && [ "$(size_of "$TMP/inc.bin")" -eq $((5 * 128 * 4)) ]; then ok "logits with INC (Gaudi3, tiny-f32: vocab 128)"; else fail "logits with INC (exit status $rc)"; fi
+    run generate "$FIXTURE" --tokens 3,1,4 -n 2 --inc-config "$TMP/inc_measure.json"
+    expect "--inc-config without --inc-measurements and --device" 2 "together"
     run inc postprocess "$M"
     if [ "$rc" -eq 0 ]; then ok "inc postprocess"; else fail "inc postprocess (exit status $rc)"; fi
     cp "$M" "$TMP/m_0_2.json"

@@ -505,6 +505,96 @@ static void test_inc_measure(void)
     fp8q_model_free(&m);
 }
 
+/* fp8q_model_apply_inc: weights cast as INC casts them, the device range,
+   the KV cache and attention scales, selection and missing measurements. */
+static void test_inc_quantize(void)
+{
+    static const char *measure_cfg = "{\"mode\": \"MEASURE\", \"measure_exclude\": \"NONE\"}";
+    static const char *quant_cfg = "{\"mode\": \"QUANTIZE\", \"scale_method\": \"maxabs_hw\"}";
+    static const char *block_cfg = "{\"mode\": \"QUANTIZE\", \"blocklist\": {\"names\": [\"self_attn\"]},"
+                                   " \"ignore_modules_wo_measures\": true}";
+    fp8q_model_options o = opts("none", FP8Q_ENGINE_VLLM, FP8Q_KV_AUTO);
+    fp8q_inc_config mc, qc, bc;
+    fp8q_inc_measure meas, scales, partial;
+    fp8q_model f, m;
+    fp8q_error e;
+    int dev, l;
+    size_t i;
+    memset(&meas, 0, sizeof meas), memset(&scales, 0, sizeof scales), memset(&partial, 0, sizeof partial);
+    CHECK(load_calib(FIX "tiny-gqa-fp8-static-kv/ref.safetensors"), "calibration tokens");
+    CHECK(fp8q_model_load(&f, FIX "tiny-gqa-bf16", &o, &e) == FP8Q_OK, "%s", e.message);
+    CHECK(fp8q_inc_config_parse(&mc, measure_cfg, strlen(measure_cfg), &e) == FP8Q_OK, "%s", e.message);
+    CHECK(fp8q_inc_config_parse(&qc, quant_cfg, strlen(quant_cfg), &e) == FP8Q_OK, "%s", e.message);
+    CHECK(fp8q_inc_config_parse(&bc, block_cfg, strlen(block_cfg), &e) == FP8Q_OK, "%s", e.message);
+    CHECK(fp8q_inc_measure_model(&meas, &f, &mc, g_calib, 8, 16, 0, &e) == FP8Q_OK, "%s", e.message);
+    for (dev = FP8Q_GAUDI2; dev <= FP8Q_GAUDI3; dev++) {
+        const float full = dev == FP8Q_GAUDI2 ? 240.0f : 448.0f;
+        CHECK(fp8q_model_load(&m, FIX "tiny-gqa-bf16", &o, &e) == FP8Q_OK, "%s", e.message);
+        CHECK(fp8q_model_apply_inc(&m, &qc, &meas, (fp8q_gaudi)dev, &scales, &e) == FP8Q_OK, "%s", e.message);
+        CHECK(scales.n_nodes == 19, "scale file: %zu nodes", scales.n_nodes);
+        CHECK(m.kv_qmax == full && m.opt.kv_cache == FP8Q_KV_E4M3, "fp8_inc KV cache clamped at %g", full);
+        for (l = 0; l < 2; l++) {
+            const fp8q_layer *L = &m.layers[l], *F = &f.layers[l];
+            const fp8q_linear *q = &L->mod[FP8Q_MOD_Q];
+            const float sw = q->w_scale[0], inv = 1.0f / sw;
+            int bad = 0, s;
+            CHECK(L->inc_qk[0] > 0 && L->inc_qk[1] > 0 && L->inc_av[0] > 0 && L->inc_av[1] > 0 && L->inc_softmax > 0,
+                  "layer %d attention scales", l);
+            CHECK(L->mod[FP8Q_MOD_K].w_scale[0] == sw && L->mod[FP8Q_MOD_V].w_scale[0] == sw &&
+                      L->mod[FP8Q_MOD_K].input_scale == q->input_scale,
+                  "q/k/v share qkv_proj's scales");
+            for (s = FP8Q_MOD_Q; s <= FP8Q_MOD_V; s++) /* codes: cast(clamp(bf16(w) * (1/s_w), +-fullscale)) */
+                for (i = 0; i < (size_t)F->mod[s].out * (size_t)F->mod[s].in; i++) {
+                    float w = fp8q_bf16_to_f32(fp8q_f32_to_bf16(((const float *)F->mod[s].w.data)[i])) * inv;
+                    w = w > full ? full : w < -full ? -full : w;
+                    bad += L->mod[s].q[i] != fp8q_from_f32(w, FP8Q_E4M3, FP8Q_NOSAT);
+                }
+            CHECK(bad == 0, "layer %d: %d qkv codes differ", l, bad);
+        }
+        { /* it runs, and the tokens it predicts mostly agree with FP32 on this tiny random model */
+            fp8q_state s;
+            float *x = (float *)malloc(16 * 160 * sizeof(float)), *y = (float *)malloc(16 * 160 * sizeof(float));
+            int agree = 0, t;
+            CHECK(fp8q_state_init(&s, &m, 16, 16, &e) == FP8Q_OK && fp8q_forward(&m, &s, g_calib, 16, x, &e) == FP8Q_OK,
+                  "%s", e.message);
+            fp8q_state_free(&s);
+            CHECK(fp8q_state_init(&s, &f, 16, 16, &e) == FP8Q_OK && fp8q_forward(&f, &s, g_calib, 16, y, &e) == FP8Q_OK,
+                  "%s", e.message);
+            fp8q_state_free(&s);
+            for (t = 0; t < 16; t++)
+                agree += fp8q_sample(x + t * 160, 160, 0, 0, NULL) == fp8q_sample(y + t * 160, 160, 0, 0, NULL);
+            CHECK(agree >= 12, "INC %s: greedy agreement with FP32 %d/16", dev == FP8Q_GAUDI2 ? "Gaudi2" : "Gaudi3",
+                  agree);
+            printf("    INC MAXABS_HW %s: greedy next-token agreement with FP32 %d/16\n",
+                   dev == FP8Q_GAUDI2 ? "Gaudi2" : "Gaudi3", agree);
+            free(x), free(y);
+        }
+        fp8q_inc_measure_free(&scales);
+        fp8q_model_free(&m);
+    }
+    /* a missing measurement: INC's error; with ignore_modules_wo_measures and a blocklist: float */
+    fp8q_inc_measure_init(&partial, FP8Q_INC_MEASURE_DYNAMIC_RANGE);
+    CHECK(fp8q_model_load(&m, FIX "tiny-gqa-bf16", &o, &e) == FP8Q_OK, "%s", e.message);
+    CHECK(fp8q_model_apply_inc(&m, &qc, &partial, FP8Q_GAUDI3, NULL, &e) == FP8Q_ERR_PARSE &&
+              strstr(e.message, "Layer 'model.layers.0.self_attn.qkv_proj' was called but was not quantized because no "
+                                "measures were supplied"),
+          "missing measurement: %s", e.message);
+    fp8q_model_free(&m);
+    CHECK(fp8q_model_load(&m, FIX "tiny-gqa-bf16", &o, &e) == FP8Q_OK, "%s", e.message);
+    CHECK(fp8q_model_apply_inc(&m, &bc, &meas, FP8Q_GAUDI3, NULL, &e) == FP8Q_OK, "%s", e.message);
+    CHECK(m.layers[0].mod[FP8Q_MOD_Q].q == NULL && m.layers[0].inc_qk[0] == 0 && m.kv_qmax == 0,
+          "blocklisted self_attn stays float");
+    CHECK(m.layers[0].mod[FP8Q_MOD_GATE].q != NULL && m.lm_head.q != NULL, "mlp and lm_head quantized");
+    fp8q_model_free(&m);
+    o.quant = FP8Q_QUANT_AUTO; /* FP8 codes from the checkpoint: INC needs the float weights */
+    CHECK(fp8q_model_load(&m, FIX "tiny-fp8-dynamic", &o, &e) == FP8Q_OK, "%s", e.message);
+    CHECK(fp8q_model_apply_inc(&m, &qc, &meas, FP8Q_GAUDI3, NULL, &e) == FP8Q_ERR_ARG, "an FP8 model is refused");
+    fp8q_model_free(&m);
+    fp8q_inc_measure_free(&partial), fp8q_inc_measure_free(&meas);
+    fp8q_inc_config_free(&mc), fp8q_inc_config_free(&qc), fp8q_inc_config_free(&bc);
+    fp8q_model_free(&f);
+}
+
 /* -------------------------------------------------- scratch checkpoints */
 
 static char g_root[128];
@@ -1287,6 +1377,7 @@ int main(void)
     run_case("deterministic across thread counts and runs", test_threads_deterministic);
     run_case("observers: modules and attention internals", test_observers);
     run_case("INC MEASURE: nodes, rules and values", test_inc_measure);
+    run_case("INC QUANTIZE: casts, scales, selection, errors", test_inc_quantize);
     run_case("KV-cache scale names, defaults and warnings", test_kv_scale_names);
     run_case("E5M2 KV cache", test_kv_cache_e5m2_runs);
     run_case("writer: FP8_DYNAMIC == llm-compressor, bit for bit", test_writer_fp8_dynamic);

@@ -544,7 +544,11 @@ typedef struct run_opts {
     int stats;
     int32_t *tokens;
     int n_tokens;
+    const char *inc_config, *inc_measurements; /* INC QUANTIZE (--inc-config, --inc-measurements, --device) */
+    int device;
 } run_opts;
+
+static const cli_name DEVICES[] = {{"gaudi2", FP8Q_GAUDI2}, {"gaudi3", FP8Q_GAUDI3}};
 
 static int parse_run_opts(const cli_parsed *p, run_opts *r)
 {
@@ -571,6 +575,17 @@ static int parse_run_opts(const cli_parsed *p, run_opts *r)
         r->model.gemm = (fp8q_gemm_mode)x;
     }
     if ((v = opt(p, "--threads")) && !parse_int("--threads", v, 1, 1024, &r->model.threads)) return CLI_USAGE;
+    r->inc_config = opt(p, "--inc-config"), r->inc_measurements = opt(p, "--inc-measurements");
+    if (r->inc_config || r->inc_measurements || opt(p, "--device")) {
+        if (!r->inc_config || !r->inc_measurements || !(v = opt(p, "--device")))
+            return usage_error("INC needs --inc-config, --inc-measurements and --device together");
+        if (!parse_name("--device", v, DEVICES, COUNT(DEVICES), &r->device)) return CLI_USAGE;
+        if (r->model.quant != FP8Q_QUANT_AUTO && r->model.quant != FP8Q_QUANT_NONE)
+            return usage_error("--inc-config runs INC's own quantization: leave out --quant");
+        if (r->model.kv_cache != FP8Q_KV_AUTO)
+            return usage_error("--inc-config sets the KV cache (fp8_inc): leave out --kv-cache");
+        r->model.quant = FP8Q_QUANT_NONE;
+    }
     if (!(v = opt(p, "--tokens"))) return usage_error("missing --tokens (see fp8q %s --help)", p->cmd->name);
     return parse_tokens("--tokens", v, &r->tokens, &r->n_tokens) ? CLI_OK : CLI_USAGE;
 }
@@ -581,6 +596,8 @@ static int load_model(const char *dir, const fp8q_model_options *mo, fp8q_model 
     fp8q_result r = fp8q_model_load(m, dir, mo, &err);
     return r == FP8Q_OK ? CLI_OK : lib_error(r, &err);
 }
+
+static int load_run_model(const char *dir, const run_opts *r, fp8q_model *m); /* with INC, if asked */
 
 /* Token ids inside the vocabulary and count within max positions. */
 static int check_tokens(const run_opts *r, const fp8q_llama_config *c)
@@ -771,7 +788,10 @@ static const char USAGE_GENERATE[] = "usage: fp8q generate DIR --tokens ID,ID,..
                                      "  --threads N         worker threads (default: online CPUs, at most 16)\n"
                                      "  --stats             print to stderr: scheme, weight MiB, prefill and decode\n"
                                      "                      tokens/s (decode: the one-token forward calls), peak\n"
-                                     "                      RSS, the loader's warnings\n";
+                                     "                      RSS, the loader's warnings\n"
+                                     "  --inc-config FILE     run with INC's quantization (QUANT_CONFIG), with\n"
+                                     "  --inc-measurements F  its measurement file and\n"
+                                     "  --device gaudi2|gaudi3  the device whose FP8 range and scales to use\n";
 
 static int cmd_generate(const cli_parsed *p)
 {
@@ -794,7 +814,7 @@ static int cmd_generate(const cli_parsed *p)
     if ((v = opt(p, "--temperature")) && !parse_double("--temperature", v, 0.0, 1e6, &temperature)) goto out;
     if ((v = opt(p, "--top-p")) && !parse_double("--top-p", v, 0.0, 1.0, &top_p)) goto out;
     if ((v = opt(p, "--seed")) && !parse_u64("--seed", v, &seed)) goto out;
-    if ((rc = load_model(p->pos[0], &r.model, &m)) != CLI_OK) goto out;
+    if ((rc = load_run_model(p->pos[0], &r, &m)) != CLI_OK) goto out;
     if ((rc = check_tokens(&r, &m.config)) != CLI_OK) goto out;
     rc = CLI_ERR;
     max_seq =
@@ -867,7 +887,10 @@ static const char USAGE_LOGITS[] = "usage: fp8q logits DIR --tokens ID,ID,... --
                                    "  --gemm MODE         reference, exact or fast (default)\n"
                                    "  --threads N         worker threads (default: online CPUs, at most 16)\n"
                                    "  --stats             print to stderr: scheme, weight MiB, tokens/s, peak RSS,\n"
-                                   "                      the loader's warnings\n";
+                                   "                      the loader's warnings\n"
+                                   "  --inc-config FILE     run with INC's quantization (QUANT_CONFIG), with\n"
+                                   "  --inc-measurements F  its measurement file and\n"
+                                   "  --device gaudi2|gaudi3  the device whose FP8 range and scales to use\n";
 
 /* Writes n floats little-endian; 0 on a write error. */
 static int write_f32_le(FILE *f, const float *x, size_t n)
@@ -911,7 +934,7 @@ static int cmd_logits(const cli_parsed *p)
         goto out;
     }
     if ((v = opt(p, "--batch")) && !parse_int("--batch", v, 1, INT_MAX, &batch)) goto out;
-    if ((rc = load_model(p->pos[0], &r.model, &m)) != CLI_OK) goto out;
+    if ((rc = load_run_model(p->pos[0], &r, &m)) != CLI_OK) goto out;
     if ((rc = check_tokens(&r, &m.config)) != CLI_OK) goto out;
     rc = CLI_ERR;
     if (batch == 0 || batch > r.n_tokens) batch = r.n_tokens;
@@ -1381,6 +1404,78 @@ static int load_inc_config(const char *path, fp8q_inc_config *cfg)
     return CLI_OK;
 }
 
+static int load_run_model(const char *dir, const run_opts *r, fp8q_model *m)
+{
+    fp8q_inc_config cfg;
+    fp8q_inc_measure meas;
+    fp8q_error err;
+    fp8q_result res;
+    int rc;
+    if ((rc = load_model(dir, &r->model, m)) != CLI_OK || !r->inc_config) return rc;
+    memset(&cfg, 0, sizeof cfg), memset(&meas, 0, sizeof meas);
+    if ((rc = load_inc_config(r->inc_config, &cfg)) != CLI_OK) return rc;
+    res = fp8q_inc_measure_load(&meas, r->inc_measurements, &err);
+    if (res == FP8Q_OK) res = fp8q_model_apply_inc(m, &cfg, &meas, (fp8q_gaudi)r->device, NULL, &err);
+    fp8q_inc_measure_free(&meas);
+    fp8q_inc_config_free(&cfg);
+    return res == FP8Q_OK ? CLI_OK : lib_error(res, &err);
+}
+
+static const char USAGE_INC_QUANTIZE[] =
+    "usage: fp8q inc quantize DIR --config QUANT_CONFIG --measurements FILE.json --device gaudi2|gaudi3\n"
+    "                         [--out SCALES.json]\n"
+    "\n"
+    "INC's QUANTIZE step (calibration step 4) on the float model in DIR: computes\n"
+    "every selected module's scales from the measurements and the actual\n"
+    "weights and writes the scale file INC writes (\"Mode\": \"Scale\"), by\n"
+    "default <dump_stats_path>_hooks_<observer>_<METHOD>_<rank>_<world>.json with\n"
+    "the measurement file's LocalRank and world 1. To run the quantized model:\n"
+    "fp8q generate|logits DIR --inc-config CFG --inc-measurements FILE --device D.\n";
+
+static int cmd_inc_quantize(const cli_parsed *p)
+{
+    const char *v, *out = opt(p, "--out"), *mpath = opt(p, "--measurements");
+    fp8q_inc_config cfg;
+    fp8q_inc_measure meas, scales;
+    fp8q_model_options mo;
+    fp8q_model m;
+    fp8q_error err;
+    fp8q_result r;
+    char path[1024];
+    int dev = 0, rc;
+    memset(&cfg, 0, sizeof cfg), memset(&meas, 0, sizeof meas), memset(&scales, 0, sizeof scales);
+    memset(&m, 0, sizeof m), memset(&mo, 0, sizeof mo);
+    if (!mpath) return usage_error("missing --measurements FILE.json");
+    if (!(v = opt(p, "--device"))) return usage_error("missing --device (gaudi2, gaudi3)");
+    if (!parse_name("--device", v, DEVICES, COUNT(DEVICES), &dev)) return CLI_USAGE;
+    if ((rc = load_inc_config(opt(p, "--config"), &cfg)) != CLI_OK) return rc;
+    rc = CLI_ERR;
+    mo.quant = FP8Q_QUANT_NONE;
+    if ((r = fp8q_model_load(&m, p->pos[0], &mo, &err)) != FP8Q_OK ||
+        (r = fp8q_inc_measure_load(&meas, mpath, &err)) != FP8Q_OK ||
+        (r = fp8q_model_apply_inc(&m, &cfg, &meas, (fp8q_gaudi)dev, &scales, &err)) != FP8Q_OK) {
+        lib_error(r, &err);
+        goto out;
+    }
+    if (!out) {
+        (void)fp8q_inc_file_name(&cfg, FP8Q_INC_FILE_SCALE, meas.local_rank_null ? -1 : (int)meas.local_rank, 1, path,
+                                 sizeof path);
+        out = path;
+    }
+    if ((r = fp8q_inc_measure_write(out, &scales, 4, &err)) != FP8Q_OK) {
+        lib_error(r, &err);
+        goto out;
+    }
+    fprintf(stderr, "%s: %zu modules -> %s\n", m.scheme, scales.n_nodes, out);
+    rc = CLI_OK;
+out:
+    fp8q_inc_measure_free(&scales);
+    fp8q_inc_measure_free(&meas);
+    fp8q_inc_config_free(&cfg);
+    fp8q_model_free(&m);
+    return rc;
+}
+
 static int cmd_inc_measure(const cli_parsed *p)
 {
     const char *dir = p->pos[0], *v, *calib_path = opt(p, "--calib"), *calib_spec = opt(p, "--calib-random");
@@ -1486,7 +1581,6 @@ static int cmd_inc_scales(const cli_parsed *p)
     size_t i;
     fp8q_error err;
     fp8q_result r;
-    static const cli_name DEVICES[] = {{"gaudi2", FP8Q_GAUDI2}, {"gaudi3", FP8Q_GAUDI3}};
     memset(&cfg, 0, sizeof cfg), memset(&meas, 0, sizeof meas), memset(&scales, 0, sizeof scales);
     memset(&m, 0, sizeof m);
     if (!meas_path || !out) return usage_error("--measurements and --out are required (see fp8q inc scales --help)");
@@ -1654,13 +1748,32 @@ done:
 /* ============================================================= commands */
 
 static const cli_opt OPTS_INFO[] = {{"--no-load", NULL, 0}};
-static const cli_opt OPTS_GENERATE[] = {{"--tokens", NULL, 1},   {"-n", NULL, 1},       {"--temperature", NULL, 1},
-                                        {"--top-p", NULL, 1},    {"--seed", NULL, 1},   {"--quant", NULL, 1},
-                                        {"--kv-cache", NULL, 1}, {"--engine", NULL, 1}, {"--gemm", NULL, 1},
-                                        {"--threads", NULL, 1},  {"--stats", NULL, 0}};
-static const cli_opt OPTS_LOGITS[] = {{"--tokens", NULL, 1}, {"--out", "-o", 1},      {"--batch", NULL, 1},
-                                      {"--quant", NULL, 1},  {"--kv-cache", NULL, 1}, {"--engine", NULL, 1},
-                                      {"--gemm", NULL, 1},   {"--threads", NULL, 1},  {"--stats", NULL, 0}};
+static const cli_opt OPTS_GENERATE[] = {{"--tokens", NULL, 1},
+                                        {"-n", NULL, 1},
+                                        {"--temperature", NULL, 1},
+                                        {"--top-p", NULL, 1},
+                                        {"--seed", NULL, 1},
+                                        {"--quant", NULL, 1},
+                                        {"--kv-cache", NULL, 1},
+                                        {"--engine", NULL, 1},
+                                        {"--gemm", NULL, 1},
+                                        {"--threads", NULL, 1},
+                                        {"--stats", NULL, 0},
+                                        {"--inc-config", NULL, 1},
+                                        {"--inc-measurements", NULL, 1},
+                                        {"--device", NULL, 1}};
+static const cli_opt OPTS_LOGITS[] = {{"--tokens", NULL, 1},
+                                      {"--out", "-o", 1},
+                                      {"--batch", NULL, 1},
+                                      {"--quant", NULL, 1},
+                                      {"--kv-cache", NULL, 1},
+                                      {"--engine", NULL, 1},
+                                      {"--gemm", NULL, 1},
+                                      {"--threads", NULL, 1},
+                                      {"--stats", NULL, 0},
+                                      {"--inc-config", NULL, 1},
+                                      {"--inc-measurements", NULL, 1},
+                                      {"--device", NULL, 1}};
 static const cli_opt OPTS_QUANTIZE[] = {{"--scheme", NULL, 1},       {"--kv-cache", NULL, 0}, {"--calib", NULL, 1},
                                         {"--calib-random", NULL, 1}, {"--ignore", NULL, 1},   {"--threads", NULL, 1}};
 static const cli_opt OPTS_SYNTH[] = {
@@ -1678,6 +1791,8 @@ static const cli_opt OPTS_INC_SCALES[] = {{"--config", NULL, 1}, {"--measurement
                                           {"--device", NULL, 1}, {"--out", "-o", 1},
                                           {"--model", NULL, 1},  {"--ignore-missing", NULL, 0}};
 static const cli_opt OPTS_INC_POSTPROCESS[] = {{"--strict", NULL, 0}};
+static const cli_opt OPTS_INC_QUANTIZE[] = {
+    {"--config", NULL, 1}, {"--measurements", NULL, 1}, {"--device", NULL, 1}, {"--out", "-o", 1}};
 static const cli_opt OPTS_INC_UNIFY[] = {{"-r", NULL, 1}, {"--out-dir", NULL, 1}};
 static const char *const POS_FILE[] = {"FILE"};
 static const char *const POS_DIR[] = {"DIR"};
@@ -1701,6 +1816,8 @@ static const cli_command COMMANDS[] = {
 static const cli_command INC_COMMANDS[] = {
     {"measure", "INC MEASURE: calibration measurements of a model", USAGE_INC_MEASURE, OPTS_INC_MEASURE,
      COUNT(OPTS_INC_MEASURE), 1, 1, POS_DIR, cmd_inc_measure},
+    {"quantize", "INC QUANTIZE: the scale file of a model from its measurements", USAGE_INC_QUANTIZE, OPTS_INC_QUANTIZE,
+     COUNT(OPTS_INC_QUANTIZE), 1, 1, POS_DIR, cmd_inc_quantize},
     {"scales", "INC scale file from a measurement file (any model)", USAGE_INC_SCALES, OPTS_INC_SCALES,
      COUNT(OPTS_INC_SCALES), 0, 0, NULL, cmd_inc_scales},
     {"postprocess", "calibration step 3: KV-cache scales into the attention matmuls", USAGE_INC_POSTPROCESS,
