@@ -14844,9 +14844,11 @@ static void fp8q__inc_observe(void *ctx, const fp8q_observation *o)
         a = &M->acc[(size_t)o->layer * FP8Q__INC_LAYER_NODES + (size_t)i];
     }
     if (!a->selected || k > 1) return;
-    if (o->io == FP8Q_IO_INPUT)
+    if (o->io == FP8Q_IO_INPUT) {
         fp8q__inc_acc_update(M, &a->in[k], &a->in_ch[k], o->x, o->rows, o->cols);
-    else if (a->measure_out) {
+        if ((node == FP8Q_MOD_K_CACHE || node == FP8Q_MOD_V_CACHE) && a->measure_out) /* the cache returns its input */
+            fp8q__inc_acc_update(M, &a->out[0], &a->out_ch[0], o->x, o->rows, o->cols);
+    } else if (a->measure_out) {
         fp8q__inc_acc_update(M, &a->out[0], &a->out_ch[0], o->x, o->rows, o->cols);
         if (a->def->n_out == 2) /* RowParallelLinear at TP=1: the all-reduce equals the local output */
             fp8q__inc_acc_update(M, &a->out[1], &a->out_ch[1], o->x, o->rows, o->cols);
