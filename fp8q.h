@@ -1160,6 +1160,9 @@ typedef struct fp8q_linear {
     const fp8q_recipe *act_recipe;
     float input_scale; /* FP8Q_ACT_STATIC */
     float *bias;       /* [out] or NULL */
+    /* INC dynamic quantization: per-token scales by INC's rule (fp8q_inc_token_scales) on inc_device */
+    int inc_dynamic, inc_device;
+    fp8q_inc_scale_cfg inc_act;
 } fp8q_linear;
 
 typedef struct fp8q_layer {
@@ -1850,7 +1853,14 @@ typedef enum fp8q_inc_op {
     FP8Q_INC_OP_LINEAR = 0,   /* Linear, QKV/MergedColumn/RowParallelLinear, ParallelLMHead */
     FP8Q_INC_OP_MATMUL = 1,   /* Matmul (matmul_qk, matmul_av) */
     FP8Q_INC_OP_KV_CACHE = 2, /* VLLMKVCache (k_cache, v_cache) */
-    FP8Q_INC_OP_SOFTMAX = 3   /* Softmax */
+    FP8Q_INC_OP_SOFTMAX = 3,  /* Softmax */
+    /* ops of other models, for scale files from any measurement file (INC.md 4.2):
+       DYNAMIC_MOE  VllmMixtureOfExpertsOp: inputs [s_h, s_0 .. s_{E-1}] from inputs[0] and the
+                    experts' intermediate outputs[1 + e]; outputs [s_out] from outputs[0]
+       FUSED_SDPA   ModuleFusedSDPA: inputs [s_q, s_k, s_v, s_amax] from inputs[0..2] and
+                    outputs[1] (the softmax amax); outputs [s_o] from outputs[0] */
+    FP8Q_INC_OP_DYNAMIC_MOE = 4,
+    FP8Q_INC_OP_FUSED_SDPA = 5
 } fp8q_inc_op;
 
 #define FP8Q_INC_IGNORE_MISSING 1 /* ignore_modules_wo_measures: a module without measurements stays BF16 */
@@ -1941,8 +1951,13 @@ FP8QDEF fp8q_result fp8q_inc_write_mod_list(const char *path, const fp8q_inc_mea
    error "Error - Layer '<name>' was called but was not quantized because
    no measures were supplied." unless cfg->ignore_modules_wo_measures (then
    it stays float). scales, if not NULL, receives the Scale-mode file INC
-   writes for these modules (must be empty). Not yet supported:
-   dynamic_quantization, fp8_config E5M2 (FP8Q_ERR_UNSUPPORTED). */
+   writes for these modules (must be empty). Methods with FIXED_VALUE
+   activations (UNIT_SCALE, HW_ALIGNED_SINGLE_SCALE) need no measurements.
+   meas may be NULL when nothing needs it. dynamic_quantization: only the linear layers are
+   quantized, inputs with per-token scales by INC's rule
+   (fp8q_inc_token_scales) at every call, weights as above; attention ops
+   stay float (fp8q has no dynamic versions of them) and no scale file is
+   written. Not yet supported: fp8_config E5M2 (FP8Q_ERR_UNSUPPORTED). */
 FP8QDEF fp8q_result fp8q_model_apply_inc(fp8q_model *m, const fp8q_inc_config *cfg, const fp8q_inc_measure *meas,
                                          fp8q_gaudi device, fp8q_inc_measure *scales, fp8q_error *err);
 
@@ -9901,10 +9916,15 @@ static fp8q_result fp8q__linear_run(const fp8q_model *m, fp8q_state *s, const fp
             g.a_f32 = x; /* W8A16 */
         } else {
             const fp8q_recipe *rc = lin->act_recipe;
-            if (lin->act == FP8Q_ACT_STATIC)
+            fp8q_recipe per_row;
+            if (lin->act == FP8Q_ACT_STATIC) {
                 b->a_scales[0] = lin->input_scale;
-            else
+            } else if (lin->inc_dynamic) { /* INC: POW2 per-token scales, cast as every INC cast */
+                (void)fp8q_inc_token_scales(b->a_scales, x, (size_t)M, g.K, &lin->inc_act, (fp8q_gaudi)lin->inc_device);
+                per_row = *rc, per_row.tile_rows = 1, rc = &per_row;
+            } else {
                 (void)fp8q_compute_scales(b->a_scales, x, (size_t)M, g.K, rc);
+            }
             (void)fp8q_quantize(b->aq, x, (size_t)M, g.K, b->a_scales, rc);
             g.a = b->aq, g.a_format = FP8Q_E4M3, g.a_scales = b->a_scales;
             g.a_tile_rows = lin->act == FP8Q_ACT_DYNAMIC_TOKEN ? 1 : 0;
@@ -14647,14 +14667,14 @@ FP8QDEF fp8q_result fp8q_inc_node_scales(fp8q_inc_node *out, const char *name, f
                                          const fp8q_inc_scale_cfg *activation, fp8q_gaudi device, int flags,
                                          fp8q_error *err)
 {
-    static const char *const opnames[4] = {"linear", "matmul", "kv_cache", "softmax"};
+    static const char *const opnames[6] = {"linear", "matmul", "kv_cache", "softmax", "dynamic_moe", "fused_sdpa"};
     static const char *const pre = "fp8q_inc_node_scales: ";
     float s0 = 0, s1 = 0, o0 = 0;
     fp8q_result r;
     int ok = 1;
     fp8q__st_err_ok(err);
     if (out) memset(out, 0, sizeof *out);
-    if (!out || !name || !weight || !activation || !fp8q__im_device_ok(device) || (int)op < 0 || (int)op > 3 ||
+    if (!out || !name || !weight || !activation || !fp8q__im_device_ok(device) || (int)op < 0 || (int)op > 5 ||
         (flags & ~1))
         return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0,
                                  "fp8q_inc_node_scales: NULL argument, unknown op, device or flags");
@@ -14724,6 +14744,36 @@ FP8QDEF fp8q_result fp8q_inc_node_scales(fp8q_inc_node *out, const char *name, f
             ok = ok &&
                  fp8q__im_set(&out->outputs[0], &o0, 1, opt_pts && activation->value_type != FP8Q_INC_FIXED_VALUE) == 0;
         }
+    } else if (op == FP8Q_INC_OP_DYNAMIC_MOE || op == FP8Q_INC_OP_FUSED_SDPA) {
+        const int moe = op == FP8Q_INC_OP_DYNAMIC_MOE;
+        const size_t nin = moe ? (meas && meas->n_outputs ? meas->n_outputs : 1) : 4, nout = 1;
+        float *v = (float *)malloc(nin * sizeof(float));
+        size_t k;
+        if (!v) goto nomem;
+        if (!meas || (moe ? meas->n_inputs < 1 || meas->n_outputs < 1 : meas->n_inputs < 3 || meas->n_outputs < 2)) {
+            free(v);
+            return fp8q__im_node_fail(err, FP8Q_ERR_PARSE, pre, name,
+                                      moe ? "a dynamic_moe op needs inputs[0] and outputs[0 .. E]"
+                                          : "a fused_sdpa op needs inputs[0 .. 2] and outputs[0 .. 1]");
+        }
+        for (k = 0, r = FP8Q_OK; k < nin && r == FP8Q_OK; k++) /* moe: h, then expert e from outputs[1 + e] */
+            r = moe ? fp8q__im_node_act(&v[k], meas, k ? 1 : 0, k, activation, device, name, opnames[op], err)
+                    : fp8q__im_node_act(&v[k], meas, k == 3, k == 3 ? 1 : k, activation, device, name, opnames[op],
+                                        err);
+        if (r == FP8Q_OK) r = fp8q__im_node_act(&o0, meas, 1, 0, activation, device, name, opnames[op], err);
+        if (r != FP8Q_OK) {
+            free(v);
+            return r;
+        }
+        out->n_inputs = nin, out->n_outputs = nout;
+        out->inputs = fp8q__im_new_entries(nin);
+        out->outputs = fp8q__im_new_entries(1);
+        out->params = (fp8q_inc_param *)calloc(1, sizeof(fp8q_inc_param));
+        ok = out->inputs && out->outputs && out->params;
+        for (k = 0; ok && k < nin; k++) ok = fp8q__im_set(&out->inputs[k], &v[k], 1, 0) == 0;
+        ok = ok && fp8q__im_set(&out->outputs[0], &o0, 1, 0) == 0;
+        free(v);
+        if (!ok) goto nomem;
     } else {
         size_t nin = 0;
         if (op == FP8Q_INC_OP_MATMUL) {
@@ -15046,7 +15096,7 @@ FP8QDEF fp8q_result fp8q_inc_write_mod_list(const char *path, const fp8q_inc_mea
 static const fp8q_inc_node *fp8q__inc_need(const fp8q_inc_config *cfg, const fp8q_inc_measure *meas, const char *name,
                                            fp8q_result *r, fp8q_error *err)
 {
-    const fp8q_inc_node *n = fp8q_inc_measure_find(meas, name);
+    const fp8q_inc_node *n = meas ? fp8q_inc_measure_find(meas, name) : NULL;
     *r = FP8Q_OK;
     if (!n && !cfg->ignore_modules_wo_measures)
         *r =
@@ -15068,7 +15118,9 @@ static fp8q_result fp8q__inc_linear(fp8q_model *m, fp8q_linear *sh, int count, c
     fp8q_result r;
     int s;
     if ((r = fp8q_inc_config_scale_cfg(cfg, name, cls, &wc, &ac)) != FP8Q_OK) return r;
-    if ((r = fp8q_inc_act_scale(&sx, mn->n_inputs ? &mn->inputs[0] : NULL, &ac, dev)) != FP8Q_OK)
+    sx = 0.0f;
+    if (!cfg->dynamic_quantization &&
+        (r = fp8q_inc_act_scale(&sx, mn && mn->n_inputs ? &mn->inputs[0] : NULL, &ac, dev)) != FP8Q_OK)
         return fp8q__failf(err, r, "INC: module '%s': no usable inputs[0] measurement", name);
     for (s = 0; s < count; s++) rows += (size_t)sh[s].out;
     n_s = wc.granularity == FP8Q_INC_PCS ? rows : 1;
@@ -15080,7 +15132,7 @@ static fp8q_result fp8q__inc_linear(fp8q_model *m, fp8q_linear *sh, int count, c
         for (i = 0; i < (size_t)sh[s].out * cols; i++, at++) w[at] = fp8q__bf16(((const float *)sh[s].w.data)[i]);
     r = fp8q_inc_weight_scales(ws, w, rows, cols, &wc, e ? e->weight_scales : NULL, e ? e->n_weight_scales : 0, dev,
                                err);
-    if (r == FP8Q_OK) {
+    if (r == FP8Q_OK && !cfg->dynamic_quantization) { /* dynamic: no scale file (INC.md 5.1) */
         memset(&node, 0, sizeof node);
         r = fp8q_inc_node_scales(&node, name, FP8Q_INC_OP_LINEAR, mn, ws, n_s, cols, &wc, &ac, dev, 0, err);
         if (r == FP8Q_OK && scales) r = fp8q_inc_measure_add_node(scales, &node, err);
@@ -15100,6 +15152,8 @@ static fp8q_result fp8q__inc_linear(fp8q_model *m, fp8q_linear *sh, int count, c
             (void)fp8q_quantize(L->q, w + at * cols, (size_t)L->out, cols, L->w_scale, &pr);
         }
         L->w_per_channel = ns > 1, L->act = FP8Q_ACT_STATIC, L->input_scale = sx, L->act_recipe = &m->inc_recipe;
+        if (cfg->dynamic_quantization)
+            L->act = FP8Q_ACT_DYNAMIC_TOKEN, L->inc_dynamic = 1, L->inc_device = (int)dev, L->inc_act = ac;
         if (L->w.data != m->embed.data) free(L->w.data);
         L->w.data = NULL;
         m->weight_bytes = m->weight_bytes - n * sizeof(float) + n + ns * sizeof(float);
@@ -15120,8 +15174,9 @@ static fp8q_result fp8q__inc_act_op(const char *name, const char *cls, fp8q_inc_
     int k, n = op == FP8Q_INC_OP_MATMUL ? 2 : 1;
     if ((r = fp8q_inc_config_scale_cfg(cfg, name, cls, &wc, &ac)) != FP8Q_OK) return r;
     for (k = 0; k < n; k++) {
-        const fp8q_inc_entry *e = op == FP8Q_INC_OP_SOFTMAX ? (mn->n_outputs ? &mn->outputs[0] : NULL)
-                                                            : ((size_t)k < mn->n_inputs ? &mn->inputs[k] : NULL);
+        const fp8q_inc_entry *e = !mn                         ? NULL
+                                  : op == FP8Q_INC_OP_SOFTMAX ? (mn->n_outputs ? &mn->outputs[0] : NULL)
+                                                              : ((size_t)k < mn->n_inputs ? &mn->inputs[k] : NULL);
         if ((r = fp8q_inc_act_scale(&s[k], e, &ac, dev)) != FP8Q_OK)
             return fp8q__failf(err, r, "INC: module '%s': no usable %s[%d] measurement", name,
                                op == FP8Q_INC_OP_SOFTMAX ? "outputs" : "inputs", k);
@@ -15140,12 +15195,10 @@ FP8QDEF fp8q_result fp8q_model_apply_inc(fp8q_model *m, const fp8q_inc_config *c
     fp8q_result r = FP8Q_OK;
     int l, k, sel, any_kv = 0;
     fp8q__st_err_ok(err);
-    if (!m || !m->layers || !cfg || !meas || (device != FP8Q_GAUDI2 && device != FP8Q_GAUDI3))
+    if (!m || !m->layers || !cfg || (device != FP8Q_GAUDI2 && device != FP8Q_GAUDI3))
         return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_model_apply_inc: NULL argument or bad device");
     if (m->opt.quant != FP8Q_QUANT_NONE || m->layers[0].mod[FP8Q_MOD_Q].q || m->lm_head.q)
         return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_model_apply_inc: load the float model with quant \"none\" first");
-    if (cfg->dynamic_quantization)
-        return fp8q__failf(err, FP8Q_ERR_UNSUPPORTED, "INC dynamic_quantization is not implemented in fp8q yet");
     if (cfg->fp8_config != FP8Q_E4M3)
         return fp8q__failf(err, FP8Q_ERR_UNSUPPORTED, "INC fp8_config E5M2 is not implemented in fp8q yet");
     if ((r = fp8q_inc_config_check_device(cfg, device, err)) != FP8Q_OK) return r;
@@ -15168,8 +15221,9 @@ FP8QDEF fp8q_result fp8q_model_apply_inc(fp8q_model *m, const fp8q_inc_config *c
     }
     if (scales) {
         fp8q_inc_measure_init(scales, FP8Q_INC_MEASURE_SCALE);
-        scales->has_local_rank = meas->has_local_rank, scales->local_rank_null = meas->local_rank_null;
-        scales->local_rank = meas->local_rank;
+        if (meas)
+            scales->has_local_rank = meas->has_local_rank, scales->local_rank_null = meas->local_rank_null,
+            scales->local_rank = meas->local_rank;
     }
     for (l = 0; l <= m->config.num_hidden_layers && r == FP8Q_OK; l++) {
         const int last = l == m->config.num_hidden_layers; /* lm_head */
@@ -15180,8 +15234,17 @@ FP8QDEF fp8q_result fp8q_model_apply_inc(fp8q_model *m, const fp8q_inc_config *c
             fp8q_layer *ly = last ? NULL : &m->layers[l];
             char name[160];
             (void)fp8q_inc_module_name(last ? -1 : l, mod, name, sizeof name);
-            if ((r = fp8q_inc_should_quantize(cfg, name, cls, 0, &sel, err)) != FP8Q_OK || !sel) continue;
-            if (!(mn = fp8q__inc_need(cfg, meas, name, &r, err))) continue;
+            const int linear = mod <= FP8Q_MOD_LM_HEAD;
+            fp8q_inc_scale_cfg wc, ac;
+            /* with dynamic quantization only the linear layers are quantized (fp8q runs no dynamic
+               attention ops); they and FIXED_VALUE methods need no measurements */
+            if ((r = fp8q_inc_should_quantize(cfg, name, cls, linear, &sel, err)) != FP8Q_OK || !sel) continue;
+            if (cfg->dynamic_quantization && !linear) continue;
+            if ((r = fp8q_inc_config_scale_cfg(cfg, name, cls, &wc, &ac)) != FP8Q_OK) continue;
+            mn = meas ? fp8q_inc_measure_find(meas, name) : NULL;
+            if (!mn && !cfg->dynamic_quantization && ac.value_type != FP8Q_INC_FIXED_VALUE &&
+                !(mn = fp8q__inc_need(cfg, meas, name, &r, err)))
+                continue;
             switch (mod) {
             case FP8Q_MOD_LM_HEAD:
                 r = fp8q__inc_linear(m, &m->lm_head, 1, name, cls, cfg, mn, device, scales, err);

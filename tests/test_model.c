@@ -587,6 +587,33 @@ static void test_inc_quantize(void)
           "blocklisted self_attn stays float");
     CHECK(m.layers[0].mod[FP8Q_MOD_GATE].q != NULL && m.lm_head.q != NULL, "mlp and lm_head quantized");
     fp8q_model_free(&m);
+    { /* dynamic quantization (no measurements) and UNIT_SCALE (none needed either) */
+        static const char *dyn = "{\"mode\": \"QUANTIZE\", \"scale_method\": \"maxabs_pcs_pow2\","
+                                 " \"dynamic_quantization\": true, \"dump_stats_path\": \"\"}";
+        static const char *unit = "{\"mode\": \"QUANTIZE\", \"scale_method\": \"unit_scale\"}";
+        fp8q_inc_config dc, uc;
+        fp8q_state st;
+        float *x = (float *)malloc(16 * 160 * sizeof(float));
+        CHECK(fp8q_inc_config_parse(&dc, dyn, strlen(dyn), &e) == FP8Q_OK, "%s", e.message);
+        CHECK(fp8q_inc_config_parse(&uc, unit, strlen(unit), &e) == FP8Q_OK, "%s", e.message);
+        CHECK(fp8q_model_load(&m, FIX "tiny-gqa-bf16", &o, &e) == FP8Q_OK, "%s", e.message);
+        CHECK(fp8q_model_apply_inc(&m, &dc, NULL, FP8Q_GAUDI2, NULL, &e) == FP8Q_OK, "dynamic: %s", e.message);
+        CHECK(m.layers[1].mod[FP8Q_MOD_DOWN].inc_dynamic && m.layers[1].mod[FP8Q_MOD_DOWN].w_per_channel &&
+                  m.layers[1].inc_qk[0] == 0 && m.kv_qmax == 0,
+              "dynamic: linears per token and per channel, attention float");
+        CHECK(fp8q_state_init(&st, &m, 16, 16, &e) == FP8Q_OK && fp8q_forward(&m, &st, g_calib, 16, x, &e) == FP8Q_OK,
+              "%s", e.message);
+        fp8q_state_free(&st);
+        fp8q_model_free(&m);
+        CHECK(fp8q_model_load(&m, FIX "tiny-gqa-bf16", &o, &e) == FP8Q_OK, "%s", e.message);
+        CHECK(fp8q_model_apply_inc(&m, &uc, NULL, FP8Q_GAUDI3, NULL, &e) == FP8Q_OK, "unit scale: %s", e.message);
+        CHECK(m.layers[0].mod[FP8Q_MOD_Q].input_scale == 1.0f && m.layers[0].mod[FP8Q_MOD_Q].w_scale[0] == 1.0f &&
+                  m.layers[0].k_scale == 1.0f,
+              "unit scale: every scale 1");
+        fp8q_model_free(&m);
+        fp8q_inc_config_free(&dc), fp8q_inc_config_free(&uc);
+        free(x);
+    }
     o.quant = FP8Q_QUANT_AUTO; /* FP8 codes from the checkpoint: INC needs the float weights */
     CHECK(fp8q_model_load(&m, FIX "tiny-fp8-dynamic", &o, &e) == FP8Q_OK, "%s", e.message);
     CHECK(fp8q_model_apply_inc(&m, &qc, &meas, FP8Q_GAUDI3, NULL, &e) == FP8Q_ERR_ARG, "an FP8 model is refused");

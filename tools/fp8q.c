@@ -577,8 +577,9 @@ static int parse_run_opts(const cli_parsed *p, run_opts *r)
     if ((v = opt(p, "--threads")) && !parse_int("--threads", v, 1, 1024, &r->model.threads)) return CLI_USAGE;
     r->inc_config = opt(p, "--inc-config"), r->inc_measurements = opt(p, "--inc-measurements");
     if (r->inc_config || r->inc_measurements || opt(p, "--device")) {
-        if (!r->inc_config || !r->inc_measurements || !(v = opt(p, "--device")))
-            return usage_error("INC needs --inc-config, --inc-measurements and --device together");
+        if (!r->inc_config || !(v = opt(p, "--device")))
+            return usage_error("INC needs --inc-config and --device together (and --inc-measurements unless the "
+                               "method needs none)");
         if (!parse_name("--device", v, DEVICES, COUNT(DEVICES), &r->device)) return CLI_USAGE;
         if (r->model.quant != FP8Q_QUANT_AUTO && r->model.quant != FP8Q_QUANT_NONE)
             return usage_error("--inc-config runs INC's own quantization: leave out --quant");
@@ -1414,8 +1415,9 @@ static int load_run_model(const char *dir, const run_opts *r, fp8q_model *m)
     if ((rc = load_model(dir, &r->model, m)) != CLI_OK || !r->inc_config) return rc;
     memset(&cfg, 0, sizeof cfg), memset(&meas, 0, sizeof meas);
     if ((rc = load_inc_config(r->inc_config, &cfg)) != CLI_OK) return rc;
-    res = fp8q_inc_measure_load(&meas, r->inc_measurements, &err);
-    if (res == FP8Q_OK) res = fp8q_model_apply_inc(m, &cfg, &meas, (fp8q_gaudi)r->device, NULL, &err);
+    res = r->inc_measurements ? fp8q_inc_measure_load(&meas, r->inc_measurements, &err) : FP8Q_OK;
+    if (res == FP8Q_OK)
+        res = fp8q_model_apply_inc(m, &cfg, r->inc_measurements ? &meas : NULL, (fp8q_gaudi)r->device, NULL, &err);
     fp8q_inc_measure_free(&meas);
     fp8q_inc_config_free(&cfg);
     return res == FP8Q_OK ? CLI_OK : lib_error(res, &err);
@@ -1542,7 +1544,9 @@ static int inc_op_of(const char *name, int *is_linear_proj)
                {"block2batch_matmul", FP8Q_INC_OP_MATMUL},
                {"k_cache", FP8Q_INC_OP_KV_CACHE},
                {"v_cache", FP8Q_INC_OP_KV_CACHE},
-               {"softmax", FP8Q_INC_OP_SOFTMAX}};
+               {"softmax", FP8Q_INC_OP_SOFTMAX},
+               {"moe_op", FP8Q_INC_OP_DYNAMIC_MOE},
+               {"fused_scaled_dot_product_attention", FP8Q_INC_OP_FUSED_SDPA}};
     const char *last = strrchr(name, '.');
     size_t i;
     last = last ? last + 1 : name;
