@@ -3,7 +3,7 @@
 #   make test    the test suite (under a minute; gcc and make are enough)
 #   make check   test + exhaustive CUDA comparison + portability/sanitizer matrix
 #   make bench   conversion throughput vs memcpy, GEMM vs OpenBLAS
-#   make fuzz    libFuzzer on the JSON and safetensors parsers (FUZZ_SECONDS each)
+#   make fuzz    libFuzzer on the JSON, safetensors, regex and INC parsers (FUZZ_SECONDS each)
 #   make install PREFIX=/usr/local
 
 CC      ?= cc
@@ -36,7 +36,7 @@ FUZZ_SECONDS ?= 60
 
 TEST_BINS := $(foreach l,$(TEST_LEVELS),$(BUILD)/test_$(l)) $(BUILD)/test_json $(BUILD)/test_safetensors \
              $(BUILD)/test_safetensors_limits $(BUILD)/test_config $(BUILD)/test_regex $(BUILD)/test_inc_config \
-             $(BUILD)/test_inc_scales $(BUILD)/test_model
+             $(BUILD)/test_inc_scales $(BUILD)/test_model $(BUILD)/test_hostile $(BUILD)/test_concurrency
 
 all: $(BUILD)/fp8q_demo $(BUILD)/fp8q $(TEST_BINS)
 
@@ -79,6 +79,12 @@ $(BUILD)/test_inc_config: tests/test_inc_config.c $(HEADER) | $(BUILD)
 $(BUILD)/test_inc_scales: tests/test_inc_scales.c tests/fixtures/inc_scales.txt $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm
 
+$(BUILD)/test_hostile: tests/test_hostile.c $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm -pthread
+
+$(BUILD)/test_concurrency: tests/test_concurrency.c $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm -pthread
+
 $(BUILD)/test_model: tests/test_model.c $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm -pthread
 
@@ -113,7 +119,7 @@ bench: bench/bench_convert.c bench/bench_gemm.c bench/bench_inc_json.c $(HEADER)
 		./$(BUILD)/bench_gemm $(BENCH_ARGS); \
 	else echo "skipped: GEMM benchmark needs OpenBLAS (apt-get install libopenblas-dev)"; fi
 
-# libFuzzer targets for the JSON and safetensors parsers (clang), FUZZ_SECONDS each.
+# libFuzzer targets for the JSON, safetensors, regex and INC parsers (clang), FUZZ_SECONDS each.
 fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
 

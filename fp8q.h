@@ -1,4 +1,4 @@
-/* fp8q.h - v0.2.0 - bit-exact FP8 numerics, quantization and W8A8 GEMM for C99 and C++
+/* fp8q.h - v0.3.0 - bit-exact FP8 numerics, quantization and W8A8 GEMM for C99 and C++
    public domain or MIT, your choice: see the end of this file.
 
    fp8q is the reference FP8 library: exact conversions between float32/float64/
@@ -39,7 +39,9 @@
      FP8Q_NO_THREADS     no built-in threads for the fast GEMM (it then runs on
                          the calling thread, or through your parallel-for).
      FP8Q_ASSERT(x)      your assert; default assert() (nothing when freestanding).
-   Linking: no libm. The fast GEMM's built-in threads use POSIX threads on
+   Linking: the conversion, quantization and GEMM core needs no libm; the
+   Llama model and the INC model flows use expf, sqrtf, sin, cos and pow:
+   link with -lm. The fast GEMM's built-in threads use POSIX threads on
    Unix-like systems (glibc >= 2.34 has them in libc; older ones need
    -pthread); on other systems it runs single-threaded unless given a
    parallel-for. Quantization and GEMM allocate scratch with malloc and free
@@ -83,9 +85,22 @@
      (fp8q_safetensors_parse) are validated completely, sizes are
      overflow-checked, and no allocation is sized by an unchecked field.
      Thread safety: there is no global or static mutable state; every function
-     may be called from any number of threads at once.
+     may be called from any number of threads at once, on different objects.
+     Objects passed as const are only read: a loaded fp8q_model serves any
+     number of threads calling fp8q_forward at once, each with its own
+     fp8q_state. A non-const object (state, checkpoint, parsed JSON, INC
+     configuration or measurement being edited) must not be used by two
+     threads at once. parallel_for and observer callbacks run on fp8q's
+     worker threads or on the calling thread (observers: the calling thread
+     only). tests/test_concurrency.c checks this under ThreadSanitizer.
+     Results do not depend on thread counts, except the FAST GEMM's, which
+     are fixed for a given count.
 
    REVISION HISTORY
+     0.3.0 (2026-11-22) Llama model (FP32, vLLM/llm-compressor FP8 modes and
+                        checkpoints, FP8 KV cache), compressed-tensors writer,
+                        Python-re subset, INC QUANT_CONFIG / measurements /
+                        scales / MEASURE / QUANTIZE, streaming safetensors.
      0.2.0 (2026-11-22) E8M0; scales, recipes, quantize/dequantize; INC scale
                         rules; W8A8/W8A16 GEMM (reference, exact, fast); metrics.
      0.1.0 (2026-11-22) formats table, scalar and SIMD conversions.
@@ -97,9 +112,9 @@
 #include <stdint.h>
 
 #define FP8Q_VERSION_MAJOR  0
-#define FP8Q_VERSION_MINOR  2
+#define FP8Q_VERSION_MINOR  3
 #define FP8Q_VERSION_PATCH  0
-#define FP8Q_VERSION_STRING "0.2.0"
+#define FP8Q_VERSION_STRING "0.3.0"
 
 #ifndef FP8QDEF
 #if defined(FP8Q_STATIC) && (defined(__GNUC__) || defined(__clang__))
@@ -763,8 +778,8 @@ FP8QDEF fp8q_result fp8q_safetensors_parse(fp8q_safetensors *st, const void *buf
    POSIX systems (unless FP8Q_NO_MMAP), otherwise read whole with fread.
    The mapping or buffer lives until fp8q_safetensors_close. Messages start
    with the path. Directories, devices and other non-regular files are
-   refused. A path that cannot be opened or read is FP8Q_ERR_ARG; otherwise
-   as fp8q_safetensors_parse. */
+   refused (a FIFO is refused without blocking). A path that cannot be
+   opened or read is FP8Q_ERR_IO; otherwise as fp8q_safetensors_parse. */
 FP8QDEF fp8q_result fp8q_safetensors_open(fp8q_safetensors *st, const char *path, fp8q_error *err);
 
 /* Frees everything parse/open allocated (and unmaps) and zeroes *st. Safe on
@@ -5347,13 +5362,16 @@ FP8QDEF fp8q_result fp8q_json_int64(const fp8q_json *j, size_t t, int64_t *out)
    decimal numbers (no printf). */
 
 #include <stdio.h> /* FILE, fopen, fread, fwrite, remove */
-#if !defined(FP8Q_NO_MMAP) && (defined(__unix__) || defined(__APPLE__))
-#define FP8Q__ST_MMAP 1
+#if defined(__unix__) || defined(__APPLE__)
+#define FP8Q__POSIX 1 /* stat(): readers refuse FIFOs, devices and directories before opening them */
 #include <errno.h>
-#include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#endif
+#if !defined(FP8Q_NO_MMAP) && (defined(__unix__) || defined(__APPLE__))
+#define FP8Q__ST_MMAP 1
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 /* madvise(MADV_DONTNEED) drops pages of a mapping that a loader has
    converted (fp8q_safetensors_release). Strict C99/POSIX builds hide it
@@ -5366,6 +5384,20 @@ FP8QDEF fp8q_result fp8q_json_int64(const fp8q_json *j, size_t t, int64_t *out)
 extern int madvise(void *addr, size_t len, int advice);
 #endif
 #endif
+
+/* 1 when path exists and is not a regular file: a FIFO would block the
+   open, a device can be endless, a directory cannot be read. POSIX only
+   (elsewhere 0: the read itself fails). */
+static int fp8q__not_regular(const char *path)
+{
+#ifdef FP8Q__POSIX
+    struct stat sb;
+    return stat(path, &sb) == 0 && !S_ISREG(sb.st_mode);
+#else
+    (void)path;
+    return 0;
+#endif
+}
 
 /* The result for a path that cannot be opened, read or written. */
 #define FP8Q__ST_ERR_IO FP8Q_ERR_IO
@@ -6314,7 +6346,7 @@ FP8QDEF fp8q_result fp8q_safetensors_open(fp8q_safetensors *st, const char *path
 #ifdef FP8Q__ST_MMAP
     {
         struct stat sb;
-        int fd = open(path, O_RDONLY);
+        int fd = open(path, O_RDONLY | O_NONBLOCK); /* a FIFO must not block the open: fstat refuses it below */
         if (fd < 0) return fp8q__st_open_fail(err, path, "cannot open", errno);
         if (fstat(fd, &sb) != 0) {
             int e = errno;
@@ -6346,8 +6378,11 @@ FP8QDEF fp8q_result fp8q_safetensors_open(fp8q_safetensors *st, const char *path
     }
 #else
     {
-        FILE *f = fopen(path, "rb");
+        FILE *f;
         long long size;
+        if (fp8q__not_regular(path)) /* a FIFO would block fopen; a device can be endless */
+            return fp8q__st_open_fail(err, path, "is not a regular file", 0);
+        f = fopen(path, "rb");
         if (!f) return fp8q__st_open_fail(err, path, "cannot open", 0);
         /* a directory opens on some systems but cannot be read: try one byte */
         if (fgetc(f) == EOF && ferror(f)) {
@@ -7176,6 +7211,11 @@ static fp8q_result fp8q__cfg_read(const char *path, char **out, size_t *out_len,
     *out = NULL;
     *out_len = 0;
     if (missing) *missing = 0;
+    if (fp8q__not_regular(path)) {
+        r = fp8q__st_fail_str(err, FP8Q_ERR_IO, 0, "is not a regular file");
+        fp8q__st_path_prefix(err, path);
+        return r;
+    }
     errno = 0;
     f = fopen(path, "rb");
     if (!f) {
@@ -7588,6 +7628,8 @@ FP8QDEF fp8q_result fp8q_checkpoint_open(fp8q_checkpoint *ck, const char *dir, f
             index_err = 1;
         }
         if (r != FP8Q_OK && index_err) fp8q__st_path_prefix(err, ipath);
+    } else if (missing && fp8q__not_regular(spath)) { /* there, but no file: the reader says what it is */
+        r = fp8q__ck_single(ck, spath, err);
     } else if (missing) {
         FILE *f = fopen(spath, "rb");
         if (!f) {
@@ -12986,8 +13028,12 @@ static fp8q_result fp8q__im_number(const fp8q__im_ctx *c, size_t t, double *v, u
         }
     (void)fp8q_json_number(c->j, t, v);
     *isint = (unsigned char)lit;
-    if (lit && (*v > 9007199254740992.0 || *v < -9007199254740992.0))
-        return fp8q__im_bad(c, FP8Q_ERR_LIMIT, t, "integer literal beyond +-2^53 (a double cannot keep it exactly)", 0);
+    if (lit) { /* exactly, before rounding: 2^53 + 1 must not become 2^53 */
+        int64_t iv = 0;
+        if (fp8q_json_int64(c->j, t, &iv) != FP8Q_OK || iv > ((int64_t)1 << 53) || iv < -((int64_t)1 << 53))
+            return fp8q__im_bad(c, FP8Q_ERR_LIMIT, t, "integer literal beyond +-2^53 (a double cannot keep it exactly)",
+                                0);
+    }
     return FP8Q_OK;
 }
 
@@ -13319,7 +13365,12 @@ FP8QDEF fp8q_result fp8q_inc_measure_load(fp8q_inc_measure *m, const char *path,
     if (!m || !path)
         return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0,
                                  !m ? "fp8q_inc_measure_load: m is NULL" : "fp8q_inc_measure_load: path is NULL");
-    f = fopen(path, "rb");
+    f = fp8q__not_regular(path) ? NULL : fopen(path, "rb");
+    if (!f && fp8q__not_regular(path)) {
+        r = fp8q__st_fail_str(err, FP8Q_ERR_IO, 0, "is not a regular file");
+        fp8q__st_path_prefix(err, path);
+        return r;
+    }
     if (!f) {
         r = fp8q__st_fail_str(err, FP8Q_ERR_IO, 0, "cannot open");
         fp8q__st_path_prefix(err, path);

@@ -90,12 +90,17 @@ if have clang; then
     step "ASan+UBSan (clang), safetensors" sh -c "clang $STRICT $SAN tests/test_safetensors.c -lm -o $BUILD/test_st_asan && clang $STRICT $SAN -DFP8Q_NO_MMAP -DFP8Q_MAX_TENSORS=5 -DFP8Q_MAX_HEADER_SIZE=4096 tests/test_safetensors.c -lm -o $BUILD/test_st_asan_limits && sh tests/run_tests.sh $BUILD/test_st_asan $BUILD/test_st_asan_limits"
     step "ASan+UBSan (clang), config.json and checkpoints" sh -c "clang $STRICT $SAN tests/test_config.c -lm -o $BUILD/test_config_asan && sh tests/run_tests.sh $BUILD/test_config_asan"
     step "ASan+UBSan (clang), model, writer, regex, INC config and scales" sh -c "clang $STRICT $SAN tests/test_model.c -lm -pthread -o $BUILD/test_model_asan && clang $STRICT $SAN tests/test_regex.c -lm -pthread -o $BUILD/test_regex_asan && clang $STRICT $SAN tests/test_inc_config.c -lm -pthread -o $BUILD/test_inc_config_asan && clang $STRICT $SAN tests/test_inc_scales.c -lm -pthread -o $BUILD/test_inc_scales_asan && sh tests/run_tests.sh $BUILD/test_model_asan $BUILD/test_regex_asan $BUILD/test_inc_config_asan $BUILD/test_inc_scales_asan"
+    step "ASan+UBSan (clang), hostile inputs (mmap and fread) and concurrency" sh -c "clang $STRICT $SAN tests/test_hostile.c -lm -pthread -o $BUILD/test_hostile_asan && clang $STRICT $SAN -DFP8Q_NO_MMAP tests/test_hostile.c -lm -pthread -o $BUILD/test_hostile_nommap_asan && clang $STRICT $SAN tests/test_concurrency.c -lm -pthread -o $BUILD/test_concurrency_asan && sh tests/run_tests.sh $BUILD/test_hostile_asan $BUILD/test_hostile_nommap_asan $BUILD/test_concurrency_asan"
+    step "TSan (clang): concurrency, sse2 and avx2" sh -c "clang $STRICT -fsanitize=thread -g -O1 tests/test_concurrency.c -lm -pthread -o $BUILD/test_concurrency_tsan && clang $STRICT -fsanitize=thread -g -O1 -mavx2 -mf16c -mfma tests/test_concurrency.c -lm -pthread -o $BUILD/test_concurrency_tsan_avx2 && sh tests/run_tests.sh $BUILD/test_concurrency_tsan $BUILD/test_concurrency_tsan_avx2"
     step "ASan+UBSan (clang), command-line tool" sh -c "mkdir -p $BUILD/asan && clang $STRICT $SAN -I. tools/fp8q.c -lm -pthread -o $BUILD/asan/fp8q && sh tests/test_cli.sh $BUILD/asan"
     step "ASan+UBSan (clang), avx512" sh -c "clang $STRICT $SAN -mavx512f tests/test_fp8q.c -lm -pthread -o $BUILD/test_asan_avx512 && sh tests/run_tests.sh $BUILD/test_asan_avx512"
 else missing "ASan+UBSan" clang; fi
 if have clang; then
-    step "libFuzzer (ASan+UBSan): JSON, safetensors and regex parsers, ${FUZZ_SECONDS:-60} s each" sh -c "FUZZ_SECONDS=${FUZZ_SECONDS:-60} sh tests/fuzz/run.sh"
+    step "libFuzzer (ASan+UBSan): JSON, safetensors, regex and INC parsers, ${FUZZ_SECONDS:-60} s each" sh -c "FUZZ_SECONDS=${FUZZ_SECONDS:-60} sh tests/fuzz/run.sh"
 else missing "libFuzzer" clang; fi
+if have valgrind; then
+    step "valgrind memcheck: every test program and the CLI" sh tests/valgrind.sh "$BUILD"
+else missing "valgrind" valgrind; fi
 if have clang-format; then
     step "clang-format --dry-run -Werror" clang-format --dry-run -Werror fp8q.h examples/*.c tools/*.c tests/*.c tests/*.h tests/*.cpp tests/fuzz/*.c bench/*.c bench/*.h
 else missing "clang-format" clang-format; fi

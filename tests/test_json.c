@@ -676,6 +676,10 @@ static void test_number_halfway(void)
 #if LDBL_MANT_DIG >= 64
     static char s[1200], v[1400];
     unsigned i, n = 0;
+    if (getenv("FP8Q_TEST_VALGRIND")) { /* valgrind computes long double with 64-bit precision: no midpoints */
+        printf("    halfway cases not run under valgrind (its long double has 53-bit precision)\n");
+        return;
+    }
     for (i = 0; i < 6000; i++) {
         double x, y, got, want;
         long double mid;

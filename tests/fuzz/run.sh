@@ -1,6 +1,6 @@
 #!/bin/sh
 # `make fuzz`: builds the libFuzzer targets (clang, with ASan and UBSan) for
-# the JSON, safetensors and regex parsers,
+# the JSON, safetensors, regex and INC (QUANT_CONFIG, measurement) parsers,
 # prepares seed corpora and runs each target for FUZZ_SECONDS (default 60).
 # Any crash, leak, sanitizer report or abort() fails the run. Prints the
 # number of executions per target and ends with "N passed, N failed".
@@ -9,13 +9,18 @@ SECONDS_EACH=${FUZZ_SECONDS:-60}
 B=build/fuzz
 FLAGS="-std=c99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
 passed=0 failed=0
-mkdir -p $B/corpus_json $B/corpus_safetensors $B/corpus_regex $B/artifacts
+mkdir -p $B/corpus_json $B/corpus_safetensors $B/corpus_regex $B/corpus_inc $B/artifacts
 if ! command -v clang >/dev/null 2>&1; then
     echo "FAIL fuzz: clang not installed"; echo "0 passed, 1 failed"; exit 1
 fi
 clang $FLAGS tests/fuzz/fuzz_json.c -o $B/fuzz_json -lm || failed=$((failed + 1))
 clang $FLAGS tests/fuzz/fuzz_safetensors.c -o $B/fuzz_safetensors -lm || failed=$((failed + 1))
 clang $FLAGS tests/fuzz/fuzz_regex.c -o $B/fuzz_regex -lm -pthread || failed=$((failed + 1))
+clang $FLAGS tests/fuzz/fuzz_inc.c -o $B/fuzz_inc -lm -pthread || failed=$((failed + 1))
+# INC seeds: first byte even = QUANT_CONFIG, odd = measurement / scale file
+for f in ../shared/data/inc-configs/*.json; do [ -f "$f" ] && { printf '\000'; cat "$f"; } >$B/corpus_inc/cfg_$(basename "$f"); done
+printf '\001{"GlobalRank": null, "LocalRank": null, "Mode": "DynamicRange", "Nodes": {"model.layers.0.self_attn.qkv_proj": {"inputs": [[[12.5]]], "outputs": [[[3.25]]], "params": {"weight": [[0.125]]}}, "model.layers.0.self_attn.attn.impl.matmul_qk": {"inputs": [[[1.5]], [[2.0]]], "outputs": [[[3.0]]]}, "model.layers.0.self_attn.attn.impl.k_cache": {"inputs": [[[7.25]]]}, "model.layers.0.self_attn.attn.impl.matmul_av": {"inputs": [[[1.0]], [[Infinity]]], "outputs": [[[NaN]]]}, "model.layers.0.self_attn.attn.impl.v_cache": {"inputs": [[[0.5], [0.25]]]}}}' >$B/corpus_inc/measure_dr
+printf '\003{"NumSamples": 3, "Mode": "Scale", "LocalRank": -2, "Nodes": {"n": {"params": {"weight": {"0": [0.5, 0.25], "1": [1.0, 1.0]}, "b": 7}, "outputs": [[1, -0, 2.50, 1E2]], "inputs": [0.1, [[1e-5], [1.5e16]]]}}}' >$B/corpus_inc/measure_scale
 # regex seeds: pattern NUL text, from names real configs use
 i=0
 for p in 'lm_head' 're:.*lm_head' '.*mlp\.down_proj$' 'model\.layers\.(0|1|31)\.self_attn' '(?:gate|up)_proj' \
@@ -43,5 +48,6 @@ run() { # target corpus extra-args
 run fuzz_json corpus_json "-dict=tests/fuzz/json.dict -max_len=65536"
 run fuzz_safetensors corpus_safetensors "-max_len=65536"
 run fuzz_regex corpus_regex "-dict=tests/fuzz/regex.dict -max_len=4096 -timeout=20"
+run fuzz_inc corpus_inc "-dict=tests/fuzz/json.dict -max_len=65536"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
