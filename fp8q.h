@@ -820,7 +820,8 @@ typedef struct fp8q_tensor_out {
    without gaps; keys and strings escaped as serde_json does; the header
    padded with spaces to a multiple of 8 bytes so the data starts 8-aligned.
    Refused with FP8Q_ERR_ARG and a message: NULL pointers, a name that is
-   empty, "__metadata__", not valid UTF-8 or a duplicate; duplicate metadata
+   "__metadata__", not valid UTF-8 or a duplicate (an empty name is
+   allowed, as the reader and the reference implementation allow it); duplicate metadata
    keys; an unknown dtype; ndim outside 0..8; a shape whose size overflows or
    is not a whole number of bytes. FP8Q_ERR_NOMEM, and FP8Q_ERR_ARG when the
    file cannot be created or written (a partial file is removed). */
@@ -6641,14 +6642,12 @@ static fp8q_result fp8q__st_prepare(const fp8q_tensor_out *t, size_t nt, const c
             goto fail;
         }
         a = fp8q__st_utf8_len(t[i].name);
-        if (a == 0 || a == (size_t)-1 || strcmp(t[i].name, "__metadata__") == 0) {
+        if (a == (size_t)-1 || strcmp(t[i].name, "__metadata__") == 0) { /* "" is a name, as the reader allows */
             fp8q__st_put(&m, "tensor ");
             fp8q__st_u64(&m, i);
             fp8q__st_put(&m, " ");
             fp8q__st_name(&m, t[i].name);
-            fp8q__st_put(&m, a == 0            ? ": the name is empty"
-                             : a == (size_t)-1 ? ": the name is not valid UTF-8"
-                                               : ": the name __metadata__ is reserved");
+            fp8q__st_put(&m, a == (size_t)-1 ? ": the name is not valid UTF-8" : ": the name __metadata__ is reserved");
             goto fail;
         }
         if (!di) {

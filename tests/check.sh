@@ -96,7 +96,7 @@ if have clang; then
     step "ASan+UBSan (clang), avx512" sh -c "clang $STRICT $SAN -mavx512f tests/test_fp8q.c -lm -pthread -o $BUILD/test_asan_avx512 && sh tests/run_tests.sh $BUILD/test_asan_avx512"
 else missing "ASan+UBSan" clang; fi
 if have clang; then
-    step "libFuzzer (ASan+UBSan): JSON, safetensors, regex and INC parsers, ${FUZZ_SECONDS:-60} s each" sh -c "FUZZ_SECONDS=${FUZZ_SECONDS:-60} sh tests/fuzz/run.sh"
+    step "libFuzzer (ASan+UBSan): JSON, safetensors, regex, INC parsers and round trips, ${FUZZ_SECONDS:-60} s each" sh -c "FUZZ_SECONDS=${FUZZ_SECONDS:-60} sh tests/fuzz/run.sh"
 else missing "libFuzzer" clang; fi
 if have valgrind; then
     step "valgrind memcheck: every test program and the CLI" sh tests/valgrind.sh "$BUILD"

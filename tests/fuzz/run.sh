@@ -1,6 +1,7 @@
 #!/bin/sh
 # `make fuzz`: builds the libFuzzer targets (clang, with ASan and UBSan) for
-# the JSON, safetensors, regex and INC (QUANT_CONFIG, measurement) parsers,
+# the JSON, safetensors, regex and INC (QUANT_CONFIG, measurement) parsers and
+# the round trips (safetensors parse -> write -> parse; encode -> decode),
 # prepares seed corpora and runs each target for FUZZ_SECONDS (default 60).
 # Any crash, leak, sanitizer report or abort() fails the run. Prints the
 # number of executions per target and ends with "N passed, N failed".
@@ -9,7 +10,7 @@ SECONDS_EACH=${FUZZ_SECONDS:-60}
 B=build/fuzz
 FLAGS="-std=c99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
 passed=0 failed=0
-mkdir -p $B/corpus_json $B/corpus_safetensors $B/corpus_regex $B/corpus_inc $B/artifacts
+mkdir -p $B/corpus_json $B/corpus_safetensors $B/corpus_regex $B/corpus_inc $B/corpus_roundtrip $B/artifacts
 if ! command -v clang >/dev/null 2>&1; then
     echo "FAIL fuzz: clang not installed"; echo "0 passed, 1 failed"; exit 1
 fi
@@ -17,6 +18,7 @@ clang $FLAGS tests/fuzz/fuzz_json.c -o $B/fuzz_json -lm || failed=$((failed + 1)
 clang $FLAGS tests/fuzz/fuzz_safetensors.c -o $B/fuzz_safetensors -lm || failed=$((failed + 1))
 clang $FLAGS tests/fuzz/fuzz_regex.c -o $B/fuzz_regex -lm -pthread || failed=$((failed + 1))
 clang $FLAGS tests/fuzz/fuzz_inc.c -o $B/fuzz_inc -lm -pthread || failed=$((failed + 1))
+clang $FLAGS tests/fuzz/fuzz_roundtrip.c -o $B/fuzz_roundtrip -lm -pthread || failed=$((failed + 1))
 # INC seeds: first byte even = QUANT_CONFIG, odd = measurement / scale file
 for f in ../shared/data/inc-configs/*.json; do [ -f "$f" ] && { printf '\000'; cat "$f"; } >$B/corpus_inc/cfg_$(basename "$f"); done
 printf '\001{"GlobalRank": null, "LocalRank": null, "Mode": "DynamicRange", "Nodes": {"model.layers.0.self_attn.qkv_proj": {"inputs": [[[12.5]]], "outputs": [[[3.25]]], "params": {"weight": [[0.125]]}}, "model.layers.0.self_attn.attn.impl.matmul_qk": {"inputs": [[[1.5]], [[2.0]]], "outputs": [[[3.0]]]}, "model.layers.0.self_attn.attn.impl.k_cache": {"inputs": [[[7.25]]]}, "model.layers.0.self_attn.attn.impl.matmul_av": {"inputs": [[[1.0]], [[Infinity]]], "outputs": [[[NaN]]]}, "model.layers.0.self_attn.attn.impl.v_cache": {"inputs": [[[0.5], [0.25]]]}}}' >$B/corpus_inc/measure_dr
@@ -30,6 +32,9 @@ for p in 'lm_head' 're:.*lm_head' '.*mlp\.down_proj$' 'model\.layers\.(0|1|31)\.
 done
 cc -std=c99 -O2 tests/fuzz/make_seeds.c -o $B/make_seeds -lm && $B/make_seeds $B/corpus_safetensors || failed=$((failed + 1))
 cp tests/fuzz/json_seeds/*.json $B/corpus_json/
+# round-trip seeds: first byte even = a safetensors file, odd = float32 values
+for f in $B/corpus_safetensors/*; do [ -f "$f" ] && { printf '\000'; cat "$f"; } >$B/corpus_roundtrip/st_$(basename "$f"); done
+printf '\001\000\000\200\077\000\000\300\177\000\000\200\177\001\000\000\000\000\000\340\103' >$B/corpus_roundtrip/floats
 for f in ../shared/data/inc-configs/*.json; do [ -f "$f" ] && cp "$f" $B/corpus_json/; done
 [ "$failed" -eq 0 ] || { echo "$passed passed, $failed failed"; exit 1; }
 
@@ -49,5 +54,6 @@ run fuzz_json corpus_json "-dict=tests/fuzz/json.dict -max_len=65536"
 run fuzz_safetensors corpus_safetensors "-max_len=65536"
 run fuzz_regex corpus_regex "-dict=tests/fuzz/regex.dict -max_len=4096 -timeout=20"
 run fuzz_inc corpus_inc "-dict=tests/fuzz/json.dict -max_len=65536"
+run fuzz_roundtrip corpus_roundtrip "-max_len=65536"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
