@@ -7736,30 +7736,10 @@ typedef struct fp8q__re {
 
 /* ---- messages: "regex '<pattern>': <what> at offset N<tail>" */
 
-#define FP8Q__RE_MSG_MAX sizeof(((fp8q_error *)0)->message)
+/* fp8q__re_put / fp8q__re_put_num: the JSON parser's message helpers (same buffer size). */
+#define fp8q__re_put     fp8q__json_msg_put
+#define fp8q__re_put_num fp8q__json_msg_num
 
-static size_t fp8q__re_put(char *m, size_t n, const char *s)
-{
-    while (*s && n + 1 < FP8Q__RE_MSG_MAX) m[n++] = *s++;
-    m[n] = 0;
-    return n;
-}
-
-static size_t fp8q__re_put_num(char *m, size_t n, size_t v)
-{
-    char d[24];
-    int k = 0;
-    do {
-        d[k++] = (char)('0' + (int)(v % 10u));
-        v /= 10u;
-    } while (v);
-    while (k && n + 1 < FP8Q__RE_MSG_MAX) m[n++] = d[--k];
-    m[n] = 0;
-    return n;
-}
-
-/* Pattern bytes [from, to), non-printable ones as \xHH, at most `most`
-   characters; "..." when cut. */
 static size_t fp8q__re_put_src(char *m, size_t n, const unsigned char *s, size_t from, size_t to, size_t most)
 {
     static const char hex[] = "0123456789ABCDEF";
