@@ -37,10 +37,15 @@ skip() {
 
 # run ARGS...: runs the tool; sets rc, stdout in $TMP/out, stderr in $TMP/err
 # (carriage returns removed, for Windows builds; lines wine itself prints,
-# "wine: ..." / "wineserver: ...", dropped).
+# "wine: ..." / "wineserver: ...", dropped; a run that lost its wineserver
+# connection is repeated once).
 run() {
     $RUNNER "$BIN" "$@" >"$TMP/out.raw" 2>"$TMP/err.raw"
     rc=$?
+    if [ -n "$RUNNER" ] && grep -q '^wine client error' "$TMP/err.raw"; then # wineserver hiccup: once more
+        $RUNNER "$BIN" "$@" >"$TMP/out.raw" 2>"$TMP/err.raw"
+        rc=$?
+    fi
     tr -d '\r' <"$TMP/out.raw" >"$TMP/out"
     tr -d '\r' <"$TMP/err.raw" | grep -v -E '^wine(server)?: ' >"$TMP/err"
 }
