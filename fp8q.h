@@ -140,7 +140,8 @@ typedef enum fp8q_result {
     FP8Q_ERR_UNSUPPORTED = -3, /* valid request this build or backend cannot do */
     FP8Q_ERR_PARSE = -4,       /* malformed input: the fp8q_error message says what and where */
     FP8Q_ERR_LIMIT = -5,       /* valid input beyond a limit (nesting depth, integer range, sizes) */
-    FP8Q_ERR_IO = -6           /* a file could not be opened, read, mapped or written */
+    FP8Q_ERR_IO = -6,          /* a file could not be opened, read, mapped or written */
+    FP8Q_ERR_DEVICE = -7       /* a backend's runtime or device is missing or failed (the message has its text) */
 } fp8q_result;
 #define FP8Q_ERR_PARSE_DEFINED 1
 
@@ -311,6 +312,10 @@ FP8QDEF fp8q_result fp8q_decode_bf16(uint16_t *dst, const uint8_t *src, size_t n
 /* "avx512", "avx2", "sse4.1", "sse2", "neon" or "scalar": the bulk path of this build. */
 FP8QDEF const char *fp8q_simd_name(void);
 
+/* Intel Gaudi generations (GAUDI.md): their FP8 numerics, INC's scale rules
+   and measurement files differ between the two. */
+typedef enum fp8q_gaudi { FP8Q_GAUDI2 = 2, FP8Q_GAUDI3 = 3 } fp8q_gaudi;
+
 /* ------------------------------------------------------------------ E8M0 */
 
 /* E8M0, the OCP MX shared block scale: value 2^(e - 127) for e = 00..FE,
@@ -414,7 +419,6 @@ typedef enum fp8q_inc_rounding {
     FP8Q_INC_HW_ALIGNED_FIXED = 3,
     FP8Q_INC_UNIT = 4
 } fp8q_inc_rounding;
-typedef enum fp8q_gaudi { FP8Q_GAUDI2 = 2, FP8Q_GAUDI3 = 3 } fp8q_gaudi;
 
 FP8QDEF float fp8q_inc_fullscale(fp8q_gaudi device);
 FP8QDEF float fp8q_inc_scale(float maxabs, fp8q_inc_rounding rounding, fp8q_gaudi device, float backoff);
@@ -1977,6 +1981,68 @@ FP8QDEF fp8q_result fp8q_inc_write_mod_list(const char *path, const fp8q_inc_mea
 FP8QDEF fp8q_result fp8q_model_apply_inc(fp8q_model *m, const fp8q_inc_config *cfg, const fp8q_inc_measure *meas,
                                          fp8q_gaudi device, fp8q_inc_measure *scales, fp8q_error *err);
 
+/* --------------------------------------------------------------- backends */
+
+/* A backend runs fp8q operations on an accelerator behind the same
+   definitions as the CPU code. The CPU is always there (backend NULL); the
+   others come from companion translation units linked in by the
+   application: fp8q_cuda.cu (fp8q_cuda_open) and fp8q_hpu.c
+   (fp8q_hpu_open). Each open function returns FP8Q_ERR_DEVICE with the
+   runtime's message when its runtime or device is missing, so the caller can
+   go on with the CPU.
+
+   The dispatchers below run an operation on the backend when it has it for
+   these arguments, else on the CPU, and say in *ran (if not NULL) which one
+   ran. A backend declines with FP8Q_ERR_UNSUPPORTED (e.g. a scale
+   granularity its GEMM lacks); any other error is returned as is, unless
+   the backend's flags have FP8Q_BACKEND_FALLBACK_ON_ERROR.
+
+   Numerics: a CUDA result equals the CPU's bit for bit for conversions and
+   is within fp8q_gemm_tolerance of FP8Q_GEMM_EXACT for GEMMs. A Gaudi device
+   computes with Gaudi numerics (the fp8q_gaudi_* functions; e.g. Gaudi2's
+   E4M3 saturates at 240), which the HPU backend documents per operation.
+
+   A backend object is used by one thread at a time. */
+typedef enum fp8q_backend_kind { FP8Q_BACKEND_CPU = 0, FP8Q_BACKEND_CUDA = 1, FP8Q_BACKEND_HPU = 2 } fp8q_backend_kind;
+
+#define FP8Q_BACKEND_FALLBACK_ON_ERROR 1 /* fp8q_backend.flags: a failed device operation reruns on the CPU */
+
+typedef struct fp8q_backend fp8q_backend;
+struct fp8q_backend {
+    fp8q_backend_kind kind;
+    const char *name; /* "cpu", "cuda", "hpu" */
+    char device[96];  /* the device, e.g. "NVIDIA H100 80GB HBM3", "Gaudi2" */
+    int flags;        /* FP8Q_BACKEND_* */
+    void *impl;       /* the backend's own state */
+    /* Operations, with the arguments of the CPU functions named at the
+       dispatchers below; a NULL entry means the CPU does it. */
+    fp8q_result (*encode)(fp8q_backend *b, uint8_t *dst, const void *src, fp8q_dtype src_type, size_t n,
+                          fp8q_format fmt, fp8q_saturation sat, fp8q_scale_op op, float scale, fp8q_error *err);
+    fp8q_result (*gemm)(fp8q_backend *b, const fp8q_gemm *g, fp8q_gemm_mode mode, fp8q_error *err);
+    void (*close)(fp8q_backend *b); /* frees the device memory and the object */
+};
+
+/* fp8q_encode_f32 / _f16 / _bf16 (src_type FP8Q_F32, FP8Q_F16, FP8Q_BF16). */
+FP8QDEF fp8q_result fp8q_backend_encode(fp8q_backend *b, uint8_t *dst, const void *src, fp8q_dtype src_type, size_t n,
+                                        fp8q_format fmt, fp8q_saturation sat, fp8q_scale_op op, float scale,
+                                        fp8q_backend_kind *ran, fp8q_error *err);
+/* fp8q_gemm_run. */
+FP8QDEF fp8q_result fp8q_backend_gemm(fp8q_backend *b, const fp8q_gemm *g, fp8q_gemm_mode mode, fp8q_backend_kind *ran,
+                                      fp8q_error *err);
+/* "cpu", "cuda" or "hpu". */
+FP8QDEF const char *fp8q_backend_kind_name(fp8q_backend_kind kind);
+/* Closes b (NULL is allowed). */
+FP8QDEF void fp8q_backend_close(fp8q_backend *b);
+
+/* Intel Gaudi through the Synapse runtime, loaded at run time (fp8q_hpu.c;
+   link with -ldl on older glibc). library NULL: $FP8Q_SYNAPSE_LIBRARY, else
+   "libSynapse.so", else "/usr/lib/habanalabs/libSynapse.so". */
+typedef struct fp8q_hpu_options {
+    const char *library;
+    int device; /* 0: the first device; FP8Q_GAUDI2 or FP8Q_GAUDI3: one of that type */
+} fp8q_hpu_options;
+FP8QDEF fp8q_result fp8q_hpu_open(fp8q_backend **out, const fp8q_hpu_options *opt, fp8q_error *err);
+
 #endif /* FP8Q_FREESTANDING */
 
 #ifdef __cplusplus
@@ -2114,6 +2180,7 @@ FP8QDEF const char *fp8q_result_string(fp8q_result r)
     case FP8Q_ERR_PARSE: return "parse error";
     case FP8Q_ERR_LIMIT: return "limit exceeded";
     case FP8Q_ERR_IO: return "file input/output error";
+    case FP8Q_ERR_DEVICE: return "device or runtime unavailable or failed";
     }
     return "unknown fp8q result code";
 }
@@ -15328,6 +15395,77 @@ FP8QDEF fp8q_result fp8q_model_apply_inc(fp8q_model *m, const fp8q_inc_config *c
     }
     if (r != FP8Q_OK && scales) fp8q_inc_measure_free(scales);
     return r;
+}
+
+/* ---------------------------------------------------------------- backends */
+
+FP8QDEF const char *fp8q_backend_kind_name(fp8q_backend_kind kind)
+{
+    switch (kind) {
+    case FP8Q_BACKEND_CPU: return "cpu";
+    case FP8Q_BACKEND_CUDA: return "cuda";
+    case FP8Q_BACKEND_HPU: return "hpu";
+    }
+    return "unknown";
+}
+
+static fp8q_result fp8q__cpu_encode(uint8_t *dst, const void *src, fp8q_dtype src_type, size_t n, fp8q_format fmt,
+                                    fp8q_saturation sat, fp8q_scale_op op, float scale)
+{
+    switch (src_type) {
+    case FP8Q_F32: return fp8q_encode_f32(dst, (const float *)src, n, fmt, sat, op, scale);
+    case FP8Q_F16: return fp8q_encode_f16(dst, (const uint16_t *)src, n, fmt, sat, op, scale);
+    case FP8Q_BF16: return fp8q_encode_bf16(dst, (const uint16_t *)src, n, fmt, sat, op, scale);
+    default: return FP8Q_ERR_ARG;
+    }
+}
+
+/* Whether a backend's result r sends the operation to the CPU. */
+static int fp8q__backend_falls_back(const fp8q_backend *b, fp8q_result r)
+{
+    return r == FP8Q_ERR_UNSUPPORTED || (r != FP8Q_OK && (b->flags & FP8Q_BACKEND_FALLBACK_ON_ERROR));
+}
+
+FP8QDEF fp8q_result fp8q_backend_encode(fp8q_backend *b, uint8_t *dst, const void *src, fp8q_dtype src_type, size_t n,
+                                        fp8q_format fmt, fp8q_saturation sat, fp8q_scale_op op, float scale,
+                                        fp8q_backend_kind *ran, fp8q_error *err)
+{
+    fp8q_result r;
+    if (ran) *ran = FP8Q_BACKEND_CPU;
+    if (b && b->encode) {
+        r = b->encode(b, dst, src, src_type, n, fmt, sat, op, scale, err);
+        if (!fp8q__backend_falls_back(b, r)) {
+            if (ran && r == FP8Q_OK) *ran = b->kind;
+            return r;
+        }
+    }
+    r = fp8q__cpu_encode(dst, src, src_type, n, fmt, sat, op, scale);
+    if (r != FP8Q_OK)
+        (void)fp8q__failf(err, r, "fp8q_backend_encode: %s (source type %d, format %d, n %lu)", fp8q_result_string(r),
+                          (int)src_type, (int)fmt, (unsigned long)n);
+    return r;
+}
+
+FP8QDEF fp8q_result fp8q_backend_gemm(fp8q_backend *b, const fp8q_gemm *g, fp8q_gemm_mode mode, fp8q_backend_kind *ran,
+                                      fp8q_error *err)
+{
+    fp8q_result r;
+    if (ran) *ran = FP8Q_BACKEND_CPU;
+    if (b && b->gemm) {
+        r = b->gemm(b, g, mode, err);
+        if (!fp8q__backend_falls_back(b, r)) {
+            if (ran && r == FP8Q_OK) *ran = b->kind;
+            return r;
+        }
+    }
+    r = fp8q_gemm_run(g, mode);
+    if (r != FP8Q_OK) (void)fp8q__failf(err, r, "fp8q_backend_gemm: %s", fp8q_result_string(r));
+    return r;
+}
+
+FP8QDEF void fp8q_backend_close(fp8q_backend *b)
+{
+    if (b && b->close) b->close(b);
 }
 
 #endif /* FP8Q_FREESTANDING */
