@@ -1700,6 +1700,31 @@ FP8QDEF fp8q_result fp8q_inc_measure_parse(fp8q_inc_measure *m, const char *text
 /* Reads and parses the file (at most FP8Q_MAX_MEASURE_SIZE bytes); the
    message starts with the path. FP8Q_ERR_IO when it cannot be read. */
 FP8QDEF fp8q_result fp8q_inc_measure_load(fp8q_inc_measure *m, const char *path, fp8q_error *err);
+
+/* Which device a measurement or scale file was computed for, from the
+   evidence fp8q can see (INC's files do not record it):
+   - the path: the innermost directory named g2/g3/gaudi2/gaudi3 (any case;
+     VHE's calibrate_model.sh writes <out>/<model>/<g2|g3>/inc_output_...),
+     else a file name holding "gaudi2"/"gaudi3" or "g2"/"g3" as a word
+     (delimited by non-alphanumerics);
+   - a Scale file (m not NULL) whose activation scales are HW-aligned by
+     cfg's default method (MAXABS_HW...) but outside Gaudi2's set {16, 1,
+     1/16, 1/256}: Gaudi3 (its set 2^7 ... 2^-55 holds Gaudi2's, so the
+     other direction cannot be seen in the values).
+   Returns FP8Q_GAUDI2 or FP8Q_GAUDI3 and a short reason in why (may be
+   NULL), or 0 when nothing tells. */
+FP8QDEF int fp8q_inc_file_device(const char *path, const fp8q_inc_measure *m, const fp8q_inc_config *cfg, char *why,
+                                 size_t why_cap);
+
+/* Refuses (FP8Q_ERR_UNSUPPORTED, message naming the file, the evidence and
+   both devices) a measurement or scale file that fp8q_inc_file_device says
+   was computed for another device than the one the scales are for
+   (cfg->device_for_scales when set, else device): INC.md 9.7, scales are
+   device-specific (fullscale 240 vs 448, HW set) and measurements should
+   come from the serving device. Files with no evidence pass. Callers offer
+   an override (fp8q's CLI: --allow-other-device). */
+FP8QDEF fp8q_result fp8q_inc_check_file_device(const char *path, const fp8q_inc_measure *m, const fp8q_inc_config *cfg,
+                                               fp8q_gaudi device, fp8q_error *err);
 /* The node called name, or NULL. A linear scan (O(nodes)). */
 FP8QDEF fp8q_inc_node *fp8q_inc_measure_find(const fp8q_inc_measure *m, const char *name);
 /* Appends *node, taking ownership of everything it points to (*node is
@@ -12538,6 +12563,102 @@ FP8QDEF fp8q_result fp8q_inc_config_check_vllm(const fp8q_inc_config *cfg, fp8q_
 static const char *fp8q__inc_dev_name(fp8q_gaudi d)
 {
     return d == FP8Q_GAUDI2 ? "INCAcceleratorType.GAUDI2" : "INCAcceleratorType.GAUDI3";
+}
+
+/* ---- which device a file was computed for */
+
+static int fp8q__is_alnum(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+static char fp8q__lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c; }
+
+/* The device a word names: "g2", "gaudi2" (any case) -> GAUDI2; else 0. */
+static int fp8q__device_word(const char *w, size_t n)
+{
+    char b[8];
+    size_t i;
+    if (n != 2 && n != 6) return 0;
+    for (i = 0; i < n; i++) b[i] = fp8q__lower(w[i]);
+    if (n == 6 && memcmp(b, "gaudi", 5) != 0) return 0;
+    if (n == 2 && b[0] != 'g') return 0;
+    return b[n - 1] == '2' ? FP8Q_GAUDI2 : b[n - 1] == '3' ? FP8Q_GAUDI3 : 0;
+}
+
+/* The device the path names: the innermost directory that is a device
+   word, else a device word inside the file name. */
+static int fp8q__path_device(const char *path, int *in_dir)
+{
+    size_t end = strlen(path), start, base = end, i;
+    int dev;
+    while (base > 0 && path[base - 1] != '/' && path[base - 1] != '\\') base--;
+    for (end = base; end > 0;) { /* directories, innermost first */
+        end--;                   /* the separator */
+        start = end;
+        while (start > 0 && path[start - 1] != '/' && path[start - 1] != '\\') start--;
+        if ((dev = fp8q__device_word(path + start, end - start)) != 0) return *in_dir = 1, dev;
+        end = start;
+    }
+    for (i = base; path[i];) { /* words of the file name */
+        size_t j = i;
+        while (path[j] && fp8q__is_alnum(path[j])) j++;
+        if ((dev = fp8q__device_word(path + i, j - i)) != 0) return *in_dir = 0, dev;
+        i = path[j] ? j + 1 : j;
+    }
+    return 0;
+}
+
+static int fp8q__in_gaudi2_hw_set(double v) { return v == 16.0 || v == 1.0 || v == 0.0625 || v == 0.00390625; }
+
+/* A Scale file's HW-aligned activation scale outside Gaudi2's set, or -1. */
+static double fp8q__gaudi3_only_scale(const fp8q_inc_measure *m, const fp8q_inc_config *cfg)
+{
+    size_t i, j;
+    if (!m || m->mode != FP8Q_INC_MEASURE_SCALE || !cfg ||
+        cfg->scale_default.activation.rounding != FP8Q_INC_HW_ALIGNED)
+        return -1;
+    for (i = 0; i < m->n_nodes; i++) {
+        const fp8q_inc_node *n = &m->nodes[i];
+        for (j = 0; j < n->n_inputs + n->n_outputs; j++) {
+            const fp8q_inc_entry *e = j < n->n_inputs ? &n->inputs[j] : &n->outputs[j - n->n_inputs];
+            if (e->rank == 0 && e->v[0] > 0 && !fp8q__in_gaudi2_hw_set(e->v[0])) return e->v[0];
+        }
+    }
+    return -1;
+}
+
+FP8QDEF int fp8q_inc_file_device(const char *path, const fp8q_inc_measure *m, const fp8q_inc_config *cfg, char *why,
+                                 size_t why_cap)
+{
+    int in_dir = 0, dev = path ? fp8q__path_device(path, &in_dir) : 0;
+    double v;
+    if (dev) {
+        if (why && why_cap)
+            (void)snprintf(why, why_cap, "its %s names %s", in_dir ? "directory" : "file name",
+                           dev == FP8Q_GAUDI2 ? "Gaudi2" : "Gaudi3");
+        return dev;
+    }
+    if ((v = fp8q__gaudi3_only_scale(m, cfg)) > 0) {
+        if (why && why_cap)
+            (void)snprintf(why, why_cap, "its HW-aligned scale %.17g is not in Gaudi2's set {16, 1, 1/16, 1/256}", v);
+        return FP8Q_GAUDI3;
+    }
+    if (why && why_cap) why[0] = 0;
+    return 0;
+}
+
+FP8QDEF fp8q_result fp8q_inc_check_file_device(const char *path, const fp8q_inc_measure *m, const fp8q_inc_config *cfg,
+                                               fp8q_gaudi device, fp8q_error *err)
+{
+    char why[128];
+    fp8q_gaudi want = cfg && cfg->has_device_for_scales ? cfg->device_for_scales : device;
+    int file_dev = fp8q_inc_file_device(path, m, cfg, why, sizeof why);
+    if (device != FP8Q_GAUDI2 && device != FP8Q_GAUDI3)
+        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_inc_check_file_device: device must be GAUDI2 or GAUDI3");
+    if (!file_dev || file_dev == (int)want) return FP8Q_OK;
+    return fp8q__failf(err, FP8Q_ERR_UNSUPPORTED,
+                       "%s was computed for %s (%s), but the scales are for %s: measurements and scales are "
+                       "device-specific (fullscale 240 vs 448, HW scale sets)",
+                       path ? path : "the measurement", file_dev == FP8Q_GAUDI2 ? "Gaudi2" : "Gaudi3", why,
+                       want == FP8Q_GAUDI2 ? "Gaudi2" : "Gaudi3");
 }
 
 FP8QDEF fp8q_result fp8q_inc_config_check_device(const fp8q_inc_config *cfg, fp8q_gaudi device, fp8q_error *err)

@@ -755,6 +755,74 @@ static void test_scale_dict(void)
     }
 }
 
+/* fp8q_inc_file_device / fp8q_inc_check_file_device: evidence from the path and from HW-aligned scale values. */
+static void test_file_device(void)
+{
+    static const struct {
+        const char *path;
+        int dev;
+    } paths[] = {
+        {"out/llama/g3/inc_output_hooks_maxabs_0_1.json", FP8Q_GAUDI3}, /* VHE's calibration layout */
+        {"out/llama/G2/inc_output_hooks_maxabs_0_1.json", FP8Q_GAUDI2},
+        {"g2/g3/m.json", FP8Q_GAUDI3}, /* the innermost directory */
+        {"/data/gaudi2/x/m.json", FP8Q_GAUDI2},
+        {"C:\\cal\\g3\\m.json", FP8Q_GAUDI3},
+        {"inc_output_gaudi3_hooks_maxabs.json", FP8Q_GAUDI3},
+        {"dir/scales-g2.json", FP8Q_GAUDI2},
+        {"log2/g22/gaudi/m.json", 0}, /* not device words */
+        {"inc_output_hooks_maxabs_0_1.json", 0},
+        {"mg3.json", 0},
+        {"", 0},
+    };
+    fp8q_inc_config c;
+    fp8q_inc_measure m;
+    fp8q_inc_node node;
+    fp8q_error e;
+    char why[128];
+    size_t i;
+    for (i = 0; i < sizeof paths / sizeof paths[0]; i++)
+        CHECK(fp8q_inc_file_device(paths[i].path, NULL, NULL, why, sizeof why) == paths[i].dev, "%s: %s", paths[i].path,
+              why);
+    CHECK(parse(&c, "{\"mode\": \"QUANTIZE\", \"scale_method\": \"maxabs_hw\", \"dump_stats_path\": \"a/b\"}", &e) ==
+              FP8Q_OK,
+          "%s", e.message);
+    /* a Scale file with a HW-aligned activation scale of 2^-1: only Gaudi3's set has it */
+    fp8q_inc_measure_init(&m, FP8Q_INC_MEASURE_SCALE);
+    memset(&node, 0, sizeof node);
+    node.name = (char *)malloc(8), strcpy(node.name, "l.o");
+    node.has_inputs = 1, node.n_inputs = 1;
+    node.inputs = (fp8q_inc_entry *)calloc(1, sizeof *node.inputs);
+    node.inputs[0].rows = node.inputs[0].cols = 1;
+    node.inputs[0].v = (double *)malloc(sizeof(double));
+    node.inputs[0].v[0] = 16.0;
+    CHECK(fp8q_inc_measure_add_node(&m, &node, &e) == FP8Q_OK, "%s", e.message);
+    CHECK(fp8q_inc_file_device("s.json", &m, &c, why, sizeof why) == 0, "16 is in both sets: %s", why);
+    m.nodes[0].inputs[0].v[0] = 0.5;
+    CHECK(fp8q_inc_file_device("s.json", &m, &c, why, sizeof why) == FP8Q_GAUDI3 && strstr(why, "0.5"), "%s", why);
+    CHECK(fp8q_inc_check_file_device("s.json", &m, &c, FP8Q_GAUDI2, &e) == FP8Q_ERR_UNSUPPORTED &&
+              strstr(e.message, "s.json was computed for Gaudi3") && strstr(e.message, "scales are for Gaudi2"),
+          "%s", e.message);
+    CHECK(fp8q_inc_check_file_device("s.json", &m, &c, FP8Q_GAUDI3, &e) == FP8Q_OK, "%s", e.message);
+    CHECK(fp8q_inc_check_file_device("s.json", &m, NULL, FP8Q_GAUDI2, &e) == FP8Q_OK, "no method, no evidence");
+    m.mode = FP8Q_INC_MEASURE_DYNAMIC_RANGE;
+    CHECK(fp8q_inc_file_device("s.json", &m, &c, why, sizeof why) == 0, "measurements are not scales");
+    fp8q_inc_measure_free(&m);
+    CHECK(fp8q_inc_check_file_device("cal/g3/m.json", NULL, &c, FP8Q_GAUDI2, &e) == FP8Q_ERR_UNSUPPORTED &&
+              strstr(e.message, "(its directory names Gaudi3)"),
+          "%s", e.message);
+    CHECK(fp8q_inc_check_file_device("cal/g3/m.json", NULL, &c, FP8Q_GAUDI3, &e) == FP8Q_OK, "%s", e.message);
+    CHECK(fp8q_inc_check_file_device("cal/m.json", NULL, &c, FP8Q_GAUDI2, &e) == FP8Q_OK, "%s", e.message);
+    CHECK(fp8q_inc_check_file_device("m.json", NULL, &c, (fp8q_gaudi)1, &e) == FP8Q_ERR_ARG, "bad device");
+    fp8q_inc_config_free(&c);
+    /* device_for_scales GAUDI2 on a Gaudi3: files must be Gaudi2's */
+    CHECK(parse(&c, "{\"device_for_scales\": \"GAUDI2\", \"dump_stats_path\": \"a/b\"}", &e) == FP8Q_OK, "%s",
+          e.message);
+    CHECK(fp8q_inc_check_file_device("cal/g2/m.json", NULL, &c, FP8Q_GAUDI3, &e) == FP8Q_OK, "%s", e.message);
+    CHECK(fp8q_inc_check_file_device("cal/g3/m.json", NULL, &c, FP8Q_GAUDI3, &e) == FP8Q_ERR_UNSUPPORTED,
+          "G3 files with G2 scales");
+    fp8q_inc_config_free(&c);
+}
+
 static void test_device_check(void)
 {
     fp8q_inc_config c;
@@ -1076,6 +1144,7 @@ int main(void)
     run_case("dict scale_method and lookup", test_scale_dict);
     run_case("device_for_scales check", test_device_check);
     run_case("malformed configs", test_errors);
+    run_case("file computed for which device", test_file_device);
     run_case("file names", test_file_names);
     run_case("load from file and QUANT_CONFIG", test_load);
     cleanup();
