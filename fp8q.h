@@ -7293,7 +7293,21 @@ FP8QDEF fp8q_result fp8q_llama_config_parse(fp8q_llama_config *cfg, const char *
    FP8Q_MAX_CONFIG_SIZE bytes); works for files of unknown size. On failure
    the message starts with the path; *missing (if not NULL) is set when the
    file does not exist. */
-static fp8q_result fp8q__cfg_read(const char *path, char **out, size_t *out_len, int *missing, fp8q_error *err)
+static fp8q_result fp8q__read_file_too_large(const char *path, const char *limit_name, fp8q_error *err)
+{
+    char msg[64];
+    fp8q_result r;
+    (void)snprintf(msg, sizeof msg, "file larger than %s", limit_name);
+    r = fp8q__st_fail_str(err, FP8Q_ERR_LIMIT, 0, msg);
+    fp8q__st_path_prefix(err, path);
+    return r;
+}
+
+/* Reads a whole regular file of at most limit bytes (limit_name names the
+   limit in the message) into a malloc'd buffer; *missing (if not NULL) is set
+   when the file does not exist. */
+static fp8q_result fp8q__read_file(const char *path, size_t limit, const char *limit_name, char **out, size_t *out_len,
+                                   int *missing, fp8q_error *err)
 {
     FILE *f;
     char *buf = NULL, *nb;
@@ -7320,14 +7334,13 @@ static fp8q_result fp8q__cfg_read(const char *path, char **out, size_t *out_len,
     for (;;) {
         if (n == cap) {
             size_t nc = cap ? cap * 2 : 4096;
-            if (cap >= (size_t)FP8Q_MAX_CONFIG_SIZE + 1) {
+            if (cap >= limit + 1) {
                 free(buf);
                 fclose(f);
-                r = fp8q__st_fail_str(err, FP8Q_ERR_LIMIT, 0, "file larger than FP8Q_MAX_CONFIG_SIZE");
-                fp8q__st_path_prefix(err, path);
+                r = fp8q__read_file_too_large(path, limit_name, err);
                 return r;
             }
-            if (nc > (size_t)FP8Q_MAX_CONFIG_SIZE + 1) nc = (size_t)FP8Q_MAX_CONFIG_SIZE + 1;
+            if (nc > limit + 1) nc = limit + 1;
             nb = (char *)realloc(buf, nc);
             if (!nb) {
                 free(buf);
@@ -7351,15 +7364,19 @@ static fp8q_result fp8q__cfg_read(const char *path, char **out, size_t *out_len,
         return r;
     }
     fclose(f);
-    if (n > (size_t)FP8Q_MAX_CONFIG_SIZE) {
+    if (n > limit) {
         free(buf);
-        r = fp8q__st_fail_str(err, FP8Q_ERR_LIMIT, 0, "file larger than FP8Q_MAX_CONFIG_SIZE");
-        fp8q__st_path_prefix(err, path);
+        r = fp8q__read_file_too_large(path, limit_name, err);
         return r;
     }
     *out = buf;
     *out_len = n;
     return FP8Q_OK;
+}
+
+static fp8q_result fp8q__cfg_read(const char *path, char **out, size_t *out_len, int *missing, fp8q_error *err)
+{
+    return fp8q__read_file(path, (size_t)FP8Q_MAX_CONFIG_SIZE, "FP8Q_MAX_CONFIG_SIZE", out, out_len, missing, err);
 }
 
 FP8QDEF fp8q_result fp8q_llama_config_load(fp8q_llama_config *cfg, const char *path, fp8q_error *err)
@@ -13523,62 +13540,19 @@ FP8QDEF fp8q_result fp8q_inc_measure_parse(fp8q_inc_measure *m, const char *text
 
 FP8QDEF fp8q_result fp8q_inc_measure_load(fp8q_inc_measure *m, const char *path, fp8q_error *err)
 {
-    FILE *f;
-    char *buf = NULL, *nb;
-    size_t n = 0, cap = 0, got;
+    char *buf = NULL;
+    size_t n = 0;
     fp8q_result r;
     fp8q__st_err_ok(err);
     if (m) memset(m, 0, sizeof *m);
     if (!m || !path)
         return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0,
                                  !m ? "fp8q_inc_measure_load: m is NULL" : "fp8q_inc_measure_load: path is NULL");
-    f = fp8q__not_regular(path) ? NULL : fopen(path, "rb");
-    if (!f && fp8q__not_regular(path)) {
-        r = fp8q__st_fail_str(err, FP8Q_ERR_IO, 0, "is not a regular file");
-        fp8q__st_path_prefix(err, path);
-        return r;
-    }
-    if (!f) {
-        r = fp8q__st_fail_str(err, FP8Q_ERR_IO, 0, "cannot open");
-        fp8q__st_path_prefix(err, path);
-        return r;
-    }
-    for (;;) {
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 65536;
-            if (cap > (size_t)FP8Q_MAX_MEASURE_SIZE) {
-                r = fp8q__st_fail_str(err, FP8Q_ERR_LIMIT, 0, "file larger than FP8Q_MAX_MEASURE_SIZE");
-                goto fail;
-            }
-            if (nc > (size_t)FP8Q_MAX_MEASURE_SIZE + 1) nc = (size_t)FP8Q_MAX_MEASURE_SIZE + 1;
-            if (!(nb = (char *)realloc(buf, nc))) {
-                r = fp8q__st_fail_str(err, FP8Q_ERR_NOMEM, 0, "out of memory for the file");
-                goto fail;
-            }
-            buf = nb;
-            cap = nc;
-        }
-        got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    if (ferror(f)) {
-        r = fp8q__st_fail_str(err, FP8Q_ERR_IO, 0, "cannot read (is it a directory?)");
-        goto fail;
-    }
-    if (n > (size_t)FP8Q_MAX_MEASURE_SIZE) {
-        r = fp8q__st_fail_str(err, FP8Q_ERR_LIMIT, 0, "file larger than FP8Q_MAX_MEASURE_SIZE");
-        goto fail;
-    }
-    fclose(f);
+    r = fp8q__read_file(path, (size_t)FP8Q_MAX_MEASURE_SIZE, "FP8Q_MAX_MEASURE_SIZE", &buf, &n, NULL, err);
+    if (r != FP8Q_OK) return r;
     r = fp8q_inc_measure_parse(m, buf ? buf : "", n, err);
     free(buf);
     if (r != FP8Q_OK) fp8q__st_path_prefix(err, path);
-    return r;
-fail:
-    fclose(f);
-    free(buf);
-    fp8q__st_path_prefix(err, path);
     return r;
 }
 
