@@ -2043,6 +2043,8 @@ struct fp8q_backend {
        dispatchers below; a NULL entry means the CPU does it. */
     fp8q_result (*encode)(fp8q_backend *b, uint8_t *dst, const void *src, fp8q_dtype src_type, size_t n,
                           fp8q_format fmt, fp8q_saturation sat, fp8q_scale_op op, float scale, fp8q_error *err);
+    fp8q_result (*quantize)(fp8q_backend *b, uint8_t *q, float *scales, const float *x, size_t rows, size_t cols,
+                            const fp8q_recipe *r, int dynamic, fp8q_error *err);
     fp8q_result (*gemm)(fp8q_backend *b, const fp8q_gemm *g, fp8q_gemm_mode mode, fp8q_error *err);
     void (*close)(fp8q_backend *b); /* frees the device memory and the object */
 };
@@ -2051,6 +2053,13 @@ struct fp8q_backend {
 FP8QDEF fp8q_result fp8q_backend_encode(fp8q_backend *b, uint8_t *dst, const void *src, fp8q_dtype src_type, size_t n,
                                         fp8q_format fmt, fp8q_saturation sat, fp8q_scale_op op, float scale,
                                         fp8q_backend_kind *ran, fp8q_error *err);
+/* Fused quantization of x [rows][cols] with recipe r: dynamic != 0 computes
+   the scales first (fp8q_compute_scales into scales, then fp8q_quantize:
+   amax, scale and cast in one pass on a device); dynamic == 0 uses the
+   given static scales (fp8q_quantize). */
+FP8QDEF fp8q_result fp8q_backend_quantize(fp8q_backend *b, uint8_t *q, float *scales, const float *x, size_t rows,
+                                          size_t cols, const fp8q_recipe *r, int dynamic, fp8q_backend_kind *ran,
+                                          fp8q_error *err);
 /* fp8q_gemm_run. */
 FP8QDEF fp8q_result fp8q_backend_gemm(fp8q_backend *b, const fp8q_gemm *g, fp8q_gemm_mode mode, fp8q_backend_kind *ran,
                                       fp8q_error *err);
@@ -2058,6 +2067,11 @@ FP8QDEF fp8q_result fp8q_backend_gemm(fp8q_backend *b, const fp8q_gemm *g, fp8q_
 FP8QDEF const char *fp8q_backend_kind_name(fp8q_backend_kind kind);
 /* Closes b (NULL is allowed). */
 FP8QDEF void fp8q_backend_close(fp8q_backend *b);
+
+/* NVIDIA GPUs through the CUDA runtime and cuBLASLt (fp8q_cuda.cu, built
+   with nvcc and linked with -lcudart -lcublasLt). device: the CUDA device
+   ordinal. */
+FP8QDEF fp8q_result fp8q_cuda_open(fp8q_backend **out, int device, fp8q_error *err);
 
 /* Intel Gaudi through the Synapse runtime, loaded at run time (fp8q_hpu.c;
    link with -ldl on older glibc). library NULL: $FP8Q_SYNAPSE_LIBRARY, else
@@ -15539,6 +15553,25 @@ FP8QDEF fp8q_result fp8q_backend_encode(fp8q_backend *b, uint8_t *dst, const voi
         (void)fp8q__failf(err, r, "fp8q_backend_encode: %s (source type %d, format %d, n %lu)", fp8q_result_string(r),
                           (int)src_type, (int)fmt, (unsigned long)n);
     return r;
+}
+
+FP8QDEF fp8q_result fp8q_backend_quantize(fp8q_backend *b, uint8_t *q, float *scales, const float *x, size_t rows,
+                                          size_t cols, const fp8q_recipe *r, int dynamic, fp8q_backend_kind *ran,
+                                          fp8q_error *err)
+{
+    fp8q_result res;
+    if (ran) *ran = FP8Q_BACKEND_CPU;
+    if (b && b->quantize) {
+        res = b->quantize(b, q, scales, x, rows, cols, r, dynamic, err);
+        if (!fp8q__backend_falls_back(b, res)) {
+            if (ran && res == FP8Q_OK) *ran = b->kind;
+            return res;
+        }
+    }
+    res = dynamic ? fp8q_compute_scales(scales, x, rows, cols, r) : FP8Q_OK;
+    if (res == FP8Q_OK) res = fp8q_quantize(q, x, rows, cols, scales, r);
+    if (res != FP8Q_OK) (void)fp8q__failf(err, res, "fp8q_backend_quantize: %s", fp8q_result_string(res));
+    return res;
 }
 
 FP8QDEF fp8q_result fp8q_backend_gemm(fp8q_backend *b, const fp8q_gemm *g, fp8q_gemm_mode mode, fp8q_backend_kind *ran,
