@@ -2012,9 +2012,8 @@ FP8QDEF fp8q_result fp8q_model_apply_inc(fp8q_model *m, const fp8q_inc_config *c
    definitions as the CPU code. The CPU is always there (backend NULL); the
    others come from companion translation units linked in by the
    application: fp8q_cuda.cu (fp8q_cuda_open) and fp8q_hpu.c
-   (fp8q_hpu_open). Each open function returns FP8Q_ERR_DEVICE with the
-   runtime's message when its runtime or device is missing, so the caller can
-   go on with the CPU.
+   (fp8q_hpu_open); these two are always extern, also under FP8Q_STATIC. Each open function returns FP8Q_ERR_DEVICE with
+   the runtime's message when its runtime or device is missing, so the caller can go on with the CPU.
 
    The dispatchers below run an operation on the backend when it has it for
    these arguments, else on the CPU, and say in *ran (if not NULL) which one
@@ -2071,7 +2070,7 @@ FP8QDEF void fp8q_backend_close(fp8q_backend *b);
 /* NVIDIA GPUs through the CUDA runtime and cuBLASLt (fp8q_cuda.cu, built
    with nvcc and linked with -lcudart -lcublasLt). device: the CUDA device
    ordinal. */
-FP8QDEF fp8q_result fp8q_cuda_open(fp8q_backend **out, int device, fp8q_error *err);
+extern fp8q_result fp8q_cuda_open(fp8q_backend **out, int device, fp8q_error *err);
 
 /* Intel Gaudi through the Synapse runtime, loaded at run time (fp8q_hpu.c;
    link with -ldl on older glibc). library NULL: $FP8Q_SYNAPSE_LIBRARY, else
@@ -2080,7 +2079,7 @@ typedef struct fp8q_hpu_options {
     const char *library;
     int device; /* 0: the first device; FP8Q_GAUDI2 or FP8Q_GAUDI3: one of that type */
 } fp8q_hpu_options;
-FP8QDEF fp8q_result fp8q_hpu_open(fp8q_backend **out, const fp8q_hpu_options *opt, fp8q_error *err);
+extern fp8q_result fp8q_hpu_open(fp8q_backend **out, const fp8q_hpu_options *opt, fp8q_error *err);
 
 #endif /* FP8Q_FREESTANDING */
 
