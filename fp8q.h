@@ -2012,8 +2012,9 @@ FP8QDEF fp8q_result fp8q_model_apply_inc(fp8q_model *m, const fp8q_inc_config *c
    definitions as the CPU code. The CPU is always there (backend NULL); the
    others come from companion translation units linked in by the
    application: fp8q_cuda.cu (fp8q_cuda_open) and fp8q_hpu.c
-   (fp8q_hpu_open); these two are always extern, also under FP8Q_STATIC. Each open function returns FP8Q_ERR_DEVICE with
-   the runtime's message when its runtime or device is missing, so the caller can go on with the CPU.
+   (fp8q_hpu_open; both always extern, also under FP8Q_STATIC). Each open
+   function returns FP8Q_ERR_DEVICE with the runtime's message when its
+   runtime or device is missing, so the caller can go on with the CPU.
 
    The dispatchers below run an operation on the backend when it has it for
    these arguments, else on the CPU, and say in *ran (if not NULL) which one
