@@ -36,7 +36,8 @@ FUZZ_SECONDS ?= 60
 
 TEST_BINS := $(foreach l,$(TEST_LEVELS),$(BUILD)/test_$(l)) $(BUILD)/test_json $(BUILD)/test_safetensors \
              $(BUILD)/test_safetensors_limits $(BUILD)/test_config $(BUILD)/test_regex $(BUILD)/test_inc_config \
-             $(BUILD)/test_inc_scales $(BUILD)/test_model $(BUILD)/test_hostile $(BUILD)/test_concurrency
+             $(BUILD)/test_inc_scales $(BUILD)/test_model $(BUILD)/test_hostile $(BUILD)/test_concurrency \
+             $(BUILD)/test_gguf
 
 all: $(BUILD)/fp8q_demo $(BUILD)/fp8q $(TEST_BINS)
 
@@ -87,6 +88,9 @@ $(BUILD)/test_concurrency: tests/test_concurrency.c $(HEADER) | $(BUILD)
 
 $(BUILD)/test_model: tests/test_model.c $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm -pthread
+
+$(BUILD)/test_gguf: tests/test_gguf.c $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(CFLAGS) -I. $< -o $@ -lm -pthread
 
 # the same suite with tiny limits, to test the limits themselves
 $(BUILD)/test_safetensors_limits: tests/test_safetensors.c $(HEADER) | $(BUILD)

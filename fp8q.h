@@ -2082,6 +2082,263 @@ typedef struct fp8q_hpu_options {
 } fp8q_hpu_options;
 extern fp8q_result fp8q_hpu_open(fp8q_backend **out, const fp8q_hpu_options *opt, fp8q_error *err);
 
+/* ------------------------------------------------------------------- GGUF */
+/* GGUF, llama.cpp's model file (ggml/include/gguf.h, docs/gguf.md), version
+   2 or 3, little-endian:
+
+     "GGUF" u32 version  u64 n_tensors  u64 n_kv
+     n_kv x      { string key, u32 value type, value }
+     n_tensors x { string name, u32 n_dims, u64 ne[n_dims], u32 ggml type, u64 offset }
+     padding to general.alignment (default 32), then the data section
+
+   A string is a u64 byte length and the bytes (no NUL). An ARRAY value is a
+   u32 element type, a u64 count and the elements. ne[0] is the fastest
+   dimension: a PyTorch [out][in] weight is stored as ne = {in, out}, bytes
+   row-major [out][in], so HF's layout needs no transposition.
+
+   WHAT THE READER VALIDATES (every file is untrusted; the checks of ggml's
+   reader, ggml/src/gguf.cpp gguf_init_from_file_impl, and more). FP8Q_ERR_PARSE
+   unless said otherwise:
+     - the magic "GGUF"; version 2 or 3 (version 1, with 32-bit counts and
+       lengths, is FP8Q_ERR_UNSUPPORTED, as llama.cpp refuses it; so are
+       versions above 3 and big-endian files, whose version reads as
+       0x03000000);
+     - n_kv <= FP8Q_MAX_GGUF_KV and n_tensors <= FP8Q_MAX_TENSORS
+       (FP8Q_ERR_LIMIT), and both must fit in the file at their smallest
+       encoding (14 bytes per KV, 25 per tensor) before anything is
+       allocated: a huge count in a small file is an error, not an
+       allocation;
+     - every length and count is checked against the bytes left, with
+       overflow-checked arithmetic (a string, array or name that runs past
+       the end of the file is an error naming it and its byte offset);
+     - keys: 1 to 65535 bytes (docs/gguf.md), no NUL byte, no duplicates;
+       value types 0..12; arrays of arrays are FP8Q_ERR_UNSUPPORTED (ggml's
+       reader refuses them too); BOOL bytes must be 0 or 1;
+     - "general.alignment", if present, is a UINT32 power of two between 1
+       and FP8Q_GGUF_MAX_ALIGNMENT;
+     - tensors: names of 0 to 63 bytes (ggml's GGML_MAX_NAME is 64 with the
+       NUL; longer is FP8Q_ERR_LIMIT), no NUL byte, no duplicates; n_dims
+       0..4; every ne[i] > 0 (a zero or negative dimension is an error) and
+       their product < 2^63 (FP8Q_ERR_LIMIT); the ggml type known (else
+       FP8Q_ERR_UNSUPPORTED: its size cannot be computed); ne[0] a multiple
+       of the type's block size; nbytes computed with overflow checks;
+     - the data section starts at the end of the tensor infos padded to the
+       alignment; tensor offsets are as ggml's reader demands: in file order,
+       each equal to the previous offset plus the previous nbytes padded to
+       the alignment (so aligned, without overlap or gaps), and every tensor
+       must end inside the file.
+   Padding bytes are not inspected; string values are returned as stored
+   (GGUF says UTF-8; not validated). Errors carry the byte offset in
+   err->offset and a message naming the field, KV key or tensor, e.g.
+   "tensor 'blk.0.attn_q.weight': offset 96 (at byte 1210) is not a multiple
+   of the alignment 64". Memory: the KV and tensor tables, the keys and names,
+   and one size_t per element of string arrays (each element takes at least
+   8 bytes of the file), all sized after the counting pass; nothing is sized
+   by an unchecked number. No recursion. */
+#ifndef FP8Q_MAX_GGUF_KV
+#define FP8Q_MAX_GGUF_KV 1000000 /* most metadata key-value pairs in one GGUF file */
+#endif
+#define FP8Q_GGUF_MAX_ALIGNMENT 1048576 /* largest general.alignment accepted */
+
+/* Metadata value types, numbered as in the file (gguf_type). */
+typedef enum fp8q_gguf_type {
+    FP8Q_GGUF_UINT8 = 0,
+    FP8Q_GGUF_INT8 = 1,
+    FP8Q_GGUF_UINT16 = 2,
+    FP8Q_GGUF_INT16 = 3,
+    FP8Q_GGUF_UINT32 = 4,
+    FP8Q_GGUF_INT32 = 5,
+    FP8Q_GGUF_FLOAT32 = 6,
+    FP8Q_GGUF_BOOL = 7, /* one byte, 0 or 1 */
+    FP8Q_GGUF_STRING = 8,
+    FP8Q_GGUF_ARRAY = 9,
+    FP8Q_GGUF_UINT64 = 10,
+    FP8Q_GGUF_INT64 = 11,
+    FP8Q_GGUF_FLOAT64 = 12
+} fp8q_gguf_type;
+
+/* Tensor element types (ggml_type) that fp8q_gguf_read_f32 converts; every
+   other type of ggml (Q4_K, IQ2_XXS, ...) is parsed and sized but not
+   converted. fp8q_ggml_type_name names all of them. */
+enum {
+    FP8Q_GGML_F32 = 0,
+    FP8Q_GGML_F16 = 1,
+    FP8Q_GGML_Q4_0 = 2, /* blocks of 32: f16 d, 16 bytes of nibbles; x = (nibble - 8) * d */
+    FP8Q_GGML_Q4_1 = 3, /* blocks of 32: f16 d, f16 m, 16 bytes of nibbles; x = nibble * d + m */
+    FP8Q_GGML_Q8_0 = 8, /* blocks of 32: f16 d, 32 int8; x = q * d */
+    FP8Q_GGML_BF16 = 30
+};
+
+/* "F32", "Q4_1", "IQ2_XXS", ... for a ggml type this reader knows (0..42
+   without the removed 4, 5, 31..33, 36..38), else NULL. */
+FP8QDEF const char *fp8q_ggml_type_name(uint32_t type);
+
+/* One metadata pair. key is a NUL-terminated copy (key_len bytes) owned by
+   the fp8q_gguf. data points into the file:
+     scalar  the value's bytes (little-endian), count 1
+     STRING  the string's bytes (not NUL-terminated), count = its length
+     ARRAY   the first element, count = elements, array_type = their type
+             (string elements: read them with fp8q_gguf_kv_array_string) */
+typedef struct fp8q_gguf_kv {
+    const char *key;
+    size_t key_len;
+    fp8q_gguf_type type;
+    fp8q_gguf_type array_type; /* ARRAY only; else equal to type */
+    uint64_t count;
+    const uint8_t *data;
+    const size_t *fp8q__offsets; /* internal: string arrays, byte offset of each element from data */
+} fp8q_gguf_kv;
+
+typedef struct fp8q_gguf_tensor {
+    char *name; /* NUL-terminated copy, owned by the fp8q_gguf */
+    int n_dims;
+    uint64_t ne[4];  /* ggml order, ne[0] fastest; entries past n_dims are 1 */
+    uint32_t type;   /* ggml_type */
+    uint64_t offset; /* bytes from the start of the data section */
+    uint64_t nbytes;
+} fp8q_gguf_tensor;
+
+typedef struct fp8q_gguf {
+    uint32_t version;
+    size_t n_kv;
+    fp8q_gguf_kv *kv; /* in file order */
+    size_t n_tensors;
+    fp8q_gguf_tensor *tensors; /* in file order */
+    size_t alignment;
+    size_t data_offset;  /* where the data section starts in the file */
+    const uint8_t *base; /* the whole file: the buffer given to parse, or the mapping */
+    size_t size;
+    void *fp8q__owned; /* internal: tables, strings, mapping */
+} fp8q_gguf;
+
+/* Parses and validates a GGUF file held in buf[0, len) (see above). buf is
+   borrowed: it must outlive *g. On failure *g is zeroed (close is still
+   safe). Returns FP8Q_OK, FP8Q_ERR_PARSE, FP8Q_ERR_LIMIT,
+   FP8Q_ERR_UNSUPPORTED, FP8Q_ERR_NOMEM or FP8Q_ERR_ARG (g NULL, or buf NULL
+   with len > 0). */
+FP8QDEF fp8q_result fp8q_gguf_parse(fp8q_gguf *g, const void *buf, size_t len, fp8q_error *err);
+
+/* Opens the file at path as fp8q_safetensors_open does: mapped read-only
+   (POSIX, unless FP8Q_NO_MMAP), else read whole; directories, FIFOs (without
+   blocking) and devices are refused with FP8Q_ERR_IO; messages start with
+   the path. */
+FP8QDEF fp8q_result fp8q_gguf_open(fp8q_gguf *g, const char *path, fp8q_error *err);
+
+/* Frees and unmaps; zeroes *g. Safe on NULL, zeroed, failed and closed. */
+FP8QDEF void fp8q_gguf_close(fp8q_gguf *g);
+
+/* The pair whose key is exactly key, or NULL. O(log n). */
+FP8QDEF const fp8q_gguf_kv *fp8q_gguf_find_kv(const fp8q_gguf *g, const char *key);
+
+/* Value accessors; FP8Q_ERR_ARG for NULL arguments or a value of another
+   type, and *out is written only on FP8Q_OK.
+   _int: any integer type or BOOL (0/1); a UINT64 above INT64_MAX is
+   FP8Q_ERR_LIMIT. _float: FLOAT32 (exact), FLOAT64, or an integer type
+   (converted to the nearest double). _string: a STRING; *s points into the
+   file, *len bytes, not NUL-terminated. */
+FP8QDEF fp8q_result fp8q_gguf_kv_int(const fp8q_gguf_kv *kv, int64_t *out);
+FP8QDEF fp8q_result fp8q_gguf_kv_float(const fp8q_gguf_kv *kv, double *out);
+FP8QDEF fp8q_result fp8q_gguf_kv_string(const fp8q_gguf_kv *kv, const char **s, size_t *len);
+
+/* Element i of an ARRAY of STRING, in O(1) (element offsets are computed
+   at parse time); FP8Q_ERR_ARG when kv is not such an array or i >= count. */
+FP8QDEF fp8q_result fp8q_gguf_kv_array_string(const fp8q_gguf_kv *kv, uint64_t i, const char **s, size_t *len);
+
+/* Element i of an ARRAY of a number type (integers, BOOL, FLOAT32, FLOAT64)
+   as a double (64-bit integers rounded to nearest). FP8Q_ERR_ARG otherwise. */
+FP8QDEF fp8q_result fp8q_gguf_kv_array_number(const fp8q_gguf_kv *kv, uint64_t i, double *out);
+
+/* The tensor named name (exact bytes), or NULL. O(log n). */
+FP8QDEF const fp8q_gguf_tensor *fp8q_gguf_find_tensor(const fp8q_gguf *g, const char *name);
+
+/* The first byte of t's data (t->nbytes bytes), or NULL when g or t is NULL
+   or t does not lie inside g's file. */
+FP8QDEF const uint8_t *fp8q_gguf_bytes(const fp8q_gguf *g, const fp8q_gguf_tensor *t);
+
+/* Tensor t as float32 into dst[0, ne[0] * ne[1] * ne[2] * ne[3]), element
+   order as stored (ne[0] fastest). Bit-exact with ggml's
+   dequantize_row_* (ggml/src/ggml-quants.c) and gguf-py's
+   gguf.quants.dequantize: half-precision d and m are widened exactly
+   (fp8q_f16_to_f32), then
+     F32   copied bit for bit        F16, BF16  widened exactly
+     Q8_0  x = float(q) * d          Q4_0  x = float(nibble - 8) * d
+     Q4_1  x = float(nibble) * d + m
+   The products are exact in float32 (d has 11 significant bits, q at most
+   8), so every value is one rounding of the exact result, whether or not a
+   compiler contracts q * d + m into an FMA.
+   Nibbles: byte j of a block's 16 holds element j in its low 4 bits and
+   element j + 16 in its high 4 bits. Bytes are read little-endian one by
+   one (big-endian hosts agree). Other types are FP8Q_ERR_UNSUPPORTED naming
+   the type and the tensor; FP8Q_ERR_ARG for NULL arguments or a t that is
+   not inside g; FP8Q_ERR_LIMIT when the element count exceeds size_t. */
+FP8QDEF fp8q_result fp8q_gguf_read_f32(const fp8q_gguf *g, const fp8q_gguf_tensor *t, float *dst, fp8q_error *err);
+
+/* The Llama configuration of a GGUF file with general.architecture "llama",
+   the fields fp8q_llama_config_parse reads from config.json, as
+   transformers' GGUF loader (integrations/ggml.py) maps them:
+     llama.block_count                       num_hidden_layers      required
+     llama.embedding_length                  hidden_size            required
+     llama.feed_forward_length               intermediate_size      required
+     llama.attention.head_count              num_attention_heads    required
+     llama.attention.head_count_kv           num_key_value_heads    default: head_count
+     llama.context_length                    max_position_embeddings default 2048
+     llama.attention.layer_norm_rms_epsilon  rms_norm_eps           required (> 0)
+     llama.rope.freq_base                    rope_theta             default 10000 (> 0)
+     llama.attention.key_length              head_dim, else .value_length, else
+                                             llama.rope.dimension_count, else
+                                             embedding_length / head_count
+     llama.vocab_size                        vocab_size, else the length of
+                                             tokenizer.ggml.tokens, else ne[1] of
+                                             token_embd.weight
+   tie_word_embeddings = 1 when the file has no output.weight. Integers may
+   have any integer type, floats FLOAT32/FLOAT64 (or an integer). The limits
+   and consistency rules of fp8q_llama_config_parse apply (FP8Q_ERR_LIMIT /
+   FP8Q_ERR_PARSE naming the key); token_embd.weight, when present, must
+   have ne[1] == vocab_size. Refused with
+   FP8Q_ERR_UNSUPPORTED, naming the key or tensor: another architecture;
+   llama.expert_count > 0 (Mixtral); llama.rope.scaling.type other than
+   "none", or llama.rope.scale_linear / llama.rope.scaling.factor other than
+   1 (linear, YaRN); key_length != value_length; rope.dimension_count !=
+   head_dim (partial rotary); a rope_freqs.weight tensor (llama3 scaling as
+   per-frequency factors) with a factor other than 1, because config.json's
+   rope_scaling parameters cannot be recovered from it uniquely.
+   architecture is "LlamaForCausalLM"; torch_dtype "" (the file's types are
+   per tensor). Messages start "GGUF: ". */
+FP8QDEF fp8q_result fp8q_gguf_llama_config(const fp8q_gguf *g, fp8q_llama_config *cfg, fp8q_error *err);
+
+/* Converts the Llama GGUF file at gguf_path into a Hugging Face checkpoint
+   in the existing directory out_dir: config.json (as fp8q_write_random_llama
+   writes it, from fp8q_gguf_llama_config; torch_dtype from dtype) and
+   model.safetensors with dtype FP8Q_F32, FP8Q_BF16 or FP8Q_F16 (values from
+   fp8q_gguf_read_f32, rounded to nearest even for BF16/F16), metadata
+   {"format": "pt"}, streamed one tensor at a time (the GGUF stays mapped and
+   each tensor's pages are released after use: peak memory is about one
+   tensor in float32 plus its output bytes). Tensor names, HF order:
+     token_embd.weight        model.embed_tokens.weight
+     blk.N.attn_norm.weight   model.layers.N.input_layernorm.weight
+     blk.N.ffn_norm.weight    model.layers.N.post_attention_layernorm.weight
+     blk.N.attn_q / attn_k / attn_v / attn_output.weight
+                              model.layers.N.self_attn.q_proj / k_proj / v_proj / o_proj.weight
+     blk.N.ffn_gate / ffn_up / ffn_down.weight
+                              model.layers.N.mlp.gate_proj / up_proj / down_proj.weight
+     output_norm.weight       model.norm.weight
+     output.weight            lm_head.weight (absent: tied embeddings)
+   rope_freqs.weight (all factors 1) is dropped; any other tensor is
+   FP8Q_ERR_UNSUPPORTED, a missing one or a wrong shape FP8Q_ERR_PARSE.
+   Weights keep their bytes' order (ne = {in, out} is HF's [out][in]), except
+   that the rows of q_proj and k_proj are un-permuted: llama.cpp's
+   convert_hf_to_gguf.py (conversion/llama.py LlamaModel.permute) stores
+     w.reshape(n_head, 2, rows / n_head / 2, cols).swapaxes(1, 2).reshape(rows, cols)
+   with n_head = num_attention_heads for q and num_key_value_heads for k
+   (interleaved RoPE pairs), so HF row h * hd + j * hd/2 + i is GGUF row
+   h * hd + 2 * i + j (hd = rows / n_head, j in {0, 1}, i < hd/2).
+   Tokenizer metadata (tokenizer.ggml.*) is not converted: read it with
+   fp8q_gguf_find_kv / fp8q_gguf_kv_array_string (the hook for a tokenizer
+   is marked in the implementation). Errors: those of fp8q_gguf_open and
+   fp8q_gguf_llama_config, FP8Q_ERR_ARG (NULL, other dtype), FP8Q_ERR_IO for
+   the output files (a partial model.safetensors is removed). */
+FP8QDEF fp8q_result fp8q_gguf_to_hf(const char *gguf_path, const char *out_dir, fp8q_dtype dtype, fp8q_error *err);
+
 #endif /* FP8Q_FREESTANDING */
 
 #ifdef __cplusplus
@@ -15594,6 +15851,1549 @@ FP8QDEF fp8q_result fp8q_backend_gemm(fp8q_backend *b, const fp8q_gemm *g, fp8q_
 FP8QDEF void fp8q_backend_close(fp8q_backend *b)
 {
     if (b && b->close) b->close(b);
+}
+
+/* ------------------------------------------------------------------- GGUF */
+/* Reader: two passes over the metadata with the same code. The counting
+   pass validates everything that can be checked locally (lengths, types,
+   shapes, sizes) and counts the bytes of keys and names and the elements of
+   string arrays; then the tables are allocated at their exact sizes and the
+   storing pass fills them, checks duplicates (sorted pointers), the
+   alignment and the data layout. Messages use the safetensors fp8q__st_msg
+   helpers (no printf). */
+
+/* ggml's types, indexed by ggml_type (ggml/src/ggml.c type_traits: block
+   size in elements, bytes per block); removed numbers have no name. */
+typedef struct fp8q__gg_type {
+    const char *name;
+    uint32_t block, size;
+} fp8q__gg_type;
+
+static const fp8q__gg_type fp8q__gg_types[] = {
+    {"F32", 1, 4},      {"F16", 1, 2},        {"Q4_0", 32, 18},    {"Q4_1", 32, 20},     {NULL, 0, 0},
+    {NULL, 0, 0},       {"Q5_0", 32, 22},     {"Q5_1", 32, 24},    {"Q8_0", 32, 34},     {"Q8_1", 32, 36},
+    {"Q2_K", 256, 84},  {"Q3_K", 256, 110},   {"Q4_K", 256, 144},  {"Q5_K", 256, 176},   {"Q6_K", 256, 210},
+    {"Q8_K", 256, 292}, {"IQ2_XXS", 256, 66}, {"IQ2_XS", 256, 74}, {"IQ3_XXS", 256, 98}, {"IQ1_S", 256, 50},
+    {"IQ4_NL", 32, 18}, {"IQ3_S", 256, 110},  {"IQ2_S", 256, 82},  {"IQ4_XS", 256, 136}, {"I8", 1, 1},
+    {"I16", 1, 2},      {"I32", 1, 4},        {"I64", 1, 8},       {"F64", 1, 8},        {"IQ1_M", 256, 56},
+    {"BF16", 1, 2},     {NULL, 0, 0},         {NULL, 0, 0},        {NULL, 0, 0},         {"TQ1_0", 256, 54},
+    {"TQ2_0", 256, 66}, {NULL, 0, 0},         {NULL, 0, 0},        {NULL, 0, 0},         {"MXFP4", 32, 17},
+    {"NVFP4", 64, 36},  {"Q1_0", 128, 18},    {"Q2_0", 64, 18},
+};
+#define FP8Q__GG_NTYPES ((uint32_t)(sizeof fp8q__gg_types / sizeof fp8q__gg_types[0]))
+
+FP8QDEF const char *fp8q_ggml_type_name(uint32_t type)
+{
+    return type < FP8Q__GG_NTYPES ? fp8q__gg_types[type].name : NULL;
+}
+
+/* Metadata value types: name and size in bytes (0: STRING, ARRAY). */
+static const char *const fp8q__gg_vnames[13] = {"UINT8", "INT8",   "UINT16", "INT16",  "UINT32", "INT32",  "FLOAT32",
+                                                "BOOL",  "STRING", "ARRAY",  "UINT64", "INT64",  "FLOAT64"};
+static const unsigned char fp8q__gg_vsize[13] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+
+#define FP8Q__GG_MIN_KV     14u /* u64 key length, 1-byte key, u32 type, 1-byte value */
+#define FP8Q__GG_MIN_TENSOR 25u /* u64 name length, 1-byte name, u32 n_dims (0), u32 type, u64 offset */
+#define FP8Q__GG_MAX_KEY    65535u
+#define FP8Q__GG_MAX_NAME   63u /* ggml's GGML_MAX_NAME (64) with its NUL */
+
+/* The private part of an fp8q_gguf. */
+typedef struct fp8q__gg_owned {
+    char *strings;                      /* keys, then tensor names, NUL-terminated */
+    size_t *offsets;                    /* string-array element offsets, all arrays */
+    size_t *at;                         /* file offset of each KV, then of each tensor info */
+    fp8q_gguf_kv *kv;                   /* n_kv */
+    fp8q_gguf_tensor *tensors;          /* n_tensors */
+    const fp8q_gguf_kv **kv_by_key;     /* sorted by key (strcmp) */
+    const fp8q_gguf_tensor **t_by_name; /* sorted by name */
+    void *file;                         /* open: the mapping or the malloc'd file */
+    size_t file_len;
+    int mapped;
+} fp8q__gg_owned;
+
+static void fp8q__gg_unmap(void *file, size_t len, int mapped)
+{
+    if (!file) return;
+#ifdef FP8Q__ST_MMAP
+    if (mapped) {
+        (void)munmap(file, len);
+        return;
+    }
+#endif
+    (void)len;
+    (void)mapped;
+    free(file);
+}
+
+static void fp8q__gg_free_owned(fp8q__gg_owned *o)
+{
+    if (!o) return;
+    free(o->strings);
+    free(o->offsets);
+    free(o->at);
+    free(o->kv);
+    free(o->tensors);
+    free((void *)o->kv_by_key);
+    free((void *)o->t_by_name);
+    fp8q__gg_unmap(o->file, o->file_len, o->mapped);
+    free(o);
+}
+
+static void fp8q__gg_zero(fp8q_gguf *g)
+{
+    g->version = 0;
+    g->n_kv = 0;
+    g->kv = NULL;
+    g->n_tensors = 0;
+    g->tensors = NULL;
+    g->alignment = 0;
+    g->data_offset = 0;
+    g->base = NULL;
+    g->size = 0;
+    g->fp8q__owned = NULL;
+}
+
+FP8QDEF void fp8q_gguf_close(fp8q_gguf *g)
+{
+    if (!g) return;
+    fp8q__gg_free_owned((fp8q__gg_owned *)g->fp8q__owned);
+    fp8q__gg_zero(g);
+}
+
+/* ---- parser state and messages */
+
+typedef struct fp8q__gg_p {
+    const uint8_t *b;
+    size_t len, pos;
+    fp8q_error *err;
+    fp8q__st_msg m;
+    int kind;            /* what is being read: 0 the header, 1 a KV, 2 a tensor info */
+    uint64_t index;      /* of the KV or tensor */
+    const uint8_t *name; /* its key or name in the file, once read (else NULL) */
+    size_t name_len;
+    fp8q__gg_owned *o;    /* NULL in the counting pass */
+    size_t n_kv;          /* storing pass: KVs come first in o->at */
+    size_t n_str, n_off;  /* counting: bytes of keys and names, string-array elements; storing: cursors */
+    size_t alignment;     /* storing pass */
+    size_t data_offset;   /* storing pass */
+    uint64_t next_offset; /* storing pass: where the next tensor must start */
+    size_t end_of_infos;  /* set by each pass; the storing pass uses the counting pass's */
+} fp8q__gg_p;
+
+/* 'bytes' quoted, control bytes as \xNN, cut after FP8Q__ST_NAME_MAX bytes. */
+static void fp8q__gg_put_bytes(fp8q__st_msg *m, const uint8_t *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char b[5];
+    size_t i;
+    fp8q__st_put(m, "'");
+    for (i = 0; i < n; i++) {
+        if (i >= FP8Q__ST_NAME_MAX && (s[i] & 0xC0u) != 0x80u) {
+            fp8q__st_put(m, "...");
+            break;
+        }
+        if (s[i] < 0x20 || s[i] == 0x7F) {
+            b[0] = '\\', b[1] = 'x', b[2] = hex[s[i] >> 4], b[3] = hex[s[i] & 15u], b[4] = 0;
+        } else {
+            b[0] = (char)s[i], b[1] = 0;
+        }
+        fp8q__st_put(m, b);
+    }
+    fp8q__st_put(m, "'");
+}
+
+/* Starts P's message with "KV 'key': ", "tensor #3: ", ... */
+static void fp8q__gg_begin(fp8q__gg_p *P)
+{
+    P->m.n = 0;
+    P->m.m[0] = 0;
+    if (P->kind == 0) return;
+    fp8q__st_put(&P->m, P->kind == 1 ? "KV " : "tensor ");
+    if (P->name) {
+        fp8q__gg_put_bytes(&P->m, P->name, P->name_len);
+    } else {
+        fp8q__st_put(&P->m, "#");
+        fp8q__st_u64(&P->m, P->index);
+    }
+    fp8q__st_put(&P->m, ": ");
+}
+
+static fp8q_result fp8q__gg_fail(fp8q__gg_p *P, int code, uint64_t at)
+{
+    return fp8q__st_fail(P->err, code, at, &P->m);
+}
+
+/* " (at byte N)" */
+static void fp8q__gg_at(fp8q__gg_p *P, uint64_t at)
+{
+    fp8q__st_put(&P->m, " (at byte ");
+    fp8q__st_u64(&P->m, at);
+    fp8q__st_put(&P->m, ")");
+}
+
+/* OK when n more bytes follow; else "... the file ends inside <what> ...". */
+static fp8q_result fp8q__gg_need(fp8q__gg_p *P, uint64_t n, const char *what)
+{
+    if (n <= (uint64_t)(P->len - P->pos)) return FP8Q_OK;
+    fp8q__gg_begin(P);
+    fp8q__st_put(&P->m, "the file ends inside ");
+    fp8q__st_put(&P->m, what);
+    fp8q__st_put(&P->m, ": ");
+    fp8q__st_u64(&P->m, n);
+    fp8q__st_put(&P->m, " bytes needed at byte ");
+    fp8q__st_u64(&P->m, P->pos);
+    fp8q__st_put(&P->m, ", the file has ");
+    fp8q__st_u64(&P->m, P->len);
+    return fp8q__gg_fail(P, FP8Q_ERR_PARSE, P->pos);
+}
+
+/* A little-endian integer of nbytes bytes. */
+static fp8q_result fp8q__gg_read(fp8q__gg_p *P, int nbytes, uint64_t *v, const char *what)
+{
+    fp8q_result r = fp8q__gg_need(P, (uint64_t)nbytes, what);
+    if (r != FP8Q_OK) return r;
+    *v = fp8q__st_le(P->b + P->pos, nbytes);
+    P->pos += (size_t)nbytes;
+    return FP8Q_OK;
+}
+
+/* A string's length and bytes (which must follow): *s points into the file. */
+static fp8q_result fp8q__gg_string(fp8q__gg_p *P, const char *len_what, const char *what, const uint8_t **s,
+                                   uint64_t *n)
+{
+    fp8q_result r = fp8q__gg_read(P, 8, n, len_what);
+    if (r == FP8Q_OK) r = fp8q__gg_need(P, *n, what);
+    if (r != FP8Q_OK) return r;
+    *s = P->b + P->pos;
+    P->pos += (size_t)*n;
+    return FP8Q_OK;
+}
+
+/* Copies s[0, n) and a NUL into the strings (storing pass). */
+static char *fp8q__gg_keep(fp8q__gg_p *P, const uint8_t *s, size_t n)
+{
+    char *d;
+    if (!P->o) {
+        P->n_str += n + 1;
+        return NULL;
+    }
+    d = P->o->strings + P->n_str;
+    if (n) FP8Q__MEMCPY(d, s, n);
+    d[n] = 0;
+    P->n_str += n + 1;
+    return d;
+}
+
+/* ---- header */
+
+static fp8q_result fp8q__gg_count(fp8q__gg_p *P, const char *field, size_t at, uint64_t v, uint64_t limit,
+                                  const char *limit_name, uint64_t min_bytes, uint64_t room)
+{
+    fp8q__gg_begin(P);
+    fp8q__st_put(&P->m, field);
+    fp8q__st_put(&P->m, " is ");
+    fp8q__st_u64(&P->m, v);
+    fp8q__gg_at(P, at);
+    if (v > (uint64_t)INT64_MAX) {
+        fp8q__st_put(&P->m, ", negative as the int64 it is");
+        return fp8q__gg_fail(P, FP8Q_ERR_PARSE, at);
+    }
+    if (v > limit) {
+        fp8q__st_put(&P->m, ", above ");
+        fp8q__st_put(&P->m, limit_name);
+        fp8q__st_put(&P->m, " (");
+        fp8q__st_u64(&P->m, limit);
+        fp8q__st_put(&P->m, ")");
+        return fp8q__gg_fail(P, FP8Q_ERR_LIMIT, at);
+    }
+    if (v > room / min_bytes) {
+        fp8q__st_put(&P->m, ", but each takes at least ");
+        fp8q__st_u64(&P->m, min_bytes);
+        fp8q__st_put(&P->m, " bytes and only ");
+        fp8q__st_u64(&P->m, room);
+        fp8q__st_put(&P->m, " bytes are left for them");
+        return fp8q__gg_fail(P, FP8Q_ERR_PARSE, at);
+    }
+    return FP8Q_OK;
+}
+
+static fp8q_result fp8q__gg_header(fp8q__gg_p *P, uint32_t *version, uint64_t *n_tensors, uint64_t *n_kv)
+{
+    uint64_t v, room;
+    fp8q_result r;
+    if ((r = fp8q__gg_need(P, 4, "the magic 'GGUF'")) != FP8Q_OK) return r;
+    if (P->b[0] != 'G' || P->b[1] != 'G' || P->b[2] != 'U' || P->b[3] != 'F') {
+        fp8q__gg_begin(P);
+        fp8q__st_put(&P->m, "not a GGUF file: it starts with ");
+        fp8q__gg_put_bytes(&P->m, P->b, 4);
+        fp8q__st_put(&P->m, ", not 'GGUF'");
+        return fp8q__gg_fail(P, FP8Q_ERR_PARSE, 0);
+    }
+    P->pos = 4;
+    if ((r = fp8q__gg_read(P, 4, &v, "the version")) != FP8Q_OK) return r;
+    *version = (uint32_t)v;
+    if (v < 2 || v > 3) {
+        fp8q__gg_begin(P);
+        fp8q__st_put(&P->m, "GGUF version ");
+        fp8q__st_u64(&P->m, v);
+        if (v == 0) {
+            fp8q__st_put(&P->m, " is invalid");
+            return fp8q__gg_fail(P, FP8Q_ERR_PARSE, 4);
+        }
+        fp8q__st_put(&P->m, v == 1               ? " is not supported (32-bit counts and "
+                                                   "lengths; llama.cpp refuses it too)"
+                            : (v & 0xFFFFu) == 0 ? ": a big-endian GGUF file, not supported"
+                                                 : " is newer than this reader (versions 2 and 3)");
+        return fp8q__gg_fail(P, FP8Q_ERR_UNSUPPORTED, 4);
+    }
+    if ((r = fp8q__gg_read(P, 8, n_tensors, "the tensor count")) != FP8Q_OK ||
+        (r = fp8q__gg_read(P, 8, n_kv, "the metadata count")) != FP8Q_OK)
+        return r;
+    room = (uint64_t)(P->len - P->pos);
+    if ((r = fp8q__gg_count(P, "the KV count", 16, *n_kv, FP8Q_MAX_GGUF_KV, "FP8Q_MAX_GGUF_KV", FP8Q__GG_MIN_KV,
+                            room)) != FP8Q_OK)
+        return r;
+    room -= *n_kv * FP8Q__GG_MIN_KV;
+    return fp8q__gg_count(P, "the tensor count", 8, *n_tensors, FP8Q_MAX_TENSORS, "FP8Q_MAX_TENSORS",
+                          FP8Q__GG_MIN_TENSOR, room);
+}
+
+/* ---- metadata */
+
+static fp8q_result fp8q__gg_bad_type(fp8q__gg_p *P, const char *what, uint64_t t, size_t at)
+{
+    fp8q__gg_begin(P);
+    fp8q__st_put(&P->m, what);
+    fp8q__st_put(&P->m, " ");
+    fp8q__st_u64(&P->m, t);
+    fp8q__gg_at(P, at);
+    fp8q__st_put(&P->m, " is not a GGUF value type (0..12)");
+    return fp8q__gg_fail(P, FP8Q_ERR_PARSE, at);
+}
+
+/* n BOOL bytes at p must be 0 or 1. */
+static fp8q_result fp8q__gg_bools(fp8q__gg_p *P, const uint8_t *p, uint64_t n)
+{
+    uint64_t i;
+    for (i = 0; i < n; i++)
+        if (p[i] > 1) {
+            fp8q__gg_begin(P);
+            fp8q__st_put(&P->m, "BOOL value ");
+            fp8q__st_u64(&P->m, p[i]);
+            fp8q__gg_at(P, (uint64_t)(p + i - P->b));
+            fp8q__st_put(&P->m, " is not 0 or 1");
+            return fp8q__gg_fail(P, FP8Q_ERR_PARSE, (uint64_t)(p + i - P->b));
+        }
+    return FP8Q_OK;
+}
+
+/* An array's elements after its type and count. */
+static fp8q_result fp8q__gg_array(fp8q__gg_p *P, fp8q_gguf_type et, uint64_t n, size_t *offsets)
+{
+    const size_t data = P->pos, left = P->len - P->pos;
+    const unsigned es = fp8q__gg_vsize[et];
+    const uint8_t *s;
+    uint64_t i, sl;
+    fp8q_result r;
+    if (n > left / (es ? es : 8u)) {
+        fp8q__gg_begin(P);
+        fp8q__st_put(&P->m, "an array of ");
+        fp8q__st_u64(&P->m, n);
+        fp8q__st_put(&P->m, " ");
+        fp8q__st_put(&P->m, fp8q__gg_vnames[et]);
+        fp8q__st_put(&P->m, es ? " values" : " (at least 8 bytes each)");
+        fp8q__st_put(&P->m, " does not fit in the ");
+        fp8q__st_u64(&P->m, left);
+        fp8q__st_put(&P->m, " bytes left at byte ");
+        fp8q__st_u64(&P->m, data);
+        return fp8q__gg_fail(P, FP8Q_ERR_PARSE, data);
+    }
+    if (es) {
+        if (et == FP8Q_GGUF_BOOL && (r = fp8q__gg_bools(P, P->b + data, n)) != FP8Q_OK) return r;
+        P->pos += (size_t)n * es;
+        return FP8Q_OK;
+    }
+    for (i = 0; i < n; i++) { /* strings */
+        if (offsets) offsets[i] = P->pos - data;
+        if ((r = fp8q__gg_string(P, "a string's length in the array", "a string in the array", &s, &sl)) != FP8Q_OK)
+            return r;
+    }
+    return FP8Q_OK;
+}
+
+static fp8q_result fp8q__gg_kv(fp8q__gg_p *P, size_t i)
+{
+    const uint8_t *key, *s;
+    uint64_t klen, type, et, n = 1;
+    size_t start = P->pos, at, *offsets = NULL;
+    fp8q_gguf_kv *kv = P->o ? &P->o->kv[i] : NULL;
+    fp8q_result r;
+    P->kind = 1, P->index = i, P->name = NULL;
+    if ((r = fp8q__gg_string(P, "the key's length", "the key", &key, &klen)) != FP8Q_OK) return r;
+    fp8q__gg_begin(P);
+    if (klen == 0 || klen > FP8Q__GG_MAX_KEY || memchr(key, 0, (size_t)klen)) {
+        fp8q__st_put(&P->m, klen == 0                 ? "the key is empty"
+                            : klen > FP8Q__GG_MAX_KEY ? "the key is longer than 65535 bytes"
+                                                      : "the key contains a NUL byte");
+        fp8q__gg_at(P, start);
+        return fp8q__gg_fail(P, klen > FP8Q__GG_MAX_KEY ? FP8Q_ERR_LIMIT : FP8Q_ERR_PARSE, start);
+    }
+    P->name = key, P->name_len = (size_t)klen;
+    at = P->pos;
+    if ((r = fp8q__gg_read(P, 4, &type, "the value type")) != FP8Q_OK) return r;
+    if (type > FP8Q_GGUF_FLOAT64) return fp8q__gg_bad_type(P, "value type", type, at);
+    et = type;
+    if (type == FP8Q_GGUF_ARRAY) {
+        at = P->pos;
+        if ((r = fp8q__gg_read(P, 4, &et, "the array's element type")) != FP8Q_OK) return r;
+        if (et > FP8Q_GGUF_FLOAT64) return fp8q__gg_bad_type(P, "array element type", et, at);
+        if (et == FP8Q_GGUF_ARRAY) {
+            fp8q__gg_begin(P);
+            fp8q__st_put(&P->m, "arrays of arrays are not supported");
+            fp8q__gg_at(P, at);
+            return fp8q__gg_fail(P, FP8Q_ERR_UNSUPPORTED, at);
+        }
+        if ((r = fp8q__gg_read(P, 8, &n, "the array's length")) != FP8Q_OK) return r;
+        if (et == FP8Q_GGUF_STRING && P->o) offsets = P->o->offsets + P->n_off;
+        at = P->pos;
+        if ((r = fp8q__gg_array(P, (fp8q_gguf_type)et, n, offsets)) != FP8Q_OK) return r;
+        if (et == FP8Q_GGUF_STRING) P->n_off += (size_t)n; /* n <= the file size / 8: checked */
+    } else if (type == FP8Q_GGUF_STRING) {
+        if ((r = fp8q__gg_string(P, "the string value's length", "the string value", &s, &n)) != FP8Q_OK) return r;
+        at = (size_t)(s - P->b);
+    } else {
+        at = P->pos;
+        if ((r = fp8q__gg_need(P, fp8q__gg_vsize[type], "the value")) != FP8Q_OK) return r;
+        if (type == FP8Q_GGUF_BOOL && (r = fp8q__gg_bools(P, P->b + at, 1)) != FP8Q_OK) return r;
+        P->pos += fp8q__gg_vsize[type];
+    }
+    if (kv) {
+        kv->key = fp8q__gg_keep(P, key, (size_t)klen);
+        kv->key_len = (size_t)klen;
+        kv->type = (fp8q_gguf_type)type;
+        kv->array_type = (fp8q_gguf_type)et;
+        kv->count = n;
+        kv->data = P->b + at;
+        kv->fp8q__offsets = offsets;
+        P->o->at[i] = start;
+    } else {
+        (void)fp8q__gg_keep(P, key, (size_t)klen);
+    }
+    return FP8Q_OK;
+}
+
+/* ---- tensor infos */
+
+static fp8q_result fp8q__gg_shape(fp8q__gg_p *P, fp8q_gguf_tensor *t, uint64_t *numel)
+{
+    uint64_t nd, v;
+    size_t at = P->pos;
+    int d;
+    fp8q_result r;
+    if ((r = fp8q__gg_read(P, 4, &nd, "n_dims")) != FP8Q_OK) return r;
+    if (nd > 4) {
+        fp8q__gg_begin(P);
+        fp8q__st_put(&P->m, "n_dims is ");
+        fp8q__st_u64(&P->m, nd);
+        fp8q__gg_at(P, at);
+        fp8q__st_put(&P->m, "; ggml tensors have at most 4 dimensions");
+        return fp8q__gg_fail(P, FP8Q_ERR_PARSE, at);
+    }
+    t->n_dims = (int)nd;
+    *numel = 1;
+    for (d = 0; d < 4; d++) t->ne[d] = 1;
+    for (d = 0; d < (int)nd; d++) {
+        at = P->pos;
+        if ((r = fp8q__gg_read(P, 8, &v, "the dimensions")) != FP8Q_OK) return r;
+        if (v == 0 || v > (uint64_t)INT64_MAX || v > (uint64_t)INT64_MAX / *numel) {
+            fp8q__gg_begin(P);
+            fp8q__st_put(&P->m, "ne[");
+            fp8q__st_u64(&P->m, (uint64_t)d);
+            fp8q__st_put(&P->m, "] ");
+            if (v == 0 || v > (uint64_t)INT64_MAX) {
+                fp8q__st_put(&P->m, v == 0 ? "is 0" : "is negative");
+                fp8q__gg_at(P, at);
+                fp8q__st_put(&P->m, "; every dimension must be at least 1");
+                return fp8q__gg_fail(P, FP8Q_ERR_PARSE, at);
+            }
+            fp8q__st_put(&P->m, "= ");
+            fp8q__st_u64(&P->m, v);
+            fp8q__gg_at(P, at);
+            fp8q__st_put(&P->m, " makes the element count exceed 2^63 - 1");
+            return fp8q__gg_fail(P, FP8Q_ERR_LIMIT, at);
+        }
+        t->ne[d] = v;
+        *numel *= v;
+    }
+    return FP8Q_OK;
+}
+
+static fp8q_result fp8q__gg_type_and_size(fp8q__gg_p *P, fp8q_gguf_tensor *t, uint64_t numel)
+{
+    const fp8q__gg_type *ty;
+    size_t at = P->pos;
+    uint64_t v;
+    fp8q_result r;
+    if ((r = fp8q__gg_read(P, 4, &v, "the ggml type")) != FP8Q_OK) return r;
+    t->type = (uint32_t)v;
+    fp8q__gg_begin(P);
+    if (v >= FP8Q__GG_NTYPES || !fp8q__gg_types[v].name) {
+        fp8q__st_put(&P->m, "unknown ggml type ");
+        fp8q__st_u64(&P->m, v);
+        fp8q__gg_at(P, at);
+        fp8q__st_put(&P->m, " (this reader knows ggml's types up to Q2_0 = 42)");
+        return fp8q__gg_fail(P, FP8Q_ERR_UNSUPPORTED, at);
+    }
+    ty = &fp8q__gg_types[v];
+    if (t->ne[0] % ty->block != 0) {
+        fp8q__st_put(&P->m, "ne[0] = ");
+        fp8q__st_u64(&P->m, t->ne[0]);
+        fp8q__st_put(&P->m, " is not a multiple of the block size of ");
+        fp8q__st_put(&P->m, ty->name);
+        fp8q__st_put(&P->m, " (");
+        fp8q__st_u64(&P->m, ty->block);
+        fp8q__st_put(&P->m, ")");
+        return fp8q__gg_fail(P, FP8Q_ERR_PARSE, at);
+    }
+    if (numel / ty->block > UINT64_MAX / ty->size) {
+        fp8q__st_put(&P->m, "its size in bytes overflows 64 bits");
+        return fp8q__gg_fail(P, FP8Q_ERR_LIMIT, at);
+    }
+    t->nbytes = numel / ty->block * ty->size;
+    return FP8Q_OK;
+}
+
+/* Storing pass: the data layout of ggml's reader (see the declaration). */
+static fp8q_result fp8q__gg_place(fp8q__gg_p *P, const fp8q_gguf_tensor *t, size_t at)
+{
+    const uint64_t align = P->alignment, room = (uint64_t)(P->len - P->data_offset);
+    fp8q__gg_begin(P);
+    fp8q__st_put(&P->m, "offset ");
+    fp8q__st_u64(&P->m, t->offset);
+    fp8q__gg_at(P, at);
+    if (t->offset % align != 0) {
+        fp8q__st_put(&P->m, " is not a multiple of the alignment ");
+        fp8q__st_u64(&P->m, align);
+        return fp8q__gg_fail(P, FP8Q_ERR_PARSE, at);
+    }
+    if (t->offset != P->next_offset) {
+        fp8q__st_put(&P->m, " should be ");
+        fp8q__st_u64(&P->m, P->next_offset);
+        fp8q__st_put(&P->m, ": tensors are stored in file order, each padded to the alignment");
+        return fp8q__gg_fail(P, FP8Q_ERR_PARSE, at);
+    }
+    if (t->offset > room || t->nbytes > room - t->offset) {
+        fp8q__st_put(&P->m, ": its ");
+        fp8q__st_u64(&P->m, t->nbytes);
+        fp8q__st_put(&P->m, " bytes from byte ");
+        fp8q__st_u64(&P->m, (uint64_t)P->data_offset + t->offset);
+        fp8q__st_put(&P->m, " run past the end of the file (");
+        fp8q__st_u64(&P->m, P->len);
+        fp8q__st_put(&P->m, " bytes)");
+        return fp8q__gg_fail(P, FP8Q_ERR_PARSE, at);
+    }
+    P->next_offset = t->offset + (t->nbytes + align - 1) / align * align; /* both <= the file size */
+    return FP8Q_OK;
+}
+
+static fp8q_result fp8q__gg_tensor(fp8q__gg_p *P, size_t i)
+{
+    fp8q_gguf_tensor tmp, *t = P->o ? &P->o->tensors[i] : &tmp;
+    const uint8_t *name;
+    uint64_t nlen, numel;
+    size_t start = P->pos, at;
+    fp8q_result r;
+    P->kind = 2, P->index = i, P->name = NULL;
+    if ((r = fp8q__gg_string(P, "the name's length", "the name", &name, &nlen)) != FP8Q_OK) return r;
+    if (nlen > FP8Q__GG_MAX_NAME || memchr(name, 0, (size_t)nlen)) {
+        fp8q__gg_begin(P);
+        fp8q__st_put(&P->m, nlen > FP8Q__GG_MAX_NAME ? "the name is longer than 63 bytes (ggml's GGML_MAX_NAME)"
+                                                     : "the name contains a NUL byte");
+        fp8q__gg_at(P, start);
+        return fp8q__gg_fail(P, nlen > FP8Q__GG_MAX_NAME ? FP8Q_ERR_LIMIT : FP8Q_ERR_PARSE, start);
+    }
+    P->name = name, P->name_len = (size_t)nlen;
+    if ((r = fp8q__gg_shape(P, t, &numel)) != FP8Q_OK || (r = fp8q__gg_type_and_size(P, t, numel)) != FP8Q_OK) return r;
+    at = P->pos;
+    if ((r = fp8q__gg_read(P, 8, &t->offset, "the data offset")) != FP8Q_OK) return r;
+    t->name = fp8q__gg_keep(P, name, (size_t)nlen);
+    if (!P->o) return FP8Q_OK;
+    P->o->at[P->n_kv + i] = start;
+    return fp8q__gg_place(P, t, at);
+}
+
+/* ---- parse */
+
+static int fp8q__gg_kv_cmp(const void *a_, const void *b_)
+{
+    const fp8q_gguf_kv *a = *(const fp8q_gguf_kv *const *)a_, *b = *(const fp8q_gguf_kv *const *)b_;
+    int c = strcmp(a->key, b->key);
+    return c ? c : a < b ? -1 : a > b ? 1 : 0;
+}
+
+static int fp8q__gg_tensor_cmp(const void *a_, const void *b_)
+{
+    const fp8q_gguf_tensor *a = *(const fp8q_gguf_tensor *const *)a_, *b = *(const fp8q_gguf_tensor *const *)b_;
+    int c = strcmp(a->name, b->name);
+    return c ? c : a < b ? -1 : a > b ? 1 : 0;
+}
+
+/* "KV 'k' appears twice (the second at byte N)", after the storing pass
+   sorted the pointers (equal names end up adjacent, file order kept). */
+static fp8q_result fp8q__gg_duplicate(fp8q__gg_p *P, int kind, const char *name, size_t second_at)
+{
+    P->kind = 0;
+    fp8q__gg_begin(P);
+    fp8q__st_put(&P->m, kind == 1 ? "KV " : "tensor ");
+    fp8q__st_name(&P->m, name);
+    fp8q__st_put(&P->m, " appears twice (the second at byte ");
+    fp8q__st_u64(&P->m, second_at);
+    fp8q__st_put(&P->m, ")");
+    return fp8q__gg_fail(P, FP8Q_ERR_PARSE, second_at);
+}
+
+static const fp8q_gguf_kv *fp8q__gg_lookup_kv(const fp8q__gg_owned *o, size_t n, const char *key)
+{
+    size_t lo = 0, hi = n, mid;
+    while (lo < hi) {
+        int c;
+        mid = lo + (hi - lo) / 2;
+        c = strcmp(key, o->kv_by_key[mid]->key);
+        if (c == 0) return o->kv_by_key[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+/* general.alignment, then where the data section starts. */
+static fp8q_result fp8q__gg_alignment(fp8q__gg_p *P, size_t n_kv, uint64_t n_tensors)
+{
+    const fp8q_gguf_kv *a = fp8q__gg_lookup_kv(P->o, n_kv, "general.alignment");
+    const size_t at = a ? P->o->at[a - P->o->kv] : 0;
+    uint64_t v = 32, start;
+    P->kind = 0;
+    fp8q__gg_begin(P);
+    if (a) {
+        fp8q__st_put(&P->m, "KV 'general.alignment'");
+        fp8q__gg_at(P, at);
+        if (a->type != FP8Q_GGUF_UINT32) {
+            fp8q__st_put(&P->m, " must be a UINT32, not ");
+            fp8q__st_put(&P->m, fp8q__gg_vnames[a->type]);
+            return fp8q__gg_fail(P, FP8Q_ERR_PARSE, at);
+        }
+        v = fp8q__st_le(a->data, 4);
+        fp8q__st_put(&P->m, " is ");
+        fp8q__st_u64(&P->m, v);
+        if (v == 0 || (v & (v - 1)) != 0) {
+            fp8q__st_put(&P->m, ", not a power of two");
+            return fp8q__gg_fail(P, FP8Q_ERR_PARSE, at);
+        }
+        if (v > FP8Q_GGUF_MAX_ALIGNMENT) {
+            fp8q__st_put(&P->m, ", above FP8Q_GGUF_MAX_ALIGNMENT");
+            return fp8q__gg_fail(P, FP8Q_ERR_LIMIT, at);
+        }
+    }
+    P->alignment = (size_t)v;
+    start = ((uint64_t)P->end_of_infos + v - 1) / v * v;
+    if (n_tensors > 0 && start > (uint64_t)P->len) {
+        P->m.n = 0;
+        fp8q__st_put(&P->m, "the data section would start at byte ");
+        fp8q__st_u64(&P->m, start);
+        fp8q__st_put(&P->m, " (the tensor infos end at byte ");
+        fp8q__st_u64(&P->m, P->end_of_infos);
+        fp8q__st_put(&P->m, ", padded to the alignment), past the end of the file");
+        return fp8q__gg_fail(P, FP8Q_ERR_PARSE, P->end_of_infos);
+    }
+    P->data_offset = start <= (uint64_t)P->len ? (size_t)start : P->len;
+    P->next_offset = 0;
+    return FP8Q_OK;
+}
+
+static fp8q_result fp8q__gg_index_kv(fp8q__gg_p *P, size_t n_kv, uint64_t n_tensors)
+{
+    fp8q__gg_owned *o = P->o;
+    size_t i;
+    for (i = 0; i < n_kv; i++) o->kv_by_key[i] = &o->kv[i];
+    if (n_kv > 1) qsort((void *)o->kv_by_key, n_kv, sizeof *o->kv_by_key, fp8q__gg_kv_cmp);
+    for (i = 1; i < n_kv; i++)
+        if (strcmp(o->kv_by_key[i - 1]->key, o->kv_by_key[i]->key) == 0)
+            return fp8q__gg_duplicate(P, 1, o->kv_by_key[i]->key, o->at[o->kv_by_key[i] - o->kv]);
+    return fp8q__gg_alignment(P, n_kv, n_tensors);
+}
+
+static fp8q_result fp8q__gg_index_tensors(fp8q__gg_p *P, size_t n_kv, size_t n)
+{
+    fp8q__gg_owned *o = P->o;
+    size_t i;
+    for (i = 0; i < n; i++) o->t_by_name[i] = &o->tensors[i];
+    if (n > 1) qsort((void *)o->t_by_name, n, sizeof *o->t_by_name, fp8q__gg_tensor_cmp);
+    for (i = 1; i < n; i++)
+        if (strcmp(o->t_by_name[i - 1]->name, o->t_by_name[i]->name) == 0)
+            return fp8q__gg_duplicate(P, 2, o->t_by_name[i]->name,
+                                      o->at[n_kv + (size_t)(o->t_by_name[i] - o->tensors)]);
+    return FP8Q_OK;
+}
+
+/* One pass over the metadata and tensor infos: counting (P->o NULL) or storing. */
+static fp8q_result fp8q__gg_pass(fp8q__gg_p *P, size_t n_kv, size_t n_tensors)
+{
+    size_t i;
+    fp8q_result r;
+    P->pos = 24, P->n_str = 0, P->n_off = 0;
+    for (i = 0; i < n_kv; i++)
+        if ((r = fp8q__gg_kv(P, i)) != FP8Q_OK) return r;
+    if (P->o && (r = fp8q__gg_index_kv(P, n_kv, n_tensors)) != FP8Q_OK) return r;
+    for (i = 0; i < n_tensors; i++)
+        if ((r = fp8q__gg_tensor(P, i)) != FP8Q_OK) return r;
+    P->end_of_infos = P->pos;
+    return P->o ? fp8q__gg_index_tensors(P, n_kv, n_tensors) : FP8Q_OK;
+}
+
+static fp8q__gg_owned *fp8q__gg_alloc(const fp8q__gg_p *P, size_t n_kv, size_t n_tensors)
+{
+    fp8q__gg_owned *o = (fp8q__gg_owned *)calloc(1, sizeof *o);
+    if (!o) return NULL;
+    o->strings = (char *)fp8q__st_alloc(P->n_str, 1);
+    o->offsets = (size_t *)fp8q__st_alloc(P->n_off, sizeof *o->offsets);
+    o->at = (size_t *)fp8q__st_alloc(n_kv + n_tensors, sizeof *o->at);
+    o->kv = (fp8q_gguf_kv *)fp8q__st_alloc(n_kv, sizeof *o->kv);
+    o->tensors = (fp8q_gguf_tensor *)fp8q__st_alloc(n_tensors, sizeof *o->tensors);
+    o->kv_by_key = (const fp8q_gguf_kv **)fp8q__st_alloc(n_kv, sizeof *o->kv_by_key);
+    o->t_by_name = (const fp8q_gguf_tensor **)fp8q__st_alloc(n_tensors, sizeof *o->t_by_name);
+    if (!o->strings || !o->offsets || !o->at || !o->kv || !o->tensors || !o->kv_by_key || !o->t_by_name) {
+        fp8q__gg_free_owned(o);
+        return NULL;
+    }
+    return o;
+}
+
+FP8QDEF fp8q_result fp8q_gguf_parse(fp8q_gguf *g, const void *buf, size_t len, fp8q_error *err)
+{
+    static const uint8_t empty[1] = {0};
+    fp8q__gg_p P;
+    uint64_t n_kv = 0, n_tensors = 0;
+    uint32_t version = 0;
+    fp8q_result r;
+    fp8q__st_err_ok(err);
+    if (g) fp8q__gg_zero(g);
+    if (!g || (!buf && len > 0))
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0,
+                                 !g ? "fp8q_gguf_parse: g is NULL" : "fp8q_gguf_parse: buf is NULL");
+    memset(&P, 0, sizeof P);
+    P.b = buf ? (const uint8_t *)buf : empty, P.len = len, P.err = err;
+    if ((r = fp8q__gg_header(&P, &version, &n_tensors, &n_kv)) != FP8Q_OK) return r;
+    /* both counts are now below len / 14: size_t holds them */
+    if ((r = fp8q__gg_pass(&P, (size_t)n_kv, (size_t)n_tensors)) != FP8Q_OK) return r;
+    if (!(P.o = fp8q__gg_alloc(&P, (size_t)n_kv, (size_t)n_tensors)))
+        return fp8q__st_fail_str(err, FP8Q_ERR_NOMEM, 0, "out of memory for the GGUF tables");
+    P.n_kv = (size_t)n_kv;
+    if ((r = fp8q__gg_pass(&P, (size_t)n_kv, (size_t)n_tensors)) != FP8Q_OK) {
+        fp8q__gg_free_owned(P.o);
+        return r;
+    }
+    g->version = version;
+    g->n_kv = (size_t)n_kv;
+    g->kv = P.o->kv;
+    g->n_tensors = (size_t)n_tensors;
+    g->tensors = P.o->tensors;
+    g->alignment = P.alignment;
+    g->data_offset = P.data_offset;
+    g->base = P.b;
+    g->size = len;
+    g->fp8q__owned = P.o;
+    return FP8Q_OK;
+}
+
+/* ---- open */
+
+/* The whole file at path: mapped (POSIX) or read; non-regular files refused. */
+static fp8q_result fp8q__gg_load(const char *path, void **file, size_t *len, int *mapped, fp8q_error *err)
+{
+    fp8q_result r;
+    *file = NULL, *len = 0, *mapped = 0;
+#ifdef FP8Q__ST_MMAP
+    {
+        struct stat sb;
+        int fd = open(path, O_RDONLY | O_NONBLOCK); /* a FIFO must not block the open */
+        if (fd < 0) return fp8q__st_open_fail(err, path, "cannot open", errno);
+        if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            int e = errno, reg = 0;
+            if (fstat(fd, &sb) == 0) reg = S_ISDIR(sb.st_mode) ? 1 : 2;
+            (void)close(fd);
+            return fp8q__st_open_fail(err, path,
+                                      reg == 1   ? "is a directory, not a GGUF file"
+                                      : reg == 2 ? "is not a regular file"
+                                                 : "cannot stat",
+                                      reg ? 0 : e);
+        }
+        if (sb.st_size < 0 || (uint64_t)sb.st_size > (uint64_t)((size_t)-1)) {
+            (void)close(fd);
+            r = fp8q__st_fail_str(err, FP8Q_ERR_LIMIT, 0, "file too large for the address space");
+            fp8q__st_path_prefix(err, path);
+            return r;
+        }
+        *len = (size_t)sb.st_size;
+        if (*len > 0) {
+            void *p = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+            if (p == MAP_FAILED) {
+                int e = errno;
+                (void)close(fd);
+                return fp8q__st_open_fail(err, path, "cannot map", e);
+            }
+            *file = p, *mapped = 1;
+        }
+        (void)close(fd);
+        return FP8Q_OK;
+    }
+#else
+    {
+        char *text = NULL;
+        r = fp8q__read_file(path, (size_t)-1 - 1u, "the address space", &text, len, NULL, err);
+        *file = text;
+        return r;
+    }
+#endif
+}
+
+FP8QDEF fp8q_result fp8q_gguf_open(fp8q_gguf *g, const char *path, fp8q_error *err)
+{
+    static const uint8_t empty[1] = {0};
+    void *file;
+    size_t len;
+    int mapped;
+    fp8q_result r;
+    fp8q__st_err_ok(err);
+    if (g) fp8q__gg_zero(g);
+    if (!g || !path)
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0,
+                                 !g ? "fp8q_gguf_open: g is NULL" : "fp8q_gguf_open: path is NULL");
+    if ((r = fp8q__gg_load(path, &file, &len, &mapped, err)) != FP8Q_OK) return r;
+    r = fp8q_gguf_parse(g, file ? file : (const void *)empty, len, err);
+    if (r != FP8Q_OK) {
+        fp8q__st_path_prefix(err, path);
+        fp8q__gg_unmap(file, len, mapped);
+        return r;
+    }
+    ((fp8q__gg_owned *)g->fp8q__owned)->file = file;
+    ((fp8q__gg_owned *)g->fp8q__owned)->file_len = len;
+    ((fp8q__gg_owned *)g->fp8q__owned)->mapped = mapped;
+    return FP8Q_OK;
+}
+
+/* ---- lookups and values */
+
+FP8QDEF const fp8q_gguf_kv *fp8q_gguf_find_kv(const fp8q_gguf *g, const char *key)
+{
+    if (!g || !key || !g->fp8q__owned) return NULL;
+    return fp8q__gg_lookup_kv((const fp8q__gg_owned *)g->fp8q__owned, g->n_kv, key);
+}
+
+FP8QDEF const fp8q_gguf_tensor *fp8q_gguf_find_tensor(const fp8q_gguf *g, const char *name)
+{
+    const fp8q__gg_owned *o;
+    size_t lo = 0, hi, mid;
+    if (!g || !name || !g->fp8q__owned) return NULL;
+    o = (const fp8q__gg_owned *)g->fp8q__owned;
+    hi = g->n_tensors;
+    while (lo < hi) {
+        int c;
+        mid = lo + (hi - lo) / 2;
+        c = strcmp(name, o->t_by_name[mid]->name);
+        if (c == 0) return o->t_by_name[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+FP8QDEF const uint8_t *fp8q_gguf_bytes(const fp8q_gguf *g, const fp8q_gguf_tensor *t)
+{
+    uint64_t room;
+    if (!g || !t || !g->base || g->data_offset > g->size) return NULL;
+    room = (uint64_t)(g->size - g->data_offset);
+    if (t->offset > room || t->nbytes > room - t->offset) return NULL;
+    return g->base + g->data_offset + (size_t)t->offset;
+}
+
+/* The integer of type t at p (BOOL counts); FP8Q_ERR_ARG for other types. */
+static fp8q_result fp8q__gg_int_at(fp8q_gguf_type t, const uint8_t *p, int64_t *out)
+{
+    const unsigned n = (unsigned)t <= FP8Q_GGUF_FLOAT64 ? fp8q__gg_vsize[t] : 0u;
+    const int is_signed = t == FP8Q_GGUF_INT8 || t == FP8Q_GGUF_INT16 || t == FP8Q_GGUF_INT32 || t == FP8Q_GGUF_INT64;
+    uint64_t u, sign;
+    if (!n || t == FP8Q_GGUF_FLOAT32 || t == FP8Q_GGUF_FLOAT64) return FP8Q_ERR_ARG;
+    u = fp8q__st_le(p, (int)n);
+    if (!is_signed) {
+        if (u > (uint64_t)INT64_MAX) return FP8Q_ERR_LIMIT;
+        *out = (int64_t)u;
+        return FP8Q_OK;
+    }
+    sign = (uint64_t)1 << (8 * n - 1);
+    if (!(u & sign))
+        *out = (int64_t)u;
+    else if (n < 8)
+        *out = (int64_t)u - (int64_t)(sign << 1);
+    else
+        *out = -(int64_t)~u - 1; /* u - 2^64 */
+    return FP8Q_OK;
+}
+
+/* The number of type t at p as a double; FP8Q_ERR_ARG for non-numbers. */
+static fp8q_result fp8q__gg_double_at(fp8q_gguf_type t, const uint8_t *p, double *out)
+{
+    int64_t i;
+    fp8q_result r;
+    if (t == FP8Q_GGUF_FLOAT32) {
+        *out = (double)fp8q__f32_from_bits((uint32_t)fp8q__st_le(p, 4));
+        return FP8Q_OK;
+    }
+    if (t == FP8Q_GGUF_FLOAT64) {
+        uint64_t u = fp8q__st_le(p, 8);
+        double d;
+        FP8Q__MEMCPY(&d, &u, 8);
+        *out = d;
+        return FP8Q_OK;
+    }
+    r = fp8q__gg_int_at(t, p, &i);
+    if (r == FP8Q_ERR_LIMIT) { /* a UINT64 above INT64_MAX */
+        *out = (double)fp8q__st_le(p, 8);
+        return FP8Q_OK;
+    }
+    if (r == FP8Q_OK) *out = (double)i;
+    return r;
+}
+
+FP8QDEF fp8q_result fp8q_gguf_kv_int(const fp8q_gguf_kv *kv, int64_t *out)
+{
+    int64_t v;
+    fp8q_result r;
+    if (!kv || !out || kv->type == FP8Q_GGUF_ARRAY || kv->type == FP8Q_GGUF_STRING) return FP8Q_ERR_ARG;
+    r = fp8q__gg_int_at(kv->type, kv->data, &v);
+    if (r == FP8Q_OK) *out = v;
+    return r;
+}
+
+FP8QDEF fp8q_result fp8q_gguf_kv_float(const fp8q_gguf_kv *kv, double *out)
+{
+    double v;
+    fp8q_result r;
+    if (!kv || !out || kv->type == FP8Q_GGUF_ARRAY || kv->type == FP8Q_GGUF_STRING || kv->type == FP8Q_GGUF_BOOL)
+        return FP8Q_ERR_ARG;
+    r = fp8q__gg_double_at(kv->type, kv->data, &v);
+    if (r == FP8Q_OK) *out = v;
+    return r;
+}
+
+FP8QDEF fp8q_result fp8q_gguf_kv_string(const fp8q_gguf_kv *kv, const char **s, size_t *len)
+{
+    if (!kv || !s || !len || kv->type != FP8Q_GGUF_STRING) return FP8Q_ERR_ARG;
+    *s = (const char *)kv->data;
+    *len = (size_t)kv->count;
+    return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_gguf_kv_array_string(const fp8q_gguf_kv *kv, uint64_t i, const char **s, size_t *len)
+{
+    const uint8_t *p;
+    if (!kv || !s || !len || kv->type != FP8Q_GGUF_ARRAY || kv->array_type != FP8Q_GGUF_STRING || i >= kv->count ||
+        !kv->fp8q__offsets)
+        return FP8Q_ERR_ARG;
+    p = kv->data + kv->fp8q__offsets[i];
+    *len = (size_t)fp8q__st_le(p, 8);
+    *s = (const char *)p + 8;
+    return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_gguf_kv_array_number(const fp8q_gguf_kv *kv, uint64_t i, double *out)
+{
+    double v;
+    fp8q_result r;
+    if (!kv || !out || kv->type != FP8Q_GGUF_ARRAY || i >= kv->count || kv->array_type == FP8Q_GGUF_STRING ||
+        kv->array_type == FP8Q_GGUF_ARRAY)
+        return FP8Q_ERR_ARG;
+    r = fp8q__gg_double_at(kv->array_type, kv->data + (size_t)i * fp8q__gg_vsize[kv->array_type], &v);
+    if (r == FP8Q_OK) *out = v;
+    return r;
+}
+
+/* ---- dequantization (ggml-quants.c dequantize_row_*, gguf-py quants.py) */
+
+#define FP8Q__GG_QK 32 /* elements per block of Q8_0, Q4_0, Q4_1 */
+
+static float fp8q__gg_half(const uint8_t *p) { return fp8q_f16_to_f32((uint16_t)(p[0] | p[1] << 8)); }
+
+/* Q8_0: f16 d, int8 q[32]; x = q * d. */
+static void fp8q__gg_q8_0(float *y, const uint8_t *x, size_t blocks)
+{
+    size_t b;
+    int j;
+    for (b = 0; b < blocks; b++, x += 34, y += FP8Q__GG_QK) {
+        const float d = fp8q__gg_half(x);
+        for (j = 0; j < FP8Q__GG_QK; j++) {
+            const float q = (float)(((int)x[2 + j] ^ 0x80) - 0x80);
+            y[j] = q * d;
+        }
+    }
+}
+
+/* Q4_0: f16 d, 16 bytes; element j low nibble, j + 16 high; x = (nibble - 8) * d. */
+static void fp8q__gg_q4_0(float *y, const uint8_t *x, size_t blocks)
+{
+    size_t b;
+    int j;
+    for (b = 0; b < blocks; b++, x += 18, y += FP8Q__GG_QK) {
+        const float d = fp8q__gg_half(x);
+        for (j = 0; j < FP8Q__GG_QK / 2; j++) {
+            const float lo = (float)((x[2 + j] & 0x0F) - 8), hi = (float)((x[2 + j] >> 4) - 8);
+            y[j] = lo * d;
+            y[j + FP8Q__GG_QK / 2] = hi * d;
+        }
+    }
+}
+
+/* Q4_1: f16 d, f16 m, 16 bytes; x = nibble * d + m. */
+static void fp8q__gg_q4_1(float *y, const uint8_t *x, size_t blocks)
+{
+    size_t b;
+    int j;
+    for (b = 0; b < blocks; b++, x += 20, y += FP8Q__GG_QK) {
+        const float d = fp8q__gg_half(x), m = fp8q__gg_half(x + 2);
+        for (j = 0; j < FP8Q__GG_QK / 2; j++) {
+            const float lo = (float)(x[4 + j] & 0x0F), hi = (float)(x[4 + j] >> 4);
+            y[j] = lo * d + m; /* lo * d is exact: one rounding, FMA or not */
+            y[j + FP8Q__GG_QK / 2] = hi * d + m;
+        }
+    }
+}
+
+FP8QDEF fp8q_result fp8q_gguf_read_f32(const fp8q_gguf *g, const fp8q_gguf_tensor *t, float *dst, fp8q_error *err)
+{
+    const uint8_t *p;
+    const fp8q__gg_type *ty;
+    uint64_t numel = 1;
+    size_t i, n;
+    int d;
+    fp8q__st_msg m;
+    fp8q__st_err_ok(err);
+    if (!g || !t || !(p = fp8q_gguf_bytes(g, t)))
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0, "fp8q_gguf_read_f32: g or t is NULL, or t is not inside g");
+    for (d = 0; d < 4; d++) {
+        if (t->ne[d] == 0 || numel > UINT64_MAX / t->ne[d])
+            return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0, "fp8q_gguf_read_f32: t's shape is invalid");
+        numel *= t->ne[d];
+    }
+    ty = t->type < FP8Q__GG_NTYPES && fp8q__gg_types[t->type].name ? &fp8q__gg_types[t->type] : NULL;
+    if (!ty || numel % ty->block != 0 || numel / ty->block > UINT64_MAX / ty->size ||
+        numel / ty->block * ty->size != t->nbytes)
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0, "fp8q_gguf_read_f32: t's type, shape and nbytes disagree");
+    if (numel > (uint64_t)((size_t)-1 / sizeof(float)))
+        return fp8q__st_fail_str(err, FP8Q_ERR_LIMIT, 0, "fp8q_gguf_read_f32: tensor too large for memory");
+    if (!dst) return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0, "fp8q_gguf_read_f32: dst is NULL");
+    n = (size_t)numel;
+    switch (t->type) {
+    case FP8Q_GGML_F32:
+        for (i = 0; i < n; i++) dst[i] = fp8q__f32_from_bits((uint32_t)fp8q__st_le(p + 4 * i, 4));
+        break;
+    case FP8Q_GGML_F16:
+        for (i = 0; i < n; i++) dst[i] = fp8q__gg_half(p + 2 * i);
+        break;
+    case FP8Q_GGML_BF16:
+        for (i = 0; i < n; i++) dst[i] = fp8q_bf16_to_f32((uint16_t)fp8q__st_le(p + 2 * i, 2));
+        break;
+    case FP8Q_GGML_Q8_0: fp8q__gg_q8_0(dst, p, n / FP8Q__GG_QK); break;
+    case FP8Q_GGML_Q4_0: fp8q__gg_q4_0(dst, p, n / FP8Q__GG_QK); break;
+    case FP8Q_GGML_Q4_1: fp8q__gg_q4_1(dst, p, n / FP8Q__GG_QK); break;
+    default:
+        m.n = 0;
+        m.m[0] = 0;
+        fp8q__st_tensor_prefix(&m, t->name ? t->name : "?");
+        fp8q__st_put(&m, "read_f32 does not convert ggml type ");
+        fp8q__st_put(&m, ty->name);
+        fp8q__st_put(&m, " (F32, F16, BF16, Q8_0, Q4_0 and Q4_1 only)");
+        return fp8q__st_fail(err, FP8Q_ERR_UNSUPPORTED, 0, &m);
+    }
+    return FP8Q_OK;
+}
+
+/* ---- Llama configuration (the keys of transformers' integrations/ggml.py) */
+
+/* Points err->offset at kv's value. */
+static fp8q_result fp8q__gg_at_kv(fp8q_result r, const fp8q_gguf *g, const fp8q_gguf_kv *kv, fp8q_error *err)
+{
+    if (err && kv && g->base && kv->data >= g->base) err->offset = (size_t)(kv->data - g->base);
+    return r;
+}
+
+static const fp8q_gguf_kv *fp8q__gg_llama_kv(const fp8q_gguf *g, const char *suffix)
+{
+    char key[96];
+    (void)snprintf(key, sizeof key, "llama.%s", suffix);
+    return fp8q_gguf_find_kv(g, key);
+}
+
+/* 'llama.<suffix>' as an integer in [1, limit]; absent: def, or an error when def is 0. */
+static fp8q_result fp8q__gg_cfg_int(const fp8q_gguf *g, const char *suffix, int64_t limit, int def, int *out,
+                                    fp8q_error *err)
+{
+    const fp8q_gguf_kv *kv = fp8q__gg_llama_kv(g, suffix);
+    int64_t v = 0;
+    fp8q_result r;
+    if (!kv) {
+        if (def > 0) {
+            *out = def;
+            return FP8Q_OK;
+        }
+        return fp8q__failf(err, FP8Q_ERR_PARSE, "GGUF: 'llama.%s' is missing", suffix);
+    }
+    r = fp8q_gguf_kv_int(kv, &v);
+    if (r == FP8Q_ERR_ARG)
+        return fp8q__gg_at_kv(fp8q__failf(err, FP8Q_ERR_PARSE, "GGUF: 'llama.%s' must be an integer, not %s", suffix,
+                                          fp8q__gg_vnames[kv->type]),
+                              g, kv, err);
+    if (r == FP8Q_OK && v < 1)
+        return fp8q__gg_at_kv(
+            fp8q__failf(err, FP8Q_ERR_PARSE, "GGUF: 'llama.%s' must be positive, got %lld", suffix, (long long)v), g,
+            kv, err);
+    if (r != FP8Q_OK || v > limit)
+        return fp8q__gg_at_kv(
+            fp8q__failf(err, FP8Q_ERR_LIMIT, "GGUF: 'llama.%s' is above the limit %lld", suffix, (long long)limit), g,
+            kv, err);
+    *out = (int)v;
+    return FP8Q_OK;
+}
+
+/* 'llama.<suffix>' as a finite number > 0; absent: def, or an error when def is 0. */
+static fp8q_result fp8q__gg_cfg_pos(const fp8q_gguf *g, const char *suffix, double def, double *out, fp8q_error *err)
+{
+    const fp8q_gguf_kv *kv = fp8q__gg_llama_kv(g, suffix);
+    double v = 0.0;
+    if (!kv) {
+        if (def > 0.0) {
+            *out = def;
+            return FP8Q_OK;
+        }
+        return fp8q__failf(err, FP8Q_ERR_PARSE, "GGUF: 'llama.%s' is missing", suffix);
+    }
+    if (fp8q_gguf_kv_float(kv, &v) != FP8Q_OK || !(v > 0.0) || v - v != 0.0)
+        return fp8q__gg_at_kv(fp8q__failf(err, FP8Q_ERR_PARSE, "GGUF: 'llama.%s' must be a finite number > 0", suffix),
+                              g, kv, err);
+    *out = v;
+    return FP8Q_OK;
+}
+
+static fp8q_result fp8q__gg_cfg_arch(const fp8q_gguf *g, fp8q_error *err)
+{
+    const fp8q_gguf_kv *kv = fp8q_gguf_find_kv(g, "general.architecture");
+    const char *s;
+    size_t n;
+    fp8q__st_msg m;
+    if (!kv) return fp8q__failf(err, FP8Q_ERR_PARSE, "GGUF: 'general.architecture' is missing");
+    if (fp8q_gguf_kv_string(kv, &s, &n) != FP8Q_OK)
+        return fp8q__gg_at_kv(fp8q__failf(err, FP8Q_ERR_PARSE, "GGUF: 'general.architecture' must be a string"), g, kv,
+                              err);
+    if (n == 5 && memcmp(s, "llama", 5) == 0) return FP8Q_OK;
+    m.n = 0;
+    m.m[0] = 0;
+    fp8q__st_put(&m, "GGUF: architecture ");
+    fp8q__gg_put_bytes(&m, (const uint8_t *)s, n);
+    fp8q__st_put(&m, " is not supported (llama)");
+    return fp8q__gg_at_kv(fp8q__st_fail(err, FP8Q_ERR_UNSUPPORTED, 0, &m), g, kv, err);
+}
+
+/* head_dim from key_length / value_length / rope.dimension_count. */
+static fp8q_result fp8q__gg_cfg_head_dim(const fp8q_gguf *g, fp8q_llama_config *c, fp8q_error *err)
+{
+    int kl = 0, vl = 0, rd = 0;
+    fp8q_result r;
+    if ((fp8q__gg_llama_kv(g, "attention.key_length") &&
+         (r = fp8q__gg_cfg_int(g, "attention.key_length", FP8Q__CFG_DIM_MAX, 0, &kl, err)) != FP8Q_OK) ||
+        (fp8q__gg_llama_kv(g, "attention.value_length") &&
+         (r = fp8q__gg_cfg_int(g, "attention.value_length", FP8Q__CFG_DIM_MAX, 0, &vl, err)) != FP8Q_OK) ||
+        (fp8q__gg_llama_kv(g, "rope.dimension_count") &&
+         (r = fp8q__gg_cfg_int(g, "rope.dimension_count", FP8Q__CFG_DIM_MAX, 0, &rd, err)) != FP8Q_OK))
+        return r;
+    if (kl && vl && kl != vl)
+        return fp8q__failf(err, FP8Q_ERR_UNSUPPORTED,
+                           "GGUF: 'llama.attention.key_length' (%d) differs from "
+                           "'llama.attention.value_length' (%d)",
+                           kl, vl);
+    c->head_dim = kl ? kl : vl ? vl : rd;
+    if (!c->head_dim) {
+        if (c->hidden_size % c->num_attention_heads != 0)
+            return fp8q__failf(err, FP8Q_ERR_PARSE,
+                               "GGUF: 'llama.embedding_length' (%d) is not a "
+                               "multiple of 'llama.attention.head_count' "
+                               "(%d) and no head size is given",
+                               c->hidden_size, c->num_attention_heads);
+        c->head_dim = c->hidden_size / c->num_attention_heads;
+    }
+    if (rd && rd != c->head_dim)
+        return fp8q__failf(err, FP8Q_ERR_UNSUPPORTED,
+                           "GGUF: 'llama.rope.dimension_count' (%d) differs from "
+                           "the head size %d (partial rotary "
+                           "embeddings are not supported)",
+                           rd, c->head_dim);
+    if (c->head_dim % 2 != 0)
+        return fp8q__failf(err, FP8Q_ERR_PARSE, "GGUF: the head dimension must be even for RoPE, got %d", c->head_dim);
+    return FP8Q_OK;
+}
+
+/* Plain RoPE only: no scaling type, factor or per-frequency factors. */
+static fp8q_result fp8q__gg_cfg_rope(const fp8q_gguf *g, const fp8q_llama_config *c, fp8q_error *err)
+{
+    static const char *const factors[2] = {"rope.scaling.factor", "rope.scale_linear"};
+    const fp8q_gguf_kv *kv = fp8q__gg_llama_kv(g, "rope.scaling.type");
+    const fp8q_gguf_tensor *t = fp8q_gguf_find_tensor(g, "rope_freqs.weight");
+    const char *s;
+    size_t n, i;
+    double v;
+    if (kv && (fp8q_gguf_kv_string(kv, &s, &n) != FP8Q_OK || n != 4 || memcmp(s, "none", 4) != 0))
+        return fp8q__gg_at_kv(fp8q__failf(err, FP8Q_ERR_UNSUPPORTED,
+                                          "GGUF: 'llama.rope.scaling.type' is not "
+                                          "\"none\" (only plain RoPE and llama3 "
+                                          "scaling are supported)"),
+                              g, kv, err);
+    for (i = 0; i < 2; i++) {
+        kv = fp8q__gg_llama_kv(g, factors[i]);
+        if (kv && (fp8q_gguf_kv_float(kv, &v) != FP8Q_OK || v != 1.0))
+            return fp8q__gg_at_kv(
+                fp8q__failf(err, FP8Q_ERR_UNSUPPORTED, "GGUF: 'llama.%s' is not 1 (RoPE scaling)", factors[i]), g, kv,
+                err);
+    }
+    if (t) {
+        float *f;
+        fp8q_result r;
+        if (t->type != FP8Q_GGML_F32 || t->n_dims != 1 || t->ne[0] != (uint64_t)(c->head_dim / 2))
+            return fp8q__failf(err, FP8Q_ERR_PARSE, "GGUF: tensor 'rope_freqs.weight' must be F32 [%d]",
+                               c->head_dim / 2);
+        if (!(f = (float *)malloc((size_t)t->ne[0] * sizeof *f)))
+            return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory");
+        r = fp8q_gguf_read_f32(g, t, f, err);
+        for (i = 0; r == FP8Q_OK && i < (size_t)t->ne[0]; i++)
+            if (f[i] != 1.0f)
+                r = fp8q__failf(err, FP8Q_ERR_UNSUPPORTED,
+                                "GGUF: tensor 'rope_freqs.weight' holds per-frequency "
+                                "RoPE factors (llama3 scaling; "
+                                "factor %d is %g), which config.json's rope_scaling "
+                                "cannot express uniquely",
+                                (int)i, (double)f[i]);
+        free(f);
+        return r;
+    }
+    return FP8Q_OK;
+}
+
+/* vocab_size: llama.vocab_size, else the token list, else token_embd.weight. */
+static fp8q_result fp8q__gg_cfg_vocab(const fp8q_gguf *g, fp8q_llama_config *c, fp8q_error *err)
+{
+    const fp8q_gguf_kv *tok = fp8q_gguf_find_kv(g, "tokenizer.ggml.tokens");
+    const fp8q_gguf_tensor *emb = fp8q_gguf_find_tensor(g, "token_embd.weight");
+    uint64_t v = 0;
+    fp8q_result r;
+    if (fp8q__gg_llama_kv(g, "vocab_size")) {
+        if ((r = fp8q__gg_cfg_int(g, "vocab_size", FP8Q__CFG_VOCAB_MAX, 0, &c->vocab_size, err)) != FP8Q_OK) return r;
+        v = (uint64_t)c->vocab_size;
+    } else if (tok && tok->type == FP8Q_GGUF_ARRAY) {
+        v = tok->count;
+    } else if (emb && emb->n_dims == 2) {
+        v = emb->ne[1];
+    }
+    if (v == 0)
+        return fp8q__failf(err, FP8Q_ERR_PARSE,
+                           "GGUF: the vocabulary size is unknown (no "
+                           "'llama.vocab_size', 'tokenizer.ggml.tokens' or "
+                           "'token_embd.weight')");
+    if (v > (uint64_t)FP8Q__CFG_VOCAB_MAX)
+        return fp8q__failf(err, FP8Q_ERR_LIMIT, "GGUF: the vocabulary size %llu is above the limit %lld",
+                           (unsigned long long)v, (long long)FP8Q__CFG_VOCAB_MAX);
+    c->vocab_size = (int)v;
+    if (emb && (emb->n_dims != 2 || emb->ne[1] != v))
+        return fp8q__failf(err, FP8Q_ERR_PARSE,
+                           "GGUF: tensor 'token_embd.weight' has %llu rows, but "
+                           "the vocabulary size is %llu",
+                           (unsigned long long)emb->ne[1], (unsigned long long)v);
+    return FP8Q_OK;
+}
+
+static fp8q_result fp8q__gg_cfg(const fp8q_gguf *g, fp8q_llama_config *c, fp8q_error *err)
+{
+    const fp8q_gguf_kv *kv;
+    int64_t experts;
+    fp8q_result r;
+    if ((r = fp8q__gg_cfg_arch(g, err)) != FP8Q_OK) return r;
+    FP8Q__MEMCPY(c->architecture, "LlamaForCausalLM", 17);
+    if ((r = fp8q__gg_cfg_int(g, "block_count", FP8Q__CFG_LAYERS_MAX, 0, &c->num_hidden_layers, err)) != FP8Q_OK ||
+        (r = fp8q__gg_cfg_int(g, "embedding_length", FP8Q__CFG_DIM_MAX, 0, &c->hidden_size, err)) != FP8Q_OK ||
+        (r = fp8q__gg_cfg_int(g, "feed_forward_length", FP8Q__CFG_DIM_MAX, 0, &c->intermediate_size, err)) != FP8Q_OK ||
+        (r = fp8q__gg_cfg_int(g, "attention.head_count", FP8Q__CFG_DIM_MAX, 0, &c->num_attention_heads, err)) !=
+            FP8Q_OK ||
+        (r = fp8q__gg_cfg_int(g, "attention.head_count_kv", FP8Q__CFG_DIM_MAX, c->num_attention_heads,
+                              &c->num_key_value_heads, err)) != FP8Q_OK ||
+        (r = fp8q__gg_cfg_int(g, "context_length", FP8Q__CFG_DIM_MAX, 2048, &c->max_position_embeddings, err)) !=
+            FP8Q_OK)
+        return r;
+    kv = fp8q__gg_llama_kv(g, "expert_count");
+    if (kv && (fp8q_gguf_kv_int(kv, &experts) != FP8Q_OK || experts != 0))
+        return fp8q__gg_at_kv(fp8q__failf(err, FP8Q_ERR_UNSUPPORTED,
+                                          "GGUF: 'llama.expert_count' is set: "
+                                          "mixture of experts is not supported"),
+                              g, kv, err);
+    if (c->num_attention_heads % c->num_key_value_heads != 0)
+        return fp8q__failf(err, FP8Q_ERR_PARSE,
+                           "GGUF: 'llama.attention.head_count' (%d) must be a multiple of "
+                           "'llama.attention.head_count_kv' (%d)",
+                           c->num_attention_heads, c->num_key_value_heads);
+    if ((r = fp8q__gg_cfg_head_dim(g, c, err)) != FP8Q_OK ||
+        (r = fp8q__gg_cfg_pos(g, "attention.layer_norm_rms_epsilon", 0.0, &c->rms_norm_eps, err)) != FP8Q_OK ||
+        (r = fp8q__gg_cfg_pos(g, "rope.freq_base", 10000.0, &c->rope_theta, err)) != FP8Q_OK ||
+        (r = fp8q__gg_cfg_rope(g, c, err)) != FP8Q_OK || (r = fp8q__gg_cfg_vocab(g, c, err)) != FP8Q_OK)
+        return r;
+    c->tie_word_embeddings = fp8q_gguf_find_tensor(g, "output.weight") == NULL;
+    return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_gguf_llama_config(const fp8q_gguf *g, fp8q_llama_config *cfg, fp8q_error *err)
+{
+    fp8q_result r;
+    fp8q__st_err_ok(err);
+    if (!g || !cfg) return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0, "fp8q_gguf_llama_config: g or cfg is NULL");
+    fp8q__cfg_zero(cfg);
+    r = fp8q__gg_cfg(g, cfg, err);
+    if (r != FP8Q_OK) fp8q__cfg_zero(cfg);
+    return r;
+}
+
+/* ---- GGUF -> Hugging Face checkpoint */
+
+/* The tensors of one layer in Hugging Face's order, and what each one is. */
+enum { FP8Q__GG_NORM = 0, FP8Q__GG_PLAIN, FP8Q__GG_Q, FP8Q__GG_K };
+typedef struct fp8q__gg_layer_name {
+    const char *gguf, *hf;
+    int kind;
+} fp8q__gg_layer_name;
+static const fp8q__gg_layer_name fp8q__gg_layer_names[9] = {
+    {"attn_norm", "input_layernorm", FP8Q__GG_NORM}, {"ffn_norm", "post_attention_layernorm", FP8Q__GG_NORM},
+    {"attn_q", "self_attn.q_proj", FP8Q__GG_Q},      {"attn_k", "self_attn.k_proj", FP8Q__GG_K},
+    {"attn_v", "self_attn.v_proj", FP8Q__GG_PLAIN},  {"attn_output", "self_attn.o_proj", FP8Q__GG_PLAIN},
+    {"ffn_gate", "mlp.gate_proj", FP8Q__GG_PLAIN},   {"ffn_up", "mlp.up_proj", FP8Q__GG_PLAIN},
+    {"ffn_down", "mlp.down_proj", FP8Q__GG_PLAIN}};
+
+/* One output tensor: HF name and shape ([rows][cols], or [rows] for 1-D),
+   its GGUF source, and the head count whose RoPE permutation its rows undo. */
+typedef struct fp8q__gg_out {
+    char name[96];
+    const fp8q_gguf_tensor *src;
+    uint64_t shape[2];
+    int ndim, heads;
+} fp8q__gg_out;
+
+typedef struct fp8q__gg_conv {
+    const fp8q_gguf *g;
+    const fp8q__gg_out *t;
+    fp8q_dtype dtype;
+    float *tmp; /* the largest tensor, float32 */
+} fp8q__gg_conv;
+
+/* Adds the GGUF tensor gname as HF hname of shape [rows][cols] (cols 0: 1-D). */
+static fp8q_result fp8q__gg_plan_one(const fp8q_gguf *g, fp8q__gg_out *out, char *used, const char *gname,
+                                     const char *hname, int rows, int cols, int heads, fp8q_error *err)
+{
+    const fp8q_gguf_tensor *t = fp8q_gguf_find_tensor(g, gname);
+    const uint64_t ne0 = (uint64_t)(cols ? cols : rows), ne1 = cols ? (uint64_t)rows : 1u;
+    if (!t) return fp8q__failf(err, FP8Q_ERR_PARSE, "GGUF: tensor '%s' (for %s) is missing", gname, hname);
+    if (t->type != FP8Q_GGML_F32 && t->type != FP8Q_GGML_F16 && t->type != FP8Q_GGML_BF16 &&
+        t->type != FP8Q_GGML_Q8_0 && t->type != FP8Q_GGML_Q4_0 && t->type != FP8Q_GGML_Q4_1)
+        return fp8q__failf(err, FP8Q_ERR_UNSUPPORTED,
+                           "GGUF: tensor '%s' has ggml type %s; F32, F16, BF16, "
+                           "Q8_0, Q4_0 and Q4_1 are converted",
+                           gname, fp8q_ggml_type_name(t->type));
+    if (t->n_dims != (cols ? 2 : 1) || t->ne[0] != ne0 || t->ne[1] != ne1)
+        return fp8q__failf(err, FP8Q_ERR_PARSE,
+                           "GGUF: tensor '%s' has ne [%llu, %llu, %llu, %llu], expected "
+                           "[%llu%s%s] for %s",
+                           gname, (unsigned long long)t->ne[0], (unsigned long long)t->ne[1],
+                           (unsigned long long)t->ne[2], (unsigned long long)t->ne[3], (unsigned long long)ne0,
+                           cols ? ", " : "", cols ? "rows" : "", hname);
+    (void)snprintf(out->name, sizeof out->name, "%s", hname);
+    out->src = t;
+    out->shape[0] = (uint64_t)rows, out->shape[1] = (uint64_t)cols;
+    out->ndim = cols ? 2 : 1;
+    out->heads = heads;
+    used[t - g->tensors] = 1;
+    return FP8Q_OK;
+}
+
+/* Every output tensor in HF order; every GGUF tensor must be used. */
+static fp8q_result fp8q__gg_plan(const fp8q_gguf *g, const fp8q_llama_config *c, fp8q__gg_out *out, size_t *n,
+                                 char *used, fp8q_error *err)
+{
+    const int dim = c->hidden_size, hd = c->head_dim, ff = c->intermediate_size;
+    const int qdim = c->num_attention_heads * hd, kvdim = c->num_key_value_heads * hd;
+    const fp8q_gguf_tensor *rf = fp8q_gguf_find_tensor(g, "rope_freqs.weight");
+    char gname[64], hname[96];
+    size_t i;
+    int l, k;
+    fp8q_result r;
+    *n = 0;
+    if ((r = fp8q__gg_plan_one(g, &out[(*n)++], used, "token_embd.weight", "model.embed_tokens.weight", c->vocab_size,
+                               dim, 0, err)) != FP8Q_OK)
+        return r;
+    for (l = 0; l < c->num_hidden_layers; l++)
+        for (k = 0; k < 9; k++) {
+            const fp8q__gg_layer_name *ln = &fp8q__gg_layer_names[k];
+            const int rows[9] = {dim, dim, qdim, kvdim, kvdim, dim, ff, ff, dim};
+            const int cols[9] = {0, 0, dim, dim, dim, qdim, dim, dim, ff};
+            const int heads = ln->kind == FP8Q__GG_Q   ? c->num_attention_heads
+                              : ln->kind == FP8Q__GG_K ? c->num_key_value_heads
+                                                       : 0;
+            (void)snprintf(gname, sizeof gname, "blk.%d.%s.weight", l, ln->gguf);
+            (void)snprintf(hname, sizeof hname, "model.layers.%d.%s.weight", l, ln->hf);
+            if ((r = fp8q__gg_plan_one(g, &out[(*n)++], used, gname, hname, rows[k], cols[k], heads, err)) != FP8Q_OK)
+                return r;
+        }
+    if ((r = fp8q__gg_plan_one(g, &out[(*n)++], used, "output_norm.weight", "model.norm.weight", dim, 0, 0, err)) !=
+        FP8Q_OK)
+        return r;
+    if (!c->tie_word_embeddings && (r = fp8q__gg_plan_one(g, &out[(*n)++], used, "output.weight", "lm_head.weight",
+                                                          c->vocab_size, dim, 0, err)) != FP8Q_OK)
+        return r;
+    if (rf) used[rf - g->tensors] = 1; /* all ones: fp8q_gguf_llama_config checked it */
+    for (i = 0; i < g->n_tensors; i++)
+        if (!used[i]) {
+            fp8q__st_msg m;
+            m.n = 0;
+            m.m[0] = 0;
+            fp8q__st_put(&m, "GGUF: tensor ");
+            fp8q__st_name(&m, g->tensors[i].name);
+            fp8q__st_put(&m, " has no counterpart in a Hugging Face Llama checkpoint");
+            return fp8q__st_fail(err, FP8Q_ERR_UNSUPPORTED, 0, &m);
+        }
+    return FP8Q_OK;
+}
+
+/* Drops the pages of t's bytes from memory (as fp8q_safetensors_release). */
+static void fp8q__gg_release(const fp8q_gguf *g, const fp8q_gguf_tensor *t)
+{
+#if defined(FP8Q__ST_MMAP) && defined(FP8Q__MADV_DONTNEED)
+    const fp8q__gg_owned *o = (const fp8q__gg_owned *)g->fp8q__owned;
+    const uint8_t *p = fp8q_gguf_bytes(g, t);
+    uintptr_t begin, end, page = 4096;
+    if (!o || !o->mapped || !p) return;
+#ifdef _SC_PAGESIZE
+    {
+        long ps = sysconf(_SC_PAGESIZE);
+        if (ps > 0) page = (uintptr_t)ps;
+    }
+#endif
+    begin = ((uintptr_t)p + page - 1) / page * page; /* whole pages only: neighbours keep theirs */
+    end = ((uintptr_t)p + (uintptr_t)t->nbytes) / page * page;
+    if (end > begin) (void)madvise((void *)begin, (size_t)(end - begin), FP8Q__MADV_DONTNEED);
+#else
+    (void)g;
+    (void)t;
+#endif
+}
+
+/* The GGUF row holding HF row r of a q/k weight with `heads` heads: llama.cpp
+   stores each head's rows as (hd/2 pairs) x 2, HF as 2 halves x hd/2. */
+static size_t fp8q__gg_permuted_row(size_t r, size_t rows, int heads)
+{
+    const size_t hd = rows / (size_t)heads, half = hd / 2, h = r / hd, j = r % hd / half, i = r % hd % half;
+    return h * hd + 2 * i + j;
+}
+
+/* fp8q_tensor_fill_fn: tensor i dequantized, rows un-permuted, stored as dtype. */
+static fp8q_result fp8q__gg_fill(void *ctx_, size_t i, void *dst, size_t bytes, fp8q_error *err)
+{
+    const fp8q__gg_conv *c = (const fp8q__gg_conv *)ctx_;
+    const fp8q__gg_out *t = &c->t[i];
+    const size_t rows = t->ndim == 2 ? (size_t)t->shape[0] : 1, cols = (size_t)t->shape[t->ndim == 2 ? 1 : 0];
+    uint8_t *o = (uint8_t *)dst;
+    size_t r, k;
+    fp8q_result res = fp8q_gguf_read_f32(c->g, t->src, c->tmp, err);
+    (void)bytes;
+    if (res != FP8Q_OK) return res;
+    for (r = 0; r < rows; r++) {
+        const float *x = c->tmp + (t->heads ? fp8q__gg_permuted_row(r, rows, t->heads) : r) * cols;
+        for (k = 0; k < cols; k++) {
+            if (c->dtype == FP8Q_F32) {
+                const uint32_t b = fp8q__f32_bits(x[k]);
+                o[0] = (uint8_t)b, o[1] = (uint8_t)(b >> 8), o[2] = (uint8_t)(b >> 16), o[3] = (uint8_t)(b >> 24);
+                o += 4;
+            } else {
+                const uint16_t h = c->dtype == FP8Q_BF16 ? fp8q_f32_to_bf16(x[k]) : fp8q_f32_to_f16(x[k]);
+                o[0] = (uint8_t)h, o[1] = (uint8_t)(h >> 8);
+                o += 2;
+            }
+        }
+    }
+    fp8q__gg_release(c->g, t->src);
+    return FP8Q_OK;
+}
+
+static fp8q_result fp8q__gg_convert(const fp8q_gguf *g, const fp8q_llama_config *cfg, const char *out_dir,
+                                    fp8q_dtype dtype, fp8q_error *err)
+{
+    static const char *const mk[1] = {"format"}, *const mv[1] = {"pt"};
+    const size_t cap = (size_t)cfg->num_hidden_layers * 9 + 3;
+    fp8q__gg_out *t = (fp8q__gg_out *)calloc(cap, sizeof *t);
+    fp8q_tensor_out *out = (fp8q_tensor_out *)calloc(cap, sizeof *out);
+    char *used = (char *)calloc(g->n_tensors + 1, 1);
+    char path[1024];
+    fp8q__gg_conv ctx;
+    size_t n = 0, i, most = 1;
+    fp8q_result r;
+    ctx.tmp = NULL;
+    if (!t || !out || !used) {
+        r = fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if ((r = fp8q__gg_plan(g, cfg, t, &n, used, err)) != FP8Q_OK) goto done;
+    for (i = 0; i < n; i++) {
+        const size_t numel = (size_t)t[i].shape[0] * (size_t)(t[i].ndim == 2 ? t[i].shape[1] : 1);
+        out[i].name = t[i].name, out[i].dtype = dtype, out[i].ndim = t[i].ndim, out[i].shape = t[i].shape;
+        if (numel > most) most = numel;
+    }
+    if (!(ctx.tmp = (float *)fp8q__st_alloc(most, sizeof(float)))) {
+        r = fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory for a tensor of %lu floats", (unsigned long)most);
+        goto done;
+    }
+    if ((r = fp8q__write_config(out_dir, cfg, dtype, err)) != FP8Q_OK) goto done;
+    /* HOOK(tokenizer): the vocabulary is in the GGUF metadata
+       (tokenizer.ggml.model, .tokens, .merges, .token_type, .bos_token_id, ...;
+       fp8q_gguf_find_kv + fp8q_gguf_kv_array_string); a tokenizer.json for
+       out_dir would be written here. */
+    (void)snprintf(path, sizeof path, "%s/model.safetensors", out_dir);
+    ctx.g = g, ctx.t = t, ctx.dtype = dtype;
+    r = fp8q_safetensors_write_stream(path, out, n, mk, mv, 1, fp8q__gg_fill, &ctx, err);
+done:
+    free(ctx.tmp);
+    free(t);
+    free(out);
+    free(used);
+    return r;
+}
+
+FP8QDEF fp8q_result fp8q_gguf_to_hf(const char *gguf_path, const char *out_dir, fp8q_dtype dtype, fp8q_error *err)
+{
+    fp8q_gguf g;
+    fp8q_llama_config cfg;
+    fp8q_result r;
+    fp8q__st_err_ok(err);
+    if (!gguf_path || !out_dir || (dtype != FP8Q_F32 && dtype != FP8Q_BF16 && dtype != FP8Q_F16))
+        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_gguf_to_hf: NULL argument or dtype not F32/BF16/F16");
+    if (strlen(out_dir) > 1000) return fp8q__failf(err, FP8Q_ERR_ARG, "%.60s...: path too long", out_dir);
+    if ((r = fp8q_gguf_open(&g, gguf_path, err)) != FP8Q_OK) return r;
+    r = fp8q_gguf_llama_config(&g, &cfg, err);
+    if (r == FP8Q_OK) r = fp8q__gg_convert(&g, &cfg, out_dir, dtype, err);
+    if (r != FP8Q_OK && err && strncmp(err->message, "GGUF: ", 6) == 0) fp8q__st_path_prefix(err, gguf_path);
+    fp8q_gguf_close(&g);
+    return r;
 }
 
 #endif /* FP8Q_FREESTANDING */

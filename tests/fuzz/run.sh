@@ -1,6 +1,6 @@
 #!/bin/sh
 # `make fuzz`: builds the libFuzzer targets (clang, with ASan and UBSan) for
-# the JSON, safetensors, regex and INC (QUANT_CONFIG, measurement) parsers and
+# the JSON, safetensors, GGUF, regex and INC (QUANT_CONFIG, measurement) parsers and
 # the round trips (safetensors parse -> write -> parse; encode -> decode),
 # prepares seed corpora and runs each target for FUZZ_SECONDS (default 60).
 # Any crash, leak, sanitizer report or abort() fails the run. Prints the
@@ -10,7 +10,7 @@ SECONDS_EACH=${FUZZ_SECONDS:-60}
 B=build/fuzz
 FLAGS="-std=c99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
 passed=0 failed=0
-mkdir -p $B/corpus_json $B/corpus_safetensors $B/corpus_regex $B/corpus_inc $B/corpus_roundtrip $B/artifacts
+mkdir -p $B/corpus_json $B/corpus_safetensors $B/corpus_regex $B/corpus_inc $B/corpus_roundtrip $B/corpus_gguf $B/artifacts
 if ! command -v clang >/dev/null 2>&1; then
     echo "FAIL fuzz: clang not installed"; echo "0 passed, 1 failed"; exit 1
 fi
@@ -19,6 +19,8 @@ clang $FLAGS tests/fuzz/fuzz_safetensors.c -o $B/fuzz_safetensors -lm || failed=
 clang $FLAGS tests/fuzz/fuzz_regex.c -o $B/fuzz_regex -lm -pthread || failed=$((failed + 1))
 clang $FLAGS tests/fuzz/fuzz_inc.c -o $B/fuzz_inc -lm -pthread || failed=$((failed + 1))
 clang $FLAGS tests/fuzz/fuzz_roundtrip.c -o $B/fuzz_roundtrip -lm -pthread || failed=$((failed + 1))
+clang $FLAGS tests/fuzz/fuzz_gguf.c -o $B/fuzz_gguf -lm || failed=$((failed + 1))
+cp tests/fixtures/gguf/*.gguf $B/corpus_gguf/
 # INC seeds: first byte even = QUANT_CONFIG, odd = measurement / scale file
 for f in ../shared/data/inc-configs/*.json; do [ -f "$f" ] && { printf '\000'; cat "$f"; } >$B/corpus_inc/cfg_$(basename "$f"); done
 printf '\001{"GlobalRank": null, "LocalRank": null, "Mode": "DynamicRange", "Nodes": {"model.layers.0.self_attn.qkv_proj": {"inputs": [[[12.5]]], "outputs": [[[3.25]]], "params": {"weight": [[0.125]]}}, "model.layers.0.self_attn.attn.impl.matmul_qk": {"inputs": [[[1.5]], [[2.0]]], "outputs": [[[3.0]]]}, "model.layers.0.self_attn.attn.impl.k_cache": {"inputs": [[[7.25]]]}, "model.layers.0.self_attn.attn.impl.matmul_av": {"inputs": [[[1.0]], [[Infinity]]], "outputs": [[[NaN]]]}, "model.layers.0.self_attn.attn.impl.v_cache": {"inputs": [[[0.5], [0.25]]]}}}' >$B/corpus_inc/measure_dr
@@ -55,5 +57,6 @@ run fuzz_safetensors corpus_safetensors "-max_len=65536"
 run fuzz_regex corpus_regex "-dict=tests/fuzz/regex.dict -max_len=4096 -timeout=20"
 run fuzz_inc corpus_inc "-dict=tests/fuzz/json.dict -max_len=65536"
 run fuzz_roundtrip corpus_roundtrip "-max_len=65536"
+run fuzz_gguf corpus_gguf "-max_len=65536"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
