@@ -32,7 +32,7 @@ FLAGS_avx512 := -mavx512f
 HEADER := fp8q.h
 FUZZ_SECONDS ?= 60
 
-.PHONY: all run test check bench fuzz install uninstall clean format
+.PHONY: all run test check bench fuzz install uninstall clean format gpu-test gpu-bench
 
 TEST_BINS := $(foreach l,$(TEST_LEVELS),$(BUILD)/test_$(l)) $(BUILD)/test_json $(BUILD)/test_safetensors \
              $(BUILD)/test_safetensors_limits $(BUILD)/test_config $(BUILD)/test_regex $(BUILD)/test_inc_config \
@@ -122,6 +122,40 @@ bench: bench/bench_convert.c bench/bench_gemm.c bench/bench_inc_json.c $(HEADER)
 	@if $(CC) $(STRICT) $(BENCH_CFLAGS) -I. $(OPENBLAS_CFLAGS) bench/bench_gemm.c -o $(BUILD)/bench_gemm $(OPENBLAS_LIBS) -lm -pthread; then \
 		./$(BUILD)/bench_gemm $(BENCH_ARGS); \
 	else echo "skipped: GEMM benchmark needs OpenBLAS (apt-get install libopenblas-dev)"; fi
+
+# ------------------------------------------------------------------ CUDA
+# fp8q_cuda.cu, the CUDA backend (fp8q_cuda_open), built with nvcc for
+# Ampere (W8A16), Ada and Hopper (FP8), plus PTX for newer GPUs. `make
+# CUDA=1` adds it to `all`; `make gpu-test` / `make gpu-bench` run the GPU
+# tests and benchmarks on a machine with a GPU (they print "skipped: no CUDA
+# device" elsewhere). Never build it with -use_fast_math or -ftz.
+NVCC       ?= nvcc
+CUDA_HOME  ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC) 2>/dev/null))
+NVCC_FLAGS ?= -std=c++17 -O3 -Xcompiler -Wall,-Wextra -Werror all-warnings
+CUDA_ARCH  ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_89,code=sm_89 \
+              -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+CUDA_LIBS   = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublasLt -lstdc++ -lm -pthread
+ifeq ($(CUDA),1)
+all: $(BUILD)/test_cuda
+endif
+
+$(BUILD)/fp8q_cuda.o: fp8q_cuda.cu $(HEADER) | $(BUILD)
+	$(NVCC) $(NVCC_FLAGS) $(CUDA_ARCH) -I. -c $< -o $@
+
+$(BUILD)/test_cuda: tests/test_cuda.c $(BUILD)/fp8q_cuda.o
+	$(CC) $(STRICT) $(CFLAGS) $< $(BUILD)/fp8q_cuda.o -o $@ $(CUDA_LIBS)
+
+$(BUILD)/fp8q_impl.o: $(HEADER) | $(BUILD)
+	$(CC) -std=c99 $(CFLAGS) -x c -DFP8Q_IMPLEMENTATION -c $< -o $@
+
+$(BUILD)/bench_cuda: bench/bench_cuda.cu $(BUILD)/fp8q_cuda.o $(BUILD)/fp8q_impl.o
+	$(NVCC) -std=c++17 -O3 $(CUDA_ARCH) -I. $< $(BUILD)/fp8q_cuda.o $(BUILD)/fp8q_impl.o -o $@ -lcublasLt
+
+gpu-test: $(BUILD)/test_cuda
+	./$(BUILD)/test_cuda --exhaustive
+
+gpu-bench: $(BUILD)/bench_cuda
+	./$(BUILD)/bench_cuda
 
 # libFuzzer targets for the JSON, safetensors, regex and INC parsers (clang), FUZZ_SECONDS each.
 fuzz:
