@@ -37,7 +37,7 @@ FUZZ_SECONDS ?= 60
 TEST_BINS := $(foreach l,$(TEST_LEVELS),$(BUILD)/test_$(l)) $(BUILD)/test_json $(BUILD)/test_safetensors \
              $(BUILD)/test_safetensors_limits $(BUILD)/test_config $(BUILD)/test_regex $(BUILD)/test_inc_config \
              $(BUILD)/test_inc_scales $(BUILD)/test_model $(BUILD)/test_hostile $(BUILD)/test_concurrency \
-             $(BUILD)/test_gguf
+             $(BUILD)/test_gguf $(BUILD)/test_trace
 
 all: $(BUILD)/fp8q_demo $(BUILD)/fp8q $(TEST_BINS)
 
@@ -90,6 +90,9 @@ $(BUILD)/test_model: tests/test_model.c $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) $< -o $@ -lm -pthread
 
 $(BUILD)/test_gguf: tests/test_gguf.c $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(CFLAGS) -I. $< -o $@ -lm -pthread
+
+$(BUILD)/test_trace: tests/test_trace.c $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) -I. $< -o $@ -lm -pthread
 
 # the same suite with tiny limits, to test the limits themselves

@@ -1238,9 +1238,13 @@ FP8QDEF void fp8q_model_free(fp8q_model *m);
 /* What an observer sees: one input or output tensor of one module, rows x
    cols float32, row-major, valid during the call. For calibration (INC
    MEASURE, static scales) and traces.
-     linear modules   input 0 [n][in], output 0 [n][out]; layer -1 is lm_head
+     linear modules   input 0 [n][in], output 0 [n][out]; layer -1 is lm_head.
+                      The input is observed after the module ran, with the
+                      E4M3 codes its GEMM read and their scales (below)
      K_CACHE/V_CACHE  input 0: the n new rows [n][kv_heads*head_dim], after
-                      RoPE for K, before they are stored
+                      RoPE for K, observed after they are stored: with an
+                      FP8 cache, the codes stored (the cache's format, E4M3
+                      or E5M2) and the layer's k_scale / v_scale
      QK, SOFTMAX, AV  one call per attention head (head >= 0), rows = the n
                       query tokens, len = positions attended (pos + n):
        QK       input 0 q * head_dim^-0.5 [n][hd] (the query is scaled first,
@@ -1261,6 +1265,13 @@ typedef struct fp8q_observation {
     int head;  /* attention internals: the query head; else -1 */
     const float *x;
     int rows, cols;
+    /* A linear module's input 0 when it was quantized (W8A8), K_CACHE and
+       V_CACHE with an FP8 cache: the FP8 codes [rows][cols] and their
+       dequantization multipliers, n_scales of them (1: per tensor, static or
+       dynamic; rows: per token); else NULL and 0. */
+    const uint8_t *fp8;
+    const float *scales;
+    int n_scales;
 } fp8q_observation;
 typedef void (*fp8q_observer_fn)(void *ctx, const fp8q_observation *o);
 
@@ -2338,6 +2349,242 @@ FP8QDEF fp8q_result fp8q_gguf_llama_config(const fp8q_gguf *g, fp8q_llama_config
    fp8q_gguf_llama_config, FP8Q_ERR_ARG (NULL, other dtype), FP8Q_ERR_IO for
    the output files (a partial model.safetensors is removed). */
 FP8QDEF fp8q_result fp8q_gguf_to_hf(const char *gguf_path, const char *out_dir, fp8q_dtype dtype, fp8q_error *err);
+
+/* ----------------------------------------------------------------- traces */
+/* A trace records what every module of a model computed in its forward
+   calls, as one safetensors file, so that two runs (two GEMM modes, two
+   builds, fp8q and another engine) can be compared tensor by tensor with
+   fp8q_diff. Set s.observer = fp8q_trace_observe, s.observer_ctx = &trace
+   on the state, run fp8q_forward, then fp8q_trace_write.
+
+   NAMES. Modules carry vLLM's names on Intel Gaudi (fp8q_inc_module_name):
+   model.layers.N.self_attn.qkv_proj (q, k and v fused), ...o_proj,
+   model.layers.N.mlp.gate_up_proj (gate and up fused), ...down_proj,
+   lm_head, and the attention's model.layers.N.self_attn.attn.impl.k_cache,
+   v_cache, matmul_qk, softmax, matmul_av. Forward call k >= 1 prefixes its
+   activations with "step<k>." (the first call, e.g. the prompt, has no
+   prefix; in generation call k is decode step k). For a module M:
+     M.input.I        F32 input I [n][in] (n = the call's tokens)
+     M.output.0       F32 output [n][out]; fused modules: the shards'
+                      outputs side by side (q|k|v, gate|up), as vLLM's fused
+                      GEMM writes them; q and k before RoPE
+     M.input.0.scale  F32 the input's dequantization scales: [1] per tensor
+                      (static or dynamic), [n] per token
+     M.input.0.fp8    the FP8 codes made with them [n][in]: F8_E4M3 for a
+                      W8A8 GEMM's input; k_cache/v_cache with an FP8 cache:
+                      the codes stored (F8_E4M3 or F8_E5M2)
+     M.weight.scale   F32, FP8 weights: [shards] per tensor, else one per
+                      output row [out]; once, without step prefix
+     M.weight.fp8     F8_E4M3 [out][in] weight codes (opt.weights only)
+     M.input_scale    F32 static activation scales [shards] (per-tensor
+                      static W8A8, INC), KV-cache scales [1] on k_cache and
+                      v_cache when the cache is FP8, INC matmul_qk /
+                      matmul_av input scales [2]; once
+     M.output_scale   F32 [1]: INC's softmax output scale; once
+   Attention internals (matmul_qk, softmax, matmul_av) stack the heads:
+   [heads][n][len] and [heads][len][head_dim] (keys and values as read from
+   the cache, per query head). k_cache/v_cache record input 0, the new rows
+   (K after RoPE). A fused shard that quantized its input unlike the first
+   shard (static scales without vLLM's fusing) adds M.<shard>.input.0.scale
+   and .fp8 (e.g. qkv_proj.k_proj.input.0.scale); shards that mix FP8 and
+   float weights record their weights as M.<shard>.weight.*. Tensors are
+   written in forward order: step, layer, module, then parameters, inputs
+   (float, scale, codes), output. The FP8 codes of the attention matmuls
+   under INC are not recorded (their float inputs and outputs are).
+   METADATA (__metadata__, strings): format "fp8q-trace-1", fp8q_version,
+   simd, quant, scheme, kv_cache (auto, e4m3, e5m2, fp8_inc), engine, gemm,
+   threads, layers, heads, steps, weights ("scales" or "codes"), then the
+   caller's keys (the CLI adds command, checkpoint, tokens, and generated or
+   batch). All data is little-endian on every host. The trace is held in
+   memory until written (about 4 bytes per recorded element). */
+typedef struct fp8q_trace_options {
+    int weights; /* 1: also M.weight.fp8 (as big as the model's FP8 weights) */
+} fp8q_trace_options;
+
+typedef struct fp8q_trace {
+    const fp8q_model *model;
+    fp8q_trace_options opt;
+    int steps;          /* forward calls seen */
+    size_t n_tensors;   /* tensors recorded so far */
+    uint64_t bytes;     /* their data */
+    fp8q_result status; /* FP8Q_OK, or the first error while recording */
+    fp8q_error error;   /* its message */
+    void *fp8q__owned;  /* internal */
+} fp8q_trace;
+
+/* Starts an empty trace of model m (which must outlive it); opt may be
+   NULL. FP8Q_ERR_ARG for NULL t or m, FP8Q_ERR_NOMEM. */
+FP8QDEF fp8q_result fp8q_trace_init(fp8q_trace *t, const fp8q_model *m, const fp8q_trace_options *opt, fp8q_error *err);
+/* The observer (ctx: the fp8q_trace). A forward call starts at layer 0's
+   q_proj input. Errors (FP8Q_ERR_NOMEM; FP8Q_ERR_LIMIT: a size beyond
+   size_t, more than FP8Q_MAX_TENSORS tensors; FP8Q_ERR_ARG: an observation
+   that does not fit the model) stop the recording and are kept in
+   t->status / t->error for fp8q_trace_write. */
+FP8QDEF void fp8q_trace_observe(void *ctx, const fp8q_observation *o);
+/* Writes the trace to path with the standard metadata and n_meta more
+   key/value pairs (keys must not repeat the standard ones: FP8Q_ERR_ARG).
+   Returns t->status first when recording failed; otherwise as
+   fp8q_safetensors_write. */
+FP8QDEF fp8q_result fp8q_trace_write(const fp8q_trace *t, const char *path, const char *const *meta_keys,
+                                     const char *const *meta_values, size_t n_meta, fp8q_error *err);
+FP8QDEF void fp8q_trace_free(fp8q_trace *t);
+
+/* Where a trace tensor name sits in forward order, and its module: skips a
+   "step<k>." prefix (*step = k, else 0) and the tensor suffix (.input.I,
+   .output.I with optional .fp8 / .scale, .weight, .weight.fp8,
+   .weight.scale, .input_scale, .output_scale); writes the module name
+   snprintf-like into buf (the whole name without the prefix when no suffix
+   matches) and returns its length. *layer: -1 for model.embed_tokens, N
+   for model.layers.N..., FP8Q_TRACE_LAYER_END for model.norm, + 1 for
+   lm_head, + 2 for other names. *rank: the module's place inside its
+   layer (input_layernorm, qkv_proj / q_proj / k_proj / v_proj, k_cache,
+   v_cache, matmul_qk, softmax, matmul_av, o_proj, self_attn,
+   post_attention_layernorm, gate_up_proj / gate_proj, up_proj, act_fn,
+   down_proj, mlp, the layer itself; unknown paths after them). Hugging
+   Face's names (q_proj, ...) are ranked too, so hooks on a transformers
+   model order the same way. Any pointer but name may be NULL. */
+#define FP8Q_TRACE_LAYER_END (1 << 30)
+FP8QDEF size_t fp8q_trace_module(const char *name, char *buf, size_t cap, int *step, int *layer, int *rank);
+
+/* ------------------------------------------------------------------ diff */
+/* fp8q_diff compares two safetensors files (traces or any other) tensor by
+   tensor, by name: file A is the reference ("want"), B the run compared with
+   it ("got"). Each name in both files is compared element by element with
+   fp8q_compare_f32's metrics (max abs, max rel relative to |A|, max ULP in
+   the tensor's own type: float32/bf16/f16 ULPs, for the 8-bit float types
+   the distance in codes in their own value order, so 1 = the neighbouring
+   FP8 value; F64 is compared after rounding to float32). A shape or dtype
+   that differs is a mismatch (not compared); a name in one file only is a
+   difference unless common_only. NaN equals NaN; an Inf must match
+   exactly; a NaN or Inf against a finite value is outside.
+
+   FP8Q_DIFF_AUTO, the tolerance a correct engine must meet:
+     parameter   names ending .weight, .weight.fp8, .weight.scale,
+                 .input_scale, .output_scale: equal (the checkpoint's values
+                 or a deterministic function of them)
+     FP8 codes   other F8_E4M3/E5M2/E4M3FNUZ/E5M2FNUZ/E8M0 tensors: at most
+                 fp8_codes codes apart (default 1: a last-bit difference in
+                 the float input can cross one rounding boundary), and equal
+                 where both runs quantized the same input with the same
+                 scale (P.input.I.fp8 next to F32 P.input.I and
+                 P.input.I.scale in both files): a rounding or saturation
+                 bug that moves codes by one is still caught
+     float       other F32/BF16/F16/F64: |b - a| <= atol + rtol * |a|;
+                 default atol = FP8Q_DIFF_NORM_TOL * max|A| (over the
+                 tensor), rtol 0
+     integer     I*, U*, BOOL, F6_*, F4 (packed bytes): equal
+   and the flip rule: in forward order, once an FP8 codes tensor differs
+   (a code moved to its neighbour, which is allowed), activations after it
+   (later modules, later steps) that are outside the tolerance are
+   FP8Q_DIFF_AFTER_FLIP, listed but not differences: one flipped code moves
+   its module's output by an FP8 step (2^-3 relative for E4M3) times a
+   weight, and that spreads through every later layer, far beyond any float
+   tolerance (measured on a 30-layer SmolLM2-shaped random model, fast vs
+   exact GEMM: 4e-7 of max|A| before the first flip, 1e-3 right after it,
+   0.1 twenty layers on). Parameters, and codes that differ where both
+   runs had the same input and scale, are judged everywhere. fp8_codes = 0
+   turns the rule off (every flipped code is a difference).
+   FP8Q_DIFF_EXACT: every tensor equal (floats as values: -0 equals +0),
+   no flip rule. */
+typedef enum fp8q_diff_mode { FP8Q_DIFF_AUTO = 0, FP8Q_DIFF_EXACT = 1 } fp8q_diff_mode;
+
+/* The default float tolerance, normwise: 2^-10 of the tensor's max|A|. A
+   correct float32 GEMM is within fp8q_gemm_tolerance(K, sum|terms|) ~
+   (K + 4) 2^-24 sum|terms| of the exact one: below 2^-10 of the output's
+   magnitude for K up to ~16000 even when sum|terms| is a few times max|y|
+   (measured before the first flip: <= 4e-7, 30 layers, K <= 1536); a layer
+   accumulating in bfloat16 (8-bit mantissa) is off by about 2^-9 of its
+   outputs and more. */
+#define FP8Q_DIFF_NORM_TOL 0.0009765625
+
+typedef struct fp8q_diff_options {
+    fp8q_diff_mode mode;
+    int set_atol, set_rtol; /* 1: atol / rtol (absolute; relative to |A|) replace the default */
+    double atol, rtol;
+    int set_fp8_codes; /* 1: fp8_codes replaces the FP8-code budget (1) */
+    int fp8_codes;
+    int common_only; /* 1: names in one file only are listed but are not differences */
+} fp8q_diff_options;
+
+typedef enum fp8q_diff_status {
+    FP8Q_DIFF_OK = 0,        /* within tolerance */
+    FP8Q_DIFF_OUTSIDE = 1,   /* elements outside the tolerance */
+    FP8Q_DIFF_SHAPE = 2,     /* shapes differ */
+    FP8Q_DIFF_DTYPE = 3,     /* dtypes differ */
+    FP8Q_DIFF_ONLY_A = 4,    /* the name is in A only */
+    FP8Q_DIFF_ONLY_B = 5,    /* in B only */
+    FP8Q_DIFF_AFTER_FLIP = 6 /* outside, after an FP8 code flipped (the flip rule): not a difference */
+} fp8q_diff_status;
+
+typedef enum fp8q_diff_class {
+    FP8Q_DIFF_PARAMETER = 0,
+    FP8Q_DIFF_CODES = 1,
+    FP8Q_DIFF_FLOAT = 2,
+    FP8Q_DIFF_INTEGER = 3
+} fp8q_diff_class;
+
+typedef struct fp8q_diff_entry {
+    const char *name;   /* the tensor */
+    const char *module; /* fp8q_trace_module's module name */
+    int step, layer, rank;
+    fp8q_diff_status status;
+    fp8q_diff_class kind;
+    const fp8q_tensor_info *a, *b; /* NULL when absent */
+    fp8q_compare cmp;              /* compared tensors: metrics and the count outside */
+    double atol, rtol;             /* float tolerance applied (atol after the normwise default) */
+    int codes;                     /* FP8 code budget applied */
+    size_t local_outside;          /* FP8 codes that differ where both runs had the same input and scale */
+    int differs;                   /* counts as a difference (see fp8q_diff_status, common_only) */
+} fp8q_diff_entry;
+
+typedef struct fp8q_diff {
+    fp8q_diff_entry *entries;      /* forward order (fp8q_trace_module: step, layer, rank), then file order */
+    size_t n_entries;              /* names in A or B */
+    size_t first;                  /* the first entry that differs, n_entries if none */
+    size_t flip;                   /* the first FP8 codes entry that differs, n_entries if none */
+    size_t n_compared, n_outside;  /* names in both files; of them, outside the tolerance */
+    size_t n_only_a, n_only_b;     /* names in one file only */
+    size_t n_mismatch;             /* shape or dtype mismatches */
+    size_t n_after_flip;           /* FP8Q_DIFF_AFTER_FLIP entries */
+    size_t n_differ;               /* entries that differ */
+    const fp8q_safetensors *a, *b; /* the files compared (borrowed: names point into them) */
+    fp8q_diff_options opt;         /* as given */
+} fp8q_diff;
+
+/* Compares a (reference) with b. On FP8Q_OK *d holds every name of both
+   files (free with fp8q_diff_free; a and b must outlive it); tensors are
+   read in chunks of 64Ki elements, so memory stays small whatever their
+   size. FP8Q_ERR_ARG for NULL pointers, an unknown mode or a negative
+   fp8_codes / atol / rtol; FP8Q_ERR_NOMEM. */
+FP8QDEF fp8q_result fp8q_diff_files(fp8q_diff *d, const fp8q_safetensors *a, const fp8q_safetensors *b,
+                                    const fp8q_diff_options *opt, fp8q_error *err);
+FP8QDEF void fp8q_diff_free(fp8q_diff *d);
+
+/* The diff as JSON (ASCII, Python-repr numbers, null where a value does not
+   apply), malloc'd into *out (NUL-terminated; free()) and *out_len:
+     {"format": "fp8q-diff-1", "a": PATH_A, "b": PATH_B,
+      "tolerance": {"mode": "auto"|"exact", "atol": X|null, "rtol": X|null,
+                    "fp8_codes": N|null, "norm_tol": FP8Q_DIFF_NORM_TOL,
+                    "common_only": BOOL},
+      "summary": {"names", "compared", "outside", "mismatch", "only_a",
+                  "only_b", "after_flip", "differ"},
+      "first_flip": {"module", "tensor", "step"} | null,
+      "first_difference": {"module", "tensor", "step"} | null,
+      "metadata": [{"key", "a": S|null, "b": S|null}],  (values that differ)
+      "tensors": [{"name", "module", "step", "status", "kind", "differs",
+                   "dtype_a", "dtype_b", "shape_a", "shape_b", "count",
+                   "outside", "first_outside", "max_abs", "max_rel",
+                   "max_ulp", "atol", "rtol", "fp8_codes", "local_outside"},
+                  ...]}
+   in the entries' order. Paths that are not UTF-8 are written with '?'
+   for their non-ASCII bytes. FP8Q_ERR_ARG, FP8Q_ERR_NOMEM. */
+FP8QDEF fp8q_result fp8q_diff_json(const fp8q_diff *d, const char *path_a, const char *path_b, char **out,
+                                   size_t *out_len, fp8q_error *err);
+
+/* "ok", "outside", "shape", "dtype", "only_a", "only_b", "after_flip";
+   "parameter", "fp8_codes", "float", "integer". NULL for other values. */
+FP8QDEF const char *fp8q_diff_status_name(fp8q_diff_status s);
+FP8QDEF const char *fp8q_diff_class_name(fp8q_diff_class c);
 
 #endif /* FP8Q_FREESTANDING */
 
@@ -10341,15 +10588,30 @@ static void fp8q__observe(fp8q_state *s, int layer, fp8q_module mod, fp8q_io io,
     fp8q_observation o;
     if (!s->observer) return;
     o.layer = layer, o.mod = mod, o.io = io, o.index = index, o.head = head, o.x = x, o.rows = rows, o.cols = cols;
+    o.fp8 = NULL, o.scales = NULL, o.n_scales = 0;
+    s->observer(s->observer_ctx, &o);
+}
+
+/* An input 0 with the FP8 codes (or NULL) that were made of it. */
+static void fp8q__observe_codes(fp8q_state *s, int layer, fp8q_module mod, const float *x, int rows, int cols,
+                                const uint8_t *fp8, const float *scales, int n_scales)
+{
+    fp8q_observation o;
+    if (!s->observer) return;
+    o.layer = layer, o.mod = mod, o.io = FP8Q_IO_INPUT, o.index = 0, o.head = -1, o.x = x, o.rows = rows, o.cols = cols;
+    o.fp8 = fp8, o.scales = fp8 ? scales : NULL, o.n_scales = fp8 ? n_scales : 0;
     s->observer(s->observer_ctx, &o);
 }
 
 static fp8q_result fp8q__module(const fp8q_model *m, fp8q_state *s, int layer, fp8q_module mod, const fp8q_linear *lin,
                                 const float *x, int M, float *y, fp8q_error *err)
 {
+    const fp8q__state_buf *b = (const fp8q__state_buf *)s->fp8q__owned;
+    const int a8 = lin->q && lin->act != FP8Q_ACT_NONE; /* b->aq and b->a_scales hold what the GEMM read */
     fp8q_result r;
-    fp8q__observe(s, layer, mod, FP8Q_IO_INPUT, 0, -1, x, M, lin->in);
     if ((r = fp8q__linear_run(m, s, lin, x, M, y, err)) != FP8Q_OK) return r;
+    fp8q__observe_codes(s, layer, mod, x, M, lin->in, a8 ? b->aq : NULL, b->a_scales,
+                        lin->act == FP8Q_ACT_DYNAMIC_TOKEN ? M : 1);
     fp8q__observe(s, layer, mod, FP8Q_IO_OUTPUT, 0, -1, y, M, lin->out);
     return FP8Q_OK;
 }
@@ -10590,9 +10852,12 @@ static fp8q_result fp8q__layer_forward(const fp8q_model *m, fp8q_state *s, int l
         for (h = 0; h < c->num_key_value_heads; h++)
             fp8q__rope(b->k + (size_t)t * kvd + (size_t)h * hd, hd, s->pos + t, m->rope_inv_freq);
     }
-    fp8q__observe(s, l, FP8Q_MOD_K_CACHE, FP8Q_IO_INPUT, 0, -1, b->k, n, kvd);
-    fp8q__observe(s, l, FP8Q_MOD_V_CACHE, FP8Q_IO_INPUT, 0, -1, b->v, n, kvd);
     fp8q__kv_store(m, b, l, s->max_seq, s->pos, n);
+    if (s->observer) { /* the rows just stored: [layer][pos][kvd] */
+        const size_t at = ((size_t)l * (size_t)s->max_seq + (size_t)s->pos) * (size_t)kvd;
+        fp8q__observe_codes(s, l, FP8Q_MOD_K_CACHE, b->k, n, kvd, b->k_fp8 ? b->k_fp8 + at : NULL, &ly->k_scale, 1);
+        fp8q__observe_codes(s, l, FP8Q_MOD_V_CACHE, b->v, n, kvd, b->v_fp8 ? b->v_fp8 + at : NULL, &ly->v_scale, 1);
+    }
     aj.m = m, aj.b = b, aj.layer = l, aj.n = n, aj.p0 = s->pos, aj.max_seq = s->max_seq;
     if (b->k_fp8) {
         const fp8q_format f = m->opt.kv_cache == FP8Q_KV_E5M2 ? FP8Q_E5M2 : FP8Q_E4M3;
@@ -17394,6 +17659,1193 @@ FP8QDEF fp8q_result fp8q_gguf_to_hf(const char *gguf_path, const char *out_dir, 
     if (r != FP8Q_OK && err && strncmp(err->message, "GGUF: ", 6) == 0) fp8q__st_path_prefix(err, gguf_path);
     fp8q_gguf_close(&g);
     return r;
+}
+
+/* ----------------------------------------------------------------- traces */
+
+#define FP8Q__TRACE_MODULE_MAX 96  /* "model.layers.N.self_attn.attn.impl.matmul_qk" */
+#define FP8Q__TRACE_NAME_MAX   320 /* step prefix + module + shard + suffix */
+
+/* One recorded tensor: little-endian bytes. (step, layer) bound the search
+   for a tensor being filled (the entries of one layer are contiguous). */
+typedef struct fp8q__trace_tensor {
+    char *name;
+    int step, layer;
+    fp8q_dtype dtype;
+    int ndim;
+    uint64_t shape[3];
+    uint8_t *data;
+    size_t bytes;
+} fp8q__trace_tensor;
+
+typedef struct fp8q__trace_own {
+    fp8q__trace_tensor *t;
+    size_t n, cap;
+    unsigned char *params_done; /* [(layers + 1) * FP8Q_MOD_COUNT]: parameters
+                                   recorded (lm_head at row layers) */
+} fp8q__trace_own;
+
+/* Records the first error; later observations are then ignored. */
+static void fp8q__trace_fail(fp8q_trace *t, fp8q_result code, const char *fmt, ...)
+{
+    va_list ap;
+    if (t->status != FP8Q_OK) return;
+    va_start(ap, fmt);
+    (void)vsnprintf(t->error.message, sizeof t->error.message, fmt, ap);
+    va_end(ap);
+    t->status = code, t->error.code = code, t->error.offset = 0;
+}
+
+static void fp8q__trace_put_f32(uint8_t *dst, const float *x, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        const uint32_t u = fp8q__f32_bits(x[i]);
+        dst[4 * i] = (uint8_t)u, dst[4 * i + 1] = (uint8_t)(u >> 8);
+        dst[4 * i + 2] = (uint8_t)(u >> 16), dst[4 * i + 3] = (uint8_t)(u >> 24);
+    }
+}
+
+/* 1 if the little-endian floats at le equal x[0, n) bit for bit. */
+static int fp8q__trace_same_f32(const uint8_t *le, const float *x, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        const uint32_t u = (uint32_t)le[4 * i] | (uint32_t)le[4 * i + 1] << 8 | (uint32_t)le[4 * i + 2] << 16 |
+                           (uint32_t)le[4 * i + 3] << 24;
+        if (u != fp8q__f32_bits(x[i])) return 0;
+    }
+    return 1;
+}
+
+/* The tensor called name among the entries of (step, layer), or NULL. */
+static fp8q__trace_tensor *fp8q__trace_find(fp8q_trace *t, int step, int layer, const char *name)
+{
+    fp8q__trace_own *o = (fp8q__trace_own *)t->fp8q__owned;
+    size_t i = o->n;
+    while (i-- > 0) {
+        fp8q__trace_tensor *e = &o->t[i];
+        if (e->step != step || e->layer != layer) break;
+        if (strcmp(e->name, name) == 0) return e;
+    }
+    return NULL;
+}
+
+/* Appends a zeroed tensor name of shape d0 x d1 [x d2] (ndim 1..3); NULL
+   after an error (recorded in t). */
+static fp8q__trace_tensor *fp8q__trace_add(fp8q_trace *t, int step, int layer, const char *name, fp8q_dtype dtype,
+                                           int ndim, size_t d0, size_t d1, size_t d2)
+{
+    fp8q__trace_own *o = (fp8q__trace_own *)t->fp8q__owned;
+    const size_t esize = dtype == FP8Q_F32 ? 4 : 1, dims[3] = {d0, d1, d2};
+    size_t bytes = esize, k;
+    fp8q__trace_tensor *e;
+    for (k = 0; k < (size_t)ndim; k++) {
+        if (dims[k] && bytes > (size_t)-1 / dims[k])
+            return fp8q__trace_fail(t, FP8Q_ERR_LIMIT, "trace: tensor '%.200s' is too large for this host", name),
+                   (fp8q__trace_tensor *)NULL;
+        bytes *= dims[k];
+    }
+    if (o->n >= (size_t)FP8Q_MAX_TENSORS)
+        return fp8q__trace_fail(t, FP8Q_ERR_LIMIT,
+                                "trace: more than %lu tensors (FP8Q_MAX_TENSORS, "
+                                "the reader's limit): record fewer "
+                                "forward calls",
+                                (unsigned long)FP8Q_MAX_TENSORS),
+               (fp8q__trace_tensor *)NULL;
+    if (o->n == o->cap) {
+        const size_t cap = o->cap ? 2 * o->cap : 64;
+        fp8q__trace_tensor *grown = (fp8q__trace_tensor *)realloc(o->t, cap * sizeof *grown);
+        if (!grown) return fp8q__trace_fail(t, FP8Q_ERR_NOMEM, "trace: out of memory"), (fp8q__trace_tensor *)NULL;
+        o->t = grown, o->cap = cap;
+    }
+    e = &o->t[o->n];
+    memset(e, 0, sizeof *e);
+    e->name = (char *)malloc(strlen(name) + 1);
+    e->data = (uint8_t *)calloc(bytes ? bytes : 1, 1);
+    if (!e->name || !e->data) {
+        free(e->name), free(e->data);
+        return fp8q__trace_fail(t, FP8Q_ERR_NOMEM, "trace: out of memory for '%.200s' (%lu bytes)", name,
+                                (unsigned long)bytes),
+               (fp8q__trace_tensor *)NULL;
+    }
+    memcpy(e->name, name, strlen(name) + 1);
+    e->step = step, e->layer = layer, e->dtype = dtype, e->ndim = ndim, e->bytes = bytes;
+    for (k = 0; k < (size_t)ndim; k++) e->shape[k] = (uint64_t)dims[k];
+    o->n++, t->n_tensors = o->n, t->bytes += (uint64_t)bytes;
+    return e;
+}
+
+/* Adds float32 x[n] as a 1-D tensor. */
+static void fp8q__trace_add_f32(fp8q_trace *t, int step, int layer, const char *name, const float *x, size_t n)
+{
+    fp8q__trace_tensor *e = fp8q__trace_add(t, step, layer, name, FP8Q_F32, 1, n, 0, 0);
+    if (e) fp8q__trace_put_f32(e->data, x, n);
+}
+
+/* "step<k>." for k >= 1, else "". */
+static void fp8q__trace_prefix(char *buf, size_t cap, int step)
+{
+    if (step > 0)
+        (void)snprintf(buf, cap, "step%d.", step);
+    else
+        buf[0] = 0;
+}
+
+/* The fused group of a linear module: its first shard and shard count. */
+static int fp8q__trace_group(fp8q_module mod, int *first)
+{
+    if (mod <= FP8Q_MOD_V) return *first = FP8Q_MOD_Q, 3;
+    if (mod == FP8Q_MOD_GATE || mod == FP8Q_MOD_UP) return *first = FP8Q_MOD_GATE, 2;
+    return *first = (int)mod, 1;
+}
+
+static const fp8q_linear *fp8q__trace_linear(const fp8q_model *m, int layer, int mod)
+{
+    return mod == FP8Q_MOD_LM_HEAD ? &m->lm_head : &m->layers[layer].mod[mod];
+}
+
+/* M.weight.scale ([count] when every shard is per tensor, else one per
+   output row) and, with opt.weights, M.weight.fp8 [out][in] of FP8 shards
+   lin[0, count) side by side. */
+static void fp8q__trace_weights(fp8q_trace *t, int layer, const char *module, const fp8q_linear *const *lin, int count)
+{
+    char name[FP8Q__TRACE_NAME_MAX];
+    size_t rows = 0, r, at = 0, in = (size_t)lin[0]->in;
+    int i, per_channel = 0;
+    fp8q__trace_tensor *e;
+    for (i = 0; i < count; i++) rows += (size_t)lin[i]->out, per_channel |= lin[i]->w_per_channel;
+    (void)snprintf(name, sizeof name, "%s.weight.scale", module);
+    if (!(e = fp8q__trace_add(t, 0, layer, name, FP8Q_F32, 1, per_channel ? rows : (size_t)count, 0, 0))) return;
+    for (i = 0; i < count; i++)
+        for (r = 0; r < (per_channel ? (size_t)lin[i]->out : 1); r++, at++)
+            fp8q__trace_put_f32(e->data + 4 * at, &lin[i]->w_scale[lin[i]->w_per_channel ? r : 0], 1);
+    if (!t->opt.weights) return;
+    (void)snprintf(name, sizeof name, "%s.weight.fp8", module);
+    if (!(e = fp8q__trace_add(t, 0, layer, name, FP8Q_F8_E4M3, 2, rows, in, 0))) return;
+    for (i = 0, at = 0; i < count; i++) {
+        memcpy(e->data + at, lin[i]->q, (size_t)lin[i]->out * in);
+        at += (size_t)lin[i]->out * in;
+    }
+}
+
+/* The parameters of a linear module (fused shards together): weight scales
+   and codes, static input scales. Shards that differ in kind are recorded
+   one by one as M.<shard>. */
+static void fp8q__trace_linear_params(fp8q_trace *t, int layer, const char *module, int first, int count)
+{
+    const fp8q_model *m = t->model;
+    const fp8q_linear *lin[3];
+    char name[FP8Q__TRACE_NAME_MAX];
+    float s[3];
+    int i, n_fp8 = 0, n_static = 0;
+    for (i = 0; i < count; i++) {
+        lin[i] = fp8q__trace_linear(m, layer, first + i);
+        n_fp8 += lin[i]->q != NULL;
+        n_static += lin[i]->q && lin[i]->act == FP8Q_ACT_STATIC;
+        s[i] = lin[i]->input_scale;
+    }
+    if (n_fp8 == count)
+        fp8q__trace_weights(t, layer, module, lin, count);
+    else
+        for (i = 0; i < count && n_fp8 > 0; i++) {
+            (void)snprintf(name, sizeof name, "%s.%s", module, fp8q_module_name((fp8q_module)(first + i)));
+            if (lin[i]->q) fp8q__trace_weights(t, layer, name, &lin[i], 1);
+        }
+    if (n_static == count) {
+        (void)snprintf(name, sizeof name, "%s.input_scale", module);
+        fp8q__trace_add_f32(t, 0, layer, name, s, (size_t)count);
+    } else
+        for (i = 0; i < count && n_static > 0; i++)
+            if (lin[i]->q && lin[i]->act == FP8Q_ACT_STATIC) {
+                (void)snprintf(name, sizeof name, "%s.%s.input_scale", module,
+                               fp8q_module_name((fp8q_module)(first + i)));
+                fp8q__trace_add_f32(t, 0, layer, name, &s[i], 1);
+            }
+}
+
+/* The scales of the attention path: FP8 KV cache, INC's FP8 matmuls. */
+static void fp8q__trace_attn_params(fp8q_trace *t, int layer, const char *module, fp8q_module mod)
+{
+    const fp8q_model *m = t->model;
+    const fp8q_layer *ly = &m->layers[layer];
+    char name[FP8Q__TRACE_NAME_MAX];
+    (void)snprintf(name, sizeof name, "%s.input_scale", module);
+    if ((mod == FP8Q_MOD_K_CACHE || mod == FP8Q_MOD_V_CACHE) && m->opt.kv_cache != FP8Q_KV_AUTO)
+        fp8q__trace_add_f32(t, 0, layer, name, mod == FP8Q_MOD_K_CACHE ? &ly->k_scale : &ly->v_scale, 1);
+    else if (mod == FP8Q_MOD_QK && ly->inc_qk[0] > 0)
+        fp8q__trace_add_f32(t, 0, layer, name, ly->inc_qk, 2);
+    else if (mod == FP8Q_MOD_AV && ly->inc_av[0] > 0)
+        fp8q__trace_add_f32(t, 0, layer, name, ly->inc_av, 2);
+    else if (mod == FP8Q_MOD_SOFTMAX && ly->inc_softmax > 0) {
+        (void)snprintf(name, sizeof name, "%s.output_scale", module);
+        fp8q__trace_add_f32(t, 0, layer, name, &ly->inc_softmax, 1);
+    }
+}
+
+/* Records the module's parameters the first time it is seen. */
+static void fp8q__trace_params(fp8q_trace *t, int layer, fp8q_module mod, int first, int count, const char *module)
+{
+    fp8q__trace_own *o = (fp8q__trace_own *)t->fp8q__owned;
+    const int row = layer < 0 ? t->model->config.num_hidden_layers : layer;
+    unsigned char *done = &o->params_done[(size_t)row * FP8Q_MOD_COUNT + (size_t)first];
+    if (*done) return;
+    *done = 1;
+    if (mod <= FP8Q_MOD_LM_HEAD)
+        fp8q__trace_linear_params(t, layer, module, first, count);
+    else if (layer >= 0)
+        fp8q__trace_attn_params(t, layer, module, mod);
+}
+
+/* A new tensor [rows][cols] holding float32 x. */
+static void fp8q__trace_matrix(fp8q_trace *t, int step, int layer, const char *name, const float *x, int rows, int cols)
+{
+    fp8q__trace_tensor *e;
+    if (fp8q__trace_find(t, step, layer, name)) return; /* observed twice: the first one stays */
+    if ((e = fp8q__trace_add(t, step, layer, name, FP8Q_F32, 2, (size_t)rows, (size_t)cols, 0)) != NULL)
+        fp8q__trace_put_f32(e->data, x, (size_t)rows * (size_t)cols);
+}
+
+/* M.input.0.fp8 (of dtype) and M.input.0.scale (name = "<prefix>M"). */
+static void fp8q__trace_codes(fp8q_trace *t, int step, int layer, const char *name, const fp8q_observation *o,
+                              fp8q_dtype dtype)
+{
+    char nm[FP8Q__TRACE_NAME_MAX];
+    fp8q__trace_tensor *e;
+    (void)snprintf(nm, sizeof nm, "%s.input.0.fp8", name);
+    if (fp8q__trace_find(t, step, layer, nm)) return;        /* observed twice: the first one stays */
+    (void)snprintf(nm, sizeof nm, "%s.input.0.scale", name); /* the scales first: the codes are made with them */
+    fp8q__trace_add_f32(t, step, layer, nm, o->scales, (size_t)o->n_scales);
+    (void)snprintf(nm, sizeof nm, "%s.input.0.fp8", name);
+    if (!(e = fp8q__trace_add(t, step, layer, nm, dtype, 2, (size_t)o->rows, (size_t)o->cols, 0))) return;
+    memcpy(e->data, o->fp8, (size_t)o->rows * (size_t)o->cols);
+}
+
+/* 1 if a later shard's codes and scales equal those recorded for shard 0. */
+static int fp8q__trace_same_codes(fp8q_trace *t, int step, int layer, const char *name, const fp8q_observation *o)
+{
+    char nm[FP8Q__TRACE_NAME_MAX];
+    const fp8q__trace_tensor *c, *s;
+    (void)snprintf(nm, sizeof nm, "%s.input.0.fp8", name);
+    c = fp8q__trace_find(t, step, layer, nm);
+    (void)snprintf(nm, sizeof nm, "%s.input.0.scale", name);
+    s = fp8q__trace_find(t, step, layer, nm);
+    return c && s && c->bytes == (size_t)o->rows * (size_t)o->cols && memcmp(c->data, o->fp8, c->bytes) == 0 &&
+           s->bytes == 4 * (size_t)o->n_scales && fp8q__trace_same_f32(s->data, o->scales, (size_t)o->n_scales);
+}
+
+/* A linear module's input or output (fused shards into one module). */
+static void fp8q__trace_linear_obs(fp8q_trace *t, const fp8q_observation *o, int step, const char *pm)
+{
+    const fp8q_model *m = t->model;
+    char name[FP8Q__TRACE_NAME_MAX];
+    int first, count = fp8q__trace_group(o->mod, &first), shard = (int)o->mod - first, i, at = 0, total = 0;
+    fp8q__trace_tensor *e;
+    if (o->index != 0) return;
+    if (o->io == FP8Q_IO_INPUT) {
+        if (shard == 0) {
+            (void)snprintf(name, sizeof name, "%s.input.0", pm);
+            fp8q__trace_matrix(t, step, o->layer, name, o->x, o->rows, o->cols);
+            if (o->fp8 && o->scales) fp8q__trace_codes(t, step, o->layer, pm, o, FP8Q_F8_E4M3);
+        } else if (o->fp8 && o->scales && !fp8q__trace_same_codes(t, step, o->layer, pm, o)) {
+            (void)snprintf(name, sizeof name, "%s.%s", pm, fp8q_module_name(o->mod));
+            fp8q__trace_codes(t, step, o->layer, name, o, FP8Q_F8_E4M3);
+        }
+        return;
+    }
+    for (i = 0; i < count; i++) {
+        const int out = fp8q__trace_linear(m, o->layer, first + i)->out;
+        at += i < shard ? out : 0, total += out;
+    }
+    (void)snprintf(name, sizeof name, "%s.output.0", pm);
+    if (!(e = fp8q__trace_find(t, step, o->layer, name)) &&
+        !(e = fp8q__trace_add(t, step, o->layer, name, FP8Q_F32, 2, (size_t)o->rows, (size_t)total, 0)))
+        return;
+    if (e->shape[0] != (uint64_t)o->rows || e->shape[1] != (uint64_t)total || at + o->cols > total) {
+        fp8q__trace_fail(t, FP8Q_ERR_ARG, "trace: '%.200s': shard %s has %d x %d values, the module %d x %d", name,
+                         fp8q_module_name(o->mod), o->rows, o->cols, (int)e->shape[0], (int)e->shape[1]);
+        return;
+    }
+    for (i = 0; i < o->rows; i++)
+        fp8q__trace_put_f32(e->data + 4 * ((size_t)i * (size_t)total + (size_t)at), o->x + (size_t)i * (size_t)o->cols,
+                            (size_t)o->cols);
+}
+
+/* An attention internal of one head into its [heads][rows][cols] tensor. */
+static void fp8q__trace_head_obs(fp8q_trace *t, const fp8q_observation *o, int step, const char *pm)
+{
+    const int heads = t->model->config.num_attention_heads;
+    char name[FP8Q__TRACE_NAME_MAX];
+    fp8q__trace_tensor *e;
+    (void)snprintf(name, sizeof name, "%s.%s.%d", pm, o->io == FP8Q_IO_INPUT ? "input" : "output", o->index);
+    if (!(e = fp8q__trace_find(t, step, o->layer, name)) &&
+        !(e = fp8q__trace_add(t, step, o->layer, name, FP8Q_F32, 3, (size_t)heads, (size_t)o->rows, (size_t)o->cols)))
+        return;
+    if (o->head < 0 || o->head >= heads || e->shape[1] != (uint64_t)o->rows || e->shape[2] != (uint64_t)o->cols) {
+        fp8q__trace_fail(t, FP8Q_ERR_ARG, "trace: '%.200s': head %d of %d x %d does not fit [%d][%d][%d]", name,
+                         o->head, o->rows, o->cols, heads, (int)e->shape[1], (int)e->shape[2]);
+        return;
+    }
+    fp8q__trace_put_f32(e->data + 4 * (size_t)o->head * (size_t)o->rows * (size_t)o->cols, o->x,
+                        (size_t)o->rows * (size_t)o->cols);
+}
+
+FP8QDEF void fp8q_trace_observe(void *ctx, const fp8q_observation *o)
+{
+    fp8q_trace *t = (fp8q_trace *)ctx;
+    char prefix[24], module[FP8Q__TRACE_MODULE_MAX], pm[FP8Q__TRACE_MODULE_MAX + 24];
+    int first, count, step;
+    if (!t || !o || !t->fp8q__owned || t->status != FP8Q_OK) return;
+    if (o->layer < -1 || o->layer >= t->model->config.num_hidden_layers || (int)o->mod < 0 ||
+        (int)o->mod >= FP8Q_MOD_COUNT || (o->layer < 0) != (o->mod == FP8Q_MOD_LM_HEAD) || o->rows < 0 || o->cols < 0 ||
+        o->index < 0 || !o->x) {
+        fp8q__trace_fail(t, FP8Q_ERR_ARG, "trace: an observation of layer %d, module %d is not a model's", o->layer,
+                         (int)o->mod);
+        return;
+    }
+    if (o->layer == 0 && o->mod == FP8Q_MOD_Q && o->io == FP8Q_IO_INPUT) t->steps++;
+    step = t->steps > 0 ? t->steps - 1 : 0;
+    count = fp8q__trace_group(o->mod, &first);
+    (void)fp8q_inc_module_name(o->layer, o->mod, module, sizeof module);
+    fp8q__trace_prefix(prefix, sizeof prefix, step);
+    (void)snprintf(pm, sizeof pm, "%s%s", prefix, module);
+    fp8q__trace_params(t, o->layer, o->mod, first, count, module);
+    if (o->mod <= FP8Q_MOD_LM_HEAD)
+        fp8q__trace_linear_obs(t, o, step, pm);
+    else if (o->mod == FP8Q_MOD_K_CACHE || o->mod == FP8Q_MOD_V_CACHE) {
+        char name[FP8Q__TRACE_NAME_MAX];
+        (void)snprintf(name, sizeof name, "%s.input.%d", pm, o->index);
+        fp8q__trace_matrix(t, step, o->layer, name, o->x, o->rows, o->cols);
+        if (o->fp8 && o->scales && o->index == 0)
+            fp8q__trace_codes(t, step, o->layer, pm, o,
+                              t->model->opt.kv_cache == FP8Q_KV_E5M2 ? FP8Q_F8_E5M2 : FP8Q_F8_E4M3);
+    } else
+        fp8q__trace_head_obs(t, o, step, pm);
+}
+
+FP8QDEF fp8q_result fp8q_trace_init(fp8q_trace *t, const fp8q_model *m, const fp8q_trace_options *opt, fp8q_error *err)
+{
+    fp8q__trace_own *o;
+    fp8q__st_err_ok(err);
+    if (t) memset(t, 0, sizeof *t);
+    if (!t || !m || !m->layers) return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_trace_init: t or m is NULL (or no model)");
+    t->model = m;
+    if (opt) t->opt = *opt;
+    o = (fp8q__trace_own *)calloc(1, sizeof *o);
+    if (o)
+        o->params_done =
+            (unsigned char *)calloc(((size_t)m->config.num_hidden_layers + 1) * FP8Q_MOD_COUNT, sizeof(unsigned char));
+    if (!o || !o->params_done) {
+        free(o);
+        return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory for a trace");
+    }
+    t->fp8q__owned = o;
+    return FP8Q_OK;
+}
+
+FP8QDEF void fp8q_trace_free(fp8q_trace *t)
+{
+    fp8q__trace_own *o;
+    size_t i;
+    if (!t) return;
+    if ((o = (fp8q__trace_own *)t->fp8q__owned) != NULL) {
+        for (i = 0; i < o->n; i++) free(o->t[i].name), free(o->t[i].data);
+        free(o->t), free(o->params_done), free(o);
+    }
+    memset(t, 0, sizeof *t);
+}
+
+static const char *fp8q__trace_kv_name(const fp8q_model *m)
+{
+    if (m->kv_qmax > 0) return "fp8_inc";
+    return m->opt.kv_cache == FP8Q_KV_E4M3 ? "e4m3" : m->opt.kv_cache == FP8Q_KV_E5M2 ? "e5m2" : "auto";
+}
+
+FP8QDEF fp8q_result fp8q_trace_write(const fp8q_trace *t, const char *path, const char *const *meta_keys,
+                                     const char *const *meta_values, size_t n_meta, fp8q_error *err)
+{
+    enum { STD = 13 };
+    static const char *const gemm_names[3] = {"reference", "exact", "fast"};
+    const fp8q__trace_own *o;
+    const fp8q_model *m;
+    fp8q_tensor_out *out = NULL;
+    const char **keys = NULL, **values = NULL;
+    char threads[16], layers[16], heads[16], steps[16];
+    fp8q_result r;
+    size_t i;
+    fp8q__st_err_ok(err);
+    if (!t || !t->fp8q__owned || !path || (n_meta && (!meta_keys || !meta_values)))
+        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_trace_write: NULL argument");
+    if (t->status != FP8Q_OK) {
+        if (err) *err = t->error;
+        return t->status;
+    }
+    o = (const fp8q__trace_own *)t->fp8q__owned, m = t->model;
+    if (n_meta > (size_t)-1 / sizeof(char *) - STD) return fp8q__failf(err, FP8Q_ERR_ARG, "too many metadata keys");
+    out = (fp8q_tensor_out *)malloc((o->n ? o->n : 1) * sizeof *out);
+    keys = (const char **)malloc((STD + n_meta) * sizeof *keys);
+    values = (const char **)malloc((STD + n_meta) * sizeof *values);
+    if (!out || !keys || !values) {
+        free(out), free((void *)keys), free((void *)values);
+        return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory writing a trace");
+    }
+    for (i = 0; i < o->n; i++) {
+        out[i].name = o->t[i].name, out[i].dtype = o->t[i].dtype, out[i].ndim = o->t[i].ndim;
+        out[i].shape = o->t[i].shape, out[i].data = o->t[i].data;
+    }
+    (void)snprintf(threads, sizeof threads, "%d", m->opt.threads);
+    (void)snprintf(layers, sizeof layers, "%d", m->config.num_hidden_layers);
+    (void)snprintf(heads, sizeof heads, "%d", m->config.num_attention_heads);
+    (void)snprintf(steps, sizeof steps, "%d", t->steps);
+    keys[0] = "format", values[0] = "fp8q-trace-1";
+    keys[1] = "fp8q_version", values[1] = fp8q_version();
+    keys[2] = "simd", values[2] = fp8q_simd_name();
+    keys[3] = "quant", values[3] = fp8q_quant_name(m->opt.quant) ? fp8q_quant_name(m->opt.quant) : "?";
+    keys[4] = "scheme", values[4] = m->scheme;
+    keys[5] = "kv_cache", values[5] = fp8q__trace_kv_name(m);
+    keys[6] = "engine", values[6] = m->opt.engine == FP8Q_ENGINE_COMPRESSED_TENSORS ? "compressed-tensors" : "vllm";
+    keys[7] = "gemm", values[7] = (unsigned)m->opt.gemm < 3 ? gemm_names[m->opt.gemm] : "?";
+    keys[8] = "threads", values[8] = threads;
+    keys[9] = "layers", values[9] = layers;
+    keys[10] = "heads", values[10] = heads;
+    keys[11] = "steps", values[11] = steps;
+    keys[12] = "weights", values[12] = t->opt.weights ? "codes" : "scales";
+    for (i = 0; i < n_meta; i++) keys[STD + i] = meta_keys[i], values[STD + i] = meta_values[i];
+    r = fp8q_safetensors_write(path, out, o->n, keys, values, STD + n_meta, err);
+    free(out), free((void *)keys), free((void *)values);
+    return r;
+}
+
+/* ------------------------------------------------------------ trace names */
+
+/* Module paths inside a layer, in forward order (vLLM's and Hugging Face's). */
+static const struct {
+    const char *path;
+    int rank;
+} fp8q__trace_ranks[] = {{"input_layernorm", 0},
+                         {"self_attn.qkv_proj", 1},
+                         {"self_attn.q_proj", 1},
+                         {"self_attn.k_proj", 2},
+                         {"self_attn.v_proj", 3},
+                         {"self_attn.attn.impl.k_cache", 4},
+                         {"self_attn.attn.impl.v_cache", 5},
+                         {"self_attn.attn.impl.matmul_qk", 6},
+                         {"self_attn.attn.impl.softmax", 7},
+                         {"self_attn.attn.impl.matmul_av", 8},
+                         {"self_attn.o_proj", 9},
+                         {"self_attn", 10},
+                         {"post_attention_layernorm", 11},
+                         {"mlp.gate_up_proj", 12},
+                         {"mlp.gate_proj", 12},
+                         {"mlp.up_proj", 13},
+                         {"mlp.act_fn", 14},
+                         {"mlp.down_proj", 15},
+                         {"mlp", 16},
+                         {"", 17}};
+#define FP8Q__TRACE_RANK_UNKNOWN 18
+
+/* Digits at s (at most 9, so the value fits an int): their count, 0 if none. */
+static size_t fp8q__trace_digits(const char *s, int *value)
+{
+    size_t n = 0;
+    int v = 0;
+    while (s[n] >= '0' && s[n] <= '9' && n < 9) v = v * 10 + (s[n] - '0'), n++;
+    if (s[n] >= '0' && s[n] <= '9') return 0; /* ten or more digits: not a step or layer number */
+    *value = v;
+    return n;
+}
+
+/* 1 if s is exactly a tensor suffix: .weight[.fp8|.scale], .input_scale,
+   .output_scale, .input.I / .output.I [.fp8|.scale]. */
+static int fp8q__trace_is_suffix(const char *s)
+{
+    int v;
+    size_t n;
+    const char *rest = NULL;
+    if (strcmp(s, ".weight") == 0 || strcmp(s, ".weight.fp8") == 0 || strcmp(s, ".weight.scale") == 0 ||
+        strcmp(s, ".input_scale") == 0 || strcmp(s, ".output_scale") == 0)
+        return 1;
+    if (strncmp(s, ".input.", 7) == 0) rest = s + 7;
+    if (strncmp(s, ".output.", 8) == 0) rest = s + 8;
+    if (!rest || !(n = fp8q__trace_digits(rest, &v))) return 0;
+    rest += n;
+    return !*rest || strcmp(rest, ".fp8") == 0 || strcmp(rest, ".scale") == 0;
+}
+
+/* The rank of a module path inside a layer: an exact entry, else the
+   longest entry it is a sub-module of. */
+static int fp8q__trace_rank(const char *path)
+{
+    size_t i, best_len = 0;
+    int best = FP8Q__TRACE_RANK_UNKNOWN;
+    for (i = 0; i < sizeof fp8q__trace_ranks / sizeof fp8q__trace_ranks[0]; i++) {
+        const char *e = fp8q__trace_ranks[i].path;
+        const size_t n = strlen(e);
+        if (strcmp(path, e) == 0) return fp8q__trace_ranks[i].rank;
+        if (n && n > best_len && strncmp(path, e, n) == 0 && path[n] == '.')
+            best = fp8q__trace_ranks[i].rank, best_len = n;
+    }
+    return best;
+}
+
+FP8QDEF size_t fp8q_trace_module(const char *name, char *buf, size_t cap, int *step, int *layer, int *rank)
+{
+    const char *s = name, *end;
+    size_t n, len;
+    int st = 0, ly, rk = 0;
+    if (!name) name = s = "";
+    if (strncmp(s, "step", 4) == 0 && (n = fp8q__trace_digits(s + 4, &st)) != 0 && s[4 + n] == '.')
+        s += 5 + n;
+    else
+        st = 0;
+    for (end = s; *end && !(*end == '.' && fp8q__trace_is_suffix(end)); end++) continue;
+    len = (size_t)(end - s);
+    if (buf && cap) {
+        const size_t k = len < cap - 1 ? len : cap - 1;
+        memcpy(buf, s, k), buf[k] = 0;
+    }
+    ly = FP8Q_TRACE_LAYER_END + 2;
+    if (len >= 13 && strncmp(s, "model.layers.", 13) == 0 && (n = fp8q__trace_digits(s + 13, &ly)) != 0 &&
+        (13 + n == len || s[13 + n] == '.')) {
+        char path[FP8Q__TRACE_NAME_MAX];
+        const size_t at = 13 + n + (13 + n < len), plen = len - at < sizeof path - 1 ? len - at : sizeof path - 1;
+        memcpy(path, s + at, plen), path[plen] = 0;
+        rk = fp8q__trace_rank(path);
+    } else if ((len == 18 || (len > 18 && s[18] == '.')) && strncmp(s, "model.embed_tokens", 18) == 0)
+        ly = -1;
+    else if ((len == 10 || (len > 10 && s[10] == '.')) && strncmp(s, "model.norm", 10) == 0)
+        ly = FP8Q_TRACE_LAYER_END;
+    else if ((len == 7 || (len > 7 && s[7] == '.')) && strncmp(s, "lm_head", 7) == 0)
+        ly = FP8Q_TRACE_LAYER_END + 1;
+    else
+        ly = FP8Q_TRACE_LAYER_END + 2;
+    if (step) *step = st;
+    if (layer) *layer = ly;
+    if (rank) *rank = rk;
+    return len;
+}
+
+/* ------------------------------------------------------------------ diff */
+
+#define FP8Q__DIFF_CHUNK 65536 /* elements decoded at a time */
+
+typedef struct fp8q__diff_sort {
+    fp8q_diff_entry e;
+    size_t order;
+} fp8q__diff_sort;
+
+static int fp8q__diff_cmp(const void *pa, const void *pb)
+{
+    const fp8q__diff_sort *a = (const fp8q__diff_sort *)pa, *b = (const fp8q__diff_sort *)pb;
+    if (a->e.step != b->e.step) return a->e.step < b->e.step ? -1 : 1;
+    if (a->e.layer != b->e.layer) return a->e.layer < b->e.layer ? -1 : 1;
+    if (a->e.rank != b->e.rank) return a->e.rank < b->e.rank ? -1 : 1;
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
+static int fp8q__diff_is_fp8(fp8q_dtype d)
+{
+    return d == FP8Q_F8_E4M3 || d == FP8Q_F8_E5M2 || d == FP8Q_F8_E4M3FNUZ || d == FP8Q_F8_E5M2FNUZ ||
+           d == FP8Q_F8_E8M0;
+}
+
+static int fp8q__diff_is_float(fp8q_dtype d)
+{
+    return d == FP8Q_F32 || d == FP8Q_BF16 || d == FP8Q_F16 || d == FP8Q_F64;
+}
+
+static int fp8q__diff_ends(const char *s, const char *suffix)
+{
+    const size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static fp8q_diff_class fp8q__diff_kind(const char *name, fp8q_dtype d)
+{
+    if (fp8q__diff_ends(name, ".weight") || fp8q__diff_ends(name, ".weight.fp8") ||
+        fp8q__diff_ends(name, ".weight.scale") || fp8q__diff_ends(name, ".input_scale") ||
+        fp8q__diff_ends(name, ".output_scale"))
+        return FP8Q_DIFF_PARAMETER;
+    if (fp8q__diff_is_fp8(d)) return FP8Q_DIFF_CODES;
+    if (fp8q__diff_is_float(d)) return FP8Q_DIFF_FLOAT;
+    return FP8Q_DIFF_INTEGER;
+}
+
+/* Elements [at, at + n) of t as its own 1-D tensor (byte-sized dtypes). */
+static fp8q_tensor_info fp8q__diff_slice(const fp8q_tensor_info *t, size_t ebytes, uint64_t at, size_t n)
+{
+    fp8q_tensor_info s = *t;
+    memset(s.shape, 0, sizeof s.shape);
+    s.ndim = 1, s.shape[0] = (uint64_t)n, s.numel = (uint64_t)n;
+    s.offset = t->offset + at * ebytes, s.size = (uint64_t)n * ebytes;
+    return s;
+}
+
+/* Place of an 8-bit float code in its format's value order (sign-magnitude;
+   E8M0 is unsigned). */
+static int fp8q__diff_code_order(uint8_t c, fp8q_dtype d)
+{
+    if (d == FP8Q_F8_E8M0) return c;
+    return (c & 0x80) ? -(int)(c & 0x7F) : (int)(c & 0x7F);
+}
+
+/* Folds a chunk's comparison into the tensor's. */
+static void fp8q__diff_fold(fp8q_compare *all, const fp8q_compare *c, uint64_t at)
+{
+    if (c->max_abs_err > all->max_abs_err) all->max_abs_err = c->max_abs_err;
+    if (c->max_rel_err > all->max_rel_err) all->max_rel_err = c->max_rel_err;
+    if (c->max_ulp > all->max_ulp) all->max_ulp = c->max_ulp;
+    if (c->outside && !all->outside) all->first_outside = (size_t)(at + c->first_outside);
+    all->outside += c->outside, all->count += c->count;
+}
+
+/* max |x| over the finite values of a float or FP8 tensor. */
+static fp8q_result fp8q__diff_amax(const fp8q_safetensors *st, const fp8q_tensor_info *t, size_t eb, float *buf,
+                                   double *amax, fp8q_error *err)
+{
+    uint64_t at;
+    size_t i, n;
+    fp8q_result r;
+    *amax = 0;
+    for (at = 0; at < t->numel; at += n) {
+        fp8q_tensor_info s;
+        n = t->numel - at < FP8Q__DIFF_CHUNK ? (size_t)(t->numel - at) : FP8Q__DIFF_CHUNK;
+        s = fp8q__diff_slice(t, eb, at, n);
+        if ((r = fp8q_safetensors_read_f32(st, &s, buf, err)) != FP8Q_OK) return r;
+        for (i = 0; i < n; i++) {
+            const double v = buf[i] < 0 ? -(double)buf[i] : (double)buf[i];
+            if (v - v == 0 && v > *amax) *amax = v;
+        }
+    }
+    return FP8Q_OK;
+}
+
+/* What made a codes tensor P.input.I.fp8: its float input P.input.I and
+   scales P.input.I.scale ([1] or one per row), in both files. Where both
+   runs had the same input bits and scale, their codes must be equal. */
+typedef struct fp8q__diff_source {
+    const uint8_t *xa, *xb; /* F32 inputs, little-endian, as many as the codes */
+    const uint8_t *sa, *sb; /* F32 scales */
+    uint64_t n_scales, cols;
+} fp8q__diff_source;
+
+/* 1 and *src filled when the sources of codes tensor e are in both files and fit. */
+static int fp8q__diff_find_source(const fp8q_safetensors *a, const fp8q_safetensors *b, const fp8q_diff_entry *e,
+                                  fp8q__diff_source *src)
+{
+    const size_t len = strlen(e->name);
+    const fp8q_tensor_info *xa, *xb, *ta, *tb;
+    const uint64_t cols = e->a->ndim ? e->a->shape[e->a->ndim - 1] : 1;
+    char *nm;
+    if (len < 4 || strcmp(e->name + len - 4, ".fp8") != 0 || !cols || !(nm = (char *)malloc(len + 3))) return 0;
+    memcpy(nm, e->name, len - 4), nm[len - 4] = 0;
+    xa = fp8q_safetensors_find(a, nm), xb = fp8q_safetensors_find(b, nm);
+    memcpy(nm + len - 4, ".scale", 7);
+    ta = fp8q_safetensors_find(a, nm), tb = fp8q_safetensors_find(b, nm);
+    free(nm);
+    if (!xa || !xb || !ta || !tb || xa->dtype != FP8Q_F32 || xb->dtype != FP8Q_F32 || ta->dtype != FP8Q_F32 ||
+        tb->dtype != FP8Q_F32 || xa->numel != e->a->numel || xb->numel != e->a->numel || ta->numel != tb->numel ||
+        !(ta->numel == 1 || ta->numel * cols == e->a->numel))
+        return 0;
+    src->xa = fp8q_safetensors_bytes(a, xa), src->xb = fp8q_safetensors_bytes(b, xb);
+    src->sa = fp8q_safetensors_bytes(a, ta), src->sb = fp8q_safetensors_bytes(b, tb);
+    src->n_scales = ta->numel, src->cols = cols;
+    return src->xa && src->xb && src->sa && src->sb;
+}
+
+/* The code budget of element g: 0 where both runs quantized the same input
+   with the same scale, else the entry's. */
+static int fp8q__diff_budget(const fp8q__diff_source *src, const fp8q_diff_entry *e, uint64_t g)
+{
+    uint64_t row;
+    if (!src->xa) return e->codes;
+    row = src->n_scales == 1 ? 0 : g / src->cols;
+    return memcmp(src->xa + 4 * g, src->xb + 4 * g, 4) == 0 && memcmp(src->sa + 4 * row, src->sb + 4 * row, 4) == 0
+               ? 0
+               : e->codes;
+}
+
+/* Float and FP8 tensors: decoded chunk by chunk; FP8 ULPs are code distances. */
+static fp8q_result fp8q__diff_values(const fp8q_safetensors *sa, const fp8q_safetensors *sb, fp8q_diff_entry *e,
+                                     float *fa, float *fb, fp8q_error *err)
+{
+    fp8q__diff_source src;
+    const fp8q_tensor_info *ta = e->a, *tb = e->b;
+    const int fp8 = fp8q__diff_is_fp8(ta->dtype);
+    const size_t eb = (size_t)fp8q_dtype_get(ta->dtype)->bits / 8;
+    const fp8q_dtype ulp_type = ta->dtype == FP8Q_BF16 || ta->dtype == FP8Q_F16 ? ta->dtype : FP8Q_F32;
+    const uint8_t *ba = fp8q_safetensors_bytes(sa, ta), *bb = fp8q_safetensors_bytes(sb, tb);
+    uint64_t at;
+    size_t i, n;
+    fp8q_result r;
+    memset(&src, 0, sizeof src);
+    if (fp8 && !fp8q__diff_find_source(sa, sb, e, &src)) memset(&src, 0, sizeof src);
+    for (at = 0; at < ta->numel; at += n) {
+        fp8q_tensor_info s;
+        fp8q_compare c;
+        n = ta->numel - at < FP8Q__DIFF_CHUNK ? (size_t)(ta->numel - at) : FP8Q__DIFF_CHUNK;
+        s = fp8q__diff_slice(ta, eb, at, n);
+        if ((r = fp8q_safetensors_read_f32(sa, &s, fa, err)) != FP8Q_OK) return r;
+        s = fp8q__diff_slice(tb, eb, at, n);
+        if ((r = fp8q_safetensors_read_f32(sb, &s, fb, err)) != FP8Q_OK) return r;
+        c = fp8q_compare_f32(fb, fa, n, ulp_type, e->atol, e->rtol);
+        if (fp8) { /* ULP and the budget in codes; NaN = NaN, Inf only against itself */
+            c.max_ulp = 0, c.outside = 0, c.first_outside = n;
+            for (i = 0; i < n; i++) {
+                const float x = fa[i], y = fb[i];
+                const int d = fp8q__diff_code_order(ba[at + i], ta->dtype) -
+                              fp8q__diff_code_order(bb[at + i], ta->dtype),
+                          dist = d < 0 ? -d : d;
+                int bad;
+                if (x != x || y != y || x - x != 0 || y - y != 0)
+                    bad = !((x != x && y != y) || x == y);
+                else {
+                    const int budget = dist ? fp8q__diff_budget(&src, e, at + i) : 0;
+                    bad = dist > budget;
+                    e->local_outside += (size_t)(dist && !budget && src.xa);
+                    if (dist > c.max_ulp) c.max_ulp = dist;
+                }
+                if (bad && c.outside++ == 0) c.first_outside = i;
+            }
+        }
+        fp8q__diff_fold(&e->cmp, &c, at);
+    }
+    return FP8Q_OK;
+}
+
+/* Little-endian integer element i of width eb as a double (signed or not). */
+static double fp8q__diff_int(const uint8_t *p, size_t eb, int is_signed)
+{
+    uint64_t u = 0;
+    size_t k;
+    for (k = eb; k-- > 0;) u = u << 8 | p[k];
+    if (is_signed && eb < 8 && (u >> (8 * eb - 1)) & 1) u |= ~(uint64_t)0 << (8 * eb);
+    return is_signed && (u >> 63) ? -(double)(~u + 1) : (double)u;
+}
+
+/* Integer, BOOL and packed sub-byte tensors: equal bytes per element. */
+static void fp8q__diff_bytes(const fp8q_safetensors *sa, const fp8q_safetensors *sb, fp8q_diff_entry *e)
+{
+    const fp8q_dtype d = e->a->dtype;
+    const int bits = fp8q_dtype_get(d)->bits,
+              is_signed = d == FP8Q_I8 || d == FP8Q_I16 || d == FP8Q_I32 || d == FP8Q_I64;
+    const size_t eb = bits % 8 ? 1 : (size_t)bits / 8, n = (size_t)(e->a->size / eb);
+    const uint8_t *a = fp8q_safetensors_bytes(sa, e->a), *b = fp8q_safetensors_bytes(sb, e->b);
+    size_t i;
+    e->cmp.count = n, e->cmp.first_outside = n;
+    for (i = 0; i < n && a && b; i++) {
+        if (memcmp(a + i * eb, b + i * eb, eb) == 0) continue;
+        if (e->cmp.outside++ == 0) e->cmp.first_outside = i;
+        if (bits % 8 == 0 && d != FP8Q_BOOL) {
+            const double x = fp8q__diff_int(a + i * eb, eb, is_signed), y = fp8q__diff_int(b + i * eb, eb, is_signed);
+            const double dd = x > y ? x - y : y - x;
+            if (dd > e->cmp.max_abs_err) e->cmp.max_abs_err = e->cmp.max_ulp = dd;
+        }
+    }
+}
+
+static int fp8q__diff_same_shape(const fp8q_tensor_info *a, const fp8q_tensor_info *b)
+{
+    int k;
+    if (a->ndim != b->ndim) return 0;
+    for (k = 0; k < a->ndim; k++)
+        if (a->shape[k] != b->shape[k]) return 0;
+    return 1;
+}
+
+/* Compares one entry present in both files. */
+static fp8q_result fp8q__diff_entry(const fp8q_safetensors *sa, const fp8q_safetensors *sb, fp8q_diff_entry *e,
+                                    const fp8q_diff_options *opt, float *fa, float *fb, fp8q_error *err)
+{
+    const int exact = opt->mode == FP8Q_DIFF_EXACT;
+    fp8q_result r;
+    double amax;
+    memset(&e->cmp, 0, sizeof e->cmp);
+    if (e->a->dtype != e->b->dtype) return e->status = FP8Q_DIFF_DTYPE, FP8Q_OK;
+    if (!fp8q__diff_same_shape(e->a, e->b)) return e->status = FP8Q_DIFF_SHAPE, FP8Q_OK;
+    e->codes = exact || e->kind == FP8Q_DIFF_PARAMETER ? 0 : opt->set_fp8_codes ? opt->fp8_codes : 1;
+    e->atol = 0, e->rtol = 0;
+    if (e->kind == FP8Q_DIFF_FLOAT && !exact) {
+        e->rtol = opt->set_rtol ? opt->rtol : 0;
+        if (opt->set_atol)
+            e->atol = opt->atol;
+        else if (!opt->set_rtol) {
+            if ((r = fp8q__diff_amax(sa, e->a, (size_t)fp8q_dtype_get(e->a->dtype)->bits / 8, fa, &amax, err)) !=
+                FP8Q_OK)
+                return r;
+            e->atol = FP8Q_DIFF_NORM_TOL * amax;
+        }
+    }
+    if (fp8q__diff_is_float(e->a->dtype) || fp8q__diff_is_fp8(e->a->dtype)) {
+        if ((r = fp8q__diff_values(sa, sb, e, fa, fb, err)) != FP8Q_OK) return r;
+        if (!e->cmp.outside) e->cmp.first_outside = e->cmp.count;
+    } else
+        fp8q__diff_bytes(sa, sb, e);
+    e->status = e->cmp.outside ? FP8Q_DIFF_OUTSIDE : FP8Q_DIFF_OK;
+    return FP8Q_OK;
+}
+
+/* Fills the entries in file order (A's names, then B's own), with their keys. */
+static fp8q_result fp8q__diff_collect(fp8q__diff_sort *s, size_t *n, const fp8q_safetensors *a,
+                                      const fp8q_safetensors *b, fp8q_error *err)
+{
+    size_t i, k = 0;
+    for (i = 0; i < a->n_tensors + b->n_tensors; i++) {
+        const fp8q_tensor_info *ta = i < a->n_tensors ? &a->tensors[i] : NULL;
+        const fp8q_tensor_info *tb = ta ? fp8q_safetensors_find(b, ta->name) : &b->tensors[i - a->n_tensors];
+        fp8q_diff_entry *e = &s[k].e;
+        size_t len;
+        char *module;
+        if (!ta && fp8q_safetensors_find(a, tb->name)) continue; /* already paired */
+        memset(e, 0, sizeof *e);
+        e->a = ta, e->b = tb, e->name = ta ? ta->name : tb->name;
+        len = fp8q_trace_module(e->name, NULL, 0, &e->step, &e->layer, &e->rank);
+        if (!(module = (char *)malloc(len + 1))) return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory in a diff");
+        (void)fp8q_trace_module(e->name, module, len + 1, NULL, NULL, NULL);
+        e->module = module, e->kind = fp8q__diff_kind(e->name, (ta ? ta : tb)->dtype);
+        s[k].order = k, k++, *n = k;
+    }
+    return FP8Q_OK;
+}
+
+/* The flip rule (FP8Q_DIFF_AUTO with an FP8-code budget): activations
+   outside the tolerance after the first FP8 codes that differ are
+   FP8Q_DIFF_AFTER_FLIP, not differences; then what counts. */
+static void fp8q__diff_flips(fp8q_diff *d)
+{
+    const int rule = d->opt.mode == FP8Q_DIFF_AUTO && !(d->opt.set_fp8_codes && d->opt.fp8_codes == 0);
+    size_t i;
+    d->flip = d->n_entries;
+    for (i = 0; i < d->n_entries; i++) {
+        fp8q_diff_entry *e = &d->entries[i];
+        if (rule && d->flip < i && e->status == FP8Q_DIFF_OUTSIDE && e->kind != FP8Q_DIFF_PARAMETER &&
+            !e->local_outside)
+            e->status = FP8Q_DIFF_AFTER_FLIP, d->n_outside--, d->n_after_flip++;
+        if (d->flip == d->n_entries && e->kind == FP8Q_DIFF_CODES && e->a && e->b && e->cmp.max_ulp > 0) d->flip = i;
+        e->differs =
+            e->status != FP8Q_DIFF_OK && e->status != FP8Q_DIFF_AFTER_FLIP && !(d->opt.common_only && !(e->a && e->b));
+        d->n_differ += (size_t)e->differs;
+    }
+}
+
+FP8QDEF fp8q_result fp8q_diff_files(fp8q_diff *d, const fp8q_safetensors *a, const fp8q_safetensors *b,
+                                    const fp8q_diff_options *opt, fp8q_error *err)
+{
+    fp8q_diff_options def;
+    fp8q__diff_sort *s = NULL;
+    float *fa = NULL, *fb = NULL;
+    size_t i, n = 0, total;
+    fp8q_result r = FP8Q_OK;
+    fp8q__st_err_ok(err);
+    if (d) memset(d, 0, sizeof *d);
+    if (!opt) memset(&def, 0, sizeof def), opt = &def;
+    if (!d || !a || !b) return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_diff_files: d, a or b is NULL");
+    d->a = a, d->b = b, d->opt = *opt;
+    if ((opt->set_atol && !(opt->atol >= 0)) || (opt->set_rtol && !(opt->rtol >= 0)) ||
+        (opt->set_fp8_codes && opt->fp8_codes < 0) || (unsigned)opt->mode > FP8Q_DIFF_EXACT)
+        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_diff_files: atol, rtol and fp8_codes must be >= 0");
+    total = a->n_tensors + b->n_tensors;
+    s = (fp8q__diff_sort *)calloc(total ? total : 1, sizeof *s);
+    fa = (float *)malloc(FP8Q__DIFF_CHUNK * sizeof *fa);
+    fb = (float *)malloc(FP8Q__DIFF_CHUNK * sizeof *fb);
+    if (!s || !fa || !fb) r = fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory in a diff");
+    if (r == FP8Q_OK) r = fp8q__diff_collect(s, &n, a, b, err);
+    if (r == FP8Q_OK) qsort(s, n, sizeof *s, fp8q__diff_cmp);
+    if (r == FP8Q_OK && !(d->entries = (fp8q_diff_entry *)malloc((n ? n : 1) * sizeof *d->entries)))
+        r = fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory in a diff");
+    for (i = 0; r == FP8Q_OK && i < n; i++) {
+        fp8q_diff_entry *e = &d->entries[i];
+        *e = s[i].e, s[i].e.module = NULL, d->n_entries = i + 1;
+        if (e->a && e->b) {
+            d->n_compared++;
+            if ((r = fp8q__diff_entry(a, b, e, opt, fa, fb, err)) != FP8Q_OK) break;
+        } else
+            e->status = e->a ? FP8Q_DIFF_ONLY_A : FP8Q_DIFF_ONLY_B;
+        d->n_outside += e->status == FP8Q_DIFF_OUTSIDE;
+        d->n_mismatch += e->status == FP8Q_DIFF_SHAPE || e->status == FP8Q_DIFF_DTYPE;
+        d->n_only_a += e->status == FP8Q_DIFF_ONLY_A, d->n_only_b += e->status == FP8Q_DIFF_ONLY_B;
+    }
+    for (i = 0; s && i < n; i++) free((void *)s[i].e.module);
+    free(s), free(fa), free(fb);
+    if (r != FP8Q_OK) {
+        fp8q_diff_free(d);
+        return r;
+    }
+    fp8q__diff_flips(d);
+    for (d->first = 0; d->first < d->n_entries && !d->entries[d->first].differs; d->first++) continue;
+    return FP8Q_OK;
+}
+
+FP8QDEF void fp8q_diff_free(fp8q_diff *d)
+{
+    size_t i;
+    if (!d) return;
+    for (i = 0; d->entries && i < d->n_entries; i++) free((void *)d->entries[i].module);
+    free(d->entries);
+    memset(d, 0, sizeof *d);
+}
+
+FP8QDEF const char *fp8q_diff_status_name(fp8q_diff_status s)
+{
+    static const char *const names[] = {"ok", "outside", "shape", "dtype", "only_a", "only_b", "after_flip"};
+    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : NULL;
+}
+
+FP8QDEF const char *fp8q_diff_class_name(fp8q_diff_class c)
+{
+    static const char *const names[] = {"parameter", "fp8_codes", "float", "integer"};
+    return (unsigned)c < sizeof names / sizeof names[0] ? names[c] : NULL;
+}
+
+/* ---- the diff as JSON */
+
+/* s as a JSON string; bytes that do not form UTF-8 become '?'. */
+static void fp8q__diff_json_str(fp8q__im_out *o, const char *s)
+{
+    fp8q__im_out tmp;
+    memset(&tmp, 0, sizeof tmp);
+    if (fp8q__im_str(&tmp, s ? s : "") == 0 && !tmp.oom) {
+        fp8q__im_putn(o, tmp.p, tmp.n);
+    } else {
+        size_t i;
+        fp8q__im_putn(o, "\"", 1);
+        for (i = 0; s[i]; i++) {
+            const unsigned char c = (unsigned char)s[i];
+            char esc[8];
+            if (c == '"' || c == '\\')
+                (void)snprintf(esc, sizeof esc, "\\%c", c);
+            else if (c < 0x20)
+                (void)snprintf(esc, sizeof esc, "\\u%04x", c);
+            else
+                (void)snprintf(esc, sizeof esc, "%c", c < 0x80 ? c : '?');
+            fp8q__im_puts(o, esc);
+        }
+        fp8q__im_putn(o, "\"", 1);
+    }
+    free(tmp.p);
+}
+
+/* A finite number (Python repr), else null; absent (present 0): null. */
+static void fp8q__diff_json_num(fp8q__im_out *o, int present, double x)
+{
+    char buf[40];
+    if (!present || x - x != 0) {
+        fp8q__im_puts(o, "null");
+        return;
+    }
+    (void)fp8q__im_repr(x, buf);
+    fp8q__im_puts(o, buf);
+}
+
+static void fp8q__diff_json_u64(fp8q__im_out *o, int present, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    if (!present) {
+        fp8q__im_puts(o, "null");
+        return;
+    }
+    do tmp[n++] = (char)('0' + v % 10), v /= 10;
+    while (v);
+    while (n-- > 0) fp8q__im_putn(o, &tmp[n], 1);
+}
+
+/* ", "key": " (no comma before the first member); the caller writes the value. */
+static void fp8q__diff_json_key(fp8q__im_out *o, const char *key, int first)
+{
+    if (!first) fp8q__im_puts(o, ", ");
+    fp8q__im_putn(o, "\"", 1);
+    fp8q__im_puts(o, key);
+    fp8q__im_puts(o, "\": ");
+}
+
+static void fp8q__diff_json_tensor_info(fp8q__im_out *o, const char *kd, const char *ks, const fp8q_tensor_info *t)
+{
+    int k;
+    fp8q__diff_json_key(o, kd, 0);
+    if (t)
+        fp8q__diff_json_str(o, fp8q_dtype_get(t->dtype)->name);
+    else
+        fp8q__im_puts(o, "null");
+    fp8q__diff_json_key(o, ks, 0);
+    if (!t) {
+        fp8q__im_puts(o, "null");
+        return;
+    }
+    fp8q__im_puts(o, "[");
+    for (k = 0; k < t->ndim; k++) {
+        if (k) fp8q__im_puts(o, ", ");
+        fp8q__diff_json_u64(o, 1, t->shape[k]);
+    }
+    fp8q__im_puts(o, "]");
+}
+
+static void fp8q__diff_json_entry(fp8q__im_out *o, const fp8q_diff_entry *e)
+{
+    const int cmp = e->status == FP8Q_DIFF_OK || e->status == FP8Q_DIFF_OUTSIDE || e->status == FP8Q_DIFF_AFTER_FLIP;
+    const int codes = cmp && (e->kind == FP8Q_DIFF_CODES || fp8q__diff_is_fp8(e->a->dtype)),
+              fl = cmp && e->kind == FP8Q_DIFF_FLOAT;
+    fp8q__im_puts(o, "{");
+    fp8q__diff_json_key(o, "name", 1);
+    fp8q__diff_json_str(o, e->name);
+    fp8q__diff_json_key(o, "module", 0);
+    fp8q__diff_json_str(o, e->module);
+    fp8q__diff_json_key(o, "step", 0);
+    fp8q__diff_json_u64(o, 1, (uint64_t)e->step);
+    fp8q__diff_json_key(o, "status", 0);
+    fp8q__diff_json_str(o, fp8q_diff_status_name(e->status));
+    fp8q__diff_json_key(o, "kind", 0);
+    fp8q__diff_json_str(o, fp8q_diff_class_name(e->kind));
+    fp8q__diff_json_key(o, "differs", 0);
+    fp8q__im_puts(o, e->differs ? "true" : "false");
+    fp8q__diff_json_tensor_info(o, "dtype_a", "shape_a", e->a);
+    fp8q__diff_json_tensor_info(o, "dtype_b", "shape_b", e->b);
+    fp8q__diff_json_key(o, "count", 0);
+    fp8q__diff_json_u64(o, cmp, (uint64_t)e->cmp.count);
+    fp8q__diff_json_key(o, "outside", 0);
+    fp8q__diff_json_u64(o, cmp, (uint64_t)e->cmp.outside);
+    fp8q__diff_json_key(o, "first_outside", 0);
+    fp8q__diff_json_u64(o, cmp && e->cmp.outside, (uint64_t)e->cmp.first_outside);
+    fp8q__diff_json_key(o, "max_abs", 0);
+    fp8q__diff_json_num(o, cmp, e->cmp.max_abs_err);
+    fp8q__diff_json_key(o, "max_rel", 0);
+    fp8q__diff_json_num(o, cmp, e->cmp.max_rel_err);
+    fp8q__diff_json_key(o, "max_ulp", 0);
+    fp8q__diff_json_num(o, cmp, e->cmp.max_ulp);
+    fp8q__diff_json_key(o, "atol", 0);
+    fp8q__diff_json_num(o, fl, e->atol);
+    fp8q__diff_json_key(o, "rtol", 0);
+    fp8q__diff_json_num(o, fl, e->rtol);
+    fp8q__diff_json_key(o, "fp8_codes", 0);
+    fp8q__diff_json_u64(o, codes, (uint64_t)e->codes);
+    fp8q__diff_json_key(o, "local_outside", 0);
+    fp8q__diff_json_u64(o, codes, (uint64_t)e->local_outside);
+    fp8q__im_puts(o, "}");
+}
+
+/* The value of metadata key in st, or NULL. */
+static const char *fp8q__diff_meta(const fp8q_safetensors *st, const char *key)
+{
+    size_t i;
+    for (i = 0; i < st->n_metadata; i++)
+        if (strcmp(st->meta_keys[i], key) == 0) return st->meta_values[i];
+    return NULL;
+}
+
+/* One metadata row if key's values differ between the files. */
+static void fp8q__diff_json_meta_row(fp8q__im_out *o, const fp8q_diff *d, const char *key, size_t *rows)
+{
+    const char *va = fp8q__diff_meta(d->a, key), *vb = fp8q__diff_meta(d->b, key);
+    if (va && vb && strcmp(va, vb) == 0) return;
+    fp8q__im_puts(o, (*rows)++ ? ",\n    {" : "\n    {");
+    fp8q__diff_json_key(o, "key", 1);
+    fp8q__diff_json_str(o, key);
+    fp8q__diff_json_key(o, "a", 0);
+    if (va)
+        fp8q__diff_json_str(o, va);
+    else
+        fp8q__im_puts(o, "null");
+    fp8q__diff_json_key(o, "b", 0);
+    if (vb)
+        fp8q__diff_json_str(o, vb);
+    else
+        fp8q__im_puts(o, "null");
+    fp8q__im_puts(o, "}");
+}
+
+static void fp8q__diff_json_head(fp8q__im_out *o, const fp8q_diff *d, const char *path_a, const char *path_b)
+{
+    const fp8q_diff_options *t = &d->opt;
+    fp8q__im_puts(o, "{\"format\": \"fp8q-diff-1\",\n \"a\": ");
+    fp8q__diff_json_str(o, path_a);
+    fp8q__im_puts(o, ",\n \"b\": ");
+    fp8q__diff_json_str(o, path_b);
+    fp8q__im_puts(o, ",\n \"tolerance\": {");
+    fp8q__diff_json_key(o, "mode", 1);
+    fp8q__im_puts(o, t->mode == FP8Q_DIFF_EXACT ? "\"exact\"" : "\"auto\"");
+    fp8q__diff_json_key(o, "atol", 0);
+    fp8q__diff_json_num(o, t->set_atol, t->atol);
+    fp8q__diff_json_key(o, "rtol", 0);
+    fp8q__diff_json_num(o, t->set_rtol, t->rtol);
+    fp8q__diff_json_key(o, "fp8_codes", 0);
+    fp8q__diff_json_u64(o, t->set_fp8_codes, (uint64_t)t->fp8_codes);
+    fp8q__diff_json_key(o, "norm_tol", 0);
+    fp8q__diff_json_num(o, 1, FP8Q_DIFF_NORM_TOL);
+    fp8q__diff_json_key(o, "common_only", 0);
+    fp8q__im_puts(o, t->common_only ? "true" : "false");
+    fp8q__im_puts(o, "},\n \"summary\": {");
+    fp8q__diff_json_key(o, "names", 1);
+    fp8q__diff_json_u64(o, 1, (uint64_t)d->n_entries);
+    fp8q__diff_json_key(o, "compared", 0);
+    fp8q__diff_json_u64(o, 1, (uint64_t)d->n_compared);
+    fp8q__diff_json_key(o, "outside", 0);
+    fp8q__diff_json_u64(o, 1, (uint64_t)d->n_outside);
+    fp8q__diff_json_key(o, "mismatch", 0);
+    fp8q__diff_json_u64(o, 1, (uint64_t)d->n_mismatch);
+    fp8q__diff_json_key(o, "only_a", 0);
+    fp8q__diff_json_u64(o, 1, (uint64_t)d->n_only_a);
+    fp8q__diff_json_key(o, "only_b", 0);
+    fp8q__diff_json_u64(o, 1, (uint64_t)d->n_only_b);
+    fp8q__diff_json_key(o, "after_flip", 0);
+    fp8q__diff_json_u64(o, 1, (uint64_t)d->n_after_flip);
+    fp8q__diff_json_key(o, "differ", 0);
+    fp8q__diff_json_u64(o, 1, (uint64_t)d->n_differ);
+    fp8q__im_puts(o, "},\n \"first_flip\": ");
+    if (d->flip < d->n_entries) {
+        fp8q__im_puts(o, "{");
+        fp8q__diff_json_key(o, "module", 1);
+        fp8q__diff_json_str(o, d->entries[d->flip].module);
+        fp8q__diff_json_key(o, "tensor", 0);
+        fp8q__diff_json_str(o, d->entries[d->flip].name);
+        fp8q__diff_json_key(o, "step", 0);
+        fp8q__diff_json_u64(o, 1, (uint64_t)d->entries[d->flip].step);
+        fp8q__im_puts(o, "}");
+    } else
+        fp8q__im_puts(o, "null");
+    fp8q__im_puts(o, ",\n \"first_difference\": ");
+    if (d->first < d->n_entries) {
+        const fp8q_diff_entry *e = &d->entries[d->first];
+        fp8q__im_puts(o, "{");
+        fp8q__diff_json_key(o, "module", 1);
+        fp8q__diff_json_str(o, e->module);
+        fp8q__diff_json_key(o, "tensor", 0);
+        fp8q__diff_json_str(o, e->name);
+        fp8q__diff_json_key(o, "step", 0);
+        fp8q__diff_json_u64(o, 1, (uint64_t)e->step);
+        fp8q__im_puts(o, "}");
+    } else
+        fp8q__im_puts(o, "null");
+}
+
+FP8QDEF fp8q_result fp8q_diff_json(const fp8q_diff *d, const char *path_a, const char *path_b, char **out,
+                                   size_t *out_len, fp8q_error *err)
+{
+    fp8q__im_out o;
+    size_t i, rows = 0;
+    fp8q__st_err_ok(err);
+    if (out) *out = NULL;
+    if (out_len) *out_len = 0;
+    if (!d || !d->a || !d->b || !out || !out_len)
+        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_diff_json: NULL argument or a diff that was not made");
+    memset(&o, 0, sizeof o);
+    fp8q__diff_json_head(&o, d, path_a ? path_a : "", path_b ? path_b : "");
+    fp8q__im_puts(&o, ",\n \"metadata\": [");
+    for (i = 0; i < d->a->n_metadata; i++) fp8q__diff_json_meta_row(&o, d, d->a->meta_keys[i], &rows);
+    for (i = 0; i < d->b->n_metadata; i++)
+        if (!fp8q__diff_meta(d->a, d->b->meta_keys[i])) fp8q__diff_json_meta_row(&o, d, d->b->meta_keys[i], &rows);
+    fp8q__im_puts(&o, rows ? "],\n \"tensors\": [" : "],\n \"tensors\": [");
+    for (i = 0; i < d->n_entries; i++) {
+        fp8q__im_puts(&o, i ? ",\n  " : "\n  ");
+        fp8q__diff_json_entry(&o, &d->entries[i]);
+    }
+    fp8q__im_puts(&o, "]}\n");
+    fp8q__im_putn(&o, "", 1); /* the NUL */
+    if (o.oom) {
+        free(o.p);
+        return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory writing a diff as JSON");
+    }
+    *out = o.p, *out_len = o.n - 1;
+    return FP8Q_OK;
 }
 
 #endif /* FP8Q_FREESTANDING */

@@ -90,7 +90,7 @@ if have clang; then
     step "ASan+UBSan (clang), safetensors" sh -c "clang $STRICT $SAN tests/test_safetensors.c -lm -o $BUILD/test_st_asan && clang $STRICT $SAN -DFP8Q_NO_MMAP -DFP8Q_MAX_TENSORS=5 -DFP8Q_MAX_HEADER_SIZE=4096 tests/test_safetensors.c -lm -o $BUILD/test_st_asan_limits && sh tests/run_tests.sh $BUILD/test_st_asan $BUILD/test_st_asan_limits"
     step "ASan+UBSan (clang), config.json and checkpoints" sh -c "clang $STRICT $SAN tests/test_config.c -lm -o $BUILD/test_config_asan && sh tests/run_tests.sh $BUILD/test_config_asan"
     step "ASan+UBSan (clang), model, writer, regex, INC config and scales" sh -c "clang $STRICT $SAN tests/test_model.c -lm -pthread -o $BUILD/test_model_asan && clang $STRICT $SAN tests/test_regex.c -lm -pthread -o $BUILD/test_regex_asan && clang $STRICT $SAN tests/test_inc_config.c -lm -pthread -o $BUILD/test_inc_config_asan && clang $STRICT $SAN tests/test_inc_scales.c -lm -pthread -o $BUILD/test_inc_scales_asan && sh tests/run_tests.sh $BUILD/test_model_asan $BUILD/test_regex_asan $BUILD/test_inc_config_asan $BUILD/test_inc_scales_asan"
-    step "ASan+UBSan (clang), GGUF (mmap and fread)" sh -c "clang $STRICT $SAN -I. tests/test_gguf.c -lm -pthread -o $BUILD/test_gguf_asan && clang $STRICT $SAN -I. -DFP8Q_NO_MMAP tests/test_gguf.c -lm -pthread -o $BUILD/test_gguf_nommap_asan && sh tests/run_tests.sh $BUILD/test_gguf_asan $BUILD/test_gguf_nommap_asan"
+    step "ASan+UBSan (clang), GGUF (mmap and fread), traces and diff" sh -c "clang $STRICT $SAN -I. tests/test_gguf.c -lm -pthread -o $BUILD/test_gguf_asan && clang $STRICT $SAN -I. -DFP8Q_NO_MMAP tests/test_gguf.c -lm -pthread -o $BUILD/test_gguf_nommap_asan && clang $STRICT $SAN -I. tests/test_trace.c -lm -pthread -o $BUILD/test_trace_asan && sh tests/run_tests.sh $BUILD/test_gguf_asan $BUILD/test_gguf_nommap_asan $BUILD/test_trace_asan"
     step "ASan+UBSan (clang), hostile inputs (mmap and fread) and concurrency" sh -c "clang $STRICT $SAN tests/test_hostile.c -lm -pthread -o $BUILD/test_hostile_asan && clang $STRICT $SAN -DFP8Q_NO_MMAP tests/test_hostile.c -lm -pthread -o $BUILD/test_hostile_nommap_asan && clang $STRICT $SAN tests/test_concurrency.c -lm -pthread -o $BUILD/test_concurrency_asan && sh tests/run_tests.sh $BUILD/test_hostile_asan $BUILD/test_hostile_nommap_asan $BUILD/test_concurrency_asan"
     step "TSan (clang): concurrency, sse2 and avx2" sh -c "clang $STRICT -fsanitize=thread -g -O1 tests/test_concurrency.c -lm -pthread -o $BUILD/test_concurrency_tsan && clang $STRICT -fsanitize=thread -g -O1 -mavx2 -mf16c -mfma tests/test_concurrency.c -lm -pthread -o $BUILD/test_concurrency_tsan_avx2 && sh tests/run_tests.sh $BUILD/test_concurrency_tsan $BUILD/test_concurrency_tsan_avx2"
     step "ASan+UBSan (clang), command-line tool" sh -c "mkdir -p $BUILD/asan && clang $STRICT $SAN -I. tools/fp8q.c -lm -pthread -o $BUILD/asan/fp8q && sh tests/test_cli.sh $BUILD/asan"
@@ -113,6 +113,9 @@ if have nvcc; then
     done
     step "CUDA test program (host parts; GPU parts say skipped without a device)" sh -c "make -s $BUILD/test_cuda && sh tests/run_tests.sh $BUILD/test_cuda"
 else missing "CUDA backend" nvcc; fi
+
+echo "== examples"
+step "examples/check_gemm_kernel.c: a float32 kernel passes, a bf16-accumulating one is caught" sh -c "$CC $STRICT -O2 -I. examples/check_gemm_kernel.c -o $BUILD/check_gemm_kernel -lm -pthread && ./$BUILD/check_gemm_kernel"
 
 echo "== consumers"
 step "make install PREFIX=... then compile against it" sh -c "rm -rf $BUILD/prefix && make -s install PREFIX=$(pwd)/$BUILD/prefix && $CC $STRICT -I$BUILD/prefix/include examples/demo.c -lm -o $BUILD/demo_installed && ./$BUILD/demo_installed >/dev/null"

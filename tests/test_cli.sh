@@ -479,6 +479,97 @@ else
     skip "real INC measurement file (../shared absent)"
 fi
 
+# ---- traces (--trace) and fp8q diff
+run diff --help
+if [ "$rc" -eq 0 ] && head -n 1 "$TMP/out" | grep -q "^usage: fp8q diff" && has "$TMP/out" "M.input.0.fp8"; then
+    ok "diff --help prints its usage and the trace format"
+else
+    fail "diff --help (exit status $rc)"
+fi
+run diff "$TMP/a.st"
+expect "diff with one file: exit 2" 2 "B.safetensors"
+run diff "$TMP/no-such.st" "$TMP/no-such-2.st"
+expect "diff on a missing file: exit 2 naming it" 2 "$TMP/no-such.st"
+run diff "$TMP" "$TMP"
+expect "diff on a directory: exit 2 naming it" 2 "$TMP"
+for case in "--tolerance|sloppy|'sloppy'" "--atol|-1|'-1'" "--rtol|x|'x'" "--fp8-codes|256|'256'"; do
+    o=${case%%|*} rest=${case#*|} v=${rest%%|*} text=${rest#*|}
+    run diff "$TMP/a.st" "$TMP/b.st" "$o" "$v"
+    expect "diff $o '$v' is a usage error" 2 "$text"
+done
+run diff "$TMP/a.st" "$TMP/b.st" --tolerance exact --atol 1
+expect "diff --tolerance exact with --atol: exit 2" 2 "exact"
+run logits "$TMP/none" --tokens 1 --out "$TMP/l.bin" --trace-weights
+expect "--trace-weights without --trace: exit 2" 2 "--trace"
+
+# st_flip_bit FILE TENSOR: flips the lowest bit of TENSOR's first byte (one
+# ulp of a little-endian float) in place, from the file's header offsets.
+st_flip_bit() {
+    n=$(od -An -tu8 -N8 "$1" | tr -d ' ')
+    at=$(dd if="$1" bs=1 skip=8 count="$n" 2>/dev/null | sed -n "s/.*\"$2\":{[^}]*\"data_offsets\":\[\([0-9]*\),.*/\1/p")
+    is_num "$n" && is_num "$at" || return 1
+    at=$((8 + n + at))
+    byte=$(od -An -tu1 -j "$at" -N1 "$1" | tr -d ' ')
+    printf "\\$(printf '%03o' $((byte ^ 1)))" | dd of="$1" bs=1 seek="$at" conv=notrunc 2>/dev/null
+}
+
+DYN=$ROOT/tests/fixtures/llama/tiny-fp8-dynamic
+if [ -f "$DYN/config.json" ]; then
+    run logits "$DYN" --tokens 3,1,4,1,5 --out "$TMP/l.bin" --gemm exact --trace "$TMP/t1.st"
+    if [ "$rc" -eq 0 ] && [ -s "$TMP/t1.st" ] && has "$TMP/err" "trace:" && has "$TMP/t1.st" "fp8q-trace-1" &&
+        has "$TMP/t1.st" "model.layers.1.self_attn.qkv_proj.input.0.fp8"; then
+        ok "logits --trace writes a trace"
+    else
+        fail "logits --trace (exit status $rc)"
+    fi
+    run diff "$TMP/t1.st" "$TMP/t1.st"
+    if [ "$rc" -eq 0 ] && has "$TMP/out" "no differences" && [ ! -s "$TMP/err" ]; then ok "diff of a trace with itself: exit 0"; else fail "diff of a trace with itself (exit status $rc)"; fi
+    run logits "$DYN" --tokens 3,1,4,1,5 --out "$TMP/l2.bin" --gemm fast --threads 1 --trace "$TMP/t2.st"
+    run diff "$TMP/t1.st" "$TMP/t2.st" --json "$TMP/d.json"
+    if [ "$rc" -eq 0 ] && has "$TMP/out" "gemm: 'exact' in A, 'fast' in B" && has "$TMP/d.json" '"format": "fp8q-diff-1"' &&
+        has "$TMP/d.json" '"first_difference": null'; then
+        ok "diff: the fast GEMM's trace is within the tolerance of the exact one (exit 0, --json)"
+    else
+        fail "diff exact vs fast GEMM traces (exit status $rc)"
+    fi
+    run logits "$DYN" --tokens 3,1,4,1,5 --out "$TMP/l2.bin" --batch 2 --trace "$TMP/t3.st"
+    run diff "$TMP/t1.st" "$TMP/t3.st" --brief
+    if [ "$rc" -eq 1 ] && has "$TMP/out" "only_b" && has "$TMP/out" "step2.lm_head.output.0" && has "$TMP/out" "shape" &&
+        ! grep -q '^ok ' "$TMP/out"; then
+        ok "diff: other batching is shape mismatches and names in B only (exit 1, --brief)"
+    else
+        fail "diff of a --batch 2 trace (exit status $rc)"
+    fi
+    run generate "$DYN" --tokens 3,1,4 -n 3 --trace "$TMP/g.st" --trace-weights
+    if [ "$rc" -eq 0 ] && has "$TMP/err" "3 forward calls" && has "$TMP/g.st" "step2.lm_head.output.0" &&
+        has "$TMP/g.st" "model.layers.0.mlp.down_proj.weight.fp8" && has "$TMP/g.st" '"generated":"'; then
+        ok "generate --trace --trace-weights: decode steps and weight codes"
+    else
+        fail "generate --trace (exit status $rc)"
+    fi
+    # the acceptance test: layer 1's q_proj weight scale one ulp off in the checkpoint
+    mkdir "$TMP/broken" && cp "$DYN/config.json" "$DYN/model.safetensors" "$TMP/broken/" &&
+        chmod u+w "$TMP/broken/model.safetensors"
+    if st_flip_bit "$TMP/broken/model.safetensors" model.layers.1.self_attn.q_proj.weight_scale &&
+        ! cmp -s "$DYN/model.safetensors" "$TMP/broken/model.safetensors"; then
+        run logits "$TMP/broken" --tokens 3,1,4,1,5 --out "$TMP/l3.bin" --trace "$TMP/t4.st"
+        run diff "$TMP/t1.st" "$TMP/t4.st"
+        if [ "$rc" -eq 1 ] &&
+            has "$TMP/out" "first difference: model.layers.1.self_attn.qkv_proj (step 0, tensor model.layers.1.self_attn.qkv_proj.weight.scale: 1 of 192 outside" &&
+            ! grep -q '^OUTSIDE .* model\.layers\.0\.' "$TMP/out"; then
+            ok "diff names the broken layer (q_proj weight scale 1 ulp off in layer 1)"
+        else
+            fail "diff of the broken checkpoint's trace (exit status $rc)"
+        fi
+    else
+        fail "could not flip a bit of the weight scale"
+    fi
+    run logits "$DYN" --tokens 1 --out "$TMP/l.bin" --trace "$TMP/no-such-dir/t.st"
+    expect "logits --trace into a missing directory: exit 1 naming it" 1 "$TMP/no-such-dir/t.st"
+else
+    skip "traces: fixture $DYN not present"
+fi
+
 if [ "$skipped" -gt 0 ]; then
     echo "$passed passed, $failed failed, $skipped skipped"
 else

@@ -546,6 +546,8 @@ typedef struct run_opts {
     int n_tokens;
     const char *inc_config, *inc_measurements; /* INC QUANTIZE (--inc-config, --inc-measurements, --device) */
     int device;
+    const char *trace; /* --trace FILE, or NULL */
+    int trace_weights; /* --trace-weights */
 } run_opts;
 
 static const cli_name DEVICES[] = {{"gaudi2", FP8Q_GAUDI2}, {"gaudi3", FP8Q_GAUDI3}};
@@ -575,6 +577,9 @@ static int parse_run_opts(const cli_parsed *p, run_opts *r)
         r->model.gemm = (fp8q_gemm_mode)x;
     }
     if ((v = opt(p, "--threads")) && !parse_int("--threads", v, 1, 1024, &r->model.threads)) return CLI_USAGE;
+    r->trace = opt(p, "--trace"), r->trace_weights = opt(p, "--trace-weights") != NULL;
+    if (r->trace_weights && !r->trace) return usage_error("--trace-weights needs --trace FILE");
+    if (r->trace && !*r->trace) return usage_error("--trace: the file name is empty");
     r->inc_config = opt(p, "--inc-config"), r->inc_measurements = opt(p, "--inc-measurements");
     if (r->inc_config || r->inc_measurements || opt(p, "--device")) {
         if (!r->inc_config || !(v = opt(p, "--device")))
@@ -634,6 +639,57 @@ static void print_rate(const char *what, int n, double seconds)
         fprintf(stderr, "%-11s %d tokens in %.4f s (%.1f tokens/s)\n", what, n, seconds, n / seconds);
     else
         fprintf(stderr, "%-11s %d tokens (n/a tokens/s)\n", what, n);
+}
+
+/* ================================================================ trace */
+
+/* --trace FILE: records every module of every forward call (fp8q_trace). */
+static int trace_begin(const run_opts *r, const fp8q_model *m, fp8q_state *s, fp8q_trace *t)
+{
+    fp8q_trace_options to;
+    fp8q_error err;
+    fp8q_result res;
+    if (!r->trace) return CLI_OK;
+    memset(&to, 0, sizeof to);
+    to.weights = r->trace_weights;
+    if ((res = fp8q_trace_init(t, m, &to, &err)) != FP8Q_OK) return lib_error(res, &err);
+    s->observer = fp8q_trace_observe, s->observer_ctx = t;
+    return CLI_OK;
+}
+
+/* "1,2,3", malloc'ed (NULL when out of memory). */
+static char *token_list(const int32_t *ids, int n)
+{
+    char *buf = (char *)malloc((size_t)n * 12 + 1);
+    size_t len = 0;
+    int i;
+    if (!buf) return NULL;
+    buf[0] = '\0';
+    for (i = 0; i < n; i++) len += (size_t)sprintf(buf + len, "%s%ld", i ? "," : "", (long)ids[i]);
+    return buf;
+}
+
+/* Writes the trace with the run's metadata: command, checkpoint, tokens (the
+   prompt), and generate's generated ids or logits' batch. */
+static int trace_finish(const cli_parsed *p, const run_opts *r, const fp8q_trace *t, const char *extra_key,
+                        const char *extra_value)
+{
+    const char *keys[4], *values[4];
+    char *tokens;
+    fp8q_error err;
+    fp8q_result res;
+    if (!r->trace) return CLI_OK;
+    if (!(tokens = token_list(r->tokens, r->n_tokens))) return runtime_error("out of memory");
+    keys[0] = "command", values[0] = p->cmd->name;
+    keys[1] = "checkpoint", values[1] = p->pos[0];
+    keys[2] = "tokens", values[2] = tokens;
+    keys[3] = extra_key, values[3] = extra_value;
+    res = fp8q_trace_write(t, r->trace, keys, values, 4, &err);
+    free(tokens);
+    if (res != FP8Q_OK) return lib_error(res, &err);
+    fprintf(stderr, "trace: %lu tensors, %.1f MiB, %d forward call%s -> %s\n", (unsigned long)t->n_tensors,
+            mib((double)t->bytes), t->steps, t->steps == 1 ? "" : "s", r->trace);
+    return CLI_OK;
 }
 
 /* ================================================================= info */
@@ -792,7 +848,12 @@ static const char USAGE_GENERATE[] = "usage: fp8q generate DIR --tokens ID,ID,..
                                      "                      RSS, the loader's warnings\n"
                                      "  --inc-config FILE     run with INC's quantization (QUANT_CONFIG), with\n"
                                      "  --inc-measurements F  its measurement file and\n"
-                                     "  --device gaudi2|gaudi3  the device whose FP8 range and scales to use\n";
+                                     "  --device gaudi2|gaudi3  the device whose FP8 range and scales to use\n"
+                                     "  --trace FILE        record every module's inputs, outputs, FP8 codes and\n"
+                                     "                      scales into FILE (safetensors): the prompt's forward\n"
+                                     "                      call, then decode step k under \"step<k>.\"; compare\n"
+                                     "                      two traces with fp8q diff (its --help: the format)\n"
+                                     "  --trace-weights     with --trace: also the FP8 weight codes\n";
 
 static int cmd_generate(const cli_parsed *p)
 {
@@ -806,9 +867,12 @@ static int cmd_generate(const cli_parsed *p)
     int32_t tok;
     double temperature = 0.0, top_p = 0.9, t0, t_prefill, t_decode = 0.0;
     uint64_t seed = 1, rng;
-    char rss[32];
+    char rss[32], *gen_ids = NULL;
+    int32_t *generated = NULL;
+    fp8q_trace trace;
     memset(&m, 0, sizeof m);
     memset(&s, 0, sizeof s);
+    memset(&trace, 0, sizeof trace);
     if ((rc = parse_run_opts(p, &r)) != CLI_OK) goto out;
     rc = CLI_USAGE;
     if ((v = opt(p, "-n")) && !parse_int("-n", v, 0, INT_MAX, &n_new)) goto out;
@@ -824,6 +888,13 @@ static int cmd_generate(const cli_parsed *p)
         lib_error(res, &err);
         goto out;
     }
+    n_gen = max_seq - r.n_tokens;
+    if (r.trace && !(generated = (int32_t *)malloc(((size_t)n_gen + 1) * sizeof *generated))) {
+        runtime_error("out of memory");
+        goto out;
+    }
+    if ((rc = trace_begin(&r, &m, &s, &trace)) != CLI_OK) goto out;
+    rc = CLI_ERR;
     t0 = now_seconds();
     if ((res = fp8q_forward(&m, &s, r.tokens, r.n_tokens, NULL, &err)) != FP8Q_OK) {
         lib_error(res, &err);
@@ -831,7 +902,6 @@ static int cmd_generate(const cli_parsed *p)
     }
     t_prefill = now_seconds() - t0;
     rng = seed;
-    n_gen = max_seq - r.n_tokens;
     for (i = 0; i < n_gen; i++) {
         tok = (int32_t)fp8q_sample(s.logits, m.config.vocab_size, (float)temperature, (float)top_p, &rng);
         if (tok < 0) {
@@ -840,6 +910,7 @@ static int cmd_generate(const cli_parsed *p)
             goto out;
         }
         printf("%s%ld", i ? "," : "", (long)tok);
+        if (generated) generated[i] = tok;
         if (i + 1 == n_gen) break;
         t0 = now_seconds();
         if ((res = fp8q_forward(&m, &s, &tok, 1, NULL, &err)) != FP8Q_OK) {
@@ -851,6 +922,14 @@ static int cmd_generate(const cli_parsed *p)
     }
     putchar('\n');
     fflush(stdout);
+    if (r.trace) {
+        if (!(gen_ids = token_list(generated, n_gen))) {
+            runtime_error("out of memory");
+            goto out;
+        }
+        if ((rc = trace_finish(p, &r, &trace, "generated", gen_ids)) != CLI_OK) goto out;
+        rc = CLI_ERR;
+    }
     if (r.stats) {
         fprintf(stderr, "scheme:     %s\n", m.scheme);
         fprintf(stderr, "weights:    %.1f MiB\n", mib((double)m.weight_bytes));
@@ -861,6 +940,8 @@ static int cmd_generate(const cli_parsed *p)
     }
     rc = CLI_OK;
 out:
+    fp8q_trace_free(&trace);
+    free(generated), free(gen_ids);
     fp8q_state_free(&s);
     fp8q_model_free(&m);
     free(r.tokens);
@@ -891,7 +972,12 @@ static const char USAGE_LOGITS[] = "usage: fp8q logits DIR --tokens ID,ID,... --
                                    "                      the loader's warnings\n"
                                    "  --inc-config FILE     run with INC's quantization (QUANT_CONFIG), with\n"
                                    "  --inc-measurements F  its measurement file and\n"
-                                   "  --device gaudi2|gaudi3  the device whose FP8 range and scales to use\n";
+                                   "  --device gaudi2|gaudi3  the device whose FP8 range and scales to use\n"
+                                   "  --trace FILE        record every module's inputs, outputs, FP8 codes and\n"
+                                   "                      scales into FILE (safetensors; with --batch, chunk k\n"
+                                   "                      >= 1 under \"step<k>.\"); compare two traces with\n"
+                                   "                      fp8q diff (its --help: the format)\n"
+                                   "  --trace-weights     with --trace: also the FP8 weight codes\n";
 
 /* Writes n floats little-endian; 0 on a write error. */
 static int write_f32_le(FILE *f, const float *x, size_t n)
@@ -925,9 +1011,11 @@ static int cmd_logits(const cli_parsed *p)
     FILE *f = NULL;
     int created = 0; /* out_path is a file this command made: remove it on failure */
     double t0, seconds = 0.0;
-    char q[256], rss[32], nbytes[24];
+    char q[256], rss[32], nbytes[24], batch_s[16];
+    fp8q_trace trace;
     memset(&m, 0, sizeof m);
     memset(&s, 0, sizeof s);
+    memset(&trace, 0, sizeof trace);
     if ((rc = parse_run_opts(p, &r)) != CLI_OK) goto out;
     rc = CLI_USAGE;
     if (!(out_path = opt(p, "--out"))) {
@@ -948,6 +1036,8 @@ static int cmd_logits(const cli_parsed *p)
         lib_error(res, &err);
         goto out;
     }
+    if ((rc = trace_begin(&r, &m, &s, &trace)) != CLI_OK) goto out;
+    rc = CLI_ERR;
     created = !path_exists(out_path);
     if (!(f = fopen(out_path, "wb"))) {
         runtime_error("cannot open %s for writing: %s", quote(q, sizeof q, out_path), strerror(errno));
@@ -972,6 +1062,9 @@ static int cmd_logits(const cli_parsed *p)
         runtime_error("cannot write %s: %s", quote(q, sizeof q, out_path), strerror(errno));
         goto out;
     }
+    (void)snprintf(batch_s, sizeof batch_s, "%d", batch);
+    if ((rc = trace_finish(p, &r, &trace, "batch", batch_s)) != CLI_OK) goto out;
+    rc = CLI_ERR;
     fprintf(stderr, "logits: [%d, %d] float32 little-endian, %s bytes -> %s\n", r.n_tokens, m.config.vocab_size,
             fmt_u64(nbytes, (uint64_t)r.n_tokens * vocab * 4), out_path);
     if (r.stats) {
@@ -985,6 +1078,7 @@ static int cmd_logits(const cli_parsed *p)
 out:
     if (f) fclose(f);
     if (rc != CLI_OK && created) (void)remove(out_path);
+    fp8q_trace_free(&trace);
     free(buf);
     fp8q_state_free(&s);
     fp8q_model_free(&m);
@@ -1344,6 +1438,244 @@ static int cmd_version(const cli_parsed *p)
     printf("fp8q %s\n", fp8q_version());
     printf("simd: %s\n", fp8q_simd_name());
     return CLI_OK;
+}
+
+/* ================================================================= diff */
+
+static const char USAGE_DIFF[] = "usage: fp8q diff A.safetensors B.safetensors [options]\n"
+                                 "\n"
+                                 "Compares two safetensors files tensor by tensor, by name: usually two\n"
+                                 "traces (fp8q logits|generate --trace), A the reference and B the run\n"
+                                 "checked against it. Prints a line per tensor in forward order (step,\n"
+                                 "layer, module; other names in file order), metadata that differ, the\n"
+                                 "first FP8 code flip, the first module that differs and a summary.\n"
+                                 "Shapes or dtypes that differ and names in one file only are differences.\n"
+                                 "\n"
+                                 "  --tolerance MODE   auto (default) or exact: every tensor equal\n"
+                                 "  --atol X           floats: |b - a| <= X + rtol * |a| (default: 2^-10 of\n"
+                                 "  --rtol Y           the tensor's max|a|, rtol 0)\n"
+                                 "  --fp8-codes N      FP8 activation codes at most N apart (default 1; 0:\n"
+                                 "                     every flipped code is a difference, no flip rule)\n"
+                                 "  --common           names in one file only are listed, not differences\n"
+                                 "  --brief            print only the tensors that differ\n"
+                                 "  --json FILE        also write the comparison as JSON (\"fp8q-diff-1\")\n"
+                                 "\n"
+                                 "Tolerance auto, what a correct engine must meet: parameters (names ending\n"
+                                 ".weight, .weight.fp8, .weight.scale, .input_scale, .output_scale) equal;\n"
+                                 "other 8-bit float tensors (activation codes) equal where both runs had\n"
+                                 "the same input and scale (M.input.0, M.input.0.scale), elsewhere at most\n"
+                                 "1 code apart in the format's value order (a last-bit difference in the\n"
+                                 "input can cross one rounding boundary); floats within 2^-10 of the\n"
+                                 "tensor's max|a| (a float32 GEMM is far inside, one accumulating in\n"
+                                 "bfloat16 is not); integers equal; NaN equals NaN, Inf only itself.\n"
+                                 "Flip rule: after the first FP8 codes that differ, activations outside\n"
+                                 "the tolerance are listed as after_flip and not counted: one flipped code\n"
+                                 "moves everything downstream beyond any float tolerance (parameters and\n"
+                                 "codes from the same input still count). Columns: max_abs, max_rel (to\n"
+                                 "|a|), max_ulp (units of the tensor's type; 8-bit floats: codes),\n"
+                                 "outside/count.\n"
+                                 "\n"
+                                 "Trace files: safetensors; modules under vLLM's names (model.layers.N.\n"
+                                 "self_attn.qkv_proj, ...o_proj, ...mlp.gate_up_proj, ...down_proj, lm_head,\n"
+                                 "...self_attn.attn.impl.k_cache / v_cache / matmul_qk / softmax /\n"
+                                 "matmul_av); forward call k >= 1 under \"step<k>.\". For a module M:\n"
+                                 "  M.input.I, M.output.0   F32 [tokens][features] (fused q|k|v, gate|up\n"
+                                 "                          outputs side by side; attention internals\n"
+                                 "                          [heads][tokens][len or head_dim])\n"
+                                 "  M.input.0.scale         F32 input scales, [1] per tensor or [tokens]\n"
+                                 "  M.input.0.fp8           the codes made with them: the W8A8 GEMM's input\n"
+                                 "                          (F8_E4M3), the FP8 KV cache's rows\n"
+                                 "  M.weight.scale          F32 [shards] per tensor or [out] per channel\n"
+                                 "  M.weight.fp8            F8_E4M3 [out][in] (--trace-weights)\n"
+                                 "  M.input_scale           static activation / KV-cache / INC scales\n"
+                                 "Metadata: format fp8q-trace-1, fp8q_version, simd, quant, scheme,\n"
+                                 "kv_cache, engine, gemm, threads, layers, heads, steps, weights, command,\n"
+                                 "checkpoint, tokens, and generated or batch.\n"
+                                 "\n"
+                                 "Exit status: 0 no differences, 1 differences, 2 a usage error or a file\n"
+                                 "that cannot be read.\n";
+
+/* "[2, 64]" into buf. */
+static const char *shape_str(char *buf, size_t cap, const fp8q_tensor_info *t)
+{
+    size_t len = 0;
+    int k;
+    char num[24];
+    len += (size_t)snprintf(buf, cap, "[");
+    for (k = 0; k < t->ndim && len < cap; k++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s", k ? ", " : "", fmt_u64(num, t->shape[k]));
+    if (len < cap) (void)snprintf(buf + len, cap - len, "]");
+    return buf;
+}
+
+/* A name for the terminal: control characters become '?'. */
+static void print_name(const char *s)
+{
+    for (; *s; s++) putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
+static const char *dtype_name(fp8q_dtype d)
+{
+    const fp8q_dtype_info *di = fp8q_dtype_get(d);
+    return di ? di->name : "?";
+}
+
+/* One table row: status kind max_abs max_rel max_ulp outside/count tensor. */
+static void print_diff_row(const fp8q_diff_entry *e)
+{
+    char cnt[56], a[24], b[24];
+    const int cmp = e->status == FP8Q_DIFF_OK || e->status == FP8Q_DIFF_OUTSIDE || e->status == FP8Q_DIFF_AFTER_FLIP;
+    const char *status = e->status == FP8Q_DIFF_OUTSIDE ? "OUTSIDE" : fp8q_diff_status_name(e->status);
+    if (cmp) {
+        (void)snprintf(cnt, sizeof cnt, "%s/%s", fmt_u64(a, e->cmp.outside), fmt_u64(b, e->cmp.count));
+        printf("%-10s %-9s %-10.3g %-10.3g %-10.0f %-15s ", status, fp8q_diff_class_name(e->kind), e->cmp.max_abs_err,
+               e->cmp.max_rel_err, e->cmp.max_ulp, cnt);
+    } else {
+        printf("%-10s %-9s %-10s %-10s %-10s %-15s ", status, fp8q_diff_class_name(e->kind), "-", "-", "-", "-");
+    }
+    print_name(e->name);
+    putchar('\n');
+}
+
+/* Metadata keys whose values differ (either file's order). */
+static void print_meta_diff(const fp8q_safetensors *a, const fp8q_safetensors *b)
+{
+    size_t i, j, k;
+    for (k = 0; k < 2; k++) {
+        const fp8q_safetensors *x = k ? b : a, *y = k ? a : b;
+        for (i = 0; i < x->n_metadata; i++) {
+            for (j = 0; j < y->n_metadata && strcmp(x->meta_keys[i], y->meta_keys[j]) != 0; j++) continue;
+            if (k && j < y->n_metadata) continue; /* printed in the first pass */
+            if (j < y->n_metadata && strcmp(x->meta_values[i], y->meta_values[j]) == 0) continue;
+            printf("metadata:  ");
+            print_name(x->meta_keys[i]);
+            printf(": ");
+            if (k) printf("absent in A, ");
+            putchar('\'');
+            print_name(x->meta_values[i]);
+            printf("'%s", k ? " in B\n" : " in A, ");
+            if (k) continue;
+            if (j < y->n_metadata) {
+                putchar('\'');
+                print_name(y->meta_values[j]);
+                printf("' in B\n");
+            } else
+                printf("absent in B\n");
+        }
+    }
+}
+
+/* "first difference: MODULE (step k, tensor T: why)". */
+static void print_first_diff(const fp8q_diff *d)
+{
+    const fp8q_diff_entry *e = &d->entries[d->first];
+    char sa[160], sb[160], a[24], b[24];
+    printf("first difference: ");
+    print_name(e->module);
+    printf(" (step %d, tensor ", e->step);
+    print_name(e->name);
+    if (e->status == FP8Q_DIFF_OUTSIDE)
+        printf(": %s of %s outside, max abs %.3g, max ulp %.0f)\n", fmt_u64(a, e->cmp.outside),
+               fmt_u64(b, e->cmp.count), e->cmp.max_abs_err, e->cmp.max_ulp);
+    else if (e->status == FP8Q_DIFF_SHAPE)
+        printf(": shape %s in A, %s in B)\n", shape_str(sa, sizeof sa, e->a), shape_str(sb, sizeof sb, e->b));
+    else if (e->status == FP8Q_DIFF_DTYPE)
+        printf(": dtype %s in A, %s in B)\n", dtype_name(e->a->dtype), dtype_name(e->b->dtype));
+    else
+        printf(": only in %s)\n", e->status == FP8Q_DIFF_ONLY_A ? "A" : "B");
+}
+
+/* Opens a file for diff: a file that cannot be read is exit status 2. */
+static int open_for_diff(fp8q_safetensors *st, const char *path)
+{
+    fp8q_error err;
+    fp8q_result r = fp8q_safetensors_open(st, path, &err);
+    if (r == FP8Q_OK) return CLI_OK;
+    lib_error(r, &err);
+    return CLI_USAGE;
+}
+
+static int write_diff_json(const fp8q_diff *d, const cli_parsed *p, const char *path)
+{
+    char *json = NULL, q[256];
+    size_t len = 0;
+    fp8q_error err;
+    fp8q_result r = fp8q_diff_json(d, p->pos[0], p->pos[1], &json, &len, &err);
+    FILE *f;
+    if (r != FP8Q_OK) return lib_error(r, &err), CLI_USAGE;
+    if (!(f = fopen(path, "wb")) || fwrite(json, 1, len, f) != len || fclose(f) != 0) {
+        runtime_error("cannot write %s: %s", quote(q, sizeof q, path), strerror(errno));
+        free(json);
+        return CLI_USAGE;
+    }
+    free(json);
+    return CLI_OK;
+}
+
+static int parse_diff_opts(const cli_parsed *p, fp8q_diff_options *o)
+{
+    const char *v;
+    int x = 0;
+    static const cli_name modes[] = {{"auto", FP8Q_DIFF_AUTO}, {"exact", FP8Q_DIFF_EXACT}};
+    memset(o, 0, sizeof *o);
+    if ((v = opt(p, "--tolerance"))) {
+        if (!parse_name("--tolerance", v, modes, COUNT(modes), &x)) return CLI_USAGE;
+        o->mode = (fp8q_diff_mode)x;
+    }
+    if ((v = opt(p, "--atol")) && !(o->set_atol = parse_double("--atol", v, 0.0, 1e300, &o->atol))) return CLI_USAGE;
+    if ((v = opt(p, "--rtol")) && !(o->set_rtol = parse_double("--rtol", v, 0.0, 1e300, &o->rtol))) return CLI_USAGE;
+    if ((v = opt(p, "--fp8-codes")) && !(o->set_fp8_codes = parse_int("--fp8-codes", v, 0, 255, &o->fp8_codes)))
+        return CLI_USAGE;
+    if (o->mode == FP8Q_DIFF_EXACT && (o->set_atol || o->set_rtol || o->set_fp8_codes))
+        return usage_error("--tolerance exact takes no --atol, --rtol or --fp8-codes");
+    o->common_only = opt(p, "--common") != NULL;
+    return CLI_OK;
+}
+
+static int cmd_diff(const cli_parsed *p)
+{
+    fp8q_safetensors a, b;
+    fp8q_diff_options o;
+    fp8q_diff d;
+    fp8q_error err;
+    fp8q_result r;
+    const char *json = opt(p, "--json");
+    int brief = opt(p, "--brief") != NULL, rc;
+    size_t i;
+    char n1[24], n2[24], n3[24], n4[24], n5[24], n6[24];
+    memset(&a, 0, sizeof a), memset(&b, 0, sizeof b), memset(&d, 0, sizeof d);
+    if ((rc = parse_diff_opts(p, &o)) != CLI_OK) return rc;
+    if ((rc = open_for_diff(&a, p->pos[0])) != CLI_OK || (rc = open_for_diff(&b, p->pos[1])) != CLI_OK) goto out;
+    if ((r = fp8q_diff_files(&d, &a, &b, &o, &err)) != FP8Q_OK) {
+        lib_error(r, &err);
+        rc = CLI_USAGE;
+        goto out;
+    }
+    printf("%-10s %-9s %-10s %-10s %-10s %-15s %s\n", "status", "kind", "max_abs", "max_rel", "max_ulp",
+           "outside/count", "tensor");
+    for (i = 0; i < d.n_entries; i++)
+        if (!brief || d.entries[i].differs) print_diff_row(&d.entries[i]);
+    print_meta_diff(&a, &b);
+    if (d.flip < d.n_entries) {
+        printf("first flip: ");
+        print_name(d.entries[d.flip].name);
+        printf(" (codes up to %.0f apart; after it %s tensors outside the tolerance, not counted)\n",
+               d.entries[d.flip].cmp.max_ulp, fmt_u64(n1, d.n_after_flip));
+    }
+    if (d.first < d.n_entries)
+        print_first_diff(&d);
+    else
+        printf("no differences beyond the tolerance\n");
+    printf("%s names: %s compared, %s outside the tolerance, %s shape/dtype mismatches, %s only in A, %s only in B\n",
+           fmt_u64(n1, d.n_entries), fmt_u64(n2, d.n_compared), fmt_u64(n3, d.n_outside), fmt_u64(n4, d.n_mismatch),
+           fmt_u64(n5, d.n_only_a), fmt_u64(n6, d.n_only_b));
+    if (json && (rc = write_diff_json(&d, p, json)) != CLI_OK) goto out;
+    rc = d.n_differ ? CLI_ERR : CLI_OK;
+out:
+    fp8q_diff_free(&d);
+    fp8q_safetensors_close(&a);
+    fp8q_safetensors_close(&b);
+    return rc;
 }
 
 /* ================================================================== inc */
@@ -1765,7 +2097,9 @@ static const cli_opt OPTS_GENERATE[] = {{"--tokens", NULL, 1},
                                         {"--stats", NULL, 0},
                                         {"--inc-config", NULL, 1},
                                         {"--inc-measurements", NULL, 1},
-                                        {"--device", NULL, 1}};
+                                        {"--device", NULL, 1},
+                                        {"--trace", NULL, 1},
+                                        {"--trace-weights", NULL, 0}};
 static const cli_opt OPTS_LOGITS[] = {{"--tokens", NULL, 1},
                                       {"--out", "-o", 1},
                                       {"--batch", NULL, 1},
@@ -1777,7 +2111,9 @@ static const cli_opt OPTS_LOGITS[] = {{"--tokens", NULL, 1},
                                       {"--stats", NULL, 0},
                                       {"--inc-config", NULL, 1},
                                       {"--inc-measurements", NULL, 1},
-                                      {"--device", NULL, 1}};
+                                      {"--device", NULL, 1},
+                                      {"--trace", NULL, 1},
+                                      {"--trace-weights", NULL, 0}};
 static const cli_opt OPTS_QUANTIZE[] = {{"--scheme", NULL, 1},       {"--kv-cache", NULL, 0}, {"--calib", NULL, 1},
                                         {"--calib-random", NULL, 1}, {"--ignore", NULL, 1},   {"--threads", NULL, 1}};
 static const cli_opt OPTS_SYNTH[] = {
@@ -1801,6 +2137,10 @@ static const cli_opt OPTS_INC_UNIFY[] = {{"-r", NULL, 1}, {"--out-dir", NULL, 1}
 static const char *const POS_FILE[] = {"FILE"};
 static const char *const POS_DIR[] = {"DIR"};
 static const char *const POS_IN_OUT[] = {"IN", "OUT"};
+static const char *const POS_A_B[] = {"A.safetensors", "B.safetensors"};
+static const cli_opt OPTS_DIFF[] = {{"--json", NULL, 1},      {"--atol", NULL, 1},      {"--rtol", NULL, 1},
+                                    {"--tolerance", NULL, 1}, {"--fp8-codes", NULL, 1}, {"--common", NULL, 0},
+                                    {"--brief", NULL, 0}};
 
 static const cli_command COMMANDS[] = {
     {"info", "describe a checkpoint: shape, tensors, scheme, memory", USAGE_INFO, OPTS_INFO, COUNT(OPTS_INFO), 1, 1,
@@ -1813,6 +2153,8 @@ static const cli_command COMMANDS[] = {
      POS_IN_OUT, cmd_quantize},
     {"synth", "write a Llama checkpoint with random weights", USAGE_SYNTH, OPTS_SYNTH, COUNT(OPTS_SYNTH), 1, 1, POS_DIR,
      cmd_synth},
+    {"diff", "compare two traces (or any safetensors files) tensor by tensor", USAGE_DIFF, OPTS_DIFF, COUNT(OPTS_DIFF),
+     2, 2, POS_A_B, cmd_diff},
     {"version", "print the library version", USAGE_VERSION, NULL, 0, 0, 0, NULL, cmd_version},
 };
 
