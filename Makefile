@@ -37,9 +37,9 @@ FUZZ_SECONDS ?= 60
 TEST_BINS := $(foreach l,$(TEST_LEVELS),$(BUILD)/test_$(l)) $(BUILD)/test_json $(BUILD)/test_safetensors \
              $(BUILD)/test_safetensors_limits $(BUILD)/test_config $(BUILD)/test_regex $(BUILD)/test_inc_config \
              $(BUILD)/test_inc_scales $(BUILD)/test_model $(BUILD)/test_hostile $(BUILD)/test_concurrency \
-             $(BUILD)/test_gguf $(BUILD)/test_trace
+             $(BUILD)/test_gguf $(BUILD)/test_trace $(BUILD)/test_gaudi $(BUILD)/test_hpu
 
-all: $(BUILD)/fp8q_demo $(BUILD)/fp8q $(TEST_BINS)
+all: $(BUILD)/fp8q_demo $(BUILD)/fp8q $(BUILD)/libfp8q.so $(TEST_BINS)
 
 $(BUILD):
 	@mkdir -p $(BUILD)
@@ -52,8 +52,12 @@ $(BUILD)/fp8q_demo: examples/demo.c $(HEADER) | $(BUILD)
 # CLI_CFLAGS="-O2" gives a portable binary.
 NATIVE := $(shell $(CC) -march=native -E -x c /dev/null >/dev/null 2>&1 && echo -march=native)
 CLI_CFLAGS ?= $(CFLAGS) $(NATIVE)
-$(BUILD)/fp8q: tools/fp8q.c $(HEADER) | $(BUILD)
-	$(CC) $(STRICT) $(CLI_CFLAGS) -I. $< -o $@ -lm -pthread
+$(BUILD)/fp8q: tools/fp8q.c tools/cli_vectors.c $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(CLI_CFLAGS) -I. tools/fp8q.c tools/cli_vectors.c -o $@ -lm -pthread
+
+# the shared library the Python bridge (python/fp8q.py) loads with ctypes
+$(BUILD)/libfp8q.so: tools/libfp8q.c $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(CFLAGS) -fPIC -shared -I. $< -o $@ -lm -pthread
 
 run: $(BUILD)/fp8q_demo $(BUILD)/fp8q
 	./$(BUILD)/fp8q_demo
@@ -95,12 +99,27 @@ $(BUILD)/test_gguf: tests/test_gguf.c $(HEADER) | $(BUILD)
 $(BUILD)/test_trace: tests/test_trace.c $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) -I. $< -o $@ -lm -pthread
 
+$(BUILD)/test_gaudi: tests/test_gaudi.c tests/gaudi_ref.h $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(CFLAGS) -I. $< -o $@ -lm
+
+# Gaudi numerics against an independent reference over all 2^32 floats (make check)
+$(BUILD)/check_gaudi: tests/check_gaudi.c tests/gaudi_ref.h $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(CFLAGS) -I. $< -o $@ -lm -pthread
+
+# The Gaudi backend (fp8q_hpu.c) against a fake Synapse runtime that runs on
+# the CPU with Gaudi numerics and records the calls.
+$(BUILD)/libfake_synapse.so: tests/fake_synapse.c $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(CFLAGS) -fPIC -shared -I. $< -o $@ -lm
+
+$(BUILD)/test_hpu: tests/test_hpu.c fp8q_hpu.c $(HEADER) $(BUILD)/libfake_synapse.so | $(BUILD)
+	$(CC) $(STRICT) $(CFLAGS) -I. tests/test_hpu.c fp8q_hpu.c -o $@ -ldl -lm -pthread
+
 # the same suite with tiny limits, to test the limits themselves
 $(BUILD)/test_safetensors_limits: tests/test_safetensors.c $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) -DFP8Q_MAX_TENSORS=5 -DFP8Q_MAX_HEADER_SIZE=4096 $< -o $@ -lm
 
-test: $(TEST_BINS) $(BUILD)/fp8q
-	@sh tests/run_tests.sh $(TEST_BINS) tests/test_cli.sh tests/test_rss.sh
+test: $(TEST_BINS) $(BUILD)/fp8q $(BUILD)/libfp8q.so
+	@sh tests/run_tests.sh $(TEST_BINS) tests/test_cli.sh tests/test_rss.sh tests/test_python.sh
 
 # The exhaustive checker links one copy of the implementation per SIMD level.
 $(BUILD)/level_%.o: tests/simd_level.c tests/simd_level.h $(HEADER) | $(BUILD)
@@ -172,7 +191,7 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/$(HEADER)
 
 format:
-	clang-format -i fp8q.h examples/*.c tools/*.c tests/*.c tests/*.h tests/*.cpp tests/fuzz/*.c bench/*.c bench/*.h
+	clang-format -i fp8q.h fp8q_hpu.c fp8q_cuda.cu examples/*.c tools/*.c tests/*.c tests/*.h tests/*.cpp tests/fuzz/*.c bench/*.c bench/*.h bench/*.cu
 
 clean:
 	rm -rf $(BUILD)

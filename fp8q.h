@@ -339,6 +339,196 @@ FP8QDEF uint16_t fp8q_e8m0_to_bf16(uint8_t e);
 /* E8M0 -> float, exact (00 is the float subnormal 2^-127); FF -> 0x7FFFFFFF. */
 FP8QDEF float fp8q_e8m0_to_f32(uint8_t e);
 
+/* ------------------------------------------------------ Intel Gaudi FP8 */
+
+/* Gaudi's FP8 formats and its float32 -> FP8 converter, exact on any CPU.
+   "GAUDI.md n" names the section of the spec this follows; every rule of the
+   converter comes from the RTL-verification models GAUDI.md 2 cites (G3SW
+   coral-sim/src/gaudi{2,3}/fs_core/fs_fma.cpp, fp32_to_fp8 and fp8_to_fp32).
+
+   A format is a flavour, an exponent bias and (Gaudi3) an inf/NaN mode.
+   flavour 143 = E4M3 (syn_type_fp8_143), 152 = E5M2 (syn_type_fp8_152).
+   Normal (e >= 1): (-1)^s * 2^(e - bias) * (1 + m/2^M); subnormal (e = 0):
+   (-1)^s * 2^(1 - bias) * m/2^M; M = 3 (143) or 2 (152). GAUDI.md 1.1. */
+typedef enum fp8q_gaudi_flavor {
+    FP8Q_GAUDI_143 = 0 /* E4M3 fp8_143 */,
+    FP8Q_GAUDI_152 = 1 /* E5M2 fp8_152 */
+} fp8q_gaudi_flavor;
+
+/* What the all-ones exponent field means: Gaudi3 MME/TPC infNanMode 0/1/2
+   (GAUDI.md 1.3; the converter register has one mode per flavour). Gaudi2
+   has only LEGACY (GAUDI.md 1.1). Largest finite values at the default bias
+   (143: 7, 152: 15):
+     LEGACY  e = all ones is reserved: m = 0 is +-inf (143: 78/F8, 152: 7C/FC),
+             m != 0 NaN. IEEE style; 143 max 1.875 * 2^(14 - bias) = 240,
+             152 max 57344 (= OCP E5M2, GAUDI.md 1.2).
+     NONE    no inf, no NaN: every code is a number; 143 max 0x7F =
+             1.875 * 2^(15 - bias) = 480 (inferred, unconfirmed: GAUDI.md 1.3),
+             152 max 1.75 * 2^(31 - bias) = 114688.
+     FN      "fp8_nvidia": only 7F/FF are NaN, no inf; 143 max 0x7E = 448
+             (= OCP E4M3FN); 152 max 0x7E = 1.5 * 2^(31 - bias) = 98304.
+   The 152 rows of NONE and FN follow the RTL model, which applies the mode
+   to both flavours; GAUDI.md's table lists E4M3 only (unconfirmed). */
+typedef enum fp8q_gaudi_infnan {
+    FP8Q_GAUDI_INFNAN_LEGACY = 0,
+    FP8Q_GAUDI_INFNAN_NONE = 1,
+    FP8Q_GAUDI_INFNAN_FN = 2
+} fp8q_gaudi_infnan;
+
+/* One FP8 tensor format. bias: the tensor's exponent bias, 0..63 (the 6-bit
+   field of Gaudi3, GAUDI.md 1.3); which ones a device accepts:
+   fp8q_gaudi_fp8_check. */
+typedef struct fp8q_gaudi_fp8 {
+    fp8q_gaudi_flavor flavor;
+    int bias;
+    fp8q_gaudi_infnan infnan;
+} fp8q_gaudi_fp8;
+
+/* The hardware rounding codes (GAUDI.md 2; value 5 is "default", not a mode):
+     RNE   to nearest, ties to even;  RZ toward zero;  RU toward +inf;
+     RD    toward -inf;  RHAZ to nearest, ties away from zero;
+     SR    stochastic: round the magnitude up when the discarded bits,
+           left-aligned to 32 bits (D), are >= random, except that D = 0 (an
+           exact input) never rounds up. The RTL model compares D >= random
+           alone, so with random = 0 it also moves exact values up one code;
+           a hardware LFSR never holds 0, so for every value an LFSR can give
+           the two agree (the random = 0 case is fp8q's choice). Inputs below
+           half the smallest subnormal have D = 0 in the model (only the
+           separate SFTZ mode, not provided here, rounds them stochastically),
+           so SR gives +-0 for them. How a cast kernel's seed becomes these
+           values is unconfirmed (GAUDI.md 2, 9).
+     SRNE  SR for inputs >= the smallest normal, RNE below it (chosen by the
+           input's magnitude, as the model does). */
+typedef enum fp8q_gaudi_rounding {
+    FP8Q_GAUDI_RNE = 0,
+    FP8Q_GAUDI_RZ = 1,
+    FP8Q_GAUDI_RU = 2,
+    FP8Q_GAUDI_RD = 3,
+    FP8Q_GAUDI_SR = 4,
+    FP8Q_GAUDI_RHAZ = 6,
+    FP8Q_GAUDI_SRNE = 7
+} fp8q_gaudi_rounding;
+
+/* The converter's clip_fp / clip_fp_inf_input switches (GAUDI.md 2, 3):
+     NO_CLIP      the hardware default: overflow per rounding mode (below).
+     SATURATE     clip_fp with clip_fp_inf_input (the register default): finite
+                  overflow and +-inf inputs give +-max. The framework's
+                  cast_to_fp8_v2 behaves so (PTB, GAUDI.md 3). Gaudi2's
+                  converter has no inf-input switch and clips this way.
+     CLIP_FINITE  clip_fp without clip_fp_inf_input (Gaudi3): finite overflow
+                  gives +-max, +-inf inputs keep their code (LEGACY +-inf,
+                  FN NaN 7F/FF). Exact CLIP vs SAT semantics of the TPC cast
+                  kernels are unconfirmed (GAUDI.md 2, 9).
+   NaN inputs are never clipped; mode NONE saturates whatever the clip. */
+typedef enum fp8q_gaudi_clip {
+    FP8Q_GAUDI_NO_CLIP = 0,
+    FP8Q_GAUDI_SATURATE = 1,
+    FP8Q_GAUDI_CLIP_FINITE = 2
+} fp8q_gaudi_clip;
+
+/* FP8Q_OK when device supports format f, else FP8Q_ERR_ARG (also for NULL,
+   an unknown device, flavour or mode):
+     Gaudi2  143 with bias 3, 7, 11 or 15 (GAUDI.md 1.1, expBiasTableFp8143);
+             152 with bias 15 only (INC's rule; Synapse lists 0..31, which the
+             hardware may accept: unconfirmed, GAUDI.md 1.2); LEGACY only.
+     Gaudi3  both flavours with any bias 0..63 (the 6-bit bias field of each
+             MME operand, GAUDI.md 1.3) and any of the three modes. Synapse's
+             list for 152 (0..31, GAUDI.md 1.2) may be narrower: unconfirmed. */
+FP8QDEF fp8q_result fp8q_gaudi_fp8_check(const fp8q_gaudi_fp8 *f, fp8q_gaudi device);
+
+/* The format the framework uses on device (bias 7 for 143, 15 for 152):
+   Gaudi2 LEGACY; Gaudi3 143 FN and 152 LEGACY. The Gaudi3 modes are inferred
+   from PTB's test_cast_to_fp8_v2_out_of_range (E4M3 saturates at 448, which
+   only FN has; E5M2 at 57344, which only LEGACY has) and INC's fullscale 448;
+   which mode the MME uses is unconfirmed (GAUDI.md 1.3, 3). The 143 maximum
+   is fp8q_inc_fullscale(device) (240, 448). An unknown device or flavour
+   asserts and gives Gaudi2 143. */
+FP8QDEF fp8q_gaudi_fp8 fp8q_gaudi_fp8_default(fp8q_gaudi device, fp8q_gaudi_flavor flavor);
+
+/* Largest finite value of f (table at fp8q_gaudi_infnan): 143 LEGACY
+   1.875 * 2^(14 - bias): 3840, 240, 15, 0.9375 at bias 3, 7, 11, 15. */
+FP8QDEF float fp8q_gaudi_max(const fp8q_gaudi_fp8 *f);
+
+/* FP8 -> float32, exact, with the value formula above (GAUDI.md 1.1, 2):
+   00/80 are +0/-0; e = 0 codes are subnormals; LEGACY: all-ones exponent
+   with m = 0 is +-inf, with m != 0 NaN; FN: 7F/FF NaN; NONE: no specials.
+   NaN gives 0x7FFFFFFF (sign dropped, as the RTL model). E.g. 143 bias 7
+   LEGACY: 77 = 240, 78 = +inf, 79..7F NaN, 08 = 2^-6, 01 = 2^-9; bias 3:
+   77 = 3840; FN: 7E = 448, 78 = 256; NONE: 7F = 480.
+   Relation to OCP (GAUDI.md 1.2): 143 bias 7 LEGACY has the same byte as
+   OCP E4M3 (fp8q's FP8Q_E4M3) for every value |v| <= 240 (subnormals, +-0
+   included); OCP's 78..7E mean 256..448, which Gaudi2 reads as inf/NaN. 143
+   bias 7 FN decodes every byte as OCP E4M3, 152 bias 15 LEGACY as OCP E5M2.
+   Not E4M3FNUZ (bias 8, NaN 80, no -0). An invalid f asserts, gives NaN. */
+FP8QDEF float fp8q_gaudi_to_f32(uint8_t v, const fp8q_gaudi_fp8 *f);
+
+/* float32 -> FP8 in format f with rounding r, as Gaudi's converter (the RTL
+   model of GAUDI.md 2); random is used by SR and SRNE only.
+   - One rounding from the exact input; subnormals are produced (gradual
+     underflow), the sign of a result that rounds to zero is kept (-0).
+   - +-0 -> 00/80. NaN: LEGACY gives the canonical 0x7F, the sign forced to
+     0; FN keeps the sign: 7F/FF (GAUDI.md 2); NONE gives 0x7F = +max, as
+     the RTL model does (its "NaN"; unconfirmed on hardware).
+   - +-inf: LEGACY +-inf, FN NaN 7F/FF, NONE +-max; SATURATE gives +-max.
+   - Overflow (a rounded magnitude above max): +-max when rounding toward
+     zero (RZ, RU for negative x, RD for positive x), else LEGACY +-inf and
+     FN 7F/FF (so RNE, RU, RD away from zero, RHAZ, SR and SRNE overflow);
+     NONE always +-max; SATURATE and CLIP_FINITE give +-max.
+   E.g. 143 bias 7 LEGACY RNE: 247.9 -> 240 (77), 248 -> +inf (a tie; 240's
+   code 77 is odd, so it goes up), 1e-3 -> 2^-9 (01), -9e-4 -> -0 (80); FN:
+   464 -> 448 (7E, a tie to even), 464.1 -> NaN 7F, with SATURATE 448.
+   Equalities (tested): at 143 bias 7 LEGACY, SATURATE, RNE this is
+   fp8q_from_f32(x, FP8Q_E4M3, FP8Q_SATFINITE) for |x| <= 240 (fp8q's host
+   reference for Gaudi2, GAUDI.md 1.2, 3); 143 bias 7 FN RNE equals
+   fp8q_from_f32(x, FP8Q_E4M3, NOSAT / SATFINITE for NO_CLIP / SATURATE)
+   except that a negative NaN gives FF; 152 bias 15 LEGACY RNE equals
+   fp8q_from_f32(x, FP8Q_E5M2, same mapping) for every input.
+   That the device converts like the model for every input is unconfirmed
+   (GAUDI.md 3, 9). An invalid f, r or clip asserts and gives 0. */
+FP8QDEF uint8_t fp8q_gaudi_from_f32(float x, const fp8q_gaudi_fp8 *f, fp8q_gaudi_rounding r, fp8q_gaudi_clip clip,
+                                    uint32_t random);
+
+/* cast_to_fp8_v2: dst[i] = fp8q_gaudi_from_f32(src[i] * inv_scale, ...),
+   the multiplier applied before rounding (GAUDI.md 6.2: pass 1/s for a
+   dequant scale s), one float32 multiply rounded to nearest even; with
+   inv_scale == 1 the input is used as is (no multiply). A NaN made by the
+   multiply has the sign the CPU gives it (matters for FN only).
+   random[i] is element i's SR value; random may be NULL unless r is SR or
+   SRNE. FP8Q_ERR_ARG for NULL pointers with n > 0, an invalid f, r or clip. */
+FP8QDEF fp8q_result fp8q_gaudi_encode_f32(uint8_t *dst, const float *src, size_t n, const fp8q_gaudi_fp8 *f,
+                                          fp8q_gaudi_rounding r, fp8q_gaudi_clip clip, float inv_scale,
+                                          const uint32_t *random);
+/* The same with bfloat16 input (bit patterns), widened exactly first. */
+FP8QDEF fp8q_result fp8q_gaudi_encode_bf16(uint8_t *dst, const uint16_t *src, size_t n, const fp8q_gaudi_fp8 *f,
+                                           fp8q_gaudi_rounding r, fp8q_gaudi_clip clip, float inv_scale,
+                                           const uint32_t *random);
+
+/* cast_from_fp8: dst[i] = fp8q_gaudi_to_f32(src[i], f) * scale (one float32
+   multiply, GAUDI.md 6.1); NaN results are 0x7FFFFFFF. FP8Q_ERR_ARG for NULL
+   pointers with n > 0 or an invalid f. */
+FP8QDEF fp8q_result fp8q_gaudi_decode_f32(float *dst, const uint8_t *src, size_t n, const fp8q_gaudi_fp8 *f,
+                                          float scale);
+
+/* The HW-aligned 143 dequant scales of device: 2^(7 - b) for every bias b
+   the device's 143 format supports, b ascending, i.e. exactly the scales
+   fp8q_gaudi_absorb_scale can absorb into a 143 bias-7 format. This is the
+   HAL's MME scale-input table hwAlignedScalesFp8143 (GAUDI.md 4): Gaudi2
+   {16, 1, 1/16, 1/256} (4), Gaudi3 2^7, 2^6, ..., 2^-56 (64, one per bias
+   0..63). INC's sets are the same on Gaudi2 and one shorter on Gaudi3
+   (2^7..2^-55, biases 0..62; INC.md 3.2): fp8q_inc_scale keeps INC's
+   clamp. Writes min(count, cap) scales to out (NULL when cap is 0) and
+   returns count; 0 for an unknown device. */
+FP8QDEF size_t fp8q_gaudi_hw_scales(fp8q_gaudi device, float *out, size_t cap);
+
+/* Absorbs a power-of-two dequant scale s = 2^k into the exponent bias
+   (GAUDI.md 4, inferred): reading a byte with bias b - k multiplies its
+   value by 2^k. Returns 1 and sets *out = *f with bias f->bias - k when s is
+   exactly a power of two and that format passes fp8q_gaudi_fp8_check for
+   device; else 0 (*out untouched). Then for every byte v with a finite
+   value, fp8q_gaudi_to_f32(v, out) == fp8q_gaudi_to_f32(v, f) * s exactly,
+   and inf/NaN codes stay inf/NaN. */
+FP8QDEF int fp8q_gaudi_absorb_scale(float scale, const fp8q_gaudi_fp8 *f, fp8q_gaudi device, fp8q_gaudi_fp8 *out);
+
 #ifndef FP8Q_FREESTANDING
 #include <stdlib.h> /* malloc, free: GEMM scratch */
 /* ---------------------------------------------------- scaled quantization */
@@ -3621,6 +3811,313 @@ FP8QDEF float fp8q_e8m0_to_f32(uint8_t e)
     if (e == 0xFFu) return fp8q__f32_from_bits(FP8Q__F32_CANONICAL_NAN);
     if (e == 0) return fp8q__f32_from_bits(0x00400000u); /* 2^-127, a float subnormal */
     return fp8q__f32_from_bits((uint32_t)e << 23);
+}
+
+/* ------------------------------------------------------ Intel Gaudi FP8 */
+
+#define FP8Q__GAUDI_BIAS_MAX 63 /* the 6-bit bias field (GAUDI.md 1.3) */
+
+/* The four 143 biases of Gaudi2 (GAUDI.md 1.1), ascending. */
+static const int fp8q__gaudi2_biases_143[4] = {3, 7, 11, 15};
+
+/* A format's derived constants: one place that knows how flavour and mode
+   map to bits. */
+typedef struct fp8q__gaudi_fmt {
+    uint32_t m; /* mantissa bits: 3 (143), 2 (152) */
+    int bias;   /* exponent bias */
+    fp8q_gaudi_infnan infnan;
+    uint32_t max_code; /* largest finite magnitude code */
+    uint32_t top_e;    /* the all-ones exponent field: 15 (143), 31 (152) */
+    uint32_t ovf_code; /* magnitude code of an unclipped overflow: LEGACY inf, FN NaN 7F, NONE max */
+    int min_normal_fe; /* float exponent field of the smallest normal, 2^(1 - bias) */
+} fp8q__gaudi_fmt;
+
+static int fp8q__gaudi_fp8_valid(const fp8q_gaudi_fp8 *f)
+{
+    return f != NULL && (unsigned)f->flavor <= 1u && (unsigned)f->bias <= FP8Q__GAUDI_BIAS_MAX &&
+           (unsigned)f->infnan <= 2u;
+}
+
+/* Codes 0-4, 6, 7 (5 is "default", not a mode). */
+static int fp8q__gaudi_rounding_valid(fp8q_gaudi_rounding r) { return (unsigned)r <= 7u && (0xDFu >> r) & 1u; }
+
+static int fp8q__gaudi_clip_valid(fp8q_gaudi_clip c) { return (unsigned)c <= 2u; }
+
+static int fp8q__gaudi_is_stochastic(fp8q_gaudi_rounding r) { return r == FP8Q_GAUDI_SR || r == FP8Q_GAUDI_SRNE; }
+
+/* Largest finite magnitude code and unclipped overflow code, [flavour][mode]:
+   LEGACY 77/7B (inf 78/7C), NONE 7F (overflow: max), FN 7E (overflow: NaN 7F). */
+static const uint8_t fp8q__gaudi_max_codes[2][3] = {{0x77, 0x7F, 0x7E}, {0x7B, 0x7F, 0x7E}};
+static const uint8_t fp8q__gaudi_ovf_codes[2][3] = {{0x78, 0x7F, 0x7F}, {0x7C, 0x7F, 0x7F}};
+
+/* f must be valid. */
+FP8Q__FORCE_INLINE fp8q__gaudi_fmt fp8q__gaudi_fmt_of(const fp8q_gaudi_fp8 *f)
+{
+    fp8q__gaudi_fmt k;
+    k.m = 3u - (uint32_t)f->flavor;
+    k.bias = f->bias;
+    k.infnan = f->infnan;
+    k.top_e = (1u << (7u - k.m)) - 1u;
+    k.max_code = fp8q__gaudi_max_codes[f->flavor][f->infnan];
+    k.ovf_code = fp8q__gaudi_ovf_codes[f->flavor][f->infnan];
+    k.min_normal_fe = 128 - f->bias;
+    return k;
+}
+
+/* ---- decoding */
+
+static uint32_t fp8q__gaudi_decode_bits(const fp8q__gaudi_fmt *k, uint8_t v)
+{
+    const uint32_t sign = ((uint32_t)v & 0x80u) << 24;
+    const uint32_t mag = v & 0x7Fu;
+    const uint32_t mmask = (1u << k->m) - 1u;
+    int e = (int)(mag >> k->m);
+    uint32_t man = mag & mmask;
+    if (k->infnan == FP8Q_GAUDI_INFNAN_LEGACY && (uint32_t)e == k->top_e)
+        return man ? FP8Q__F32_CANONICAL_NAN : sign | 0x7F800000u;
+    if (k->infnan == FP8Q_GAUDI_INFNAN_FN && mag == 0x7Fu) return FP8Q__F32_CANONICAL_NAN;
+    if (mag == 0) return sign;
+    if (e == 0) { /* subnormal: normalise (every one is a normal float) */
+        e = 1;
+        while (!(man & (1u << k->m))) {
+            man <<= 1;
+            e--;
+        }
+        man &= mmask;
+    }
+    return sign | ((uint32_t)(e - k->bias + 127) << 23) | (man << (23u - k->m));
+}
+
+FP8QDEF float fp8q_gaudi_to_f32(uint8_t v, const fp8q_gaudi_fp8 *f)
+{
+    fp8q__gaudi_fmt k;
+    FP8Q_ASSERT(fp8q__gaudi_fp8_valid(f));
+    if (!fp8q__gaudi_fp8_valid(f)) return fp8q__f32_from_bits(FP8Q__F32_CANONICAL_NAN);
+    k = fp8q__gaudi_fmt_of(f);
+    return fp8q__f32_from_bits(fp8q__gaudi_decode_bits(&k, v));
+}
+
+FP8QDEF float fp8q_gaudi_max(const fp8q_gaudi_fp8 *f)
+{
+    fp8q__gaudi_fmt k;
+    FP8Q_ASSERT(fp8q__gaudi_fp8_valid(f));
+    if (!fp8q__gaudi_fp8_valid(f)) return fp8q__f32_from_bits(FP8Q__F32_CANONICAL_NAN);
+    k = fp8q__gaudi_fmt_of(f);
+    return fp8q__f32_from_bits(fp8q__gaudi_decode_bits(&k, (uint8_t)k.max_code));
+}
+
+/* ---- encoding (GAUDI.md 2; the RTL model's fp32_to_fp8) */
+
+/* Whether rounding r moves magnitudes toward zero for this sign: then an
+   overflow gives max, not inf/NaN. */
+FP8Q__FORCE_INLINE int fp8q__gaudi_toward_zero(fp8q_gaudi_rounding r, uint32_t sign)
+{
+    return r == FP8Q_GAUDI_RZ || (r == FP8Q_GAUDI_RU && sign) || (r == FP8Q_GAUDI_RD && !sign);
+}
+
+/* The rounding increment (0 or 1) for a truncated code with discarded bits
+   rem (s of them, 20 <= s <= 24) under r (SRNE already resolved). No switch:
+   small targets would need a jump-table helper from the compiler runtime. */
+FP8Q__FORCE_INLINE uint32_t fp8q__gaudi_increment(fp8q_gaudi_rounding r, uint32_t code, uint32_t rem, uint32_t s,
+                                                  uint32_t sign, uint32_t random)
+{
+    const uint32_t half = 1u << (s - 1u);
+    if (r == FP8Q_GAUDI_RNE) return (rem + half - 1u + (code & 1u)) >> s; /* above half, or a tie with code odd */
+    if (r == FP8Q_GAUDI_RHAZ) return (rem + half) >> s;
+    if (r == FP8Q_GAUDI_SR) return rem && (rem << (32u - s)) >= random;      /* left-aligned discarded bits */
+    return rem && (r == FP8Q_GAUDI_RU ? !sign : r == FP8Q_GAUDI_RD && sign); /* RZ: 0 */
+}
+
+/* The rounded magnitude code of a finite nonzero float with bits a (sign
+   removed) as if the exponent range had no top; may exceed 0x7F. */
+FP8Q__FORCE_INLINE uint32_t fp8q__gaudi_round(const fp8q__gaudi_fmt *k, uint32_t a, uint32_t sign,
+                                              fp8q_gaudi_rounding r, uint32_t random)
+{
+    const int fe = (int)(a >> 23);
+    uint32_t code, rem, s;
+    if (fe >= k->min_normal_fe) { /* normal result: the float's bits rebiased */
+        s = 23u - k->m;
+        code = (a - ((uint32_t)(127 - k->bias) << 23)) >> s;
+        rem = a & ((1u << s) - 1u);
+        if (r == FP8Q_GAUDI_SRNE) r = FP8Q_GAUDI_SR;
+    } else if (fe >= k->min_normal_fe - (int)k->m - 1) { /* subnormal result, |x| >= min subnormal / 2 */
+        const uint32_t sig = (a & 0x7FFFFFu) | 0x800000u;
+        s = 23u - k->m + (uint32_t)(k->min_normal_fe - fe); /* up to 24 */
+        code = sig >> s;
+        rem = sig & ((1u << s) - 1u);
+        if (r == FP8Q_GAUDI_SRNE) r = FP8Q_GAUDI_RNE;
+    } else { /* below half the min subnormal, float subnormals included */
+        return (r == FP8Q_GAUDI_RU && !sign) || (r == FP8Q_GAUDI_RD && sign);
+    }
+    return code + fp8q__gaudi_increment(r, code, rem, s, sign, random);
+}
+
+FP8Q__FORCE_INLINE uint8_t fp8q__gaudi_encode(const fp8q__gaudi_fmt *k, uint32_t u, fp8q_gaudi_rounding r,
+                                              fp8q_gaudi_clip clip, uint32_t random)
+{
+    const uint32_t sign = (u >> 24) & 0x80u;
+    const uint32_t a = u & 0x7FFFFFFFu;
+    uint32_t code;
+    if (a > 0x7F800000u) return (uint8_t)(k->infnan == FP8Q_GAUDI_INFNAN_FN ? 0x7Fu | sign : 0x7Fu); /* NaN */
+    if (a == 0x7F800000u)                                                                            /* inf */
+        return (uint8_t)((clip == FP8Q_GAUDI_SATURATE ? k->max_code : k->ovf_code) | sign);
+    if (a == 0) return (uint8_t)sign;
+    code = fp8q__gaudi_round(k, a, sign, r, random);
+    if (code > k->max_code) /* overflow */
+        code = clip != FP8Q_GAUDI_NO_CLIP || fp8q__gaudi_toward_zero(r, sign) ? k->max_code : k->ovf_code;
+    return (uint8_t)(code | sign);
+}
+
+FP8QDEF uint8_t fp8q_gaudi_from_f32(float x, const fp8q_gaudi_fp8 *f, fp8q_gaudi_rounding r, fp8q_gaudi_clip clip,
+                                    uint32_t random)
+{
+    fp8q__gaudi_fmt k;
+    const int ok = fp8q__gaudi_fp8_valid(f) && fp8q__gaudi_rounding_valid(r) && fp8q__gaudi_clip_valid(clip);
+    FP8Q_ASSERT(ok);
+    if (!ok) return 0;
+    k = fp8q__gaudi_fmt_of(f);
+    return fp8q__gaudi_encode(&k, fp8q__f32_bits(x), r, clip, random);
+}
+
+/* ---- bulk */
+
+static int fp8q__gaudi_encode_args_ok(const void *dst, const void *src, size_t n, const fp8q_gaudi_fp8 *f,
+                                      fp8q_gaudi_rounding r, fp8q_gaudi_clip clip, const uint32_t *random)
+{
+    if (n > 0 && (dst == NULL || src == NULL || (random == NULL && fp8q__gaudi_is_stochastic(r)))) return 0;
+    return fp8q__gaudi_fp8_valid(f) && fp8q__gaudi_rounding_valid(r) && fp8q__gaudi_clip_valid(clip);
+}
+
+/* x * inv_scale as one float32 operation; inv_scale 1 leaves x untouched. */
+FP8Q__FORCE_INLINE uint32_t fp8q__gaudi_scaled_bits(float x, float inv_scale)
+{
+    float y;
+    if (inv_scale == 1.0f) return fp8q__f32_bits(x);
+    y = x * inv_scale;
+    return fp8q__f32_bits(y);
+}
+
+FP8QDEF fp8q_result fp8q_gaudi_encode_f32(uint8_t *dst, const float *src, size_t n, const fp8q_gaudi_fp8 *f,
+                                          fp8q_gaudi_rounding r, fp8q_gaudi_clip clip, float inv_scale,
+                                          const uint32_t *random)
+{
+    fp8q__gaudi_fmt k;
+    const int sr = fp8q__gaudi_is_stochastic(r);
+    size_t i;
+    if (!fp8q__gaudi_encode_args_ok(dst, src, n, f, r, clip, random)) return FP8Q_ERR_ARG;
+    k = fp8q__gaudi_fmt_of(f);
+    if (r == FP8Q_GAUDI_RNE) /* the same function with the rounding known at compile time */
+        for (i = 0; i < n; i++)
+            dst[i] = fp8q__gaudi_encode(&k, fp8q__gaudi_scaled_bits(src[i], inv_scale), FP8Q_GAUDI_RNE, clip, 0);
+    else
+        for (i = 0; i < n; i++)
+            dst[i] = fp8q__gaudi_encode(&k, fp8q__gaudi_scaled_bits(src[i], inv_scale), r, clip, sr ? random[i] : 0);
+    return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_gaudi_encode_bf16(uint8_t *dst, const uint16_t *src, size_t n, const fp8q_gaudi_fp8 *f,
+                                           fp8q_gaudi_rounding r, fp8q_gaudi_clip clip, float inv_scale,
+                                           const uint32_t *random)
+{
+    fp8q__gaudi_fmt k;
+    const int sr = fp8q__gaudi_is_stochastic(r);
+    size_t i;
+    if (!fp8q__gaudi_encode_args_ok(dst, src, n, f, r, clip, random)) return FP8Q_ERR_ARG;
+    k = fp8q__gaudi_fmt_of(f);
+    for (i = 0; i < n; i++) {
+        const uint32_t u = fp8q__gaudi_scaled_bits(fp8q_bf16_to_f32(src[i]), inv_scale);
+        dst[i] = fp8q__gaudi_encode(&k, u, r, clip, sr ? random[i] : 0);
+    }
+    return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_gaudi_decode_f32(float *dst, const uint8_t *src, size_t n, const fp8q_gaudi_fp8 *f,
+                                          float scale)
+{
+    fp8q__gaudi_fmt k;
+    size_t i;
+    if ((n > 0 && (dst == NULL || src == NULL)) || !fp8q__gaudi_fp8_valid(f)) return FP8Q_ERR_ARG;
+    k = fp8q__gaudi_fmt_of(f);
+    for (i = 0; i < n; i++) {
+        const float y = fp8q__f32_from_bits(fp8q__gaudi_decode_bits(&k, src[i])) * scale;
+        dst[i] = y != y ? fp8q__f32_from_bits(FP8Q__F32_CANONICAL_NAN) : y;
+    }
+    return FP8Q_OK;
+}
+
+/* ---- devices, scales and biases (GAUDI.md 1.1, 1.3, 4) */
+
+static int fp8q__gaudi2_has_bias_143(int bias)
+{
+    int i;
+    for (i = 0; i < 4; i++)
+        if (fp8q__gaudi2_biases_143[i] == bias) return 1;
+    return 0;
+}
+
+FP8QDEF fp8q_result fp8q_gaudi_fp8_check(const fp8q_gaudi_fp8 *f, fp8q_gaudi device)
+{
+    if (!fp8q__gaudi_fp8_valid(f)) return FP8Q_ERR_ARG;
+    if (device == FP8Q_GAUDI3) return FP8Q_OK;
+    if (device != FP8Q_GAUDI2 || f->infnan != FP8Q_GAUDI_INFNAN_LEGACY) return FP8Q_ERR_ARG;
+    if (f->flavor == FP8Q_GAUDI_143) return fp8q__gaudi2_has_bias_143(f->bias) ? FP8Q_OK : FP8Q_ERR_ARG;
+    return f->bias == 15 ? FP8Q_OK : FP8Q_ERR_ARG;
+}
+
+FP8QDEF fp8q_gaudi_fp8 fp8q_gaudi_fp8_default(fp8q_gaudi device, fp8q_gaudi_flavor flavor)
+{
+    fp8q_gaudi_fp8 f;
+    const int ok =
+        (device == FP8Q_GAUDI2 || device == FP8Q_GAUDI3) && (flavor == FP8Q_GAUDI_143 || flavor == FP8Q_GAUDI_152);
+    FP8Q_ASSERT(ok);
+    f.flavor = ok ? flavor : FP8Q_GAUDI_143;
+    f.bias = f.flavor == FP8Q_GAUDI_143 ? 7 : 15;
+    f.infnan =
+        ok && device == FP8Q_GAUDI3 && flavor == FP8Q_GAUDI_143 ? FP8Q_GAUDI_INFNAN_FN : FP8Q_GAUDI_INFNAN_LEGACY;
+    return f;
+}
+
+/* 2^e for -126 <= e <= 127, exactly. */
+static float fp8q__gaudi_pow2(int e) { return fp8q__f32_from_bits((uint32_t)(e + 127) << 23); }
+
+FP8QDEF size_t fp8q_gaudi_hw_scales(fp8q_gaudi device, float *out, size_t cap)
+{
+    size_t n = 0;
+    int b;
+    if (device != FP8Q_GAUDI2 && device != FP8Q_GAUDI3) return 0;
+    for (b = 0; b <= FP8Q__GAUDI_BIAS_MAX; b++) {
+        if (device == FP8Q_GAUDI2 && !fp8q__gaudi2_has_bias_143(b)) continue;
+        if (n < cap) out[n] = fp8q__gaudi_pow2(7 - b);
+        n++;
+    }
+    return n;
+}
+
+/* k when s is exactly 2^k (s a positive normal or subnormal float), else
+   a value outside every bias shift (1000). */
+static int fp8q__gaudi_log2_exact(float s)
+{
+    const uint32_t u = fp8q__f32_bits(s);
+    const uint32_t e = u >> 23;
+    uint32_t man = u & 0x7FFFFFu;
+    int k;
+    if (e >= 0xFFu || (u & 0x80000000u) || u == 0) return 1000; /* inf, NaN, negative, +-0 */
+    if (e > 0) return man ? 1000 : (int)e - 127;
+    if (man & (man - 1u)) return 1000; /* a subnormal with more than one bit */
+    for (k = -149; man > 1u; man >>= 1) k++;
+    return k;
+}
+
+FP8QDEF int fp8q_gaudi_absorb_scale(float scale, const fp8q_gaudi_fp8 *f, fp8q_gaudi device, fp8q_gaudi_fp8 *out)
+{
+    fp8q_gaudi_fp8 g;
+    const int k = fp8q__gaudi_log2_exact(scale);
+    if (!fp8q__gaudi_fp8_valid(f) || out == NULL || k == 1000) return 0;
+    g = *f;
+    g.bias = f->bias - k;
+    if (fp8q_gaudi_fp8_check(&g, device) != FP8Q_OK) return 0;
+    *out = g;
+    return 1;
 }
 
 #ifndef FP8Q_FREESTANDING

@@ -34,6 +34,14 @@ else
 fi
 grep -v '^ok ' $BUILD/check_exhaustive.log | sed 's/^/    /'
 
+echo "== Gaudi numerics: RNE on all 2^32 floats for every Gaudi2 format and Gaudi3 biases 0/7/63 (143), 0/15/63 (152) per inf/NaN mode; other roundings on all 384 formats"
+step "Gaudi numerics vs an independent reference (tests/check_gaudi.c; --all for every Gaudi3 bias)" sh -c "make -s $BUILD/check_gaudi && ./$BUILD/check_gaudi"
+
+echo "== conformance vectors (fp8q vectors) vs CUDA's host conversions"
+if [ -n "${CUDA_INC:-}" ]; then
+    step "every E4M3/E5M2/E8M0 vector line equals cuda_fp8.h's host code" sh -c "rm -rf $BUILD/vectors_cuda && ./$BUILD/fp8q vectors $BUILD/vectors_cuda >/dev/null && $CC -std=c99 -O2 -isystem $CUDA_INC tests/check_vectors_cuda.c -o $BUILD/check_vectors_cuda -lm && ./$BUILD/check_vectors_cuda $BUILD/vectors_cuda"
+else missing "vectors vs CUDA" "CUDA headers (cuda_fp8.h)"; fi
+
 echo "== compilers and build modes"
 if have clang; then
     step "clang $STRICT, run" sh -c "clang $STRICT -O2 tests/test_fp8q.c -lm -pthread -o $BUILD/test_clang && sh tests/run_tests.sh $BUILD/test_clang"
@@ -70,7 +78,7 @@ if have s390x-linux-gnu-gcc && have qemu-s390x; then
     # double under -std=c99 (FLT_EVAL_METHOD 1), which moves results by ulps
     # and can flip an FP8 activation code: -fexcess-precision=fast gives
     # float32 arithmetic (README, "Model numerics").
-    step "big-endian s390x (qemu-s390x): model, checkpoint writer, regex, CLI" sh -c "s390x-linux-gnu-gcc $STRICT -fexcess-precision=fast -O2 -static tests/test_model.c -lm -pthread -o $BUILD/test_model_s390x && s390x-linux-gnu-gcc $STRICT -O2 -static tests/test_regex.c -lm -pthread -o $BUILD/test_regex_s390x && mkdir -p $BUILD/s390x && s390x-linux-gnu-gcc $STRICT -O2 -static -I. tools/fp8q.c -lm -pthread -o $BUILD/s390x/fp8q && RUNNER=qemu-s390x sh tests/run_tests.sh $BUILD/test_model_s390x $BUILD/test_regex_s390x && RUNNER=qemu-s390x sh tests/test_cli.sh $BUILD/s390x"
+    step "big-endian s390x (qemu-s390x): model, checkpoint writer, regex, CLI" sh -c "s390x-linux-gnu-gcc $STRICT -fexcess-precision=fast -O2 -static tests/test_model.c -lm -pthread -o $BUILD/test_model_s390x && s390x-linux-gnu-gcc $STRICT -O2 -static tests/test_regex.c -lm -pthread -o $BUILD/test_regex_s390x && mkdir -p $BUILD/s390x && s390x-linux-gnu-gcc $STRICT -O2 -static -I. tools/fp8q.c tools/cli_vectors.c -lm -pthread -o $BUILD/s390x/fp8q && RUNNER=qemu-s390x sh tests/run_tests.sh $BUILD/test_model_s390x $BUILD/test_regex_s390x && RUNNER=qemu-s390x sh tests/test_cli.sh $BUILD/s390x"
 else missing "big-endian s390x" "s390x-linux-gnu-gcc/qemu-s390x"; fi
 if have aarch64-linux-gnu-gcc && have qemu-aarch64; then
     step "AArch64 NEON (qemu-aarch64), full suite" sh -c "aarch64-linux-gnu-gcc $STRICT -O2 -static tests/test_fp8q.c -lm -o $BUILD/test_aarch64 && RUNNER=qemu-aarch64 sh tests/run_tests.sh $BUILD/test_aarch64 && qemu-aarch64 $BUILD/test_aarch64 | grep -q 'bulk path: neon'"
@@ -78,7 +86,7 @@ else missing "AArch64 NEON" "aarch64-linux-gnu-gcc/qemu-aarch64"; fi
 if have x86_64-w64-mingw32-gcc && have wine; then
     export WINEDEBUG=-all WINEPREFIX="${WINEPREFIX:-$(pwd)/$BUILD/wineprefix}"
     step "Windows x86-64 (mingw-w64, wine), full suite" sh -c "x86_64-w64-mingw32-gcc $STRICT -O2 tests/test_fp8q.c -o $BUILD/test_win.exe && x86_64-w64-mingw32-gcc $STRICT -O2 tests/test_json.c -o $BUILD/test_json_win.exe && x86_64-w64-mingw32-gcc $STRICT -O2 tests/test_safetensors.c -o $BUILD/test_st_win.exe && RUNNER=wine sh tests/run_tests.sh $BUILD/test_win.exe $BUILD/test_json_win.exe $BUILD/test_st_win.exe"
-    step "Windows x86-64 (mingw-w64, wine): regex, command-line tool" sh -c "x86_64-w64-mingw32-gcc $STRICT -O2 tests/test_regex.c -o $BUILD/test_regex_win.exe && mkdir -p $BUILD/win && x86_64-w64-mingw32-gcc $STRICT -O2 -I. tools/fp8q.c -o $BUILD/win/fp8q.exe && RUNNER=wine sh tests/run_tests.sh $BUILD/test_regex_win.exe && RUNNER=wine sh tests/test_cli.sh $BUILD/win"
+    step "Windows x86-64 (mingw-w64, wine): regex, command-line tool" sh -c "x86_64-w64-mingw32-gcc $STRICT -O2 tests/test_regex.c -o $BUILD/test_regex_win.exe && mkdir -p $BUILD/win && x86_64-w64-mingw32-gcc $STRICT -O2 -I. tools/fp8q.c tools/cli_vectors.c -o $BUILD/win/fp8q.exe && RUNNER=wine sh tests/run_tests.sh $BUILD/test_regex_win.exe && RUNNER=wine sh tests/test_cli.sh $BUILD/win"
 else missing "Windows mingw-w64/wine" "x86_64-w64-mingw32-gcc/wine"; fi
 
 echo "== sanitizers and layout"
@@ -90,10 +98,11 @@ if have clang; then
     step "ASan+UBSan (clang), safetensors" sh -c "clang $STRICT $SAN tests/test_safetensors.c -lm -o $BUILD/test_st_asan && clang $STRICT $SAN -DFP8Q_NO_MMAP -DFP8Q_MAX_TENSORS=5 -DFP8Q_MAX_HEADER_SIZE=4096 tests/test_safetensors.c -lm -o $BUILD/test_st_asan_limits && sh tests/run_tests.sh $BUILD/test_st_asan $BUILD/test_st_asan_limits"
     step "ASan+UBSan (clang), config.json and checkpoints" sh -c "clang $STRICT $SAN tests/test_config.c -lm -o $BUILD/test_config_asan && sh tests/run_tests.sh $BUILD/test_config_asan"
     step "ASan+UBSan (clang), model, writer, regex, INC config and scales" sh -c "clang $STRICT $SAN tests/test_model.c -lm -pthread -o $BUILD/test_model_asan && clang $STRICT $SAN tests/test_regex.c -lm -pthread -o $BUILD/test_regex_asan && clang $STRICT $SAN tests/test_inc_config.c -lm -pthread -o $BUILD/test_inc_config_asan && clang $STRICT $SAN tests/test_inc_scales.c -lm -pthread -o $BUILD/test_inc_scales_asan && sh tests/run_tests.sh $BUILD/test_model_asan $BUILD/test_regex_asan $BUILD/test_inc_config_asan $BUILD/test_inc_scales_asan"
+    step "ASan+UBSan (clang), Gaudi numerics and the Gaudi backend on the fake Synapse runtime" sh -c "clang $STRICT $SAN -I. tests/test_gaudi.c -lm -o $BUILD/test_gaudi_asan && clang $STRICT $SAN -fPIC -shared -I. tests/fake_synapse.c -lm -o $BUILD/libfake_synapse_asan.so && clang $STRICT $SAN -I. tests/test_hpu.c fp8q_hpu.c -ldl -lm -pthread -o $BUILD/test_hpu_asan && FAKE_SYNAPSE_PATH=$BUILD/libfake_synapse_asan.so sh tests/run_tests.sh $BUILD/test_gaudi_asan $BUILD/test_hpu_asan"
     step "ASan+UBSan (clang), GGUF (mmap and fread), traces and diff" sh -c "clang $STRICT $SAN -I. tests/test_gguf.c -lm -pthread -o $BUILD/test_gguf_asan && clang $STRICT $SAN -I. -DFP8Q_NO_MMAP tests/test_gguf.c -lm -pthread -o $BUILD/test_gguf_nommap_asan && clang $STRICT $SAN -I. tests/test_trace.c -lm -pthread -o $BUILD/test_trace_asan && sh tests/run_tests.sh $BUILD/test_gguf_asan $BUILD/test_gguf_nommap_asan $BUILD/test_trace_asan"
     step "ASan+UBSan (clang), hostile inputs (mmap and fread) and concurrency" sh -c "clang $STRICT $SAN tests/test_hostile.c -lm -pthread -o $BUILD/test_hostile_asan && clang $STRICT $SAN -DFP8Q_NO_MMAP tests/test_hostile.c -lm -pthread -o $BUILD/test_hostile_nommap_asan && clang $STRICT $SAN tests/test_concurrency.c -lm -pthread -o $BUILD/test_concurrency_asan && sh tests/run_tests.sh $BUILD/test_hostile_asan $BUILD/test_hostile_nommap_asan $BUILD/test_concurrency_asan"
     step "TSan (clang): concurrency, sse2 and avx2" sh -c "clang $STRICT -fsanitize=thread -g -O1 tests/test_concurrency.c -lm -pthread -o $BUILD/test_concurrency_tsan && clang $STRICT -fsanitize=thread -g -O1 -mavx2 -mf16c -mfma tests/test_concurrency.c -lm -pthread -o $BUILD/test_concurrency_tsan_avx2 && sh tests/run_tests.sh $BUILD/test_concurrency_tsan $BUILD/test_concurrency_tsan_avx2"
-    step "ASan+UBSan (clang), command-line tool" sh -c "mkdir -p $BUILD/asan && clang $STRICT $SAN -I. tools/fp8q.c -lm -pthread -o $BUILD/asan/fp8q && sh tests/test_cli.sh $BUILD/asan"
+    step "ASan+UBSan (clang), command-line tool" sh -c "mkdir -p $BUILD/asan && clang $STRICT $SAN -I. tools/fp8q.c tools/cli_vectors.c -lm -pthread -o $BUILD/asan/fp8q && sh tests/test_cli.sh $BUILD/asan"
     step "ASan+UBSan (clang), avx512" sh -c "clang $STRICT $SAN -mavx512f tests/test_fp8q.c -lm -pthread -o $BUILD/test_asan_avx512 && sh tests/run_tests.sh $BUILD/test_asan_avx512"
 else missing "ASan+UBSan" clang; fi
 if have clang; then
@@ -103,7 +112,7 @@ if have valgrind; then
     step "valgrind memcheck: every test program and the CLI" sh tests/valgrind.sh "$BUILD"
 else missing "valgrind" valgrind; fi
 if have clang-format; then
-    step "clang-format --dry-run -Werror" clang-format --dry-run -Werror fp8q.h examples/*.c tools/*.c tests/*.c tests/*.h tests/*.cpp tests/fuzz/*.c bench/*.c bench/*.h
+    step "clang-format --dry-run -Werror" clang-format --dry-run -Werror fp8q.h fp8q_hpu.c fp8q_cuda.cu examples/*.c tools/*.c tests/*.c tests/*.h tests/*.cpp tests/fuzz/*.c bench/*.c bench/*.h bench/*.cu
 else missing "clang-format" clang-format; fi
 
 echo "== CUDA backend: compiled and linked (runs on a GPU with make gpu-test)"

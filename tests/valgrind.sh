@@ -9,7 +9,7 @@ VG="valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=def
 mkdir -p "$B"
 passed=0 failed=0
 CFLAGS_VG="-std=c99 -pedantic -Wall -Wextra -Werror -O1 -g"
-for t in fp8q json safetensors config regex inc_config inc_scales model hostile gguf trace; do
+for t in fp8q json safetensors config regex inc_config inc_scales model hostile gguf trace gaudi; do
     flags=""
     [ "$t" = fp8q ] && flags="-DFP8Q_NO_SIMD"
     if cc $CFLAGS_VG -I. $flags "tests/test_$t.c" -o "$B/test_$t" -lm -pthread && $VG "$B/test_$t" >"$B/test_$t.log" 2>&1; then
@@ -21,7 +21,7 @@ for t in fp8q json safetensors config regex inc_config inc_scales model hostile 
         grep -E "==[0-9]+==|FAIL" "$B/test_$t.log" | head -n 20 | sed 's/^/    /'
     fi
 done
-if cc $CFLAGS_VG -I. tools/fp8q.c -o "$B/fp8q" -lm -pthread && RUNNER="$VG" sh tests/test_cli.sh "$B" >"$B/cli.log" 2>&1; then
+if cc $CFLAGS_VG -I. tools/fp8q.c tools/cli_vectors.c -o "$B/fp8q" -lm -pthread && RUNNER="$VG" sh tests/test_cli.sh "$B" >"$B/cli.log" 2>&1; then
     passed=$((passed + 1))
     echo "ok   valgrind fp8q CLI: $(tail -n 1 "$B/cli.log")"
 else

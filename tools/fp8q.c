@@ -2211,6 +2211,7 @@ static void print_commands(FILE *f)
             fp8q_version());
     for (i = 0; i < COUNT(COMMANDS); i++) fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
     fprintf(f, "  %-10s %s\n", "inc", "Intel Neural Compressor calibration: measure, scales, postprocess, unify");
+    fprintf(f, "  %-10s %s\n", "vectors", "write FP8 conformance test vectors (conversions, recipes, exact GEMM)");
     fprintf(f, "\n'fp8q COMMAND --help' describes a command. Exit status: 0 success, 1 runtime\n"
                "error, 2 usage error.\n");
 }
@@ -2222,6 +2223,9 @@ static const cli_command *find_command(const char *name)
         if (strcmp(name, COMMANDS[i].name) == 0) return &COMMANDS[i];
     return NULL;
 }
+
+/* tools/cli_vectors.c */
+int fp8q_cli_vectors(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
@@ -2245,6 +2249,11 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--version") == 0) return cmd_version(NULL);
     if (strcmp(argv[1], "inc") == 0) {
         rc = run_inc(argc - 2, argv + 2);
+        if (fflush(stdout) != 0 && rc == CLI_OK) rc = runtime_error("cannot write to stdout");
+        return rc;
+    }
+    if (strcmp(argv[1], "vectors") == 0) {
+        rc = fp8q_cli_vectors(argc - 1, argv + 1);
         if (fflush(stdout) != 0 && rc == CLI_OK) rc = runtime_error("cannot write to stdout");
         return rc;
     }
