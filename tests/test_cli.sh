@@ -439,6 +439,13 @@ if [ -f "$FIXTURE/config.json" ]; then
         if [ "$rc" -eq 0 ] && has "$TMP/scales_$dev.json" '"Mode": "Scale"'; then ok "inc scales --device $dev"; else fail "inc scales --device $dev (exit status $rc)"; fi
     done
     if ! cmp -s "$TMP/scales_gaudi2.json" "$TMP/scales_gaudi3.json"; then ok "Gaudi2 and Gaudi3 scales differ"; else fail "Gaudi2 and Gaudi3 scales are identical"; fi
+    mkdir -p "$TMP/cal/g3" && cp "$M" "$TMP/cal/g3/m.json"
+    run inc scales --config "$TMP/inc_measure.json" --measurements "$TMP/cal/g3/m.json" --device gaudi2 --out "$TMP/x.json"
+    expect "inc scales refuses a measurement from a g3/ directory on Gaudi2" 1 "was computed for Gaudi3 (its directory names Gaudi3)"
+    run inc scales --config "$TMP/inc_measure.json" --measurements "$TMP/cal/g3/m.json" --device gaudi2 --out "$TMP/x.json" --allow-other-device
+    expect "inc scales --allow-other-device uses it with a warning" 0 "used anyway: --allow-other-device"
+    run inc scales --config "$TMP/inc_measure.json" --measurements "$TMP/cal/g3/m.json" --device gaudi3 --out "$TMP/x.json"
+    expect "inc scales takes a g3/ measurement on Gaudi3" 0 ""
     run inc quantize "$FIXTURE" --config "$TMP/inc_measure.json" --measurements "$M" --device gaudi2 --out "$TMP/q_g2.json"
     if [ "$rc" -eq 0 ] && cmp -s "$TMP/q_g2.json" "$TMP/scales_gaudi2.json"; then
         ok "inc quantize (actual weights) writes the same scale file as inc scales (measured max|W|)"

@@ -62,7 +62,7 @@
 
 enum { CLI_OK = 0, CLI_ERR = 1, CLI_USAGE = 2 };
 
-#define CLI_MAX_OPTS    16
+#define CLI_MAX_OPTS    32
 #define CLI_MAX_POS     256        /* inc unify: one file per rank */
 #define CLI_MAX_THREADS 16         /* default thread count cap */
 #define CLI_MAX_CALIB   (1L << 26) /* most calibration tokens */
@@ -546,8 +546,9 @@ typedef struct run_opts {
     int n_tokens;
     const char *inc_config, *inc_measurements; /* INC QUANTIZE (--inc-config, --inc-measurements, --device) */
     int device;
-    const char *trace; /* --trace FILE, or NULL */
-    int trace_weights; /* --trace-weights */
+    int allow_other_device; /* --allow-other-device */
+    const char *trace;      /* --trace FILE, or NULL */
+    int trace_weights;      /* --trace-weights */
 } run_opts;
 
 static const cli_name DEVICES[] = {{"gaudi2", FP8Q_GAUDI2}, {"gaudi3", FP8Q_GAUDI3}};
@@ -586,6 +587,7 @@ static int parse_run_opts(const cli_parsed *p, run_opts *r)
             return usage_error("INC needs --inc-config and --device together (and --inc-measurements unless the "
                                "method needs none)");
         if (!parse_name("--device", v, DEVICES, COUNT(DEVICES), &r->device)) return CLI_USAGE;
+        r->allow_other_device = opt(p, "--allow-other-device") != NULL;
         if (r->model.quant != FP8Q_QUANT_AUTO && r->model.quant != FP8Q_QUANT_NONE)
             return usage_error("--inc-config runs INC's own quantization: leave out --quant");
         if (r->model.kv_cache != FP8Q_KV_AUTO)
@@ -849,6 +851,7 @@ static const char USAGE_GENERATE[] = "usage: fp8q generate DIR --tokens ID,ID,..
                                      "  --inc-config FILE     run with INC's quantization (QUANT_CONFIG), with\n"
                                      "  --inc-measurements F  its measurement file and\n"
                                      "  --device gaudi2|gaudi3  the device whose FP8 range and scales to use\n"
+                                     "  --allow-other-device    use measurements computed for the other Gaudi\n"
                                      "  --trace FILE        record every module's inputs, outputs, FP8 codes and\n"
                                      "                      scales into FILE (safetensors): the prompt's forward\n"
                                      "                      call, then decode step k under \"step<k>.\"; compare\n"
@@ -973,6 +976,7 @@ static const char USAGE_LOGITS[] = "usage: fp8q logits DIR --tokens ID,ID,... --
                                    "  --inc-config FILE     run with INC's quantization (QUANT_CONFIG), with\n"
                                    "  --inc-measurements F  its measurement file and\n"
                                    "  --device gaudi2|gaudi3  the device whose FP8 range and scales to use\n"
+                                   "  --allow-other-device    use measurements computed for the other Gaudi\n"
                                    "  --trace FILE        record every module's inputs, outputs, FP8 codes and\n"
                                    "                      scales into FILE (safetensors; with --batch, chunk k\n"
                                    "                      >= 1 under \"step<k>.\"); compare two traces with\n"
@@ -1701,7 +1705,7 @@ static const char USAGE_INC_MEASURE[] =
 
 static const char USAGE_INC_SCALES[] =
     "usage: fp8q inc scales --config QUANT_CONFIG --measurements FILE.json --device gaudi2|gaudi3 --out FILE.json\n"
-    "                       [--model DIR] [--ignore-missing]\n"
+    "                       [--model DIR] [--ignore-missing] [--allow-other-device]\n"
     "\n"
     "INC's scale computation (QUANTIZE) from a measurement file of any model:\n"
     "writes the scale file (\"Mode\": \"Scale\") with a node per measured module\n"
@@ -1710,7 +1714,10 @@ static const char USAGE_INC_SCALES[] =
     "ops are listed on stderr and skipped), with the scale method the config\n"
     "gives each module. Linear weight scales come from the measured max|W|\n"
     "(params.weight) unless --model names the checkpoint, whose actual weights\n"
-    "are then used as INC does (needed for OPT and per-channel methods).\n";
+    "are then used as INC does (needed for OPT and per-channel methods).\n"
+    "A file computed for the other Gaudi (its g2/g3 directory or name, or\n"
+    "HW-aligned scales outside Gaudi2's set) is refused: measurements and\n"
+    "scales are device-specific. --allow-other-device uses it anyway.\n";
 
 static const char USAGE_INC_POSTPROCESS[] =
     "usage: fp8q inc postprocess FILE.json... [--strict]\n"
@@ -1737,6 +1744,17 @@ static int load_inc_config(const char *path, fp8q_inc_config *cfg)
     return CLI_OK;
 }
 
+/* INC.md 9.7: refuses a measurement or scale file computed for the other
+   Gaudi unless --allow-other-device. */
+static fp8q_result check_file_device(const char *path, const fp8q_inc_measure *meas, const fp8q_inc_config *cfg,
+                                     int device, int allow, fp8q_error *err)
+{
+    fp8q_result r = fp8q_inc_check_file_device(path, meas, cfg, (fp8q_gaudi)device, err);
+    if (r == FP8Q_OK || !allow) return r;
+    fprintf(stderr, "warning:    %s (used anyway: --allow-other-device)\n", err->message);
+    return FP8Q_OK;
+}
+
 static int load_run_model(const char *dir, const run_opts *r, fp8q_model *m)
 {
     fp8q_inc_config cfg;
@@ -1748,6 +1766,8 @@ static int load_run_model(const char *dir, const run_opts *r, fp8q_model *m)
     memset(&cfg, 0, sizeof cfg), memset(&meas, 0, sizeof meas);
     if ((rc = load_inc_config(r->inc_config, &cfg)) != CLI_OK) return rc;
     res = r->inc_measurements ? fp8q_inc_measure_load(&meas, r->inc_measurements, &err) : FP8Q_OK;
+    if (res == FP8Q_OK && r->inc_measurements)
+        res = check_file_device(r->inc_measurements, &meas, &cfg, r->device, r->allow_other_device, &err);
     if (res == FP8Q_OK)
         res = fp8q_model_apply_inc(m, &cfg, r->inc_measurements ? &meas : NULL, (fp8q_gaudi)r->device, NULL, &err);
     fp8q_inc_measure_free(&meas);
@@ -1757,14 +1777,17 @@ static int load_run_model(const char *dir, const run_opts *r, fp8q_model *m)
 
 static const char USAGE_INC_QUANTIZE[] =
     "usage: fp8q inc quantize DIR --config QUANT_CONFIG --measurements FILE.json --device gaudi2|gaudi3\n"
-    "                         [--out SCALES.json]\n"
+    "                         [--out SCALES.json] [--allow-other-device]\n"
     "\n"
     "INC's QUANTIZE step (calibration step 4) on the float model in DIR: computes\n"
     "every selected module's scales from the measurements and the actual\n"
     "weights and writes the scale file INC writes (\"Mode\": \"Scale\"), by\n"
     "default <dump_stats_path>_hooks_<observer>_<METHOD>_<rank>_<world>.json with\n"
     "the measurement file's LocalRank and world 1. To run the quantized model:\n"
-    "fp8q generate|logits DIR --inc-config CFG --inc-measurements FILE --device D.\n";
+    "fp8q generate|logits DIR --inc-config CFG --inc-measurements FILE --device D.\n"
+    "A file computed for the other Gaudi (its g2/g3 directory or name, or\n"
+    "HW-aligned scales outside Gaudi2's set) is refused: measurements and\n"
+    "scales are device-specific. --allow-other-device uses it anyway.\n";
 
 static int cmd_inc_quantize(const cli_parsed *p)
 {
@@ -1787,6 +1810,7 @@ static int cmd_inc_quantize(const cli_parsed *p)
     mo.quant = FP8Q_QUANT_NONE;
     if ((r = fp8q_model_load(&m, p->pos[0], &mo, &err)) != FP8Q_OK ||
         (r = fp8q_inc_measure_load(&meas, mpath, &err)) != FP8Q_OK ||
+        (r = check_file_device(mpath, &meas, &cfg, dev, opt(p, "--allow-other-device") != NULL, &err)) != FP8Q_OK ||
         (r = fp8q_model_apply_inc(&m, &cfg, &meas, (fp8q_gaudi)dev, &scales, &err)) != FP8Q_OK) {
         lib_error(r, &err);
         goto out;
@@ -1925,7 +1949,8 @@ static int cmd_inc_scales(const cli_parsed *p)
     if ((rc = load_inc_config(opt(p, "--config"), &cfg)) != CLI_OK) return rc;
     rc = CLI_ERR;
     if ((r = fp8q_inc_config_check_device(&cfg, (fp8q_gaudi)dev, &err)) != FP8Q_OK ||
-        (r = fp8q_inc_measure_load(&meas, meas_path, &err)) != FP8Q_OK) {
+        (r = fp8q_inc_measure_load(&meas, meas_path, &err)) != FP8Q_OK ||
+        (r = check_file_device(meas_path, &meas, &cfg, dev, opt(p, "--allow-other-device") != NULL, &err)) != FP8Q_OK) {
         lib_error(r, &err);
         goto out;
     }
@@ -2098,6 +2123,7 @@ static const cli_opt OPTS_GENERATE[] = {{"--tokens", NULL, 1},
                                         {"--inc-config", NULL, 1},
                                         {"--inc-measurements", NULL, 1},
                                         {"--device", NULL, 1},
+                                        {"--allow-other-device", NULL, 0},
                                         {"--trace", NULL, 1},
                                         {"--trace-weights", NULL, 0}};
 static const cli_opt OPTS_LOGITS[] = {{"--tokens", NULL, 1},
@@ -2112,6 +2138,7 @@ static const cli_opt OPTS_LOGITS[] = {{"--tokens", NULL, 1},
                                       {"--inc-config", NULL, 1},
                                       {"--inc-measurements", NULL, 1},
                                       {"--device", NULL, 1},
+                                      {"--allow-other-device", NULL, 0},
                                       {"--trace", NULL, 1},
                                       {"--trace-weights", NULL, 0}};
 static const cli_opt OPTS_QUANTIZE[] = {{"--scheme", NULL, 1},       {"--kv-cache", NULL, 0}, {"--calib", NULL, 1},
@@ -2127,12 +2154,19 @@ typedef char cli_opts_fit[COUNT(OPTS_GENERATE) <= CLI_MAX_OPTS && COUNT(OPTS_LOG
 
 static const cli_opt OPTS_INC_MEASURE[] = {{"--config", NULL, 1}, {"--calib", NULL, 1}, {"--calib-random", NULL, 1},
                                            {"--rank", NULL, 1},   {"--world", NULL, 1}, {"--threads", NULL, 1}};
-static const cli_opt OPTS_INC_SCALES[] = {{"--config", NULL, 1}, {"--measurements", NULL, 1},
-                                          {"--device", NULL, 1}, {"--out", "-o", 1},
-                                          {"--model", NULL, 1},  {"--ignore-missing", NULL, 0}};
+static const cli_opt OPTS_INC_SCALES[] = {{"--config", NULL, 1},
+                                          {"--measurements", NULL, 1},
+                                          {"--device", NULL, 1},
+                                          {"--out", "-o", 1},
+                                          {"--model", NULL, 1},
+                                          {"--ignore-missing", NULL, 0},
+                                          {"--allow-other-device", NULL, 0}};
 static const cli_opt OPTS_INC_POSTPROCESS[] = {{"--strict", NULL, 0}};
-static const cli_opt OPTS_INC_QUANTIZE[] = {
-    {"--config", NULL, 1}, {"--measurements", NULL, 1}, {"--device", NULL, 1}, {"--out", "-o", 1}};
+static const cli_opt OPTS_INC_QUANTIZE[] = {{"--config", NULL, 1},
+                                            {"--measurements", NULL, 1},
+                                            {"--device", NULL, 1},
+                                            {"--out", "-o", 1},
+                                            {"--allow-other-device", NULL, 0}};
 static const cli_opt OPTS_INC_UNIFY[] = {{"-r", NULL, 1}, {"--out-dir", NULL, 1}};
 static const char *const POS_FILE[] = {"FILE"};
 static const char *const POS_DIR[] = {"DIR"};
