@@ -424,6 +424,22 @@ run inc frobnicate
 expect "inc: unknown subcommand" 2 "frobnicate"
 run inc scales --measurements x.json --out y.json
 expect "inc scales without --device" 2 "--device"
+# GGUF: a file is imported (Q/K rows un-permuted) and runs like its source checkpoint
+GGUF=$ROOT/tests/fixtures/gguf/tiny-f32.F32.gguf
+if [ -f "$GGUF" ] && [ -f "$FIXTURE/config.json" ]; then
+    run logits "$GGUF" --tokens 3,1,4,1,5 --out "$TMP/gguf.bin"
+    rc1=$rc
+    run logits "$FIXTURE" --tokens 3,1,4,1,5 --out "$TMP/hf.bin"
+    if [ "$rc1" -eq 0 ] && [ "$rc" -eq 0 ] && cmp -s "$TMP/gguf.bin" "$TMP/hf.bin"; then
+        ok "logits of a GGUF file equal those of its source checkpoint bit for bit"
+    else
+        fail "logits of a GGUF file (exit status $rc1)"
+    fi
+    printf 'GGUF\003\000\000\000' >"$TMP/bad.gguf"
+    run logits "$TMP/bad.gguf" --tokens 1 --out "$TMP/x.bin"
+    expect "a truncated GGUF file is an error naming it" 1 "bad.gguf"
+fi
+
 if [ -f "$FIXTURE/config.json" ]; then
     printf '{"mode": "MEASURE", "observer": "maxabs", "dump_stats_path": "%s/inc/run"}' "$TMP" >"$TMP/inc_measure.json"
     run inc measure "$FIXTURE" --config "$TMP/inc_measure.json" --calib-random 2,8

@@ -598,10 +598,62 @@ static int parse_run_opts(const cli_parsed *p, run_opts *r)
     return parse_tokens("--tokens", v, &r->tokens, &r->n_tokens) ? CLI_OK : CLI_USAGE;
 }
 
-static int load_model(const char *dir, const fp8q_model_options *mo, fp8q_model *m)
+/* ---- GGUF files: imported into a temporary Hugging Face layout, loaded, deleted */
+
+static int is_gguf_path(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 5 && (strcmp(path + n - 5, ".gguf") == 0 || strcmp(path + n - 5, ".GGUF") == 0);
+}
+
+/* A new private directory under $TMPDIR (or /tmp; %TEMP% on Windows). */
+static int make_temp_dir(char *buf, size_t cap)
+{
+#if defined(CLI_POSIX)
+    const char *t = getenv("TMPDIR");
+    (void)snprintf(buf, cap, "%s/fp8q-gguf-XXXXXX", t && *t ? t : "/tmp");
+    return mkdtemp(buf) ? 0 : -1;
+#elif defined(CLI_WINDOWS)
+    static unsigned serial;
+    const char *t = getenv("TEMP");
+    (void)snprintf(buf, cap, "%s\\fp8q-gguf-%lu-%u", t && *t ? t : ".", (unsigned long)time(NULL), serial++);
+    return make_dir(buf);
+#else
+    (void)buf, (void)cap;
+    return -1;
+#endif
+}
+
+static void remove_import(const char *dir)
+{
+    static const char *const files[] = {"config.json", "model.safetensors"};
+    char path[1200];
+    int i;
+    for (i = 0; i < COUNT(files); i++) {
+        (void)snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        (void)remove(path);
+    }
+    remove_dir(dir);
+}
+
+/* Loads a checkpoint directory, or a GGUF file through fp8q_gguf_to_hf
+   (float32, Q/K rows un-permuted) into a temporary directory. */
+static int load_model(const char *path, const fp8q_model_options *mo, fp8q_model *m)
 {
     fp8q_error err;
-    fp8q_result r = fp8q_model_load(m, dir, mo, &err);
+    fp8q_result r;
+    char tmp[1024], q[256];
+    if (!is_gguf_path(path)) {
+        r = fp8q_model_load(m, path, mo, &err);
+        return r == FP8Q_OK ? CLI_OK : lib_error(r, &err);
+    }
+    errno = 0;
+    if (make_temp_dir(tmp, sizeof tmp) != 0)
+        return runtime_error("cannot create a temporary directory to import %s: %s", quote(q, sizeof q, path),
+                             errno ? strerror(errno) : "not supported on this system");
+    r = fp8q_gguf_to_hf(path, tmp, FP8Q_F32, &err);
+    if (r == FP8Q_OK) r = fp8q_model_load(m, tmp, mo, &err);
+    remove_import(tmp);
     return r == FP8Q_OK ? CLI_OK : lib_error(r, &err);
 }
 
