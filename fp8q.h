@@ -18070,18 +18070,50 @@ static size_t fp8q__gg_permuted_row(size_t r, size_t rows, int heads)
 }
 
 /* fp8q_tensor_fill_fn: tensor i dequantized, rows un-permuted, stored as dtype. */
+/* One row of a 2-D GGUF tensor (ne[0] = cols, a whole number of blocks per
+   row, as ggml stores them) as float32. */
+static void fp8q__gg_row_f32(const fp8q_gguf_tensor *t, const uint8_t *p, size_t row, size_t cols, float *y)
+{
+    size_t k;
+    switch (t->type) {
+    case FP8Q_GGML_F32:
+        for (p += 4 * row * cols, k = 0; k < cols; k++) y[k] = fp8q__f32_from_bits((uint32_t)fp8q__st_le(p + 4 * k, 4));
+        break;
+    case FP8Q_GGML_F16:
+        for (p += 2 * row * cols, k = 0; k < cols; k++) y[k] = fp8q__gg_half(p + 2 * k);
+        break;
+    case FP8Q_GGML_BF16:
+        for (p += 2 * row * cols, k = 0; k < cols; k++) y[k] = fp8q_bf16_to_f32((uint16_t)fp8q__st_le(p + 2 * k, 2));
+        break;
+    case FP8Q_GGML_Q8_0: fp8q__gg_q8_0(y, p + row * (cols / FP8Q__GG_QK) * 34, cols / FP8Q__GG_QK); break;
+    case FP8Q_GGML_Q4_0: fp8q__gg_q4_0(y, p + row * (cols / FP8Q__GG_QK) * 18, cols / FP8Q__GG_QK); break;
+    case FP8Q_GGML_Q4_1: fp8q__gg_q4_1(y, p + row * (cols / FP8Q__GG_QK) * 20, cols / FP8Q__GG_QK); break;
+    default: break;
+    }
+}
+
+/* Writes tensor i row by row (Q/K rows un-permuted): only one float32 row
+   besides the output buffer is in memory. */
 static fp8q_result fp8q__gg_fill(void *ctx_, size_t i, void *dst, size_t bytes, fp8q_error *err)
 {
     const fp8q__gg_conv *c = (const fp8q__gg_conv *)ctx_;
     const fp8q__gg_out *t = &c->t[i];
     const size_t rows = t->ndim == 2 ? (size_t)t->shape[0] : 1, cols = (size_t)t->shape[t->ndim == 2 ? 1 : 0];
+    const uint8_t *p;
     uint8_t *o = (uint8_t *)dst;
     size_t r, k;
-    fp8q_result res = fp8q_gguf_read_f32(c->g, t->src, c->tmp, err);
     (void)bytes;
-    if (res != FP8Q_OK) return res;
+    if (t->src->type != FP8Q_GGML_F32 && t->src->type != FP8Q_GGML_F16 && t->src->type != FP8Q_GGML_BF16 &&
+        t->src->type != FP8Q_GGML_Q8_0 && t->src->type != FP8Q_GGML_Q4_0 && t->src->type != FP8Q_GGML_Q4_1) {
+        return fp8q__failf(err, FP8Q_ERR_UNSUPPORTED,
+                           "tensor '%s': read_f32 does not convert ggml type %s (F32, F16, BF16, Q8_0, Q4_0 and Q4_1 "
+                           "only)",
+                           t->src->name ? t->src->name : "?", fp8q_ggml_type_name(t->src->type));
+    }
+    p = fp8q_gguf_bytes(c->g, t->src);
     for (r = 0; r < rows; r++) {
-        const float *x = c->tmp + (t->heads ? fp8q__gg_permuted_row(r, rows, t->heads) : r) * cols;
+        const float *x = c->tmp;
+        fp8q__gg_row_f32(t->src, p, t->heads ? fp8q__gg_permuted_row(r, rows, t->heads) : r, cols, c->tmp);
         for (k = 0; k < cols; k++) {
             if (c->dtype == FP8Q_F32) {
                 const uint32_t b = fp8q__f32_bits(x[k]);
@@ -18117,12 +18149,12 @@ static fp8q_result fp8q__gg_convert(const fp8q_gguf *g, const fp8q_llama_config 
     }
     if ((r = fp8q__gg_plan(g, cfg, t, &n, used, err)) != FP8Q_OK) goto done;
     for (i = 0; i < n; i++) {
-        const size_t numel = (size_t)t[i].shape[0] * (size_t)(t[i].ndim == 2 ? t[i].shape[1] : 1);
+        const size_t cols = (size_t)t[i].shape[t[i].ndim == 2 ? 1 : 0]; /* one row at a time */
         out[i].name = t[i].name, out[i].dtype = dtype, out[i].ndim = t[i].ndim, out[i].shape = t[i].shape;
-        if (numel > most) most = numel;
+        if (cols > most) most = cols;
     }
     if (!(ctx.tmp = (float *)fp8q__st_alloc(most, sizeof(float)))) {
-        r = fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory for a tensor of %lu floats", (unsigned long)most);
+        r = fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory for a row of %lu floats", (unsigned long)most);
         goto done;
     }
     if ((r = fp8q__write_config(out_dir, cfg, dtype, err)) != FP8Q_OK) goto done;

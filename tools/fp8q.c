@@ -636,8 +636,10 @@ static void remove_import(const char *dir)
     remove_dir(dir);
 }
 
-/* Loads a checkpoint directory, or a GGUF file through fp8q_gguf_to_hf
-   (float32, Q/K rows un-permuted) into a temporary directory. */
+/* Loads a checkpoint directory, or a GGUF file through fp8q_gguf_to_hf (Q/K
+   rows un-permuted) into a temporary directory: float32 for a float run,
+   bfloat16 for the FP8 modes, which quantize a BF16 checkpoint as vLLM does
+   (and need half the memory while loading). */
 static int load_model(const char *path, const fp8q_model_options *mo, fp8q_model *m)
 {
     fp8q_error err;
@@ -651,7 +653,8 @@ static int load_model(const char *path, const fp8q_model_options *mo, fp8q_model
     if (make_temp_dir(tmp, sizeof tmp) != 0)
         return runtime_error("cannot create a temporary directory to import %s: %s", quote(q, sizeof q, path),
                              errno ? strerror(errno) : "not supported on this system");
-    r = fp8q_gguf_to_hf(path, tmp, FP8Q_F32, &err);
+    r = fp8q_gguf_to_hf(path, tmp, mo->quant == FP8Q_QUANT_AUTO || mo->quant == FP8Q_QUANT_NONE ? FP8Q_F32 : FP8Q_BF16,
+                        &err);
     if (r == FP8Q_OK) r = fp8q_model_load(m, tmp, mo, &err);
     remove_import(tmp);
     return r == FP8Q_OK ? CLI_OK : lib_error(r, &err);
