@@ -37,7 +37,8 @@ FUZZ_SECONDS ?= 60
 TEST_BINS := $(foreach l,$(TEST_LEVELS),$(BUILD)/test_$(l)) $(BUILD)/test_json $(BUILD)/test_safetensors \
              $(BUILD)/test_safetensors_limits $(BUILD)/test_config $(BUILD)/test_regex $(BUILD)/test_inc_config \
              $(BUILD)/test_inc_scales $(BUILD)/test_model $(BUILD)/test_hostile $(BUILD)/test_concurrency \
-             $(BUILD)/test_gguf $(BUILD)/test_trace $(BUILD)/test_gaudi $(BUILD)/test_hpu
+             $(BUILD)/test_gguf $(BUILD)/test_trace $(BUILD)/test_gaudi $(BUILD)/test_hpu \
+             $(BUILD)/test_tokenizer
 
 all: $(BUILD)/fp8q_demo $(BUILD)/fp8q $(BUILD)/libfp8q.so $(TEST_BINS)
 
@@ -98,6 +99,9 @@ $(BUILD)/test_gguf: tests/test_gguf.c $(HEADER) | $(BUILD)
 
 $(BUILD)/test_trace: tests/test_trace.c $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) -I. $< -o $@ -lm -pthread
+
+$(BUILD)/test_tokenizer: tests/test_tokenizer.c $(HEADER) | $(BUILD)
+	$(CC) $(STRICT) $(CFLAGS) -I. $< -o $@ -lm
 
 $(BUILD)/test_gaudi: tests/test_gaudi.c tests/gaudi_ref.h $(HEADER) | $(BUILD)
 	$(CC) $(STRICT) $(CFLAGS) -I. $< -o $@ -lm

@@ -2776,6 +2776,205 @@ FP8QDEF fp8q_result fp8q_diff_json(const fp8q_diff *d, const char *path_a, const
 FP8QDEF const char *fp8q_diff_status_name(fp8q_diff_status s);
 FP8QDEF const char *fp8q_diff_class_name(fp8q_diff_class c);
 
+/* -------------------------------------------------------------- tokenizer */
+/* A BPE tokenizer equal to Hugging Face `tokenizers` (tested against 0.23.3)
+   token for token: the ids of fp8q_tokenizer_encode are those of
+   Tokenizer.encode(text, add_special_tokens=...).ids, and
+   fp8q_tokenizer_decode gives Tokenizer.decode(ids, skip_special_tokens)
+   (tokenizers' own decode, without transformers'
+   clean_up_tokenization_spaces).
+
+   What a tokenizer.json may use (anything else is refused with
+   FP8Q_ERR_UNSUPPORTED and a message naming the component, never guessed):
+     model          BPE: vocab, merges (["a", "b"] pairs or "a b" strings),
+                    unk_token, fuse_unk, byte_fallback (<0xNN> tokens),
+                    ignore_merges; dropout null or 0, no
+                    continuing_subword_prefix / end_of_word_suffix.
+                    (WordPiece, Unigram, WordLevel: refused.)
+     added_tokens   special and non-special, matched leftmost-longest as HF
+                    does, with lstrip, rstrip and normalized; single_word
+                    true is refused.
+     normalizer     null, Sequence, Prepend, Replace with a String pattern
+                    (the Llama 2 / SentencePiece pipeline). NFC, NFD, NFKC,
+                    NFKD, Lowercase, Strip, BertNormalizer, Precompiled,
+                    Replace with a Regex...: refused (no Unicode
+                    normalization tables here).
+     pre_tokenizer  null, Sequence, ByteLevel (add_prefix_space, use_regex:
+                    the GPT-2 regex), Split with the GPT-2 or the Llama-3
+                    regex (exactly those patterns; behavior Isolated, invert
+                    false), Digits (individual_digits true or false),
+                    Metaspace (prepend_scheme always/first/never, split
+                    false). ByteLevel must come last.
+     post_processor null, ByteLevel, TemplateProcessing (its "single"
+                    template: special tokens around $A), Sequence of those.
+     decoder        null, Sequence, ByteLevel, ByteFallback, Fuse, Replace
+                    (String pattern), Strip, Metaspace.
+     truncation and padding must be null.
+   The regexes are implemented by hand with Oniguruma's semantics (the
+   engine tokenizers uses): \p{L}, \p{N} and \s come from a Unicode 16.0
+   class table (tools/gen_unicode_tables.py, checked against tokenizers for
+   every code point); Digits uses Rust's char::is_numeric (Unicode 17.0,
+   13 more code points), (?i:'s) also matches U+017F, as Oniguruma does.
+
+   Text and UTF-8: encode takes bytes. Valid UTF-8 is tokenized as is
+   (NUL bytes included); a byte sequence that is not valid UTF-8 is first
+   replaced by U+FFFD per maximal ill-formed subpart, exactly as Python's
+   bytes.decode("utf-8", "replace") does (tokenizers itself only accepts
+   str), so the ids equal tokenizers' on the replaced text. Decode always
+   produces valid UTF-8 when the decoder does (ByteLevel and ByteFallback
+   replace invalid bytes with U+FFFD as tokenizers does).
+
+   Limits and safety: files are untrusted; every field is type-checked,
+   ids must be in [0, FP8Q_MAX_TOKENIZER_VOCAB), a token string may appear
+   once in model.vocab and once in added_tokens, an id once in each, merges
+   must name tokens of model.vocab whose concatenation is in it (HF keeps
+   the last of duplicated merges; so does fp8q). Errors name the field and
+   index, e.g. "tokenizer.json: model.merges[17]: 'x y': 'x y' is not in
+   model.vocab". Encoding allocates scratch memory proportional to the text
+   and frees it before returning; time is O(n log n) in the longest piece.
+   A loaded tokenizer is immutable: any number of threads may encode and
+   decode with it at once. */
+#ifndef FP8Q_MAX_TOKENIZER_VOCAB
+#define FP8Q_MAX_TOKENIZER_VOCAB 16777216 /* ids (and token counts) stay below this */
+#endif
+
+typedef struct fp8q_tokenizer fp8q_tokenizer; /* opaque */
+
+/* Builds a tokenizer from the text of a tokenizer.json (len bytes, need not
+   be NUL-terminated; copied, so text may be freed afterwards). BOS/EOS are
+   unknown (-1) unless the post-processor's template starts with a special
+   token (then that is the BOS). Errors: FP8Q_ERR_PARSE (not JSON, wrong
+   types, missing fields, inconsistent vocabulary), FP8Q_ERR_UNSUPPORTED,
+   FP8Q_ERR_LIMIT, FP8Q_ERR_NOMEM, FP8Q_ERR_ARG; *out is NULL on failure. */
+FP8QDEF fp8q_result fp8q_tokenizer_parse_json(fp8q_tokenizer **out, const char *text, size_t len, fp8q_error *err);
+
+/* Loads path (a tokenizer.json, at most FP8Q_MAX_CONFIG_SIZE bytes) and,
+   when present in the same directory, tokenizer_config.json (bos_token,
+   eos_token: a string or {"content": ...}; chat_template: a string or the
+   entry named "default" of a list) and chat_template.jinja (preferred over
+   the config's chat_template, as transformers 5 does). add_bos_token and
+   add_eos_token in tokenizer_config.json do not change encoding: like
+   transformers 5's AutoTokenizer on a tokenizer.json, the post-processor
+   alone decides what FP8Q_TOK_ADD_SPECIAL adds. Messages start with the
+   file's path. */
+FP8QDEF fp8q_result fp8q_tokenizer_load_json(fp8q_tokenizer **out, const char *path, fp8q_error *err);
+
+/* The tokenizer arrays a GGUF file stores (llama.cpp's tokenizer.ggml.*
+   keys), borrowed for the call only (everything is copied).
+   model "gpt2": byte-level BPE with tokens and merges ("a b": exactly one
+     space). pre selects the pre-tokenizer as llama.cpp does: NULL,
+     "default", "gpt-2", "gpt2": the GPT-2 regex; "smollm", "starcoder":
+     Digits(individual_digits) then the GPT-2 regex; "llama-bpe", "llama3",
+     "llama-v3": the Llama-3 regex with ignore_merges; any other value is
+     FP8Q_ERR_UNSUPPORTED. add_bos default: 1 for the Llama-3 ones, else 0.
+   model "llama": SentencePiece-style BPE with byte fallback: normalizer
+     Prepend "▁" (when add_space_prefix, default 1) and Replace " " -> "▁",
+     decoder Replace, ByteFallback, Fuse, Strip (one leading space, when
+     add_space_prefix), unk = the unk token (fused). Without merges they are
+     derived from the scores exactly as transformers does for a GGUF
+     (integrations/ggml.py GGUFTokenizerSkeleton: every split of every token
+     into two tokens, ordered by the whole token's score, descending). pre
+     must be NULL or "default". add_bos default 1, add_eos default 0.
+   token_types (llama.cpp's): 1 normal, 2 unknown, 3 control, 4
+   user-defined, 5 unused, 6 byte (0 is read as normal). Types 2 and 3
+   become special added tokens, 4 non-special added tokens (all matched in
+   text, normalized false), the rest plain vocabulary. Tokens must be
+   non-empty, valid UTF-8 and unique; scores finite. bos/eos/unk/pad are
+   ids or -1; add_* are 0, 1 or -1 (the model's default). */
+typedef struct fp8q_tokenizer_spec {
+    const char *model; /* "gpt2" (byte-level BPE) or "llama" (SentencePiece) */
+    const char *pre;   /* tokenizer.ggml.pre, e.g. "smollm", "llama-bpe", "gpt-2", "default"; NULL = default */
+    size_t n_tokens;
+    const char *const *tokens;
+    const size_t *token_lens;   /* not NUL-terminated in GGUF; NULL: the tokens are NUL-terminated */
+    const float *scores;        /* may be NULL (required for "llama" without merges) */
+    const int32_t *token_types; /* may be NULL (all normal) */
+    size_t n_merges;
+    const char *const *merges;
+    const size_t *merge_lens;               /* NULL: NUL-terminated */
+    int32_t bos, eos, unk, pad;             /* -1 when absent */
+    int add_bos, add_eos, add_space_prefix; /* -1 = the model's default */
+    const char *chat_template;              /* NUL-terminated, may be NULL */
+} fp8q_tokenizer_spec;
+
+/* Builds a tokenizer from GGUF-style arrays (see fp8q_tokenizer_spec). The
+   result encodes like the model's Hugging Face tokenizer.json (tested on
+   SmolLM2-135M-Instruct's GGUF). Errors name the array and index, e.g.
+   "tokenizer spec: tokens[5] ('ab') duplicates tokens[3]". */
+FP8QDEF fp8q_result fp8q_tokenizer_from_spec(fp8q_tokenizer **out, const fp8q_tokenizer_spec *spec, fp8q_error *err);
+
+#define FP8Q_TOK_ADD_SPECIAL 1 /* add the post-processor's tokens (BOS/EOS) around the ids */
+#define FP8Q_TOK_PARSE_SPECIAL                                                                                         \
+    2 /* special added tokens in the text become their ids (HF's default); without it                                  \
+         they are tokenized as text (HF's split_special_tokens / encode_special_tokens).                               \
+         Non-special added tokens are always matched, as in HF. */
+
+/* Tokenizes text[0, len) (text may be NULL when len is 0). ids (may be NULL
+   when cap is 0) receives at most cap ids; *n_ids is always the full count,
+   and FP8Q_ERR_LIMIT is returned when it exceeds cap (the first cap ids are
+   written), so a call with cap 0 measures. flags: FP8Q_TOK_* bits. Errors:
+   FP8Q_ERR_ARG (NULL tokenizer or n_ids, text NULL with len > 0, unknown
+   flags), FP8Q_ERR_LIMIT (also: one pre-token longer than 2^31 - 1 bytes),
+   FP8Q_ERR_NOMEM. */
+FP8QDEF fp8q_result fp8q_tokenizer_encode(const fp8q_tokenizer *t, const char *text, size_t len, int flags,
+                                          int32_t *ids, size_t cap, size_t *n_ids, fp8q_error *err);
+
+/* Decodes ids to UTF-8 text like tokenizers' decode: unknown ids are
+   skipped, as are special added tokens when skip_special is non-zero; the
+   decoder pipeline runs over the token strings (none: joined with ' ').
+   Writes at most cap bytes including a NUL terminator when it fits; *len is
+   the full length without the NUL (the text may itself contain NUL bytes);
+   FP8Q_ERR_LIMIT when len + 1 > cap (out may be NULL when cap is 0). */
+FP8QDEF fp8q_result fp8q_tokenizer_decode(const fp8q_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
+                                          char *out, size_t cap, size_t *len, fp8q_error *err);
+
+/* One token's text for streaming output: the decoder's per-token steps
+   (Replace, ByteFallback, ByteLevel, Metaspace) applied to this token alone,
+   with raw bytes: a byte-fallback token <0xNN> gives its byte, a byte-level
+   token its bytes (possibly part of a UTF-8 character: buffer until the
+   character is complete), "▁" gives ' ', an added token its content (a
+   normalized one its normalized content, as HF decodes it). Steps
+   that look at the whole sequence are left out: Strip (SentencePiece's
+   removal of the first leading space) and Metaspace's first-token rule, so
+   concatenated pieces may differ from decode by that leading space and by
+   U+FFFD replacements. Writes min(len, cap) bytes (no NUL) and returns len;
+   0 for an unknown id. */
+FP8QDEF size_t fp8q_tokenizer_piece(const fp8q_tokenizer *t, int32_t id, char *buf, size_t cap);
+
+/* Largest id + 1 (model vocabulary and added tokens); 0 for NULL. */
+FP8QDEF int fp8q_tokenizer_vocab_size(const fp8q_tokenizer *t);
+/* BOS / EOS id or -1 (from tokenizer_config.json, the GGUF spec, or the
+   post-processor template's leading special token). */
+FP8QDEF int32_t fp8q_tokenizer_bos(const fp8q_tokenizer *t);
+FP8QDEF int32_t fp8q_tokenizer_eos(const fp8q_tokenizer *t);
+/* The id of the token whose text is exactly token (an added token's
+   content first, then model.vocab), or -1. */
+FP8QDEF int32_t fp8q_tokenizer_find(const fp8q_tokenizer *t, const char *token);
+
+/* Renders one turn of the model's chat template: an optional system message
+   (NULL = none; "" is an empty one) and a user message, with the generation
+   prompt, equal to transformers' apply_chat_template(messages,
+   add_generation_prompt=True, tokenize=False). fp8q has no Jinja engine: it
+   recognises the template's family by its markers and renders that family:
+     ChatML       "<|im_start|>" (SmolLM2, Qwen): a default system prompt
+                  written literally in the template ("<|im_start|>system\n
+                  ...<|im_end|>") is used when system is NULL
+     Llama-2      "[INST]" with "<<SYS>>": bos + "[INST] " + strip(<<SYS>>
+                  block + user) + " [/INST]"
+     Llama-3      "<|start_header_id|>" (not 3.1's "Cutting Knowledge
+                  Date" preamble): bos, header blocks, contents trimmed
+     Zephyr       "<|user|>" (TinyLlama chat)
+   Anything else, or no template, is FP8Q_ERR_UNSUPPORTED saying why. Strip
+   and trim remove Python's str.isspace() characters. Encode the result with
+   FP8Q_TOK_PARSE_SPECIAL and without FP8Q_TOK_ADD_SPECIAL (as transformers
+   does when it tokenizes a rendered template). Output as for decode: NUL
+   added when it fits, *len the full length, FP8Q_ERR_LIMIT when too small. */
+FP8QDEF fp8q_result fp8q_tokenizer_chat(const fp8q_tokenizer *t, const char *system, const char *user, char *out,
+                                        size_t cap, size_t *len, fp8q_error *err);
+
+/* Frees the tokenizer; NULL is fine. */
+FP8QDEF void fp8q_tokenizer_free(fp8q_tokenizer *t);
+
 #endif /* FP8Q_FREESTANDING */
 
 #ifdef __cplusplus
@@ -19374,6 +19573,2810 @@ FP8QDEF fp8q_result fp8q_diff_json(const fp8q_diff *d, const char *path_a, const
         return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory writing a diff as JSON");
     }
     *out = o.p, *out_len = o.n - 1;
+    return FP8Q_OK;
+}
+
+/* ---------------------------------------------------------------- tokenizer */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Unicode classes (the table is generated; see tools/gen_unicode_tables.py) */
+
+/* generated by tools/gen_unicode_tables.py, do not edit (Unicode 16.0.0:
+   unicodedata2 16.0.0, Python 3.11.7; class 4 from tokenizers 0.23.3: 13 code points) */
+/* clang-format off */
+/* Code point classes as tokenizers sees them: 0 other, 1 letter (L*), 2 number (N*), 3 white space
+   (White_Space), 4 number to Rust's char::is_numeric only (newer Unicode than Oniguruma's).
+   Runs: entry i = first code point << 3 | class, up to entry i + 1's first code point. */
+#define FP8Q__TOK_UCLASS_RUNS 1614
+static const uint32_t fp8q__tok_uclass[FP8Q__TOK_UCLASS_RUNS] = {
+    0x0, 0x4b, 0x70, 0x103, 0x108, 0x182, 0x1d0, 0x209, 0x2d8, 0x309, 0x3d8, 0x42b, 0x430, 0x503, 0x508, 0x551, 0x558,
+    0x592, 0x5a0, 0x5a9, 0x5b0, 0x5ca, 0x5d1, 0x5d8, 0x5e2, 0x5f8, 0x601, 0x6b8, 0x6c1, 0x7b8, 0x7c1, 0x1610, 0x1631,
+    0x1690, 0x1701, 0x1728, 0x1761, 0x1768, 0x1771, 0x1778, 0x1b81, 0x1ba8, 0x1bb1, 0x1bc0, 0x1bd1, 0x1bf0, 0x1bf9,
+    0x1c00, 0x1c31, 0x1c38, 0x1c41, 0x1c58, 0x1c61, 0x1c68, 0x1c71, 0x1d10, 0x1d19, 0x1fb0, 0x1fb9, 0x2410, 0x2451,
+    0x2980, 0x2989, 0x2ab8, 0x2ac9, 0x2ad0, 0x2b01, 0x2c48, 0x2e81, 0x2f58, 0x2f79, 0x2f98, 0x3101, 0x3258, 0x3302,
+    0x3350, 0x3371, 0x3380, 0x3389, 0x36a0, 0x36a9, 0x36b0, 0x3729, 0x3738, 0x3771, 0x3782, 0x37d1, 0x37e8, 0x37f9,
+    0x3800, 0x3881, 0x3888, 0x3891, 0x3980, 0x3a69, 0x3d30, 0x3d89, 0x3d90, 0x3e02, 0x3e51, 0x3f58, 0x3fa1, 0x3fb0,
+    0x3fd1, 0x3fd8, 0x4001, 0x40b0, 0x40d1, 0x40d8, 0x4121, 0x4128, 0x4141, 0x4148, 0x4201, 0x42c8, 0x4301, 0x4358,
+    0x4381, 0x4440, 0x4449, 0x4478, 0x4501, 0x4650, 0x4821, 0x49d0, 0x49e9, 0x49f0, 0x4a81, 0x4a88, 0x4ac1, 0x4b10,
+    0x4b32, 0x4b80, 0x4b89, 0x4c08, 0x4c29, 0x4c68, 0x4c79, 0x4c88, 0x4c99, 0x4d48, 0x4d51, 0x4d88, 0x4d91, 0x4d98,
+    0x4db1, 0x4dd0, 0x4de9, 0x4df0, 0x4e71, 0x4e78, 0x4ee1, 0x4ef0, 0x4ef9, 0x4f10, 0x4f32, 0x4f81, 0x4f90, 0x4fa2,
+    0x4fd0, 0x4fe1, 0x4fe8, 0x5029, 0x5058, 0x5079, 0x5088, 0x5099, 0x5148, 0x5151, 0x5188, 0x5191, 0x51a0, 0x51a9,
+    0x51b8, 0x51c1, 0x51d0, 0x52c9, 0x52e8, 0x52f1, 0x52f8, 0x5332, 0x5380, 0x5391, 0x53a8, 0x5429, 0x5470, 0x5479,
+    0x5490, 0x5499, 0x5548, 0x5551, 0x5588, 0x5591, 0x55a0, 0x55a9, 0x55d0, 0x55e9, 0x55f0, 0x5681, 0x5688, 0x5701,
+    0x5710, 0x5732, 0x5780, 0x57c9, 0x57d0, 0x5829, 0x5868, 0x5879, 0x5888, 0x5899, 0x5948, 0x5951, 0x5988, 0x5991,
+    0x59a0, 0x59a9, 0x59d0, 0x59e9, 0x59f0, 0x5ae1, 0x5af0, 0x5af9, 0x5b10, 0x5b32, 0x5b80, 0x5b89, 0x5b92, 0x5bc0,
+    0x5c19, 0x5c20, 0x5c29, 0x5c58, 0x5c71, 0x5c88, 0x5c91, 0x5cb0, 0x5cc9, 0x5cd8, 0x5ce1, 0x5ce8, 0x5cf1, 0x5d00,
+    0x5d19, 0x5d28, 0x5d41, 0x5d58, 0x5d71, 0x5dd0, 0x5e81, 0x5e88, 0x5f32, 0x5f98, 0x6029, 0x6068, 0x6071, 0x6088,
+    0x6091, 0x6148, 0x6151, 0x61d0, 0x61e9, 0x61f0, 0x62c1, 0x62d8, 0x62e9, 0x62f0, 0x6301, 0x6310, 0x6332, 0x6380,
+    0x63c2, 0x63f8, 0x6401, 0x6408, 0x6429, 0x6468, 0x6471, 0x6488, 0x6491, 0x6548, 0x6551, 0x65a0, 0x65a9, 0x65d0,
+    0x65e9, 0x65f0, 0x66e9, 0x66f8, 0x6701, 0x6710, 0x6732, 0x6780, 0x6789, 0x6798, 0x6821, 0x6868, 0x6871, 0x6888,
+    0x6891, 0x69d8, 0x69e9, 0x69f0, 0x6a71, 0x6a78, 0x6aa1, 0x6ab8, 0x6ac2, 0x6af9, 0x6b10, 0x6b32, 0x6bc8, 0x6bd1,
+    0x6c00, 0x6c29, 0x6cb8, 0x6cd1, 0x6d90, 0x6d99, 0x6de0, 0x6de9, 0x6df0, 0x6e01, 0x6e38, 0x6f32, 0x6f80, 0x7009,
+    0x7188, 0x7191, 0x71a0, 0x7201, 0x7238, 0x7282, 0x72d0, 0x7409, 0x7418, 0x7421, 0x7428, 0x7431, 0x7458, 0x7461,
+    0x7520, 0x7529, 0x7530, 0x7539, 0x7588, 0x7591, 0x75a0, 0x75e9, 0x75f0, 0x7601, 0x7628, 0x7631, 0x7638, 0x7682,
+    0x76d0, 0x76e1, 0x7700, 0x7801, 0x7808, 0x7902, 0x79a0, 0x7a01, 0x7a40, 0x7a49, 0x7b68, 0x7c41, 0x7c68, 0x8001,
+    0x8158, 0x81f9, 0x8202, 0x8250, 0x8281, 0x82b0, 0x82d1, 0x82f0, 0x8309, 0x8310, 0x8329, 0x8338, 0x8371, 0x8388,
+    0x83a9, 0x8410, 0x8471, 0x8478, 0x8482, 0x84d0, 0x8501, 0x8630, 0x8639, 0x8640, 0x8669, 0x8670, 0x8681, 0x87d8,
+    0x87e1, 0x9248, 0x9251, 0x9270, 0x9281, 0x92b8, 0x92c1, 0x92c8, 0x92d1, 0x92f0, 0x9301, 0x9448, 0x9451, 0x9470,
+    0x9481, 0x9588, 0x9591, 0x95b0, 0x95c1, 0x95f8, 0x9601, 0x9608, 0x9611, 0x9630, 0x9641, 0x96b8, 0x96c1, 0x9888,
+    0x9891, 0x98b0, 0x98c1, 0x9ad8, 0x9b4a, 0x9be8, 0x9c01, 0x9c80, 0x9d01, 0x9fb0, 0x9fc1, 0x9ff0, 0xa009, 0xb368,
+    0xb379, 0xb403, 0xb409, 0xb4d8, 0xb501, 0xb758, 0xb772, 0xb789, 0xb7c8, 0xb801, 0xb890, 0xb8f9, 0xb990, 0xba01,
+    0xba90, 0xbb01, 0xbb68, 0xbb71, 0xbb88, 0xbc01, 0xbda0, 0xbeb9, 0xbec0, 0xbee1, 0xbee8, 0xbf02, 0xbf50, 0xbf82,
+    0xbfd0, 0xc082, 0xc0d0, 0xc101, 0xc3c8, 0xc401, 0xc428, 0xc439, 0xc548, 0xc551, 0xc558, 0xc581, 0xc7b0, 0xc801,
+    0xc8f8, 0xca32, 0xca81, 0xcb70, 0xcb81, 0xcba8, 0xcc01, 0xcd60, 0xcd81, 0xce50, 0xce82, 0xced8, 0xd001, 0xd0b8,
+    0xd101, 0xd2a8, 0xd402, 0xd450, 0xd482, 0xd4d0, 0xd539, 0xd540, 0xd829, 0xd9a0, 0xda29, 0xda68, 0xda82, 0xdad0,
+    0xdc19, 0xdd08, 0xdd71, 0xdd82, 0xddd1, 0xdf30, 0xe001, 0xe120, 0xe202, 0xe250, 0xe269, 0xe282, 0xe2d1, 0xe3f0,
+    0xe401, 0xe458, 0xe481, 0xe5d8, 0xe5e9, 0xe600, 0xe749, 0xe768, 0xe771, 0xe7a0, 0xe7a9, 0xe7b8, 0xe7d1, 0xe7d8,
+    0xe801, 0xee00, 0xf001, 0xf8b0, 0xf8c1, 0xf8f0, 0xf901, 0xfa30, 0xfa41, 0xfa70, 0xfa81, 0xfac0, 0xfac9, 0xfad0,
+    0xfad9, 0xfae0, 0xfae9, 0xfaf0, 0xfaf9, 0xfbf0, 0xfc01, 0xfda8, 0xfdb1, 0xfde8, 0xfdf1, 0xfdf8, 0xfe11, 0xfe28,
+    0xfe31, 0xfe68, 0xfe81, 0xfea0, 0xfeb1, 0xfee0, 0xff01, 0xff68, 0xff91, 0xffa8, 0xffb1, 0xffe8, 0x10003, 0x10058,
+    0x10143, 0x10150, 0x1017b, 0x10180, 0x102fb, 0x10300, 0x10382, 0x10389, 0x10390, 0x103a2, 0x103d0, 0x103f9,
+    0x10402, 0x10450, 0x10481, 0x104e8, 0x10811, 0x10818, 0x10839, 0x10840, 0x10851, 0x108a0, 0x108a9, 0x108b0,
+    0x108c9, 0x108f0, 0x10921, 0x10928, 0x10931, 0x10938, 0x10941, 0x10948, 0x10951, 0x10970, 0x10979, 0x109d0,
+    0x109e1, 0x10a00, 0x10a29, 0x10a50, 0x10a71, 0x10a78, 0x10a82, 0x10c19, 0x10c2a, 0x10c50, 0x12302, 0x124e0,
+    0x12752, 0x12800, 0x13bb2, 0x13ca0, 0x16001, 0x16728, 0x16759, 0x16778, 0x16791, 0x167a0, 0x167ea, 0x167f0,
+    0x16801, 0x16930, 0x16939, 0x16940, 0x16969, 0x16970, 0x16981, 0x16b40, 0x16b79, 0x16b80, 0x16c01, 0x16cb8,
+    0x16d01, 0x16d38, 0x16d41, 0x16d78, 0x16d81, 0x16db8, 0x16dc1, 0x16df8, 0x16e01, 0x16e38, 0x16e41, 0x16e78,
+    0x16e81, 0x16eb8, 0x16ec1, 0x16ef8, 0x17179, 0x17180, 0x18003, 0x18008, 0x18029, 0x1803a, 0x18040, 0x1810a,
+    0x18150, 0x18189, 0x181b0, 0x181c2, 0x181d9, 0x181e8, 0x18209, 0x184b8, 0x184e9, 0x18500, 0x18509, 0x187d8,
+    0x187e1, 0x18800, 0x18829, 0x18980, 0x18989, 0x18c78, 0x18c92, 0x18cb0, 0x18d01, 0x18e00, 0x18f81, 0x19000,
+    0x19102, 0x19150, 0x19242, 0x19280, 0x1928a, 0x19300, 0x19402, 0x19450, 0x1958a, 0x19600, 0x1a001, 0x26e00,
+    0x27001, 0x52468, 0x52681, 0x527f0, 0x52801, 0x53068, 0x53081, 0x53102, 0x53151, 0x53160, 0x53201, 0x53378,
+    0x533f9, 0x534f0, 0x53501, 0x53732, 0x53780, 0x538b9, 0x53900, 0x53911, 0x53c48, 0x53c59, 0x53e70, 0x53e81,
+    0x53e90, 0x53e99, 0x53ea0, 0x53ea9, 0x53ee8, 0x53f91, 0x54010, 0x54019, 0x54030, 0x54039, 0x54058, 0x54061,
+    0x54118, 0x54182, 0x541b0, 0x54201, 0x543a0, 0x54411, 0x545a0, 0x54682, 0x546d0, 0x54791, 0x547c0, 0x547d9,
+    0x547e0, 0x547e9, 0x547f8, 0x54802, 0x54851, 0x54930, 0x54981, 0x54a38, 0x54b01, 0x54be8, 0x54c21, 0x54d98,
+    0x54e79, 0x54e82, 0x54ed0, 0x54f01, 0x54f28, 0x54f31, 0x54f82, 0x54fd1, 0x54ff8, 0x55001, 0x55148, 0x55201,
+    0x55218, 0x55221, 0x55260, 0x55282, 0x552d0, 0x55301, 0x553b8, 0x553d1, 0x553d8, 0x553f1, 0x55580, 0x55589,
+    0x55590, 0x555a9, 0x555b8, 0x555c9, 0x555f0, 0x55601, 0x55608, 0x55611, 0x55618, 0x556d9, 0x556f0, 0x55701,
+    0x55758, 0x55791, 0x557a8, 0x55809, 0x55838, 0x55849, 0x55878, 0x55889, 0x558b8, 0x55901, 0x55938, 0x55941,
+    0x55978, 0x55981, 0x55ad8, 0x55ae1, 0x55b50, 0x55b81, 0x55f18, 0x55f82, 0x55fd0, 0x56001, 0x6bd20, 0x6bd81,
+    0x6be38, 0x6be59, 0x6bfe0, 0x7c801, 0x7d370, 0x7d381, 0x7d6d0, 0x7d801, 0x7d838, 0x7d899, 0x7d8c0, 0x7d8e9,
+    0x7d8f0, 0x7d8f9, 0x7d948, 0x7d951, 0x7d9b8, 0x7d9c1, 0x7d9e8, 0x7d9f1, 0x7d9f8, 0x7da01, 0x7da10, 0x7da19,
+    0x7da28, 0x7da31, 0x7dd90, 0x7de99, 0x7e9f0, 0x7ea81, 0x7ec80, 0x7ec91, 0x7ee40, 0x7ef81, 0x7efe0, 0x7f381,
+    0x7f3a8, 0x7f3b1, 0x7f7e8, 0x7f882, 0x7f8d0, 0x7f909, 0x7f9d8, 0x7fa09, 0x7fad8, 0x7fb31, 0x7fdf8, 0x7fe11,
+    0x7fe40, 0x7fe51, 0x7fe80, 0x7fe91, 0x7fec0, 0x7fed1, 0x7fee8, 0x80001, 0x80060, 0x80069, 0x80138, 0x80141,
+    0x801d8, 0x801e1, 0x801f0, 0x801f9, 0x80270, 0x80281, 0x802f0, 0x80401, 0x807d8, 0x8083a, 0x809a0, 0x80a02,
+    0x80bc8, 0x80c52, 0x80c60, 0x81401, 0x814e8, 0x81501, 0x81688, 0x8170a, 0x817e0, 0x81801, 0x81902, 0x81920,
+    0x81969, 0x81a0a, 0x81a11, 0x81a52, 0x81a58, 0x81a81, 0x81bb0, 0x81c01, 0x81cf0, 0x81d01, 0x81e20, 0x81e41,
+    0x81e80, 0x81e8a, 0x81eb0, 0x82001, 0x824f0, 0x82502, 0x82550, 0x82581, 0x826a0, 0x826c1, 0x827e0, 0x82801,
+    0x82940, 0x82981, 0x82b20, 0x82b81, 0x82bd8, 0x82be1, 0x82c58, 0x82c61, 0x82c98, 0x82ca1, 0x82cb0, 0x82cb9,
+    0x82d10, 0x82d19, 0x82d90, 0x82d99, 0x82dd0, 0x82dd9, 0x82de8, 0x82e01, 0x82fa0, 0x83001, 0x839b8, 0x83a01,
+    0x83ab0, 0x83b01, 0x83b40, 0x83c01, 0x83c30, 0x83c39, 0x83d88, 0x83d91, 0x83dd8, 0x84001, 0x84030, 0x84041,
+    0x84048, 0x84051, 0x841b0, 0x841b9, 0x841c8, 0x841e1, 0x841e8, 0x841f9, 0x842b0, 0x842c2, 0x84301, 0x843b8,
+    0x843ca, 0x84401, 0x844f8, 0x8453a, 0x84580, 0x84701, 0x84798, 0x847a1, 0x847b0, 0x847da, 0x84801, 0x848b2,
+    0x848e0, 0x84901, 0x849d0, 0x84c01, 0x84dc0, 0x84de2, 0x84df1, 0x84e02, 0x84e80, 0x84e92, 0x85001, 0x85008,
+    0x85081, 0x850a0, 0x850a9, 0x850c0, 0x850c9, 0x851b0, 0x85202, 0x85248, 0x85301, 0x853ea, 0x853f8, 0x85401,
+    0x854ea, 0x85500, 0x85601, 0x85640, 0x85649, 0x85728, 0x8575a, 0x85780, 0x85801, 0x859b0, 0x85a01, 0x85ab0,
+    0x85ac2, 0x85b01, 0x85b98, 0x85bc2, 0x85c01, 0x85c90, 0x85d4a, 0x85d80, 0x86001, 0x86248, 0x86401, 0x86598,
+    0x86601, 0x86798, 0x867d2, 0x86801, 0x86920, 0x86982, 0x869d0, 0x86a02, 0x86a51, 0x86b30, 0x86b79, 0x86c30,
+    0x87302, 0x873f8, 0x87401, 0x87550, 0x87581, 0x87590, 0x87611, 0x87628, 0x87801, 0x878ea, 0x87939, 0x87940,
+    0x87981, 0x87a30, 0x87a8a, 0x87aa8, 0x87b81, 0x87c10, 0x87d81, 0x87e2a, 0x87e60, 0x87f01, 0x87fb8, 0x88019,
+    0x881c0, 0x88292, 0x88380, 0x88389, 0x88398, 0x883a9, 0x883b0, 0x88419, 0x88580, 0x88681, 0x88748, 0x88782,
+    0x887d0, 0x88819, 0x88938, 0x889b2, 0x88a00, 0x88a21, 0x88a28, 0x88a39, 0x88a40, 0x88a81, 0x88b98, 0x88bb1,
+    0x88bb8, 0x88c19, 0x88d98, 0x88e09, 0x88e28, 0x88e82, 0x88ed1, 0x88ed8, 0x88ee1, 0x88ee8, 0x88f0a, 0x88fa8,
+    0x89001, 0x89090, 0x89099, 0x89160, 0x891f9, 0x89208, 0x89401, 0x89438, 0x89441, 0x89448, 0x89451, 0x89470,
+    0x89479, 0x894f0, 0x894f9, 0x89548, 0x89581, 0x896f8, 0x89782, 0x897d0, 0x89829, 0x89868, 0x89879, 0x89888,
+    0x89899, 0x89948, 0x89951, 0x89988, 0x89991, 0x899a0, 0x899a9, 0x899d0, 0x899e9, 0x899f0, 0x89a81, 0x89a88,
+    0x89ae9, 0x89b10, 0x89c01, 0x89c50, 0x89c59, 0x89c60, 0x89c71, 0x89c78, 0x89c81, 0x89db0, 0x89db9, 0x89dc0,
+    0x89e89, 0x89e90, 0x89e99, 0x89ea0, 0x8a001, 0x8a1a8, 0x8a239, 0x8a258, 0x8a282, 0x8a2d0, 0x8a2f9, 0x8a310,
+    0x8a401, 0x8a580, 0x8a621, 0x8a630, 0x8a639, 0x8a640, 0x8a682, 0x8a6d0, 0x8ac01, 0x8ad78, 0x8aec1, 0x8aee0,
+    0x8b001, 0x8b180, 0x8b221, 0x8b228, 0x8b282, 0x8b2d0, 0x8b401, 0x8b558, 0x8b5c1, 0x8b5c8, 0x8b602, 0x8b650,
+    0x8b682, 0x8b720, 0x8b801, 0x8b8d8, 0x8b982, 0x8b9e0, 0x8ba01, 0x8ba38, 0x8c001, 0x8c160, 0x8c501, 0x8c702,
+    0x8c798, 0x8c7f9, 0x8c838, 0x8c849, 0x8c850, 0x8c861, 0x8c8a0, 0x8c8a9, 0x8c8b8, 0x8c8c1, 0x8c980, 0x8c9f9,
+    0x8ca00, 0x8ca09, 0x8ca10, 0x8ca82, 0x8cad0, 0x8cd01, 0x8cd40, 0x8cd51, 0x8ce88, 0x8cf09, 0x8cf10, 0x8cf19,
+    0x8cf20, 0x8d001, 0x8d008, 0x8d059, 0x8d198, 0x8d1d1, 0x8d1d8, 0x8d281, 0x8d288, 0x8d2e1, 0x8d450, 0x8d4e9,
+    0x8d4f0, 0x8d581, 0x8d7c8, 0x8de01, 0x8df08, 0x8df82, 0x8dfd0, 0x8e001, 0x8e048, 0x8e051, 0x8e178, 0x8e201,
+    0x8e208, 0x8e282, 0x8e368, 0x8e391, 0x8e480, 0x8e801, 0x8e838, 0x8e841, 0x8e850, 0x8e859, 0x8e988, 0x8ea31,
+    0x8ea38, 0x8ea82, 0x8ead0, 0x8eb01, 0x8eb30, 0x8eb39, 0x8eb48, 0x8eb51, 0x8ec50, 0x8ecc1, 0x8ecc8, 0x8ed02,
+    0x8ed50, 0x8ef04, 0x8ef50, 0x8f701, 0x8f798, 0x8f811, 0x8f818, 0x8f821, 0x8f888, 0x8f891, 0x8f9a0, 0x8fa82,
+    0x8fad0, 0x8fd81, 0x8fd88, 0x8fe02, 0x8fea8, 0x90001, 0x91cd0, 0x92002, 0x92378, 0x92401, 0x92a20, 0x97c81,
+    0x97f88, 0x98001, 0x9a180, 0x9a209, 0x9a238, 0x9a301, 0xa1fd8, 0xa2001, 0xa3238, 0xb0801, 0xb08f0, 0xb0982,
+    0xb09d0, 0xb4001, 0xb51c8, 0xb5201, 0xb52f8, 0xb5302, 0xb5350, 0xb5381, 0xb55f8, 0xb5602, 0xb5650, 0xb5681,
+    0xb5770, 0xb5801, 0xb5980, 0xb5a01, 0xb5a20, 0xb5a82, 0xb5ad0, 0xb5ada, 0xb5b10, 0xb5b19, 0xb5bc0, 0xb5be9,
+    0xb5c80, 0xb6a01, 0xb6b68, 0xb6b82, 0xb6bd0, 0xb7201, 0xb7402, 0xb74b8, 0xb7801, 0xb7a58, 0xb7a81, 0xb7a88,
+    0xb7c99, 0xb7d00, 0xb7f01, 0xb7f10, 0xb7f19, 0xb7f20, 0xb7fa4, 0xb7fb8, 0xb8001, 0xc3fc0, 0xc4001, 0xc66b0,
+    0xc67f9, 0xc6848, 0xd7f81, 0xd7fa0, 0xd7fa9, 0xd7fe0, 0xd7fe9, 0xd7ff8, 0xd8001, 0xd8918, 0xd8991, 0xd8998,
+    0xd8a81, 0xd8a98, 0xd8aa9, 0xd8ab0, 0xd8b21, 0xd8b40, 0xd8b81, 0xd97e0, 0xde001, 0xde358, 0xde381, 0xde3e8,
+    0xde401, 0xde448, 0xde481, 0xde4d0, 0xe6782, 0xe67d0, 0xe9602, 0xe96a0, 0xe9702, 0xe97a0, 0xe9b02, 0xe9bc8,
+    0xea001, 0xea2a8, 0xea2b1, 0xea4e8, 0xea4f1, 0xea500, 0xea511, 0xea518, 0xea529, 0xea538, 0xea549, 0xea568,
+    0xea571, 0xea5d0, 0xea5d9, 0xea5e0, 0xea5e9, 0xea620, 0xea629, 0xea830, 0xea839, 0xea858, 0xea869, 0xea8a8,
+    0xea8b1, 0xea8e8, 0xea8f1, 0xea9d0, 0xea9d9, 0xea9f8, 0xeaa01, 0xeaa28, 0xeaa31, 0xeaa38, 0xeaa51, 0xeaa88,
+    0xeaa91, 0xeb530, 0xeb541, 0xeb608, 0xeb611, 0xeb6d8, 0xeb6e1, 0xeb7d8, 0xeb7e1, 0xeb8a8, 0xeb8b1, 0xeb9a8,
+    0xeb9b1, 0xeba78, 0xeba81, 0xebb78, 0xebb81, 0xebc48, 0xebc51, 0xebd48, 0xebd51, 0xebe18, 0xebe21, 0xebe60,
+    0xebe72, 0xec000, 0xef801, 0xef8f8, 0xef929, 0xef958, 0xf0181, 0xf0370, 0xf0801, 0xf0968, 0xf09b9, 0xf09f0,
+    0xf0a02, 0xf0a50, 0xf0a71, 0xf0a78, 0xf1481, 0xf1570, 0xf1601, 0xf1760, 0xf1782, 0xf17d0, 0xf2681, 0xf2760,
+    0xf2782, 0xf27d0, 0xf2e81, 0xf2f70, 0xf2f81, 0xf2f8a, 0xf2fd8, 0xf3f01, 0xf3f38, 0xf3f41, 0xf3f60, 0xf3f69,
+    0xf3f78, 0xf3f81, 0xf3ff8, 0xf4001, 0xf4628, 0xf463a, 0xf4680, 0xf4801, 0xf4a20, 0xf4a59, 0xf4a60, 0xf4a82,
+    0xf4ad0, 0xf638a, 0xf6560, 0xf656a, 0xf6580, 0xf658a, 0xf65a8, 0xf680a, 0xf6970, 0xf697a, 0xf69f0, 0xf7001,
+    0xf7020, 0xf7029, 0xf7100, 0xf7109, 0xf7118, 0xf7121, 0xf7128, 0xf7139, 0xf7140, 0xf7149, 0xf7198, 0xf71a1,
+    0xf71c0, 0xf71c9, 0xf71d0, 0xf71d9, 0xf71e0, 0xf7211, 0xf7218, 0xf7239, 0xf7240, 0xf7249, 0xf7250, 0xf7259,
+    0xf7260, 0xf7269, 0xf7280, 0xf7289, 0xf7298, 0xf72a1, 0xf72a8, 0xf72b9, 0xf72c0, 0xf72c9, 0xf72d0, 0xf72d9,
+    0xf72e0, 0xf72e9, 0xf72f0, 0xf72f9, 0xf7300, 0xf7309, 0xf7318, 0xf7321, 0xf7328, 0xf7339, 0xf7358, 0xf7361,
+    0xf7398, 0xf73a1, 0xf73c0, 0xf73c9, 0xf73e8, 0xf73f1, 0xf73f8, 0xf7401, 0xf7450, 0xf7459, 0xf74e0, 0xf7509,
+    0xf7520, 0xf7529, 0xf7550, 0xf7559, 0xf75e0, 0xf8802, 0xf8868, 0xfdf82, 0xfdfd0, 0x100001, 0x153700, 0x153801,
+    0x15b9d0, 0x15ba01, 0x15c0f0, 0x15c101, 0x167510, 0x167581, 0x175f08, 0x175f81, 0x1772f0, 0x17c001, 0x17d0f0,
+    0x180001, 0x189a58, 0x189a81, 0x191d80};
+/* clang-format on */
+/* end of generated code (tools/gen_unicode_tables.py) */
+
+enum { FP8Q__UC_OTHER = 0, FP8Q__UC_LETTER = 1, FP8Q__UC_NUMBER = 2, FP8Q__UC_SPACE = 3, FP8Q__UC_RUST_NUMBER = 4 };
+
+/* The class of code point cp (FP8Q__UC_*): ASCII directly, the rest by binary search over the runs. */
+static int fp8q__tok_uclass_of(uint32_t cp)
+{
+    size_t lo = 0, hi = FP8Q__TOK_UCLASS_RUNS;
+    if (cp < 128) {
+        if ((cp | 32) >= 'a' && (cp | 32) <= 'z') return FP8Q__UC_LETTER;
+        if (cp >= '0' && cp <= '9') return FP8Q__UC_NUMBER;
+        if (cp == ' ' || (cp >= 9 && cp <= 13)) return FP8Q__UC_SPACE;
+        return FP8Q__UC_OTHER;
+    }
+    while (hi - lo > 1) { /* the last run starting at or before cp; run 0 starts at U+0000 */
+        size_t mid = lo + (hi - lo) / 2;
+        if ((fp8q__tok_uclass[mid] >> 3) <= cp)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return (int)(fp8q__tok_uclass[lo] & 7u);
+}
+
+/* Oniguruma's \s (Rust's char::is_whitespace too); Rust's char::is_numeric; Python's str.isspace (White_Space +
+   U+001C..U+001F). */
+static int fp8q__tok_is_space(uint32_t cp) { return fp8q__tok_uclass_of(cp) == FP8Q__UC_SPACE; }
+static int fp8q__tok_is_numeric(uint32_t cp)
+{
+    int c = fp8q__tok_uclass_of(cp);
+    return c == FP8Q__UC_NUMBER || c == FP8Q__UC_RUST_NUMBER;
+}
+static int fp8q__tok_is_py_space(uint32_t cp) { return fp8q__tok_is_space(cp) || (cp >= 0x1C && cp <= 0x1F); }
+
+/* ---- UTF-8 */
+
+/* Length of the well-formed UTF-8 sequence at s[0, n), or 0 when there is
+   none; then *bad is the length of its maximal ill-formed subpart (>= 1),
+   the unit that Python's errors="replace" and Rust's from_utf8_lossy turn
+   into one U+FFFD. */
+static size_t fp8q__tok_utf8_len(const unsigned char *s, size_t n, size_t *bad)
+{
+    unsigned b = s[0], lo = 0x80, hi = 0xBF;
+    size_t need, k;
+    if (b < 0x80) return 1;
+    if (b >= 0xC2 && b <= 0xDF)
+        need = 2;
+    else if (b >= 0xE0 && b <= 0xEF) {
+        need = 3;
+        if (b == 0xE0) lo = 0xA0;
+        if (b == 0xED) hi = 0x9F;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+        need = 4;
+        if (b == 0xF0) lo = 0x90;
+        if (b == 0xF4) hi = 0x8F;
+    } else {
+        *bad = 1;
+        return 0;
+    }
+    for (k = 1; k < need; k++) {
+        unsigned c = k < n ? s[k] : 0;
+        if (k >= n || c < lo || c > hi) {
+            *bad = k;
+            return 0;
+        }
+        lo = 0x80;
+        hi = 0xBF;
+    }
+    return need;
+}
+
+/* The code point at s (well-formed UTF-8 of *k bytes, set here). */
+static uint32_t fp8q__tok_cp(const unsigned char *s, size_t *k)
+{
+    if (s[0] < 0x80) {
+        *k = 1;
+        return s[0];
+    }
+    if (s[0] < 0xE0) {
+        *k = 2;
+        return ((uint32_t)(s[0] & 0x1F) << 6) | (s[1] & 0x3Fu);
+    }
+    if (s[0] < 0xF0) {
+        *k = 3;
+        return ((uint32_t)(s[0] & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3Fu);
+    }
+    *k = 4;
+    return ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) | ((uint32_t)(s[2] & 0x3F) << 6) |
+           (s[3] & 0x3Fu);
+}
+
+/* Writes cp as UTF-8 into out (4 bytes room); returns the length. */
+static size_t fp8q__tok_put_cp(char *out, uint32_t cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+static int fp8q__tok_valid_utf8(const char *s, size_t n)
+{
+    size_t i = 0, bad, k;
+    while (i < n) {
+        k = fp8q__tok_utf8_len((const unsigned char *)s + i, n - i, &bad);
+        if (!k) return 0;
+        i += k;
+    }
+    return 1;
+}
+
+/* GPT-2's byte <-> character map (bytes_to_unicode): the printable bytes
+   '!'..'~', 0xA1..0xAC, 0xAE..0xFF stand for themselves, the other 68 bytes
+   for U+0100.. in byte order. */
+static int fp8q__tok_byte_printable(unsigned b) { return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b != 0xAD); }
+
+static uint32_t fp8q__tok_byte_char(unsigned b)
+{
+    unsigned k, n = 0;
+    if (fp8q__tok_byte_printable(b)) return b;
+    for (k = 0; k < b; k++) n += !fp8q__tok_byte_printable(k);
+    return 256 + n;
+}
+
+/* The byte character cp stands for, or -1 when cp is not one of the 256. */
+static int fp8q__tok_char_byte(uint32_t cp)
+{
+    unsigned b, n = 0;
+    if (cp < 256) return fp8q__tok_byte_printable(cp) ? (int)cp : -1;
+    if (cp >= 256 + 68) return -1;
+    for (b = 0; b < 256; b++)
+        if (!fp8q__tok_byte_printable(b) && 256 + n++ == cp) return (int)b;
+    return -1;
+}
+
+/* ---- growable byte buffer */
+
+typedef struct fp8q__tok_buf {
+    char *p;
+    size_t n, cap;
+} fp8q__tok_buf;
+
+/* Room for `more` bytes after p[n]; 0 when out of memory. */
+static int fp8q__tok_reserve(fp8q__tok_buf *b, size_t more)
+{
+    size_t nc;
+    char *np;
+    if (more <= b->cap - b->n) return 1;
+    if (more > ((size_t)-1) / 2 - b->n) return 0;
+    nc = b->cap ? b->cap : 256;
+    while (nc - b->n < more) nc *= 2;
+    np = (char *)realloc(b->p, nc);
+    if (!np) return 0;
+    b->p = np;
+    b->cap = nc;
+    return 1;
+}
+
+static int fp8q__tok_append(fp8q__tok_buf *b, const void *s, size_t n)
+{
+    if (!fp8q__tok_reserve(b, n + 1)) return 0;
+    if (n) FP8Q__MEMCPY(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = 0; /* room was reserved: strings stay NUL-terminated for messages */
+    return 1;
+}
+
+/* Appends s[0, n) with every maximal ill-formed UTF-8 subpart replaced by U+FFFD. */
+static int fp8q__tok_append_lossy(fp8q__tok_buf *b, const char *s, size_t n)
+{
+    size_t i = 0, k, bad;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && (k = fp8q__tok_utf8_len((const unsigned char *)s + j, n - j, &bad)) != 0) j += k;
+        if (!fp8q__tok_append(b, s + i, j - i)) return 0;
+        if (j < n) {
+            (void)fp8q__tok_utf8_len((const unsigned char *)s + j, n - j, &bad);
+            if (!fp8q__tok_append(b, "\xEF\xBF\xBD", 3)) return 0;
+            j += bad;
+        }
+        i = j;
+    }
+    return 1;
+}
+
+/* ---- hashing */
+
+static uint64_t fp8q__tok_hash(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    size_t i;
+    for (i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h ^ (h >> 32);
+}
+
+static uint64_t fp8q__tok_pair_key(int32_t a, int32_t b) { return ((uint64_t)(uint32_t)a << 32) | (uint32_t)b; }
+
+static size_t fp8q__tok_pair_slot(uint64_t key, size_t mask)
+{
+    uint64_t h = key * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h ^ (h >> 31)) & mask;
+}
+
+/* Smallest power of two >= 2 n (at least 16); 0 on overflow. */
+static size_t fp8q__tok_table_size(size_t n)
+{
+    size_t s = 16;
+    while (s < n * 2) {
+        if (s > ((size_t)-1) / 4) return 0;
+        s *= 2;
+    }
+    return s;
+}
+
+/* ---- the tokenizer */
+
+/* Steps of the pipeline. Normalizers: */
+enum { FP8Q__TN_PREPEND = 1, FP8Q__TN_REPLACE };
+/* Pre-tokenizers (byte-level mapping is not a step: ByteLevel comes last and sets byte_level): */
+enum { FP8Q__TP_DIGITS = 1, FP8Q__TP_PREFIX_SPACE, FP8Q__TP_GPT2, FP8Q__TP_LLAMA3, FP8Q__TP_METASPACE };
+/* Decoders: */
+enum {
+    FP8Q__TD_BYTELEVEL = 1,
+    FP8Q__TD_BYTEFALLBACK,
+    FP8Q__TD_FUSE,
+    FP8Q__TD_REPLACE,
+    FP8Q__TD_STRIP,
+    FP8Q__TD_METASPACE
+};
+/* Metaspace prepend_scheme */
+enum { FP8Q__TM_NEVER = 0, FP8Q__TM_ALWAYS, FP8Q__TM_FIRST };
+
+#define FP8Q__TOK_MAX_STEPS 16 /* steps of each pipeline stage after flattening Sequences */
+#define FP8Q__TOK_MAX_POST  16 /* ids the post-processor adds before / after the text */
+#define FP8Q__TOK_MAX_DEPTH 8  /* nested Sequences */
+
+typedef struct fp8q__tok_str {
+    size_t off, len; /* bytes [off, off + len) of fp8q_tokenizer.text */
+} fp8q__tok_str;
+
+typedef struct fp8q__tok_step {
+    int kind;
+    int a_num, b_num;   /* Digits: individual; Metaspace: prepend scheme; Strip: start, stop */
+    fp8q__tok_str a, b; /* Prepend: a; Replace: a -> b; Metaspace: a = the replacement; Strip: a = the content */
+} fp8q__tok_step;
+
+typedef struct fp8q__tok_added {
+    fp8q__tok_str content;
+    fp8q__tok_str pattern; /* what is matched: content, normalized when the token is "normalized" */
+    int32_t id;
+    unsigned char special, lstrip, rstrip, normalized;
+} fp8q__tok_added;
+
+typedef struct fp8q__tok_idinfo { /* one id's text, for decoding */
+    int32_t id;
+    unsigned char added, special;
+    fp8q__tok_str s;
+} fp8q__tok_idinfo;
+
+struct fp8q_tokenizer {
+    fp8q__tok_buf text; /* every string the tokenizer holds */
+    /* model vocabulary: string -> id through an open-addressing table of (index + 1) */
+    size_t n_vocab;
+    fp8q__tok_str *vocab;
+    int32_t *vocab_id;
+    uint32_t *vhash;
+    size_t vmask;
+    /* merges: (left id, right id) -> rank and merged id; key ~0 = empty */
+    size_t n_merges;
+    uint64_t *mkey;
+    int32_t *mrank, *mnew;
+    size_t mmask;
+    /* decoding: every id, sorted; dense when idinfo[i].id == i for all i */
+    fp8q__tok_idinfo *idinfo;
+    size_t n_ids;
+    int dense;
+    int32_t vocab_size;
+    /* added tokens, and for each of the two matching passes (0: not normalized, 1: normalized) their indices
+       sorted by (first byte, longer first); pass p's tokens starting with byte b are match[p][first[p][b]..
+       first[p][b + 1]) */
+    fp8q__tok_added *added;
+    size_t n_added;
+    size_t *match[2];
+    size_t first[2][257];
+    /* model */
+    int32_t unk;
+    int fuse_unk, byte_fallback, ignore_merges, byte_level;
+    int32_t byte_id[256];     /* byte-level: the vocab id of each byte's character, -1 if absent */
+    int32_t fallback_id[256]; /* the ids of "<0x00>".."<0xFF>", -1 if absent */
+    uint32_t byte_char[256];  /* GPT-2's byte -> character map */
+    int16_t char_byte[324];   /* and back, for U+0000..U+0143; -1 for the rest */
+    /* pipeline */
+    fp8q__tok_step norm[FP8Q__TOK_MAX_STEPS], pre[FP8Q__TOK_MAX_STEPS], dec[FP8Q__TOK_MAX_STEPS];
+    int n_norm, n_pre, n_dec, has_decoder;
+    int32_t post_before[FP8Q__TOK_MAX_POST], post_after[FP8Q__TOK_MAX_POST];
+    int n_post_before, n_post_after;
+    int32_t bos, eos;
+    char *chat_template;
+};
+
+FP8QDEF void fp8q_tokenizer_free(fp8q_tokenizer *t)
+{
+    if (!t) return;
+    free(t->text.p);
+    free(t->vocab);
+    free(t->vocab_id);
+    free(t->vhash);
+    free(t->mkey);
+    free(t->mrank);
+    free(t->mnew);
+    free(t->idinfo);
+    free(t->added);
+    free(t->match[0]);
+    free(t->match[1]);
+    free(t->chat_template);
+    free(t);
+}
+
+static fp8q_tokenizer *fp8q__tok_new(void)
+{
+    fp8q_tokenizer *t = (fp8q_tokenizer *)calloc(1, sizeof *t);
+    int i;
+    if (!t) return NULL;
+    t->unk = t->bos = t->eos = -1;
+    for (i = 0; i < 256; i++) {
+        t->byte_id[i] = t->fallback_id[i] = -1;
+        t->byte_char[i] = fp8q__tok_byte_char((unsigned)i);
+    }
+    for (i = 0; i < 324; i++) t->char_byte[i] = (int16_t)fp8q__tok_char_byte((uint32_t)i);
+    return t;
+}
+
+static const char *fp8q__tok_s(const fp8q_tokenizer *t, fp8q__tok_str s) { return t->text.p + s.off; }
+
+/* Copies s[0, n) into the tokenizer's text; *out names it. 0 when out of memory. */
+static int fp8q__tok_keep(fp8q_tokenizer *t, const char *s, size_t n, fp8q__tok_str *out)
+{
+    out->off = t->text.n;
+    out->len = n;
+    if (!fp8q__tok_append(&t->text, s, n)) return 0;
+    return fp8q__tok_reserve(&t->text, 1) ? (t->text.n++, 1) : 0; /* keep the NUL: strings print in messages */
+}
+
+/* A short, printable quotation of a token for messages: at most 40 bytes, cut at a character boundary. */
+static void fp8q__tok_quote(char *out, size_t cap, const char *s, size_t n)
+{
+    size_t i = 0, k, bad, o = 0;
+    while (i < n && o + 8 < cap && i < 40) {
+        unsigned char c = (unsigned char)s[i];
+        k = fp8q__tok_utf8_len((const unsigned char *)s + i, n - i, &bad);
+        if (k > 1 && o + k + 4 < cap) {
+            FP8Q__MEMCPY(out + o, s + i, k);
+            o += k;
+            i += k;
+            continue;
+        }
+        if (c >= 0x20 && c < 0x7F && c != '\\')
+            out[o++] = (char)c;
+        else
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02X", c);
+        i++;
+    }
+    if (i < n && o + 4 < cap) out[o++] = '.', out[o++] = '.', out[o++] = '.';
+    out[o] = 0;
+}
+
+/* ---- vocabulary */
+
+/* The vocab index of s[0, n), or -1. */
+static long fp8q__tok_vocab_index(const fp8q_tokenizer *t, const char *s, size_t n)
+{
+    size_t i;
+    if (!t->vhash) return -1;
+    for (i = (size_t)fp8q__tok_hash(s, n) & t->vmask;; i = (i + 1) & t->vmask) {
+        uint32_t v = t->vhash[i];
+        fp8q__tok_str e;
+        if (!v) return -1;
+        e = t->vocab[v - 1];
+        if (e.len == n && memcmp(t->text.p + e.off, s, n) == 0) return (long)(v - 1);
+    }
+}
+
+static int32_t fp8q__tok_vocab_get(const fp8q_tokenizer *t, const char *s, size_t n)
+{
+    long i = fp8q__tok_vocab_index(t, s, n);
+    return i < 0 ? -1 : t->vocab_id[i];
+}
+
+/* Allocates room for n vocabulary entries and their hash table. */
+static fp8q_result fp8q__tok_vocab_alloc(fp8q_tokenizer *t, size_t n, fp8q_error *err)
+{
+    size_t hs = fp8q__tok_table_size(n);
+    if (n >= FP8Q_MAX_TOKENIZER_VOCAB || !hs)
+        return fp8q__failf(err, FP8Q_ERR_LIMIT, "%lu tokens: more than FP8Q_MAX_TOKENIZER_VOCAB (%ld)",
+                           (unsigned long)n, (long)FP8Q_MAX_TOKENIZER_VOCAB);
+    t->vocab = (fp8q__tok_str *)malloc((n ? n : 1) * sizeof *t->vocab);
+    t->vocab_id = (int32_t *)malloc((n ? n : 1) * sizeof *t->vocab_id);
+    t->vhash = (uint32_t *)calloc(hs, sizeof *t->vhash);
+    t->vmask = hs - 1;
+    if (!t->vocab || !t->vocab_id || !t->vhash)
+        return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory for the vocabulary");
+    return FP8Q_OK;
+}
+
+/* Adds token s[0, n) with id to the vocabulary (room allocated). where names the field for messages ("model.vocab",
+   "tokens[5]"); a token already present is an error naming the first one. */
+static fp8q_result fp8q__tok_vocab_add(fp8q_tokenizer *t, const char *s, size_t n, int32_t id, const char *where,
+                                       fp8q_error *err)
+{
+    size_t i;
+    char q[64];
+    if (id < 0 || id >= FP8Q_MAX_TOKENIZER_VOCAB) {
+        fp8q__tok_quote(q, sizeof q, s, n);
+        return fp8q__failf(err, FP8Q_ERR_PARSE, "%s: '%s' has id %ld, outside [0, %ld)", where, q, (long)id,
+                           (long)FP8Q_MAX_TOKENIZER_VOCAB);
+    }
+    for (i = (size_t)fp8q__tok_hash(s, n) & t->vmask;; i = (i + 1) & t->vmask) {
+        uint32_t v = t->vhash[i];
+        if (!v) break;
+        if (t->vocab[v - 1].len == n && memcmp(t->text.p + t->vocab[v - 1].off, s, n) == 0) {
+            fp8q__tok_quote(q, sizeof q, s, n);
+            return fp8q__failf(err, FP8Q_ERR_PARSE, "%s: token '%s' appears twice (ids %ld and %ld)", where, q,
+                               (long)t->vocab_id[v - 1], (long)id);
+        }
+    }
+    if (!fp8q__tok_keep(t, s, n, &t->vocab[t->n_vocab]))
+        return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory for the vocabulary");
+    t->vocab_id[t->n_vocab] = id;
+    t->vhash[i] = (uint32_t)(++t->n_vocab);
+    return FP8Q_OK;
+}
+
+/* ---- merges */
+
+static fp8q_result fp8q__tok_merges_alloc(fp8q_tokenizer *t, size_t n, fp8q_error *err)
+{
+    size_t hs = fp8q__tok_table_size(n), i;
+    if (!hs || n > (size_t)INT32_MAX) return fp8q__failf(err, FP8Q_ERR_LIMIT, "%lu merges: too many", (unsigned long)n);
+    t->mkey = (uint64_t *)malloc(hs * sizeof *t->mkey);
+    t->mrank = (int32_t *)malloc(hs * sizeof *t->mrank);
+    t->mnew = (int32_t *)malloc(hs * sizeof *t->mnew);
+    if (!t->mkey || !t->mrank || !t->mnew) return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory for the merges");
+    for (i = 0; i < hs; i++) t->mkey[i] = ~(uint64_t)0;
+    t->mmask = hs - 1;
+    return FP8Q_OK;
+}
+
+/* Records merge (a, b) -> merged with rank; a pair seen before takes the new rank, as in HF (its HashMap keeps the
+   last). Room was allocated for every merge. */
+static void fp8q__tok_merge_add(fp8q_tokenizer *t, int32_t a, int32_t b, int32_t rank, int32_t merged)
+{
+    uint64_t key = fp8q__tok_pair_key(a, b);
+    size_t i;
+    for (i = fp8q__tok_pair_slot(key, t->mmask); t->mkey[i] != key; i = (i + 1) & t->mmask)
+        if (t->mkey[i] == ~(uint64_t)0) {
+            t->mkey[i] = key;
+            t->n_merges++;
+            break;
+        }
+    t->mrank[i] = rank;
+    t->mnew[i] = merged;
+}
+
+/* The slot of merge (a, b), or -1. */
+static long fp8q__tok_merge_find(const fp8q_tokenizer *t, int32_t a, int32_t b)
+{
+    uint64_t key = fp8q__tok_pair_key(a, b);
+    size_t i;
+    if (!t->mkey) return -1;
+    for (i = fp8q__tok_pair_slot(key, t->mmask);; i = (i + 1) & t->mmask) {
+        if (t->mkey[i] == key) return (long)i;
+        if (t->mkey[i] == ~(uint64_t)0) return -1;
+    }
+}
+
+/* Merge `index` given as its two token strings: both and their concatenation must be in the vocabulary. */
+static fp8q_result fp8q__tok_merge_strings(fp8q_tokenizer *t, const char *a, size_t na, const char *b, size_t nb,
+                                           size_t index, const char *field, fp8q__tok_buf *scratch, fp8q_error *err)
+{
+    int32_t ia = fp8q__tok_vocab_get(t, a, na), ib = fp8q__tok_vocab_get(t, b, nb), im;
+    char qa[64], qb[64];
+    scratch->n = 0;
+    if (!fp8q__tok_append(scratch, a, na) || !fp8q__tok_append(scratch, b, nb))
+        return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory for the merges");
+    im = fp8q__tok_vocab_get(t, scratch->p, scratch->n);
+    if (ia < 0 || ib < 0 || im < 0) {
+        fp8q__tok_quote(qa, sizeof qa, a, na);
+        fp8q__tok_quote(qb, sizeof qb, b, nb);
+        if (ia < 0 || ib < 0)
+            return fp8q__failf(err, FP8Q_ERR_PARSE, "%s[%lu]: '%s %s': '%s' is not in the vocabulary", field,
+                               (unsigned long)index, qa, qb, ia < 0 ? qa : qb);
+        return fp8q__failf(err, FP8Q_ERR_PARSE, "%s[%lu]: '%s %s': the merged token is not in the vocabulary", field,
+                           (unsigned long)index, qa, qb);
+    }
+    fp8q__tok_merge_add(t, ia, ib, (int32_t)index, im);
+    return FP8Q_OK;
+}
+
+/* ---- added tokens */
+
+/* Registers added token content (valid UTF-8, non-empty) with its flags; repeated contents or ids are found and the
+   matching tables built by fp8q__tok_finish. Room for n_added + 1 entries must exist. */
+static fp8q_result fp8q__tok_added_add(fp8q_tokenizer *t, const char *s, size_t n, int32_t id, int special, int lstrip,
+                                       int rstrip, int normalized, const char *where, fp8q_error *err)
+{
+    fp8q__tok_added *a = &t->added[t->n_added];
+    char q[64];
+    fp8q__tok_quote(q, sizeof q, s, n);
+    if (!n) return fp8q__failf(err, FP8Q_ERR_PARSE, "%s: empty content", where);
+    if (id < 0 || id >= FP8Q_MAX_TOKENIZER_VOCAB)
+        return fp8q__failf(err, FP8Q_ERR_PARSE, "%s: '%s' has id %ld, outside [0, %ld)", where, q, (long)id,
+                           (long)FP8Q_MAX_TOKENIZER_VOCAB);
+    if (!fp8q__tok_keep(t, s, n, &a->content)) return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory");
+    a->pattern = a->content;
+    a->id = id;
+    a->special = (unsigned char)(special != 0);
+    a->lstrip = (unsigned char)(lstrip != 0);
+    a->rstrip = (unsigned char)(rstrip != 0);
+    a->normalized = (unsigned char)(normalized != 0);
+    t->n_added++;
+    return FP8Q_OK;
+}
+
+/* ---- normalizers */
+
+/* Appends the normalized form of s[0, n) to out (Prepend and Replace steps in order). */
+static int fp8q__tok_normalize(const fp8q_tokenizer *t, const char *s, size_t n, fp8q__tok_buf *out)
+{
+    fp8q__tok_buf cur = {NULL, 0, 0}, next = {NULL, 0, 0};
+    int i, ok = fp8q__tok_append(&cur, s, n);
+    for (i = 0; ok && i < t->n_norm; i++) {
+        const fp8q__tok_step *st = &t->norm[i];
+        const char *a = fp8q__tok_s(t, st->a);
+        next.n = 0;
+        if (st->kind == FP8Q__TN_PREPEND) {
+            ok = cur.n == 0 || (fp8q__tok_append(&next, a, st->a.len) && fp8q__tok_append(&next, cur.p, cur.n));
+            if (cur.n == 0) continue;
+        } else { /* Replace: every occurrence, left to right, without overlaps */
+            size_t j = 0, from = 0;
+            while (ok && j + st->a.len <= cur.n) {
+                if (memcmp(cur.p + j, a, st->a.len) == 0) {
+                    ok = fp8q__tok_append(&next, cur.p + from, j - from) &&
+                         fp8q__tok_append(&next, fp8q__tok_s(t, st->b), st->b.len);
+                    j += st->a.len;
+                    from = j;
+                } else
+                    j++;
+            }
+            ok = ok && fp8q__tok_append(&next, cur.p + from, cur.n - from);
+        }
+        if (ok) {
+            fp8q__tok_buf tmp = cur;
+            cur = next;
+            next = tmp;
+        }
+    }
+    ok = ok && fp8q__tok_append(out, cur.p, cur.n);
+    free(cur.p);
+    free(next.p);
+    return ok;
+}
+
+/* ---- finishing a tokenizer: tables derived from the vocabulary, added tokens and pipeline */
+
+typedef struct fp8q__tok_sortkey {
+    uint64_t key;
+    size_t index;
+} fp8q__tok_sortkey;
+
+static int fp8q__tok_cmp_key(const void *a, const void *b)
+{
+    const fp8q__tok_sortkey *x = (const fp8q__tok_sortkey *)a, *y = (const fp8q__tok_sortkey *)b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Repeated contents or ids among the added tokens are errors. */
+static fp8q_result fp8q__tok_added_unique(fp8q_tokenizer *t, const char *field, fp8q_error *err)
+{
+    size_t n = t->n_added, hs = fp8q__tok_table_size(n), i, k;
+    size_t *seen = (size_t *)calloc(hs ? hs : 1, sizeof *seen);
+    fp8q__tok_sortkey *ids = (fp8q__tok_sortkey *)malloc((n ? n : 1) * sizeof *ids);
+    fp8q_result r = FP8Q_OK;
+    char q[64];
+    if (!seen || !ids || !hs) r = fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory for the added tokens");
+    for (i = 0; r == FP8Q_OK && i < n; i++) {
+        fp8q__tok_str c = t->added[i].content;
+        for (k = (size_t)fp8q__tok_hash(fp8q__tok_s(t, c), c.len) & (hs - 1); seen[k]; k = (k + 1) & (hs - 1)) {
+            fp8q__tok_str o = t->added[seen[k] - 1].content;
+            if (o.len == c.len && memcmp(fp8q__tok_s(t, o), fp8q__tok_s(t, c), c.len) == 0) {
+                fp8q__tok_quote(q, sizeof q, fp8q__tok_s(t, c), c.len);
+                r = fp8q__failf(err, FP8Q_ERR_PARSE, "%s[%lu]: content '%s' repeats %s[%lu]", field, (unsigned long)i,
+                                q, field, (unsigned long)(seen[k] - 1));
+                break;
+            }
+        }
+        seen[k] = i + 1;
+        ids[i].key = (uint64_t)t->added[i].id;
+        ids[i].index = i;
+    }
+    if (r == FP8Q_OK && n) {
+        qsort(ids, n, sizeof *ids, fp8q__tok_cmp_key);
+        for (i = 1; i < n; i++)
+            if (ids[i].key == ids[i - 1].key) {
+                r = fp8q__failf(err, FP8Q_ERR_PARSE, "%s[%lu]: id %ld repeats %s[%lu]", field,
+                                (unsigned long)ids[i].index, (long)ids[i].key, field, (unsigned long)ids[i - 1].index);
+                break;
+            }
+    }
+    free(seen);
+    free(ids);
+    return r;
+}
+
+/* The matching tables: for each pass, token indices sorted by (first byte, longer first). */
+static fp8q_result fp8q__tok_build_match(fp8q_tokenizer *t, fp8q_error *err)
+{
+    int p;
+    size_t i, n = t->n_added;
+    fp8q__tok_sortkey *keys = (fp8q__tok_sortkey *)malloc((n ? n : 1) * sizeof *keys);
+    if (!keys) return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory for the added tokens");
+    for (p = 0; p < 2; p++) {
+        size_t m = 0, b;
+        t->match[p] = (size_t *)malloc((n ? n : 1) * sizeof(size_t));
+        if (!t->match[p]) {
+            free(keys);
+            return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory for the added tokens");
+        }
+        for (i = 0; i < n; i++) {
+            const fp8q__tok_added *a = &t->added[i];
+            if (a->normalized != p || !a->pattern.len) continue;
+            keys[m].key = ((uint64_t)(unsigned char)fp8q__tok_s(t, a->pattern)[0] << 40) |
+                          (((uint64_t)1 << 40) - 1 - (uint64_t)a->pattern.len);
+            keys[m++].index = i;
+        }
+        qsort(keys, m, sizeof *keys, fp8q__tok_cmp_key);
+        for (i = 0; i < m; i++) t->match[p][i] = keys[i].index;
+        for (b = 0, i = 0; b <= 256; b++) {
+            while (i < m && (keys[i].key >> 40) < b) i++;
+            t->first[p][b] = i;
+        }
+    }
+    free(keys);
+    return FP8Q_OK;
+}
+
+static int fp8q__tok_cmp_idinfo(const void *a, const void *b)
+{
+    const fp8q__tok_idinfo *x = (const fp8q__tok_idinfo *)a, *y = (const fp8q__tok_idinfo *)b;
+    if (x->id != y->id) return x->id < y->id ? -1 : 1;
+    return (int)x->added - (int)y->added;
+}
+
+/* idinfo: every id once, sorted; an added token replaces the vocabulary entry with its id (as HF's id_to_token
+   looks at the added vocabulary first). Two vocabulary tokens with one id are an error. */
+static fp8q_result fp8q__tok_build_ids(fp8q_tokenizer *t, const char *vocab_field, fp8q_error *err)
+{
+    size_t n = t->n_vocab + t->n_added, i, k = 0;
+    fp8q__tok_idinfo *v = (fp8q__tok_idinfo *)malloc((n ? n : 1) * sizeof *v);
+    if (!v) return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory for the vocabulary");
+    for (i = 0; i < t->n_vocab; i++) {
+        v[i].id = t->vocab_id[i];
+        v[i].added = v[i].special = 0;
+        v[i].s = t->vocab[i];
+    }
+    for (i = 0; i < t->n_added; i++) {
+        fp8q__tok_idinfo *e = &v[t->n_vocab + i];
+        e->id = t->added[i].id;
+        e->added = 1;
+        e->special = t->added[i].special;
+        e->s = t->added[i].pattern; /* HF's id_to_token gives a normalized token's normalized content */
+    }
+    qsort(v, n, sizeof *v, fp8q__tok_cmp_idinfo);
+    for (i = 0; i < n; i++) {
+        if (k && v[k - 1].id == v[i].id) {
+            if (!v[i].added) {
+                char q[64];
+                long id = (long)v[i].id;
+                fp8q__tok_quote(q, sizeof q, fp8q__tok_s(t, v[i].s), v[i].s.len);
+                free(v);
+                return fp8q__failf(err, FP8Q_ERR_PARSE, "%s: id %ld is used by two tokens (one is '%s')", vocab_field,
+                                   id, q);
+            }
+            v[k - 1] = v[i]; /* the added token wins */
+            continue;
+        }
+        v[k++] = v[i];
+    }
+    t->idinfo = v;
+    t->n_ids = k;
+    t->vocab_size = k ? v[k - 1].id + 1 : 0;
+    t->dense = k == 0 || (size_t)t->vocab_size == k;
+    return FP8Q_OK;
+}
+
+/* The idinfo entry of id, or NULL. */
+static const fp8q__tok_idinfo *fp8q__tok_id(const fp8q_tokenizer *t, int32_t id)
+{
+    size_t lo = 0, hi = t->n_ids;
+    if (id < 0 || id >= t->vocab_size) return NULL;
+    if (t->dense) return &t->idinfo[id];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->idinfo[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < t->n_ids && t->idinfo[lo].id == id ? &t->idinfo[lo] : NULL;
+}
+
+/* Everything derived once the vocabulary, merges, added tokens and pipeline are in: normalized added-token
+   patterns, matching tables, the id table, byte tables, the unk check. */
+static fp8q_result fp8q__tok_finish(fp8q_tokenizer *t, const char *added_field, const char *vocab_field,
+                                    fp8q_error *err)
+{
+    size_t i;
+    fp8q_result r = fp8q__tok_added_unique(t, added_field, err);
+    if (r != FP8Q_OK) return r;
+    for (i = 0; i < t->n_added; i++) {
+        fp8q__tok_added *a = &t->added[i];
+        fp8q__tok_buf nb = {NULL, 0, 0};
+        int ok;
+        if (!a->normalized || !t->n_norm) continue;
+        ok = fp8q__tok_normalize(t, fp8q__tok_s(t, a->content), a->content.len, &nb) &&
+             fp8q__tok_keep(t, nb.p ? nb.p : "", nb.n, &a->pattern);
+        free(nb.p);
+        if (!ok) return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory for the added tokens");
+    }
+    if ((r = fp8q__tok_build_match(t, err)) != FP8Q_OK) return r;
+    if ((r = fp8q__tok_build_ids(t, vocab_field, err)) != FP8Q_OK) return r;
+    for (i = 0; i < 256; i++) {
+        char s[8];
+        size_t n = fp8q__tok_put_cp(s, t->byte_char[i]);
+        t->byte_id[i] = fp8q__tok_vocab_get(t, s, n);
+        (void)snprintf(s, sizeof s, "<0x%02X>", (unsigned)i);
+        t->fallback_id[i] = fp8q__tok_vocab_get(t, s, 6);
+    }
+    if (t->bos < 0 && t->n_post_before > 0) t->bos = t->post_before[0];
+    return FP8Q_OK;
+}
+
+/* ---- encoding: pieces of text */
+
+/* A piece of the text being encoded: bytes [off, off + len) of the run's buffer; id >= 0 when it is already an
+   added token; at_start when it begins the input text (Metaspace's "first" scheme). */
+typedef struct fp8q__tok_piece {
+    size_t off, len;
+    int32_t id;
+    int at_start;
+} fp8q__tok_piece;
+
+typedef struct fp8q__tok_sym { /* a BPE symbol: a token of the word being merged, in a linked list */
+    int32_t id, prev, next;
+    uint32_t len; /* bytes; 0 once merged into its left neighbour */
+} fp8q__tok_sym;
+
+typedef struct fp8q__tok_cand { /* a merge candidate: (rank, pos) orders the queue */
+    int32_t rank, pos, id;
+} fp8q__tok_cand;
+
+typedef struct fp8q__tok_run {
+    const fp8q_tokenizer *t;
+    int flags;
+    fp8q__tok_buf buf; /* the text and every rewritten piece */
+    fp8q__tok_piece *p, *q;
+    size_t np, nq, capp, capq;
+    fp8q__tok_sym *sym;
+    fp8q__tok_cand *heap;
+    size_t cap_sym, cap_heap;
+    fp8q__tok_buf word; /* the byte-level word as characters (ignore_merges) */
+    int32_t *ids;
+    size_t cap, n;
+} fp8q__tok_run;
+
+static void fp8q__tok_emit(fp8q__tok_run *r, int32_t id)
+{
+    if (r->n < r->cap) r->ids[r->n] = id;
+    r->n++;
+}
+
+/* Appends a piece to the output list q (empty text pieces are dropped, as HF drops empty splits). */
+static int fp8q__tok_push(fp8q__tok_run *r, size_t off, size_t len, int32_t id, int at_start)
+{
+    if (id < 0 && len == 0) return 1;
+    if (r->nq == r->capq) {
+        size_t nc = r->capq ? r->capq * 2 : 64;
+        fp8q__tok_piece *np;
+        if (nc > ((size_t)-1) / sizeof *np) return 0;
+        np = (fp8q__tok_piece *)realloc(r->q, nc * sizeof *np);
+        if (!np) return 0;
+        r->q = np;
+        r->capq = nc;
+    }
+    r->q[r->nq].off = off;
+    r->q[r->nq].len = len;
+    r->q[r->nq].id = id;
+    r->q[r->nq].at_start = at_start;
+    r->nq++;
+    return 1;
+}
+
+/* q becomes the current list p (and p's storage the next q). */
+static void fp8q__tok_swap(fp8q__tok_run *r)
+{
+    fp8q__tok_piece *tp = r->p;
+    size_t tc = r->capp;
+    r->p = r->q;
+    r->np = r->nq;
+    r->capp = r->capq;
+    r->q = tp;
+    r->capq = tc;
+    r->nq = 0;
+}
+
+/* ---- added tokens in the text */
+
+/* The added token of pass p (index into t->added) matching at s[0, n), the longest, or -1. */
+static long fp8q__tok_match_at(const fp8q_tokenizer *t, int p, const char *s, size_t n)
+{
+    unsigned b = (unsigned char)s[0];
+    size_t k;
+    for (k = t->first[p][b]; k < t->first[p][b + 1]; k++) {
+        const fp8q__tok_added *a = &t->added[t->match[p][k]];
+        if (a->pattern.len <= n && memcmp(fp8q__tok_s(t, a->pattern), s, a->pattern.len) == 0)
+            return (long)t->match[p][k];
+    }
+    return -1;
+}
+
+static size_t fp8q__tok_space_before(const char *s, size_t start, size_t end)
+{ /* the start of the white space (char::is_whitespace) that ends s[start, end) */
+    while (end > start) {
+        size_t i = end - 1, k;
+        while (i > start && ((unsigned char)s[i] & 0xC0) == 0x80) i--;
+        if (!fp8q__tok_is_space(fp8q__tok_cp((const unsigned char *)s + i, &k))) break;
+        end = i;
+    }
+    return end;
+}
+
+static size_t fp8q__tok_space_after(const char *s, size_t start, size_t end)
+{ /* the end of the white space that starts s[start, end) */
+    while (start < end) {
+        size_t k;
+        if (!fp8q__tok_is_space(fp8q__tok_cp((const unsigned char *)s + start, &k))) break;
+        start += k;
+    }
+    return start;
+}
+
+/* Splits every text piece on the added tokens of pass p, as HF's AddedVocabulary::find_matches: leftmost-longest
+   matches, special ones skipped (but consumed) without FP8Q_TOK_PARSE_SPECIAL, lstrip/rstrip taking the white
+   space around a match into it. */
+static int fp8q__tok_split_added(fp8q__tok_run *r, int p)
+{
+    const fp8q_tokenizer *t = r->t;
+    size_t i;
+    for (i = 0; i < r->np; i++) {
+        fp8q__tok_piece pc = r->p[i];
+        size_t pos = 0, from = 0, end = pc.len; /* offsets within the piece */
+        const char *s = r->buf.p + pc.off;
+        if (pc.id >= 0 || t->first[p][256] == 0) {
+            if (!fp8q__tok_push(r, pc.off, pc.len, pc.id, pc.at_start)) return 0;
+            continue;
+        }
+        while (pos < end) {
+            long m = fp8q__tok_match_at(t, p, s + pos, end - pos);
+            const fp8q__tok_added *a;
+            size_t start, stop;
+            if (m < 0) {
+                pos++;
+                continue;
+            }
+            a = &t->added[m];
+            start = pos;
+            stop = pos + a->pattern.len;
+            pos = stop;
+            if (a->special && !(r->flags & FP8Q_TOK_PARSE_SPECIAL)) continue;
+            if (a->lstrip) start = fp8q__tok_space_before(s, from, start);
+            if (a->rstrip) stop = fp8q__tok_space_after(s, stop, end);
+            if (!fp8q__tok_push(r, pc.off + from, start - from, -1, pc.at_start && from == 0) ||
+                !fp8q__tok_push(r, pc.off + start, stop - start, a->id, 0))
+                return 0;
+            from = pos = stop;
+        }
+        if (!fp8q__tok_push(r, pc.off + from, end - from, -1, pc.at_start && from == 0)) return 0;
+    }
+    fp8q__tok_swap(r);
+    return 1;
+}
+
+/* Each text piece replaced by its normalized form. */
+static int fp8q__tok_normalize_pieces(fp8q__tok_run *r)
+{
+    size_t i;
+    for (i = 0; i < r->np; i++) {
+        fp8q__tok_piece pc = r->p[i];
+        size_t off = r->buf.n;
+        if (pc.id < 0) {
+            fp8q__tok_buf tmp = {NULL, 0, 0};
+            int ok =
+                fp8q__tok_normalize(r->t, r->buf.p + pc.off, pc.len, &tmp) && fp8q__tok_append(&r->buf, tmp.p, tmp.n);
+            free(tmp.p);
+            if (!ok) return 0;
+            pc.off = off;
+            pc.len = r->buf.n - off;
+        }
+        if (!fp8q__tok_push(r, pc.off, pc.len, pc.id, pc.at_start)) return 0;
+    }
+    fp8q__tok_swap(r);
+    return 1;
+}
+
+/* ---- pre-tokenizers */
+
+/* The class and length of the character at s[i] (i < n). */
+static int fp8q__tok_class_at(const char *s, size_t i, size_t *k)
+{
+    return fp8q__tok_uclass_of(fp8q__tok_cp((const unsigned char *)s + i, k));
+}
+
+static int fp8q__tok_regex_other(int c) { return c == FP8Q__UC_OTHER || c == FP8Q__UC_RUST_NUMBER; }
+
+/* End of the run of characters of class c (FP8Q__UC_LETTER, _NUMBER, _SPACE, or -1 for [^\s\p{L}\p{N}])
+   starting at s[i]; at most max characters. */
+static size_t fp8q__tok_run_of(const char *s, size_t n, size_t i, int c, size_t max)
+{
+    size_t k;
+    while (i < n && max-- > 0) {
+        int ci = fp8q__tok_class_at(s, i, &k);
+        if (c < 0 ? !fp8q__tok_regex_other(ci) : ci != c) break;
+        i += k;
+    }
+    return i;
+}
+
+/* \s+(?!\S)|\s+ at i (a white-space character): all of the run when it ends the text, else all but its last
+   character, else (a run of one) that character. */
+static size_t fp8q__tok_space_match(const char *s, size_t n, size_t i)
+{
+    size_t e = fp8q__tok_run_of(s, n, i, FP8Q__UC_SPACE, (size_t)-1), last = e - 1;
+    if (e == n) return e;
+    while (last > i && ((unsigned char)s[last] & 0xC0) == 0x80) last--; /* the start of the run's last character */
+    return last > i ? last : e;
+}
+
+/* The end of GPT-2's match at i:
+   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ */
+static size_t fp8q__tok_gpt2_match(const char *s, size_t n, size_t i)
+{
+    size_t j = i, k;
+    int c;
+    if (s[i] == '\'' && i + 1 < n) {
+        char a = s[i + 1], b = i + 2 < n ? s[i + 2] : 0;
+        if (a == 's' || a == 't' || a == 'm' || a == 'd') return i + 2;
+        if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return i + 3;
+    }
+    if (s[i] == ' ' && i + 1 < n) j = i + 1;
+    c = fp8q__tok_class_at(s, j, &k);
+    if (c == FP8Q__UC_LETTER || c == FP8Q__UC_NUMBER) return fp8q__tok_run_of(s, n, j, c, (size_t)-1);
+    if (fp8q__tok_regex_other(c)) return fp8q__tok_run_of(s, n, j, -1, (size_t)-1);
+    return fp8q__tok_space_match(s, n, i);
+}
+
+static int fp8q__tok_ieq(char c, char lower) { return c == lower || c == lower - 32; }
+
+/* The end of Llama-3's match at i:
+   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|
+   \s+(?!\S)|\s+   ((?i) folds U+017F to 's' as Oniguruma does) */
+static size_t fp8q__tok_llama3_match(const char *s, size_t n, size_t i)
+{
+    size_t k, j, e, p;
+    int c;
+    if (s[i] == '\'' && i + 1 < n) {
+        char a = s[i + 1], b = i + 2 < n ? s[i + 2] : 0;
+        if (fp8q__tok_ieq(a, 's') || fp8q__tok_ieq(a, 't') || fp8q__tok_ieq(a, 'm') || fp8q__tok_ieq(a, 'd'))
+            return i + 2;
+        if (i + 2 < n && (unsigned char)a == 0xC5 && (unsigned char)b == 0xBF) return i + 3; /* U+017F */
+        if ((fp8q__tok_ieq(a, 'r') && fp8q__tok_ieq(b, 'e')) || (fp8q__tok_ieq(a, 'v') && fp8q__tok_ieq(b, 'e')) ||
+            (fp8q__tok_ieq(a, 'l') && fp8q__tok_ieq(b, 'l')))
+            return i + 3;
+    }
+    c = fp8q__tok_class_at(s, i, &k);
+    if (c == FP8Q__UC_LETTER) return fp8q__tok_run_of(s, n, i, FP8Q__UC_LETTER, (size_t)-1);
+    if (c != FP8Q__UC_NUMBER && s[i] != '\r' && s[i] != '\n' && i + k < n &&
+        fp8q__tok_class_at(s, i + k, &j) == FP8Q__UC_LETTER)
+        return fp8q__tok_run_of(s, n, i + k, FP8Q__UC_LETTER, (size_t)-1);
+    if (c == FP8Q__UC_NUMBER) return fp8q__tok_run_of(s, n, i, FP8Q__UC_NUMBER, 3);
+    j = s[i] == ' ' && i + 1 < n ? i + 1 : i;
+    if (fp8q__tok_regex_other(fp8q__tok_class_at(s, j, &k))) {
+        e = fp8q__tok_run_of(s, n, j, -1, (size_t)-1);
+        while (e < n && (s[e] == '\r' || s[e] == '\n')) e++;
+        return e;
+    }
+    /* white space: up to its last CR or LF, else as GPT-2 */
+    e = fp8q__tok_run_of(s, n, i, FP8Q__UC_SPACE, (size_t)-1);
+    for (p = e; p > i; p--)
+        if (s[p - 1] == '\r' || s[p - 1] == '\n') return p;
+    return fp8q__tok_space_match(s, n, i);
+}
+
+/* Metaspace: ' ' -> replacement, the replacement prepended (always, or for the piece that starts the text), and
+   with split (b_num) a new piece at each replacement (HF's MergedWithNext). */
+static int fp8q__tok_metaspace(fp8q__tok_run *r, const fp8q__tok_step *st, fp8q__tok_piece pc)
+{
+    const fp8q_tokenizer *t = r->t;
+    const char *rep = fp8q__tok_s(t, st->a);
+    size_t rl = st->a.len, off = r->buf.n, i, from;
+    int starts = r->buf.p[pc.off] == ' ' || (pc.len >= rl && memcmp(r->buf.p + pc.off, rep, rl) == 0), ok = 1;
+    if (!starts && (st->a_num == FP8Q__TM_ALWAYS || (st->a_num == FP8Q__TM_FIRST && pc.at_start)))
+        ok = fp8q__tok_append(&r->buf, rep, rl);
+    for (i = 0; ok && i < pc.len; i++) {
+        char c = r->buf.p[pc.off + i];
+        ok = c == ' ' ? fp8q__tok_append(&r->buf, rep, rl) : fp8q__tok_append(&r->buf, &c, 1);
+    }
+    if (!ok) return 0;
+    if (!st->b_num) return fp8q__tok_push(r, off, r->buf.n - off, -1, pc.at_start);
+    for (from = off, i = off + 1; i + rl <= r->buf.n; i++)
+        if (memcmp(r->buf.p + i, rep, rl) == 0) {
+            if (!fp8q__tok_push(r, from, i - from, -1, pc.at_start && from == off)) return 0;
+            from = i;
+        }
+    return fp8q__tok_push(r, from, r->buf.n - from, -1, pc.at_start && from == off);
+}
+
+/* Applies pre-tokenizer step st to every text piece. */
+static int fp8q__tok_pre_step(fp8q__tok_run *r, const fp8q__tok_step *st)
+{
+    size_t i;
+    for (i = 0; i < r->np; i++) {
+        fp8q__tok_piece pc = r->p[i];
+        const char *s;
+        size_t pos = 0, k;
+        if (pc.id >= 0) {
+            if (!fp8q__tok_push(r, pc.off, pc.len, pc.id, 0)) return 0;
+            continue;
+        }
+        if (st->kind == FP8Q__TP_METASPACE) {
+            if (!fp8q__tok_metaspace(r, st, pc)) return 0;
+            continue;
+        }
+        if (st->kind == FP8Q__TP_PREFIX_SPACE) {
+            size_t off = r->buf.n;
+            if (r->buf.p[pc.off] == ' ') {
+                if (!fp8q__tok_push(r, pc.off, pc.len, -1, pc.at_start)) return 0;
+                continue;
+            }
+            if (!fp8q__tok_reserve(&r->buf, pc.len + 2)) return 0;
+            r->buf.p[r->buf.n++] = ' ';
+            FP8Q__MEMCPY(r->buf.p + r->buf.n, r->buf.p + pc.off, pc.len);
+            r->buf.n += pc.len;
+            if (!fp8q__tok_push(r, off, pc.len + 1, -1, pc.at_start)) return 0;
+            continue;
+        }
+        s = r->buf.p + pc.off;
+        while (pos < pc.len) {
+            size_t end;
+            if (st->kind == FP8Q__TP_GPT2)
+                end = fp8q__tok_gpt2_match(s, pc.len, pos);
+            else if (st->kind == FP8Q__TP_LLAMA3)
+                end = fp8q__tok_llama3_match(s, pc.len, pos);
+            else { /* Digits: each numeric character alone, or numeric and other runs */
+                int num = fp8q__tok_is_numeric(fp8q__tok_cp((const unsigned char *)s + pos, &k));
+                end = pos + k;
+                if (!num || !st->a_num)
+                    while (end < pc.len &&
+                           fp8q__tok_is_numeric(fp8q__tok_cp((const unsigned char *)s + end, &k)) == num)
+                        end += k;
+            }
+            if (!fp8q__tok_push(r, pc.off + pos, end - pos, -1, pc.at_start && pos == 0)) return 0;
+            pos = end;
+        }
+    }
+    fp8q__tok_swap(r);
+    return 1;
+}
+
+/* ---- BPE */
+
+/* Grows *p (elements of size elem) to hold need; 0 when out of memory or too large. */
+static int fp8q__tok_grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    void *np;
+    if (need <= *cap) return 1;
+    if (need > ((size_t)-1) / 2 / elem) return 0;
+    np = realloc(*p, need * elem);
+    if (!np) return 0;
+    *p = np;
+    *cap = need;
+    return 1;
+}
+
+static int fp8q__tok_cand_before(const fp8q__tok_cand *a, const fp8q__tok_cand *b)
+{
+    return a->rank < b->rank || (a->rank == b->rank && a->pos < b->pos);
+}
+
+static void fp8q__tok_heap_push(fp8q__tok_cand *h, size_t *n, fp8q__tok_cand c)
+{
+    size_t i = (*n)++;
+    while (i > 0 && fp8q__tok_cand_before(&c, &h[(i - 1) / 2])) {
+        h[i] = h[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h[i] = c;
+}
+
+static fp8q__tok_cand fp8q__tok_heap_pop(fp8q__tok_cand *h, size_t *n)
+{
+    fp8q__tok_cand top = h[0], last = h[--*n];
+    size_t i = 0, m = *n;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= m) break;
+        if (c + 1 < m && fp8q__tok_cand_before(&h[c + 1], &h[c])) c++;
+        if (!fp8q__tok_cand_before(&h[c], &last)) break;
+        h[i] = h[c];
+        i = c;
+    }
+    if (m) h[i] = last;
+    return top;
+}
+
+/* Pushes the merge of symbol pos with its right neighbour, if there is one. */
+static void fp8q__tok_candidate(const fp8q_tokenizer *t, fp8q__tok_run *r, size_t *nh, int32_t pos)
+{
+    const fp8q__tok_sym *a = &r->sym[pos];
+    long m;
+    if (a->next < 0) return;
+    m = fp8q__tok_merge_find(t, a->id, r->sym[a->next].id);
+    if (m >= 0) {
+        fp8q__tok_cand c;
+        c.rank = t->mrank[m];
+        c.pos = pos;
+        c.id = t->mnew[m];
+        fp8q__tok_heap_push(r->heap, nh, c);
+    }
+}
+
+static void fp8q__tok_sym_add(fp8q__tok_run *r, size_t *ns, int32_t id, uint32_t len)
+{
+    fp8q__tok_sym *s = &r->sym[*ns];
+    s->id = id;
+    s->len = len;
+    s->prev = (int32_t)*ns - 1;
+    s->next = -1;
+    if (*ns) r->sym[*ns - 1].next = (int32_t)*ns;
+    (*ns)++;
+}
+
+/* The initial symbols of a word, as HF's BPE::merge_word: each character's token, else its <0xNN> byte tokens
+   (byte_fallback, all or none), else the unk token (consecutive ones fused with fuse_unk), else nothing. c is the
+   character as the vocabulary spells it (for byte-level words, the byte's GPT-2 character). */
+static void fp8q__tok_initial_symbol(fp8q__tok_run *r, size_t *ns, const char *c, size_t k, int32_t id,
+                                     uint32_t *unk_len)
+{
+    const fp8q_tokenizer *t = r->t;
+    size_t b;
+    if (id >= 0) {
+        if (*unk_len) fp8q__tok_sym_add(r, ns, t->unk, *unk_len);
+        *unk_len = 0;
+        fp8q__tok_sym_add(r, ns, id, (uint32_t)k);
+        return;
+    }
+    if (t->byte_fallback) {
+        for (b = 0; b < k && t->fallback_id[(unsigned char)c[b]] >= 0; b++) {
+        }
+        if (b == k) { /* HF adds them without flushing a pending unk */
+            for (b = 0; b < k; b++) fp8q__tok_sym_add(r, ns, t->fallback_id[(unsigned char)c[b]], 1);
+            return;
+        }
+    }
+    if (t->unk < 0) return;
+    if (*unk_len && !t->fuse_unk) {
+        fp8q__tok_sym_add(r, ns, t->unk, *unk_len);
+        *unk_len = 0;
+    }
+    *unk_len += (uint32_t)k;
+}
+
+/* Tokenizes one pre-token s[0, n) with the model and emits its ids. 0: out of memory. */
+static int fp8q__tok_bpe(fp8q__tok_run *r, const char *s, size_t n)
+{
+    const fp8q_tokenizer *t = r->t;
+    size_t ns = 0, nh = 0, i, k;
+    uint32_t unk_len = 0;
+    if (t->byte_level && (t->ignore_merges || t->byte_fallback || t->unk >= 0)) { /* the word as characters */
+        r->word.n = 0;
+        for (i = 0; i < n; i++) {
+            char c[4];
+            if (!fp8q__tok_append(&r->word, c, fp8q__tok_put_cp(c, t->byte_char[(unsigned char)s[i]]))) return 0;
+        }
+    }
+    if (t->ignore_merges) {
+        int32_t id = t->byte_level ? fp8q__tok_vocab_get(t, r->word.p, r->word.n) : fp8q__tok_vocab_get(t, s, n);
+        if (id >= 0) {
+            fp8q__tok_emit(r, id);
+            return 1;
+        }
+    }
+    if (!fp8q__tok_grow((void **)&r->sym, &r->cap_sym, n, sizeof *r->sym) ||
+        !fp8q__tok_grow((void **)&r->heap, &r->cap_heap, 3 * n + 1, sizeof *r->heap))
+        return 0;
+    if (t->byte_level) {
+        size_t w = 0;
+        for (i = 0; i < n; i++) {
+            unsigned b = (unsigned char)s[i];
+            size_t cl = t->byte_char[b] < 0x80 ? 1 : 2;
+            fp8q__tok_initial_symbol(r, &ns, r->word.p ? r->word.p + w : NULL, cl, t->byte_id[b], &unk_len);
+            w += cl;
+        }
+    } else
+        for (i = 0; i < n; i += k) {
+            (void)fp8q__tok_cp((const unsigned char *)s + i, &k);
+            fp8q__tok_initial_symbol(r, &ns, s + i, k, fp8q__tok_vocab_get(t, s + i, k), &unk_len);
+        }
+    if (unk_len) fp8q__tok_sym_add(r, &ns, t->unk, unk_len);
+    for (i = 0; i + 1 < ns; i++) fp8q__tok_candidate(t, r, &nh, (int32_t)i);
+    while (nh) { /* HF's Word::merge_all: lowest rank first, then leftmost; stale entries skipped */
+        fp8q__tok_cand c = fp8q__tok_heap_pop(r->heap, &nh);
+        fp8q__tok_sym *a = &r->sym[c.pos];
+        long m;
+        int32_t nx;
+        if (a->len == 0 || a->next < 0) continue;
+        nx = a->next;
+        m = fp8q__tok_merge_find(t, a->id, r->sym[nx].id);
+        if (m < 0 || t->mnew[m] != c.id) continue;
+        a->id = c.id;
+        a->len += r->sym[nx].len;
+        a->next = r->sym[nx].next;
+        r->sym[nx].len = 0;
+        if (a->next >= 0) r->sym[a->next].prev = c.pos;
+        if (a->prev >= 0) fp8q__tok_candidate(t, r, &nh, a->prev);
+        fp8q__tok_candidate(t, r, &nh, c.pos);
+    }
+    for (i = 0; i < ns; i++)
+        if (r->sym[i].len) fp8q__tok_emit(r, r->sym[i].id);
+    return 1;
+}
+
+/* ---- encode */
+
+static fp8q_result fp8q__tok_encode_run(fp8q__tok_run *r, const char *text, size_t len, fp8q_error *err)
+{
+    const fp8q_tokenizer *t = r->t;
+    size_t i;
+    int s;
+    if (!fp8q__tok_append_lossy(&r->buf, text, len) || !fp8q__tok_push(r, 0, r->buf.n, -1, 1)) goto nomem;
+    fp8q__tok_swap(r);
+    if (!fp8q__tok_split_added(r, 0)) goto nomem;
+    if (t->n_norm && !fp8q__tok_normalize_pieces(r)) goto nomem;
+    if (!fp8q__tok_split_added(r, 1)) goto nomem;
+    for (s = 0; s < t->n_pre; s++)
+        if (!fp8q__tok_pre_step(r, &t->pre[s])) goto nomem;
+    if (r->flags & FP8Q_TOK_ADD_SPECIAL)
+        for (s = 0; s < t->n_post_before; s++) fp8q__tok_emit(r, t->post_before[s]);
+    for (i = 0; i < r->np; i++) {
+        const fp8q__tok_piece *pc = &r->p[i];
+        if (pc->id >= 0)
+            fp8q__tok_emit(r, pc->id);
+        else if (pc->len > (size_t)INT32_MAX / 3)
+            return fp8q__failf(err, FP8Q_ERR_LIMIT, "fp8q_tokenizer_encode: a pre-token of %lu bytes is too long",
+                               (unsigned long)pc->len);
+        else if (!fp8q__tok_bpe(r, r->buf.p + pc->off, pc->len))
+            goto nomem;
+    }
+    if (r->flags & FP8Q_TOK_ADD_SPECIAL)
+        for (s = 0; s < t->n_post_after; s++) fp8q__tok_emit(r, t->post_after[s]);
+    return FP8Q_OK;
+nomem:
+    return fp8q__failf(err, FP8Q_ERR_NOMEM, "fp8q_tokenizer_encode: out of memory");
+}
+
+FP8QDEF fp8q_result fp8q_tokenizer_encode(const fp8q_tokenizer *t, const char *text, size_t len, int flags,
+                                          int32_t *ids, size_t cap, size_t *n_ids, fp8q_error *err)
+{
+    fp8q__tok_run r;
+    fp8q_result res;
+    fp8q__st_err_ok(err);
+    if (n_ids) *n_ids = 0;
+    if (!t || !n_ids || (!text && len) || (!ids && cap) || (flags & ~(FP8Q_TOK_ADD_SPECIAL | FP8Q_TOK_PARSE_SPECIAL)))
+        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_tokenizer_encode: %s",
+                           !t               ? "t is NULL"
+                           : !n_ids         ? "n_ids is NULL"
+                           : (!text && len) ? "text is NULL"
+                           : (!ids && cap)  ? "ids is NULL with cap > 0"
+                                            : "unknown flags");
+    memset(&r, 0, sizeof r);
+    r.t = t;
+    r.flags = flags;
+    r.ids = ids;
+    r.cap = cap;
+    res = fp8q__tok_encode_run(&r, text ? text : "", len, err);
+    free(r.buf.p);
+    free(r.p);
+    free(r.q);
+    free(r.sym);
+    free(r.heap);
+    free(r.word.p);
+    if (res != FP8Q_OK) return res;
+    *n_ids = r.n;
+    if (r.n > cap)
+        return fp8q__failf(err, FP8Q_ERR_LIMIT, "fp8q_tokenizer_encode: %lu ids do not fit in cap %lu",
+                           (unsigned long)r.n, (unsigned long)cap);
+    return FP8Q_OK;
+}
+
+/* ---- decode */
+
+/* A list of token strings, each [off, off + len) of buf. */
+typedef struct fp8q__tok_list {
+    fp8q__tok_buf buf;
+    fp8q__tok_str *s;
+    size_t n, cap;
+} fp8q__tok_list;
+
+static int fp8q__tok_list_add(fp8q__tok_list *l, const char *s, size_t n)
+{
+    if (l->n == l->cap && !fp8q__tok_grow((void **)&l->s, &l->cap, 2 * l->cap + 16, sizeof *l->s)) return 0;
+    l->s[l->n].off = l->buf.n;
+    l->s[l->n].len = n;
+    l->n++;
+    return fp8q__tok_append(&l->buf, s, n);
+}
+
+static void fp8q__tok_list_free(fp8q__tok_list *l)
+{
+    free(l->buf.p);
+    free(l->s);
+}
+
+/* The byte a <0xNN> token stands for (Rust's u8::from_str_radix of its 2 middle characters: hex digits, or '+'
+   and one digit), or -1. */
+static int fp8q__tok_fallback_byte(const char *s, size_t n)
+{
+    int v = 0, i;
+    if (n != 6 || memcmp(s, "<0x", 3) != 0 || s[5] != '>') return -1;
+    for (i = (s[3] == '+') ? 4 : 3; i < 5; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : (c | 32) >= 'a' && (c | 32) <= 'f' ? (c | 32) - 'a' + 10 : -1;
+        if (d < 0) return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* Appends the bytes a byte-level token stands for (each character mapped back by GPT-2's table), or, when one of
+   its characters is not in the table, the token itself. */
+static int fp8q__tok_byte_level_bytes(const fp8q_tokenizer *t, const char *s, size_t n, fp8q__tok_buf *out)
+{
+    size_t i = 0, k, start = out->n;
+    while (i < n) {
+        uint32_t cp = fp8q__tok_cp((const unsigned char *)s + i, &k);
+        char b;
+        if (cp >= 324 || t->char_byte[cp] < 0) {
+            out->n = start;
+            return fp8q__tok_append(out, s, n);
+        }
+        b = (char)t->char_byte[cp];
+        if (!fp8q__tok_append(out, &b, 1)) return 0;
+        i += k;
+    }
+    return 1;
+}
+
+/* Appends s with every occurrence of what (non-empty) replaced by with. */
+static int fp8q__tok_replace_into(fp8q__tok_buf *out, const char *s, size_t n, const char *what, size_t wl,
+                                  const char *with, size_t withl)
+{
+    size_t i = 0, from = 0;
+    while (i + wl <= n) {
+        if (memcmp(s + i, what, wl) == 0) {
+            if (!fp8q__tok_append(out, s + from, i - from) || !fp8q__tok_append(out, with, withl)) return 0;
+            i += wl;
+            from = i;
+        } else
+            i++;
+    }
+    return fp8q__tok_append(out, s + from, n - from);
+}
+
+/* One decoder step over the list in, into out (empty). */
+static int fp8q__tok_decode_step(const fp8q_tokenizer *t, const fp8q__tok_step *st, const fp8q__tok_list *in,
+                                 fp8q__tok_list *out)
+{
+    fp8q__tok_buf tmp = {NULL, 0, 0};
+    size_t i, nbytes = 0;
+    int ok = 1;
+    const char *a = fp8q__tok_s(t, st->a);
+    for (i = 0; ok && i < in->n; i++) {
+        const char *s = in->buf.p + in->s[i].off;
+        size_t n = in->s[i].len, c;
+        int b;
+        switch (st->kind) {
+        case FP8Q__TD_BYTELEVEL: ok = fp8q__tok_byte_level_bytes(t, s, n, &tmp); break;
+        case FP8Q__TD_FUSE: ok = fp8q__tok_append(&tmp, s, n); break;
+        case FP8Q__TD_BYTEFALLBACK:
+            b = fp8q__tok_fallback_byte(s, n);
+            if (b >= 0) {
+                char ch = (char)b;
+                ok = fp8q__tok_append(&tmp, &ch, 1);
+                nbytes++;
+            }
+            if (nbytes && (b < 0 || i + 1 == in->n)) { /* flush: valid UTF-8 as one token, else one U+FFFD each */
+                if (fp8q__tok_valid_utf8(tmp.p, tmp.n))
+                    ok = ok && fp8q__tok_list_add(out, tmp.p, tmp.n);
+                else
+                    for (c = 0; ok && c < nbytes; c++) ok = fp8q__tok_list_add(out, "\xEF\xBF\xBD", 3);
+                tmp.n = 0;
+                nbytes = 0;
+            }
+            if (b < 0) ok = ok && fp8q__tok_list_add(out, s, n);
+            break;
+        case FP8Q__TD_REPLACE:
+            tmp.n = 0;
+            ok = fp8q__tok_replace_into(&tmp, s, n, a, st->a.len, fp8q__tok_s(t, st->b), st->b.len) &&
+                 fp8q__tok_list_add(out, tmp.p, tmp.n);
+            break;
+        case FP8Q__TD_METASPACE:
+            tmp.n = 0;
+            ok = fp8q__tok_replace_into(&tmp, s, n, a, st->a.len, " ",
+                                        (i == 0 && st->a_num != FP8Q__TM_NEVER) ? 0 : 1) &&
+                 fp8q__tok_list_add(out, tmp.p, tmp.n);
+            break;
+        default: { /* Strip: up to a_num leading and b_num trailing copies of the content character */
+            size_t from = 0, to = n;
+            int cut;
+            for (cut = 0; cut < st->a_num && to - from >= st->a.len && memcmp(s + from, a, st->a.len) == 0; cut++)
+                from += st->a.len;
+            for (cut = 0; cut < st->b_num && to - from >= st->a.len && memcmp(s + to - st->a.len, a, st->a.len) == 0;
+                 cut++)
+                to -= st->a.len;
+            ok = fp8q__tok_list_add(out, s + from, to - from);
+        }
+        }
+    }
+    if (ok && st->kind == FP8Q__TD_BYTELEVEL) { /* one token, invalid UTF-8 replaced as from_utf8_lossy does */
+        fp8q__tok_buf lossy = {NULL, 0, 0};
+        ok = fp8q__tok_append_lossy(&lossy, tmp.p ? tmp.p : "", tmp.n) &&
+             fp8q__tok_list_add(out, lossy.p ? lossy.p : "", lossy.n);
+        free(lossy.p);
+    }
+    if (ok && st->kind == FP8Q__TD_FUSE) ok = fp8q__tok_list_add(out, tmp.p ? tmp.p : "", tmp.n);
+    free(tmp.p);
+    return ok;
+}
+
+/* Writes text[0, n) to out as the API promises: NUL when it fits, *len, FP8Q_ERR_LIMIT when too small. */
+static fp8q_result fp8q__tok_output(const char *who, const char *text, size_t n, char *out, size_t cap, size_t *len,
+                                    fp8q_error *err)
+{
+    *len = n;
+    if (cap) {
+        size_t k = n < cap - 1 ? n : cap - 1;
+        if (k) FP8Q__MEMCPY(out, text, k);
+        out[k] = 0;
+    }
+    if (n + 1 > cap)
+        return fp8q__failf(err, FP8Q_ERR_LIMIT, "%s: %lu bytes and a NUL do not fit in cap %lu", who, (unsigned long)n,
+                           (unsigned long)cap);
+    return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_tokenizer_decode(const fp8q_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
+                                          char *out, size_t cap, size_t *len, fp8q_error *err)
+{
+    fp8q__tok_list cur, next;
+    fp8q_result r = FP8Q_OK;
+    size_t i;
+    int s, ok = 1;
+    fp8q__st_err_ok(err);
+    if (len) *len = 0;
+    if (!t || !len || (!ids && n) || (!out && cap))
+        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_tokenizer_decode: %s",
+                           !t            ? "t is NULL"
+                           : !len        ? "len is NULL"
+                           : !out && cap ? "out is NULL with cap > 0"
+                                         : "ids is NULL");
+    memset(&cur, 0, sizeof cur);
+    memset(&next, 0, sizeof next);
+    for (i = 0; ok && i < n; i++) {
+        const fp8q__tok_idinfo *e = fp8q__tok_id(t, ids[i]);
+        if (!e || (skip_special && e->special)) continue; /* unknown ids are skipped, as HF does */
+        if (!t->has_decoder && cur.n && !fp8q__tok_list_add(&cur, " ", 1)) ok = 0;
+        ok = ok && fp8q__tok_list_add(&cur, fp8q__tok_s(t, e->s), e->s.len);
+    }
+    for (s = 0; ok && s < t->n_dec; s++) {
+        fp8q__tok_list tmp;
+        next.n = 0;
+        next.buf.n = 0;
+        ok = fp8q__tok_decode_step(t, &t->dec[s], &cur, &next);
+        tmp = cur;
+        cur = next;
+        next = tmp;
+    }
+    if (ok) { /* the strings are adjacent in buf: the text is buf from the first to the end */
+        fp8q__tok_buf joined = {NULL, 0, 0};
+        for (i = 0; ok && i < cur.n; i++) ok = fp8q__tok_append(&joined, cur.buf.p + cur.s[i].off, cur.s[i].len);
+        if (ok) r = fp8q__tok_output("fp8q_tokenizer_decode", joined.p ? joined.p : "", joined.n, out, cap, len, err);
+        free(joined.p);
+    }
+    fp8q__tok_list_free(&cur);
+    fp8q__tok_list_free(&next);
+    if (!ok) return fp8q__failf(err, FP8Q_ERR_NOMEM, "fp8q_tokenizer_decode: out of memory");
+    return r;
+}
+
+FP8QDEF size_t fp8q_tokenizer_piece(const fp8q_tokenizer *t, int32_t id, char *buf, size_t cap)
+{
+    const fp8q__tok_idinfo *e = t ? fp8q__tok_id(t, id) : NULL;
+    fp8q__tok_buf cur = {NULL, 0, 0}, next = {NULL, 0, 0};
+    size_t n = 0;
+    int s, ok;
+    if (!e) return 0;
+    ok = fp8q__tok_append(&cur, fp8q__tok_s(t, e->s), e->s.len);
+    for (s = 0; ok && s < t->n_dec; s++) {
+        const fp8q__tok_step *st = &t->dec[s];
+        const char *a = fp8q__tok_s(t, st->a);
+        int b;
+        next.n = 0;
+        switch (st->kind) {
+        case FP8Q__TD_BYTELEVEL: ok = fp8q__tok_byte_level_bytes(t, cur.p, cur.n, &next); break;
+        case FP8Q__TD_BYTEFALLBACK:
+            b = fp8q__tok_fallback_byte(cur.p, cur.n);
+            if (b >= 0) {
+                char c = (char)b;
+                ok = fp8q__tok_append(&next, &c, 1);
+            } else
+                ok = fp8q__tok_append(&next, cur.p, cur.n);
+            break;
+        case FP8Q__TD_REPLACE:
+            ok = fp8q__tok_replace_into(&next, cur.p, cur.n, a, st->a.len, fp8q__tok_s(t, st->b), st->b.len);
+            break;
+        case FP8Q__TD_METASPACE: ok = fp8q__tok_replace_into(&next, cur.p, cur.n, a, st->a.len, " ", 1); break;
+        default: ok = fp8q__tok_append(&next, cur.p, cur.n); /* Fuse, Strip: whole-sequence steps */
+        }
+        if (ok) {
+            fp8q__tok_buf tmp = cur;
+            cur = next;
+            next = tmp;
+        }
+    }
+    if (ok) {
+        n = cur.n;
+        if (cap && n) FP8Q__MEMCPY(buf, cur.p, n < cap ? n : cap);
+    }
+    free(cur.p);
+    free(next.p);
+    return n;
+}
+
+FP8QDEF int fp8q_tokenizer_vocab_size(const fp8q_tokenizer *t) { return t ? (int)t->vocab_size : 0; }
+FP8QDEF int32_t fp8q_tokenizer_bos(const fp8q_tokenizer *t) { return t ? t->bos : -1; }
+FP8QDEF int32_t fp8q_tokenizer_eos(const fp8q_tokenizer *t) { return t ? t->eos : -1; }
+
+FP8QDEF int32_t fp8q_tokenizer_find(const fp8q_tokenizer *t, const char *token)
+{
+    size_t i, n;
+    if (!t || !token) return -1;
+    n = strlen(token);
+    for (i = 0; i < t->n_added; i++)
+        if (t->added[i].content.len == n && memcmp(fp8q__tok_s(t, t->added[i].content), token, n) == 0)
+            return t->added[i].id;
+    return fp8q__tok_vocab_get(t, token, n);
+}
+
+/* ---- chat templates (no Jinja: the common families, recognised by their markers) */
+
+/* s[0, n) without leading and trailing Python white space (str.strip()). */
+static void fp8q__tok_py_strip(const char **s, size_t *n)
+{
+    const char *p = *s;
+    size_t len = *n, k;
+    while (len && fp8q__tok_is_py_space(fp8q__tok_cp((const unsigned char *)p, &k))) p += k, len -= k;
+    while (len) {
+        size_t i = len - 1;
+        while (i > 0 && ((unsigned char)p[i] & 0xC0) == 0x80) i--;
+        if (!fp8q__tok_is_py_space(fp8q__tok_cp((const unsigned char *)p + i, &k))) break;
+        len = i;
+    }
+    *s = p;
+    *n = len;
+}
+
+static int fp8q__tok_cat(fp8q__tok_buf *b, const char *s) { return fp8q__tok_append(b, s, strlen(s)); }
+
+/* The content of token id (an added token's as written), or "" for -1. */
+static const char *fp8q__tok_text_of(const fp8q_tokenizer *t, int32_t id, size_t *n)
+{
+    const fp8q__tok_idinfo *e = fp8q__tok_id(t, id);
+    size_t i;
+    for (i = 0; i < t->n_added; i++)
+        if (t->added[i].id == id) {
+            *n = t->added[i].content.len;
+            return fp8q__tok_s(t, t->added[i].content);
+        }
+    *n = e ? e->s.len : 0;
+    return e ? fp8q__tok_s(t, e->s) : "";
+}
+
+/* A ChatML template's default system prompt: the literal text of a Jinja string '<|im_start|>system\n...<|im_end|>'
+   (its \n, \\, \' and \" escapes undone), appended to out; 0 when the template has none (or out of memory). */
+static int fp8q__tok_chatml_default(const char *tpl, fp8q__tok_buf *out)
+{
+    const char *p = tpl;
+    while ((p = strstr(p, "<|im_start|>system")) != NULL) {
+        const char *q = p + 18, *end;
+        p = q;
+        if (q[0] == '\n')
+            q += 1;
+        else if (q[0] == '\\' && q[1] == 'n')
+            q += 2;
+        else
+            continue;
+        end = strstr(q, "<|im_end|>");
+        if (!end) return 0;
+        out->n = 0;
+        while (q < end) {
+            char c = *q++;
+            if (c == '\'' || c == '"' || c == '{' || c == '}') break; /* not a plain literal */
+            if (c == '\\' && q < end) {
+                c = *q++;
+                if (c == 'n') c = '\n';
+            }
+            if (!fp8q__tok_append(out, &c, 1)) return 0;
+        }
+        if (q == end) return 1;
+    }
+    return 0;
+}
+
+enum { FP8Q__CHAT_CHATML = 1, FP8Q__CHAT_LLAMA2, FP8Q__CHAT_LLAMA3, FP8Q__CHAT_ZEPHYR };
+
+/* The template's family, or 0 with *why set. */
+static int fp8q__tok_chat_family(const char *tpl, const char **why)
+{
+    if (strstr(tpl, "<|im_start|>")) return FP8Q__CHAT_CHATML;
+    if (strstr(tpl, "<|start_header_id|>")) {
+        if (strstr(tpl, "Cutting Knowledge Date") || strstr(tpl, "tools")) {
+            *why = "a Llama 3.1-style template (date and tools preamble) needs a Jinja engine";
+            return 0;
+        }
+        return FP8Q__CHAT_LLAMA3;
+    }
+    if (strstr(tpl, "[INST]")) {
+        if (!strstr(tpl, "<<SYS>>")) {
+            *why = "an [INST] template without <<SYS>> (Mistral style) is not one of the supported families";
+            return 0;
+        }
+        return FP8Q__CHAT_LLAMA2;
+    }
+    if (strstr(tpl, "<|user|>")) return FP8Q__CHAT_ZEPHYR;
+    *why = "the template is none of ChatML (<|im_start|>), Llama-2 ([INST] <<SYS>>), Llama-3 (<|start_header_id|>), "
+           "Zephyr (<|user|>); fp8q has no Jinja engine";
+    return 0;
+}
+
+/* Renders the family's one-turn conversation into b. */
+static int fp8q__tok_chat_render(const fp8q_tokenizer *t, int family, const char *system, const char *user,
+                                 fp8q__tok_buf *b)
+{
+    size_t bl, el, n = strlen(user);
+    const char *bos = fp8q__tok_text_of(t, t->bos, &bl), *eos = fp8q__tok_text_of(t, t->eos, &el), *s;
+    fp8q__tok_buf tmp = {NULL, 0, 0};
+    int ok = 1;
+    switch (family) {
+    case FP8Q__CHAT_CHATML:
+        if (system || fp8q__tok_chatml_default(t->chat_template, &tmp)) {
+            ok = fp8q__tok_cat(b, "<|im_start|>system\n") &&
+                 (system ? fp8q__tok_cat(b, system) : fp8q__tok_append(b, tmp.p, tmp.n)) &&
+                 fp8q__tok_cat(b, "<|im_end|>\n");
+        }
+        ok = ok && fp8q__tok_cat(b, "<|im_start|>user\n") && fp8q__tok_cat(b, user) &&
+             fp8q__tok_cat(b, "<|im_end|>\n<|im_start|>assistant\n");
+        break;
+    case FP8Q__CHAT_LLAMA2: /* bos + '[INST] ' + ('<<SYS>>\n' + system + '\n<</SYS>>\n\n' + user).strip() + ' [/INST]'
+                             */
+        if (system)
+            ok = fp8q__tok_cat(&tmp, "<<SYS>>\n") && fp8q__tok_cat(&tmp, system) &&
+                 fp8q__tok_cat(&tmp, "\n<</SYS>>\n\n");
+        ok = ok && fp8q__tok_cat(&tmp, user);
+        s = tmp.p ? tmp.p : "";
+        n = tmp.n;
+        fp8q__tok_py_strip(&s, &n);
+        ok = ok && fp8q__tok_append(b, bos, bl) && fp8q__tok_cat(b, "[INST] ") && fp8q__tok_append(b, s, n) &&
+             fp8q__tok_cat(b, " [/INST]");
+        break;
+    case FP8Q__CHAT_LLAMA3: /* bos, then per message '<|start_header_id|>' role '<|end_header_id|>\n\n' trim(content)
+                               '<|eot_id|>', then the assistant header */
+        ok = fp8q__tok_append(b, bos, bl);
+        if (system) {
+            size_t sn = strlen(system);
+            s = system;
+            fp8q__tok_py_strip(&s, &sn);
+            ok = ok && fp8q__tok_cat(b, "<|start_header_id|>system<|end_header_id|>\n\n") &&
+                 fp8q__tok_append(b, s, sn) && fp8q__tok_cat(b, "<|eot_id|>");
+        }
+        s = user;
+        fp8q__tok_py_strip(&s, &n);
+        ok = ok && fp8q__tok_cat(b, "<|start_header_id|>user<|end_header_id|>\n\n") && fp8q__tok_append(b, s, n) &&
+             fp8q__tok_cat(b, "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+        break;
+    default: /* Zephyr: '<|system|>\n' system eos '\n', '<|user|>\n' user eos '\n', '<|assistant|>\n' */
+        if (system)
+            ok = fp8q__tok_cat(b, "<|system|>\n") && fp8q__tok_cat(b, system) && fp8q__tok_append(b, eos, el) &&
+                 fp8q__tok_cat(b, "\n");
+        ok = ok && fp8q__tok_cat(b, "<|user|>\n") && fp8q__tok_cat(b, user) && fp8q__tok_append(b, eos, el) &&
+             fp8q__tok_cat(b, "\n<|assistant|>\n");
+    }
+    free(tmp.p);
+    return ok;
+}
+
+FP8QDEF fp8q_result fp8q_tokenizer_chat(const fp8q_tokenizer *t, const char *system, const char *user, char *out,
+                                        size_t cap, size_t *len, fp8q_error *err)
+{
+    const char *why = NULL;
+    fp8q__tok_buf b = {NULL, 0, 0};
+    fp8q_result r;
+    int family;
+    fp8q__st_err_ok(err);
+    if (len) *len = 0;
+    if (!t || !user || !len || (!out && cap))
+        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_tokenizer_chat: %s",
+                           !t      ? "t is NULL"
+                           : !user ? "user is NULL"
+                           : !len  ? "len is NULL"
+                                   : "out is NULL with cap > 0");
+    if (!fp8q__tok_valid_utf8(user, strlen(user)) || (system && !fp8q__tok_valid_utf8(system, strlen(system))))
+        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_tokenizer_chat: the %s message is not valid UTF-8",
+                           fp8q__tok_valid_utf8(user, strlen(user)) ? "system" : "user");
+    if (!t->chat_template)
+        return fp8q__failf(err, FP8Q_ERR_UNSUPPORTED, "fp8q_tokenizer_chat: the tokenizer has no chat template");
+    family = fp8q__tok_chat_family(t->chat_template, &why);
+    if (!family) return fp8q__failf(err, FP8Q_ERR_UNSUPPORTED, "fp8q_tokenizer_chat: %s", why);
+    if ((family == FP8Q__CHAT_LLAMA2 || family == FP8Q__CHAT_LLAMA3) && t->bos < 0)
+        return fp8q__failf(err, FP8Q_ERR_UNSUPPORTED,
+                           "fp8q_tokenizer_chat: the template needs bos_token, unknown here");
+    if (family == FP8Q__CHAT_ZEPHYR && t->eos < 0)
+        return fp8q__failf(err, FP8Q_ERR_UNSUPPORTED,
+                           "fp8q_tokenizer_chat: the template needs eos_token, unknown here");
+    if (!fp8q__tok_chat_render(t, family, system, user, &b)) {
+        free(b.p);
+        return fp8q__failf(err, FP8Q_ERR_NOMEM, "fp8q_tokenizer_chat: out of memory");
+    }
+    r = fp8q__tok_output("fp8q_tokenizer_chat", b.p ? b.p : "", b.n, out, cap, len, err);
+    free(b.p);
+    return r;
+}
+
+/* ---- tokenizer.json */
+
+#define FP8Q__TOK_GPT2_REGEX "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
+#define FP8Q__TOK_LLAMA3_REGEX                                                                                         \
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"           \
+    "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+
+typedef struct fp8q__tok_json {
+    fp8q_tokenizer *t;
+    const fp8q_json *j;
+    fp8q_error *err;
+    fp8q__tok_buf tmp; /* an unescaped string */
+    fp8q__tok_buf tmp2;
+    int byte_level_seen; /* a ByteLevel pre-tokenizer was parsed: nothing may follow it */
+} fp8q__tok_json;
+
+static int fp8q__tok_jis(const fp8q__tok_json *c, size_t v, fp8q_json_type type)
+{
+    return v != 0 && c->j->tok[v].type == type;
+}
+
+static int fp8q__tok_jnull(const fp8q__tok_json *c, size_t v) { return v == 0 || c->j->tok[v].type == FP8Q_JSON_NULL; }
+
+static fp8q_result fp8q__tok_jbad(fp8q__tok_json *c, const char *path, const char *what)
+{
+    return fp8q__failf(c->err, FP8Q_ERR_PARSE, "%s: %s", path, what);
+}
+
+/* String token v unescaped into b (NUL-terminated; *n its length). */
+static fp8q_result fp8q__tok_jstring(fp8q__tok_json *c, size_t v, const char *path, fp8q__tok_buf *b)
+{
+    size_t n;
+    if (!fp8q__tok_jis(c, v, FP8Q_JSON_STRING)) return fp8q__tok_jbad(c, path, "expected a string");
+    n = fp8q_json_string(c->j, v, NULL, 0);
+    b->n = 0;
+    if (!fp8q__tok_reserve(b, n + 1)) return fp8q__failf(c->err, FP8Q_ERR_NOMEM, "out of memory");
+    (void)fp8q_json_string(c->j, v, b->p, n + 1);
+    b->n = n;
+    return FP8Q_OK;
+}
+
+/* Member key of object obj as a string kept in the tokenizer (absent or null: *out empty and *present 0). */
+static fp8q_result fp8q__tok_jkeep(fp8q__tok_json *c, size_t obj, const char *key, const char *path, fp8q__tok_str *out,
+                                   int *present)
+{
+    size_t v = fp8q_json_get(c->j, obj, key);
+    fp8q_result r;
+    char p[160];
+    out->off = out->len = 0;
+    if (present) *present = 0;
+    if (fp8q__tok_jnull(c, v)) return FP8Q_OK;
+    (void)snprintf(p, sizeof p, "%s.%s", path, key);
+    if ((r = fp8q__tok_jstring(c, v, p, &c->tmp)) != FP8Q_OK) return r;
+    if (!fp8q__tok_keep(c->t, c->tmp.p, c->tmp.n, out)) return fp8q__failf(c->err, FP8Q_ERR_NOMEM, "out of memory");
+    if (present) *present = 1;
+    return FP8Q_OK;
+}
+
+static fp8q_result fp8q__tok_jbool(fp8q__tok_json *c, size_t obj, const char *key, int def, int *out, const char *path)
+{
+    size_t v = fp8q_json_get(c->j, obj, key);
+    char p[160];
+    *out = def;
+    if (fp8q__tok_jnull(c, v)) return FP8Q_OK;
+    if (c->j->tok[v].type != FP8Q_JSON_TRUE && c->j->tok[v].type != FP8Q_JSON_FALSE) {
+        (void)snprintf(p, sizeof p, "%s.%s", path, key);
+        return fp8q__tok_jbad(c, p, "expected true or false");
+    }
+    *out = c->j->tok[v].type == FP8Q_JSON_TRUE;
+    return FP8Q_OK;
+}
+
+/* An integer in [lo, hi]. */
+static fp8q_result fp8q__tok_jint(fp8q__tok_json *c, size_t v, const char *path, int64_t lo, int64_t hi, int64_t *out)
+{
+    char m[96];
+    if (!fp8q__tok_jis(c, v, FP8Q_JSON_NUMBER) || fp8q_json_int64(c->j, v, out) != FP8Q_OK || *out < lo || *out > hi) {
+        (void)snprintf(m, sizeof m, "expected an integer in [%ld, %ld]", (long)lo, (long)hi);
+        return fp8q__tok_jbad(c, path, m);
+    }
+    return FP8Q_OK;
+}
+
+/* The "type" of component v, into c->tmp2 ("" when v has no type string). */
+static fp8q_result fp8q__tok_jtype(fp8q__tok_json *c, size_t v, const char *path)
+{
+    size_t ty = fp8q_json_get(c->j, v, "type");
+    char p[160];
+    if (!fp8q__tok_jis(c, v, FP8Q_JSON_OBJECT)) return fp8q__tok_jbad(c, path, "expected an object or null");
+    (void)snprintf(p, sizeof p, "%s.type", path);
+    if (!ty) {
+        c->tmp2.n = 0;
+        return fp8q__tok_reserve(&c->tmp2, 1) ? (c->tmp2.p[0] = 0, FP8Q_OK)
+                                              : fp8q__failf(c->err, FP8Q_ERR_NOMEM, "out of memory");
+    }
+    return fp8q__tok_jstring(c, ty, p, &c->tmp2);
+}
+
+static int fp8q__tok_is(const fp8q__tok_json *c, const char *type) { return strcmp(c->tmp2.p, type) == 0; }
+
+static fp8q_result fp8q__tok_unsupported(fp8q__tok_json *c, const char *path, const char *why)
+{
+    char q[64];
+    fp8q__tok_quote(q, sizeof q, c->tmp2.p, c->tmp2.n);
+    return fp8q__failf(c->err, FP8Q_ERR_UNSUPPORTED, "%s: type '%s' is not supported%s", path, q, why);
+}
+
+/* A new step of list steps[*n] (zeroed), or NULL after setting a limit error. */
+static fp8q__tok_step *fp8q__tok_new_step(fp8q__tok_json *c, fp8q__tok_step *steps, int *n, int kind, const char *path)
+{
+    fp8q__tok_step *st;
+    if (*n >= FP8Q__TOK_MAX_STEPS) {
+        (void)fp8q__failf(c->err, FP8Q_ERR_LIMIT, "%s: more than %d steps", path, FP8Q__TOK_MAX_STEPS);
+        return NULL;
+    }
+    st = &steps[(*n)++];
+    memset(st, 0, sizeof *st);
+    st->kind = kind;
+    return st;
+}
+
+/* A String pattern {"String": s} (non-empty) kept in *out; a Regex pattern is unsupported. */
+static fp8q_result fp8q__tok_jpattern(fp8q__tok_json *c, size_t obj, const char *path, fp8q__tok_str *out)
+{
+    size_t v = fp8q_json_get(c->j, obj, "pattern"), s;
+    char p[160];
+    (void)snprintf(p, sizeof p, "%s.pattern", path);
+    if (!fp8q__tok_jis(c, v, FP8Q_JSON_OBJECT)) return fp8q__tok_jbad(c, p, "expected {\"String\": ...}");
+    if (fp8q_json_get(c->j, v, "Regex"))
+        return fp8q__failf(c->err, FP8Q_ERR_UNSUPPORTED, "%s: Regex patterns are not supported (String only)", p);
+    s = fp8q_json_get(c->j, v, "String");
+    if (!fp8q__tok_jis(c, s, FP8Q_JSON_STRING) || fp8q_json_string(c->j, s, NULL, 0) == 0)
+        return fp8q__tok_jbad(c, p, "expected {\"String\": a non-empty string}");
+    return fp8q__tok_jkeep(c, v, "String", p, out, NULL);
+}
+
+/* Metaspace's replacement (one character) and prepend scheme (prepend_scheme, or the older add_prefix_space). */
+static fp8q_result fp8q__tok_jmetaspace(fp8q__tok_json *c, size_t v, const char *path, fp8q__tok_step *st)
+{
+    size_t ps = fp8q_json_get(c->j, v, "prepend_scheme"), k;
+    int add = 1;
+    char p[160];
+    fp8q_result r = fp8q__tok_jkeep(c, v, "replacement", path, &st->a, NULL);
+    if (r != FP8Q_OK) return r;
+    (void)snprintf(p, sizeof p, "%s.replacement", path);
+    if (!st->a.len || (fp8q__tok_cp((const unsigned char *)fp8q__tok_s(c->t, st->a), &k), k != st->a.len))
+        return fp8q__tok_jbad(c, p, "expected one character");
+    (void)snprintf(p, sizeof p, "%s.prepend_scheme", path);
+    if (!fp8q__tok_jnull(c, ps)) {
+        if ((r = fp8q__tok_jstring(c, ps, p, &c->tmp)) != FP8Q_OK) return r;
+        st->a_num = strcmp(c->tmp.p, "always") == 0  ? FP8Q__TM_ALWAYS
+                    : strcmp(c->tmp.p, "first") == 0 ? FP8Q__TM_FIRST
+                    : strcmp(c->tmp.p, "never") == 0 ? FP8Q__TM_NEVER
+                                                     : -1;
+        if (st->a_num < 0) return fp8q__tok_jbad(c, p, "expected \"always\", \"first\" or \"never\"");
+        return FP8Q_OK;
+    }
+    if ((r = fp8q__tok_jbool(c, v, "add_prefix_space", 1, &add, path)) != FP8Q_OK) return r;
+    st->a_num = add ? FP8Q__TM_ALWAYS : FP8Q__TM_NEVER;
+    return FP8Q_OK;
+}
+
+/* Each element of array member `key` of v through fn (a Sequence). */
+static fp8q_result fp8q__tok_jsequence(fp8q__tok_json *c, size_t v, const char *key, const char *path, int depth,
+                                       fp8q_result (*fn)(fp8q__tok_json *, size_t, const char *, int))
+{
+    size_t a = fp8q_json_get(c->j, v, key), e, i;
+    char p[160];
+    fp8q_result r;
+    (void)snprintf(p, sizeof p, "%s.%s", path, key);
+    if (!fp8q__tok_jis(c, a, FP8Q_JSON_ARRAY)) return fp8q__tok_jbad(c, p, "expected an array");
+    if (depth >= FP8Q__TOK_MAX_DEPTH)
+        return fp8q__failf(c->err, FP8Q_ERR_LIMIT, "Sequences nested deeper than %d at %s", FP8Q__TOK_MAX_DEPTH, p);
+    for (i = 0, e = a + 1; i < c->j->tok[a].size; i++, e = c->j->tok[e].next) {
+        (void)snprintf(p, sizeof p, "%s.%s[%lu]", path, key, (unsigned long)i);
+        if ((r = fn(c, e, p, depth + 1)) != FP8Q_OK) return r;
+    }
+    return FP8Q_OK;
+}
+
+static fp8q_result fp8q__tok_jnormalizer(fp8q__tok_json *c, size_t v, const char *path, int depth)
+{
+    fp8q__tok_step *st;
+    fp8q_result r;
+    if (fp8q__tok_jnull(c, v)) return FP8Q_OK;
+    if ((r = fp8q__tok_jtype(c, v, path)) != FP8Q_OK) return r;
+    if (fp8q__tok_is(c, "Sequence"))
+        return fp8q__tok_jsequence(c, v, "normalizers", path, depth, fp8q__tok_jnormalizer);
+    if (fp8q__tok_is(c, "Prepend")) {
+        if (!(st = fp8q__tok_new_step(c, c->t->norm, &c->t->n_norm, FP8Q__TN_PREPEND, path))) return FP8Q_ERR_LIMIT;
+        return fp8q__tok_jkeep(c, v, "prepend", path, &st->a, NULL);
+    }
+    if (fp8q__tok_is(c, "Replace")) {
+        if (!(st = fp8q__tok_new_step(c, c->t->norm, &c->t->n_norm, FP8Q__TN_REPLACE, path))) return FP8Q_ERR_LIMIT;
+        if ((r = fp8q__tok_jpattern(c, v, path, &st->a)) != FP8Q_OK) return r;
+        return fp8q__tok_jkeep(c, v, "content", path, &st->b, NULL);
+    }
+    return fp8q__tok_unsupported(c, path,
+                                 " (supported: Sequence, Prepend, Replace; fp8q has no Unicode "
+                                 "normalization tables for NFC/NFD/NFKC/NFKD)");
+}
+
+static fp8q_result fp8q__tok_jpre(fp8q__tok_json *c, size_t v, const char *path, int depth)
+{
+    fp8q_tokenizer *t = c->t;
+    fp8q__tok_step *st;
+    fp8q_result r;
+    int a = 0, b = 0;
+    char p[160];
+    if (fp8q__tok_jnull(c, v)) return FP8Q_OK;
+    if ((r = fp8q__tok_jtype(c, v, path)) != FP8Q_OK) return r;
+    if (fp8q__tok_is(c, "Sequence")) return fp8q__tok_jsequence(c, v, "pretokenizers", path, depth, fp8q__tok_jpre);
+    if (c->byte_level_seen)
+        return fp8q__failf(c->err, FP8Q_ERR_UNSUPPORTED, "%s: a pre-tokenizer after ByteLevel is not supported", path);
+    if (fp8q__tok_is(c, "ByteLevel")) {
+        if ((r = fp8q__tok_jbool(c, v, "add_prefix_space", 1, &a, path)) != FP8Q_OK ||
+            (r = fp8q__tok_jbool(c, v, "use_regex", 1, &b, path)) != FP8Q_OK)
+            return r;
+        if (a && !fp8q__tok_new_step(c, t->pre, &t->n_pre, FP8Q__TP_PREFIX_SPACE, path)) return FP8Q_ERR_LIMIT;
+        if (b && !fp8q__tok_new_step(c, t->pre, &t->n_pre, FP8Q__TP_GPT2, path)) return FP8Q_ERR_LIMIT;
+        c->byte_level_seen = t->byte_level = 1;
+        return FP8Q_OK;
+    }
+    if (fp8q__tok_is(c, "Digits")) {
+        if (!(st = fp8q__tok_new_step(c, t->pre, &t->n_pre, FP8Q__TP_DIGITS, path))) return FP8Q_ERR_LIMIT;
+        return fp8q__tok_jbool(c, v, "individual_digits", 0, &st->a_num, path);
+    }
+    if (fp8q__tok_is(c, "Metaspace")) {
+        if (!(st = fp8q__tok_new_step(c, t->pre, &t->n_pre, FP8Q__TP_METASPACE, path))) return FP8Q_ERR_LIMIT;
+        if ((r = fp8q__tok_jmetaspace(c, v, path, st)) != FP8Q_OK) return r;
+        return fp8q__tok_jbool(c, v, "split", 1, &st->b_num, path);
+    }
+    if (fp8q__tok_is(c, "Split")) {
+        size_t pat = fp8q_json_get(c->j, v, "pattern"), re = pat ? fp8q_json_get(c->j, pat, "Regex") : 0, beh;
+        int kind;
+        (void)snprintf(p, sizeof p, "%s.pattern", path);
+        if (!fp8q__tok_jis(c, re, FP8Q_JSON_STRING))
+            return fp8q__failf(c->err, FP8Q_ERR_UNSUPPORTED,
+                               "%s: only {\"Regex\": the GPT-2 or Llama-3 pattern} is "
+                               "supported",
+                               p);
+        kind = fp8q_json_string_eq(c->j, re, FP8Q__TOK_GPT2_REGEX)     ? FP8Q__TP_GPT2
+               : fp8q_json_string_eq(c->j, re, FP8Q__TOK_LLAMA3_REGEX) ? FP8Q__TP_LLAMA3
+                                                                       : 0;
+        if (!kind) {
+            char q[64];
+            (void)fp8q__tok_jstring(c, re, p, &c->tmp);
+            fp8q__tok_quote(q, sizeof q, c->tmp.p, c->tmp.n);
+            return fp8q__failf(c->err, FP8Q_ERR_UNSUPPORTED,
+                               "%s: regex '%s' is not supported (only GPT-2's and "
+                               "Llama-3's)",
+                               p, q);
+        }
+        beh = fp8q_json_get(c->j, v, "behavior");
+        (void)snprintf(p, sizeof p, "%s.behavior", path);
+        if (!fp8q_json_string_eq(c->j, beh, "Isolated"))
+            return fp8q__failf(c->err, FP8Q_ERR_UNSUPPORTED, "%s: only \"Isolated\" is supported", p);
+        if ((r = fp8q__tok_jbool(c, v, "invert", 0, &a, path)) != FP8Q_OK) return r;
+        if (a) return fp8q__failf(c->err, FP8Q_ERR_UNSUPPORTED, "%s.invert: true is not supported", path);
+        return fp8q__tok_new_step(c, t->pre, &t->n_pre, kind, path) ? FP8Q_OK : FP8Q_ERR_LIMIT;
+    }
+    return fp8q__tok_unsupported(c, path, " (supported: Sequence, ByteLevel, Split, Digits, Metaspace)");
+}
+
+static fp8q_result fp8q__tok_jdecoder(fp8q__tok_json *c, size_t v, const char *path, int depth)
+{
+    fp8q_tokenizer *t = c->t;
+    fp8q__tok_step *st;
+    fp8q_result r;
+    size_t k;
+    int64_t n;
+    char p[160];
+    if (fp8q__tok_jnull(c, v)) return FP8Q_OK;
+    if ((r = fp8q__tok_jtype(c, v, path)) != FP8Q_OK) return r;
+    t->has_decoder = 1;
+    if (fp8q__tok_is(c, "Sequence")) return fp8q__tok_jsequence(c, v, "decoders", path, depth, fp8q__tok_jdecoder);
+    if (fp8q__tok_is(c, "ByteLevel"))
+        return fp8q__tok_new_step(c, t->dec, &t->n_dec, FP8Q__TD_BYTELEVEL, path) ? FP8Q_OK : FP8Q_ERR_LIMIT;
+    if (fp8q__tok_is(c, "ByteFallback"))
+        return fp8q__tok_new_step(c, t->dec, &t->n_dec, FP8Q__TD_BYTEFALLBACK, path) ? FP8Q_OK : FP8Q_ERR_LIMIT;
+    if (fp8q__tok_is(c, "Fuse"))
+        return fp8q__tok_new_step(c, t->dec, &t->n_dec, FP8Q__TD_FUSE, path) ? FP8Q_OK : FP8Q_ERR_LIMIT;
+    if (fp8q__tok_is(c, "Replace")) {
+        if (!(st = fp8q__tok_new_step(c, t->dec, &t->n_dec, FP8Q__TD_REPLACE, path))) return FP8Q_ERR_LIMIT;
+        if ((r = fp8q__tok_jpattern(c, v, path, &st->a)) != FP8Q_OK) return r;
+        return fp8q__tok_jkeep(c, v, "content", path, &st->b, NULL);
+    }
+    if (fp8q__tok_is(c, "Metaspace")) {
+        if (!(st = fp8q__tok_new_step(c, t->dec, &t->n_dec, FP8Q__TD_METASPACE, path))) return FP8Q_ERR_LIMIT;
+        return fp8q__tok_jmetaspace(c, v, path, st);
+    }
+    if (fp8q__tok_is(c, "Strip")) {
+        if (!(st = fp8q__tok_new_step(c, t->dec, &t->n_dec, FP8Q__TD_STRIP, path))) return FP8Q_ERR_LIMIT;
+        if ((r = fp8q__tok_jkeep(c, v, "content", path, &st->a, NULL)) != FP8Q_OK) return r;
+        (void)snprintf(p, sizeof p, "%s.content", path);
+        if (!st->a.len || (fp8q__tok_cp((const unsigned char *)fp8q__tok_s(t, st->a), &k), k != st->a.len))
+            return fp8q__tok_jbad(c, p, "expected one character");
+        (void)snprintf(p, sizeof p, "%s.start", path);
+        if ((r = fp8q__tok_jint(c, fp8q_json_get(c->j, v, "start"), p, 0, 1 << 20, &n)) != FP8Q_OK) return r;
+        st->a_num = (int)n;
+        (void)snprintf(p, sizeof p, "%s.stop", path);
+        if ((r = fp8q__tok_jint(c, fp8q_json_get(c->j, v, "stop"), p, 0, 1 << 20, &n)) != FP8Q_OK) return r;
+        st->b_num = (int)n;
+        return FP8Q_OK;
+    }
+    return fp8q__tok_unsupported(c, path,
+                                 " (supported: Sequence, ByteLevel, ByteFallback, Fuse, Replace, Strip, "
+                                 "Metaspace)");
+}
+
+/* TemplateProcessing's "single": special tokens before and after $A. */
+static fp8q_result fp8q__tok_jtemplate(fp8q__tok_json *c, size_t v, const char *path)
+{
+    fp8q_tokenizer *t = c->t;
+    size_t single = fp8q_json_get(c->j, v, "single"), specials = fp8q_json_get(c->j, v, "special_tokens"), e, i;
+    int seen_a = 0;
+    char p[200];
+    fp8q_result r;
+    (void)snprintf(p, sizeof p, "%s.single", path);
+    if (!fp8q__tok_jis(c, single, FP8Q_JSON_ARRAY)) return fp8q__tok_jbad(c, p, "expected an array");
+    for (i = 0, e = single + 1; i < c->j->tok[single].size; i++, e = c->j->tok[e].next) {
+        size_t seq = fp8q_json_get(c->j, e, "Sequence"), sp = fp8q_json_get(c->j, e, "SpecialToken"), name, ids, x, k;
+        (void)snprintf(p, sizeof p, "%s.single[%lu]", path, (unsigned long)i);
+        if (fp8q__tok_jis(c, seq, FP8Q_JSON_OBJECT)) {
+            if (!fp8q_json_string_eq(c->j, fp8q_json_get(c->j, seq, "id"), "A") || seen_a)
+                return fp8q__failf(c->err, FP8Q_ERR_UNSUPPORTED, "%s: only one sequence, $A, is supported", p);
+            seen_a = 1;
+            continue;
+        }
+        if (!fp8q__tok_jis(c, sp, FP8Q_JSON_OBJECT)) return fp8q__tok_jbad(c, p, "expected Sequence or SpecialToken");
+        name = fp8q_json_get(c->j, sp, "id");
+        if ((r = fp8q__tok_jstring(c, name, p, &c->tmp)) != FP8Q_OK) return r;
+        x = fp8q__tok_jis(c, specials, FP8Q_JSON_OBJECT) ? fp8q_json_get(c->j, specials, c->tmp.p) : 0;
+        ids = x ? fp8q_json_get(c->j, x, "ids") : 0;
+        (void)snprintf(p, sizeof p, "%s.special_tokens[\"%.60s\"].ids", path, c->tmp.p);
+        if (!fp8q__tok_jis(c, ids, FP8Q_JSON_ARRAY)) return fp8q__tok_jbad(c, p, "expected an array of ids");
+        for (k = 0, x = ids + 1; k < c->j->tok[ids].size; k++, x = c->j->tok[x].next) {
+            int64_t id;
+            int *n = seen_a ? &t->n_post_after : &t->n_post_before;
+            if ((r = fp8q__tok_jint(c, x, p, 0, FP8Q_MAX_TOKENIZER_VOCAB - 1, &id)) != FP8Q_OK) return r;
+            if (*n >= FP8Q__TOK_MAX_POST)
+                return fp8q__failf(c->err, FP8Q_ERR_LIMIT, "%s: more than %d ids", path, FP8Q__TOK_MAX_POST);
+            (seen_a ? t->post_after : t->post_before)[(*n)++] = (int32_t)id;
+        }
+    }
+    if (!seen_a) return fp8q__failf(c->err, FP8Q_ERR_UNSUPPORTED, "%s.single: no $A", path);
+    return FP8Q_OK;
+}
+
+static fp8q_result fp8q__tok_jpost(fp8q__tok_json *c, size_t v, const char *path, int depth)
+{
+    fp8q_result r;
+    if (fp8q__tok_jnull(c, v)) return FP8Q_OK;
+    if ((r = fp8q__tok_jtype(c, v, path)) != FP8Q_OK) return r;
+    if (fp8q__tok_is(c, "Sequence")) return fp8q__tok_jsequence(c, v, "processors", path, depth, fp8q__tok_jpost);
+    if (fp8q__tok_is(c, "ByteLevel")) return FP8Q_OK; /* offsets only */
+    if (fp8q__tok_is(c, "TemplateProcessing")) {
+        if (c->t->n_post_before || c->t->n_post_after)
+            return fp8q__failf(c->err, FP8Q_ERR_UNSUPPORTED, "%s: a second TemplateProcessing is not supported", path);
+        return fp8q__tok_jtemplate(c, v, path);
+    }
+    return fp8q__tok_unsupported(c, path, " (supported: Sequence, ByteLevel, TemplateProcessing)");
+}
+
+/* model: BPE with its vocabulary and merges. */
+static fp8q_result fp8q__tok_jmodel(fp8q__tok_json *c, size_t v)
+{
+    fp8q_tokenizer *t = c->t;
+    const fp8q_json *j = c->j;
+    size_t vocab = fp8q_json_get(j, v, "vocab"), merges = fp8q_json_get(j, v, "merges"), e, i, x;
+    fp8q__tok_buf a = {NULL, 0, 0}, b = {NULL, 0, 0}, scratch = {NULL, 0, 0};
+    fp8q_result r = FP8Q_OK;
+    fp8q__tok_str unk;
+    int has_unk;
+    char p[96];
+    const char *opt[2] = {"continuing_subword_prefix", "end_of_word_suffix"};
+    if (!fp8q__tok_jis(c, v, FP8Q_JSON_OBJECT)) return fp8q__tok_jbad(c, "model", "expected an object");
+    if ((r = fp8q__tok_jtype(c, v, "model")) != FP8Q_OK) return r;
+    if (c->tmp2.n && !fp8q__tok_is(c, "BPE"))
+        return fp8q__tok_unsupported(c, "model", " (only BPE: WordPiece, Unigram and WordLevel are not)");
+    x = fp8q_json_get(j, v, "dropout");
+    if (!fp8q__tok_jnull(c, x)) {
+        double d = 1;
+        if (!fp8q__tok_jis(c, x, FP8Q_JSON_NUMBER) || fp8q_json_number(j, x, &d) != FP8Q_OK || d != 0)
+            return fp8q__failf(c->err, FP8Q_ERR_UNSUPPORTED,
+                               "model.dropout: only null or 0 (deterministic) is "
+                               "supported");
+    }
+    for (i = 0; i < 2; i++) {
+        x = fp8q_json_get(j, v, opt[i]);
+        if (!fp8q__tok_jnull(c, x) && !(fp8q__tok_jis(c, x, FP8Q_JSON_STRING) && fp8q_json_string_eq(j, x, "")))
+            return fp8q__failf(c->err, FP8Q_ERR_UNSUPPORTED, "model.%s: only null is supported", opt[i]);
+    }
+    if ((r = fp8q__tok_jbool(c, v, "fuse_unk", 0, &t->fuse_unk, "model")) != FP8Q_OK ||
+        (r = fp8q__tok_jbool(c, v, "byte_fallback", 0, &t->byte_fallback, "model")) != FP8Q_OK ||
+        (r = fp8q__tok_jbool(c, v, "ignore_merges", 0, &t->ignore_merges, "model")) != FP8Q_OK)
+        return r;
+    if (!fp8q__tok_jis(c, vocab, FP8Q_JSON_OBJECT)) return fp8q__tok_jbad(c, "model.vocab", "expected an object");
+    if ((r = fp8q__tok_vocab_alloc(t, j->tok[vocab].size, c->err)) != FP8Q_OK) return r;
+    for (i = 0, e = vocab + 1; i < j->tok[vocab].size; i++, e = j->tok[e + 1].next) {
+        int64_t id;
+        (void)snprintf(p, sizeof p, "model.vocab[%lu]", (unsigned long)i);
+        if ((r = fp8q__tok_jstring(c, e, p, &c->tmp)) != FP8Q_OK) return r;
+        if ((r = fp8q__tok_jint(c, e + 1, p, 0, FP8Q_MAX_TOKENIZER_VOCAB - 1, &id)) != FP8Q_OK) return r;
+        if ((r = fp8q__tok_vocab_add(t, c->tmp.p, c->tmp.n, (int32_t)id, "model.vocab", c->err)) != FP8Q_OK) return r;
+    }
+    if (!fp8q__tok_jis(c, merges, FP8Q_JSON_ARRAY)) return fp8q__tok_jbad(c, "model.merges", "expected an array");
+    if ((r = fp8q__tok_merges_alloc(t, j->tok[merges].size, c->err)) != FP8Q_OK) return r;
+    for (i = 0, e = merges + 1; r == FP8Q_OK && i < j->tok[merges].size; i++, e = j->tok[e].next) {
+        (void)snprintf(p, sizeof p, "model.merges[%lu]", (unsigned long)i);
+        if (fp8q__tok_jis(c, e, FP8Q_JSON_ARRAY) && j->tok[e].size == 2) { /* ["a", "b"] */
+            if ((r = fp8q__tok_jstring(c, e + 1, p, &a)) == FP8Q_OK &&
+                (r = fp8q__tok_jstring(c, j->tok[e + 1].next, p, &b)) == FP8Q_OK)
+                r = fp8q__tok_merge_strings(t, a.p, a.n, b.p, b.n, i, "model.merges", &scratch, c->err);
+        } else if (fp8q__tok_jis(c, e, FP8Q_JSON_STRING)) { /* "a b" */
+            const char *sp;
+            if ((r = fp8q__tok_jstring(c, e, p, &a)) != FP8Q_OK) break;
+            sp = (const char *)memchr(a.p, ' ', a.n);
+            if (!sp || memchr(sp + 1, ' ', a.n - (size_t)(sp + 1 - a.p)))
+                r = fp8q__tok_jbad(c, p, "expected \"a b\" with exactly one space");
+            else
+                r = fp8q__tok_merge_strings(t, a.p, (size_t)(sp - a.p), sp + 1, a.n - (size_t)(sp + 1 - a.p), i,
+                                            "model.merges", &scratch, c->err);
+        } else
+            r = fp8q__tok_jbad(c, p, "expected \"a b\" or [\"a\", \"b\"]");
+    }
+    free(a.p);
+    free(b.p);
+    free(scratch.p);
+    if (r != FP8Q_OK) return r;
+    if ((r = fp8q__tok_jkeep(c, v, "unk_token", "model", &unk, &has_unk)) != FP8Q_OK) return r;
+    if (has_unk) {
+        char q[64];
+        t->unk = fp8q__tok_vocab_get(t, fp8q__tok_s(t, unk), unk.len);
+        fp8q__tok_quote(q, sizeof q, fp8q__tok_s(t, unk), unk.len);
+        if (t->unk < 0) return fp8q__failf(c->err, FP8Q_ERR_PARSE, "model.unk_token: '%s' is not in model.vocab", q);
+    }
+    return FP8Q_OK;
+}
+
+static fp8q_result fp8q__tok_jadded(fp8q__tok_json *c, size_t v)
+{
+    fp8q_tokenizer *t = c->t;
+    size_t e, i;
+    fp8q_result r;
+    char p[64];
+    if (fp8q__tok_jnull(c, v)) return FP8Q_OK;
+    if (!fp8q__tok_jis(c, v, FP8Q_JSON_ARRAY)) return fp8q__tok_jbad(c, "added_tokens", "expected an array");
+    t->added = (fp8q__tok_added *)malloc((c->j->tok[v].size + 1) * sizeof *t->added);
+    if (!t->added) return fp8q__failf(c->err, FP8Q_ERR_NOMEM, "out of memory for the added tokens");
+    for (i = 0, e = v + 1; i < c->j->tok[v].size; i++, e = c->j->tok[e].next) {
+        int64_t id;
+        int special, lstrip, rstrip, normalized, single;
+        (void)snprintf(p, sizeof p, "added_tokens[%lu]", (unsigned long)i);
+        if (!fp8q__tok_jis(c, e, FP8Q_JSON_OBJECT)) return fp8q__tok_jbad(c, p, "expected an object");
+        if ((r = fp8q__tok_jint(c, fp8q_json_get(c->j, e, "id"), p, 0, FP8Q_MAX_TOKENIZER_VOCAB - 1, &id)) != FP8Q_OK ||
+            (r = fp8q__tok_jbool(c, e, "special", 0, &special, p)) != FP8Q_OK ||
+            (r = fp8q__tok_jbool(c, e, "lstrip", 0, &lstrip, p)) != FP8Q_OK ||
+            (r = fp8q__tok_jbool(c, e, "rstrip", 0, &rstrip, p)) != FP8Q_OK ||
+            (r = fp8q__tok_jbool(c, e, "normalized", !special, &normalized, p)) != FP8Q_OK ||
+            (r = fp8q__tok_jbool(c, e, "single_word", 0, &single, p)) != FP8Q_OK)
+            return r;
+        if (single) return fp8q__failf(c->err, FP8Q_ERR_UNSUPPORTED, "%s.single_word: true is not supported", p);
+        if ((r = fp8q__tok_jstring(c, fp8q_json_get(c->j, e, "content"), p, &c->tmp)) != FP8Q_OK) return r;
+        if ((r = fp8q__tok_added_add(t, c->tmp.p, c->tmp.n, (int32_t)id, special, lstrip, rstrip, normalized, p,
+                                     c->err)) != FP8Q_OK)
+            return r;
+    }
+    return FP8Q_OK;
+}
+
+/* The post-processor's ids must name tokens. */
+static fp8q_result fp8q__tok_check_post(fp8q_tokenizer *t, const char *field, fp8q_error *err)
+{
+    int i;
+    for (i = 0; i < t->n_post_before + t->n_post_after; i++) {
+        int32_t id = i < t->n_post_before ? t->post_before[i] : t->post_after[i - t->n_post_before];
+        if (!fp8q__tok_id(t, id))
+            return fp8q__failf(err, FP8Q_ERR_PARSE, "%s: id %ld is not in the vocabulary", field, (long)id);
+    }
+    return FP8Q_OK;
+}
+
+static fp8q_result fp8q__tok_from_json(fp8q_tokenizer *t, const fp8q_json *j, fp8q_error *err)
+{
+    fp8q__tok_json c;
+    fp8q_result r = FP8Q_OK;
+    const char *opt[2] = {"truncation", "padding"};
+    int i;
+    memset(&c, 0, sizeof c);
+    c.t = t;
+    c.j = j;
+    c.err = err;
+    if (j->tok[0].type != FP8Q_JSON_OBJECT) return fp8q__failf(err, FP8Q_ERR_PARSE, "the root is not an object");
+    for (i = 0; i < 2; i++)
+        if (!fp8q__tok_jnull(&c, fp8q_json_get(j, 0, opt[i])))
+            return fp8q__failf(err, FP8Q_ERR_UNSUPPORTED, "%s: only null is supported (fp8q does not %s)", opt[i],
+                               i ? "pad" : "truncate");
+    if ((r = fp8q__tok_jmodel(&c, fp8q_json_get(j, 0, "model"))) == FP8Q_OK &&
+        (r = fp8q__tok_jadded(&c, fp8q_json_get(j, 0, "added_tokens"))) == FP8Q_OK &&
+        (r = fp8q__tok_jnormalizer(&c, fp8q_json_get(j, 0, "normalizer"), "normalizer", 0)) == FP8Q_OK &&
+        (r = fp8q__tok_jpre(&c, fp8q_json_get(j, 0, "pre_tokenizer"), "pre_tokenizer", 0)) == FP8Q_OK &&
+        (r = fp8q__tok_jpost(&c, fp8q_json_get(j, 0, "post_processor"), "post_processor", 0)) == FP8Q_OK &&
+        (r = fp8q__tok_jdecoder(&c, fp8q_json_get(j, 0, "decoder"), "decoder", 0)) == FP8Q_OK &&
+        (r = fp8q__tok_finish(t, "added_tokens", "model.vocab", err)) == FP8Q_OK)
+        r = fp8q__tok_check_post(t, "post_processor", err);
+    free(c.tmp.p);
+    free(c.tmp2.p);
+    return r;
+}
+
+FP8QDEF fp8q_result fp8q_tokenizer_parse_json(fp8q_tokenizer **out, const char *text, size_t len, fp8q_error *err)
+{
+    fp8q_json j;
+    fp8q_tokenizer *t;
+    fp8q_result r;
+    fp8q__st_err_ok(err);
+    if (out) *out = NULL;
+    if (!out || (!text && len))
+        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_tokenizer_parse_json: %s", !out ? "out is NULL" : "text is NULL");
+    r = fp8q_json_parse(&j, text ? text : "", len, 0, err);
+    if (r != FP8Q_OK) {
+        fp8q__st_prefix(err, "tokenizer.json: ");
+        return r;
+    }
+    t = fp8q__tok_new();
+    r = t ? fp8q__tok_from_json(t, &j, err) : fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory");
+    fp8q_json_free(&j);
+    if (r != FP8Q_OK) {
+        fp8q_tokenizer_free(t);
+        fp8q__st_prefix(err, "tokenizer.json: ");
+        return r;
+    }
+    *out = t;
+    return FP8Q_OK;
+}
+
+/* ---- tokenizer_config.json and chat_template.jinja beside a tokenizer.json */
+
+/* path's directory joined with name (malloc'd), or NULL. */
+static char *fp8q__tok_sibling(const char *path, const char *name)
+{
+    size_t d = strlen(path), n = strlen(name);
+    char *s;
+    while (d > 0 && path[d - 1] != '/' && path[d - 1] != '\\') d--;
+    s = (char *)malloc(d + n + 1);
+    if (!s) return NULL;
+    FP8Q__MEMCPY(s, path, d);
+    FP8Q__MEMCPY(s + d, name, n + 1);
+    return s;
+}
+
+/* bos_token / eos_token of the config: a string or {"content": ...}; the id of that token, or -1. */
+static int32_t fp8q__tok_config_token(const fp8q_tokenizer *t, const fp8q_json *j, const char *key, int32_t def)
+{
+    size_t v = fp8q_json_get(j, 0, key), n;
+    char *s;
+    int32_t id;
+    if (v && j->tok[v].type == FP8Q_JSON_OBJECT) v = fp8q_json_get(j, v, "content");
+    if (!v || j->tok[v].type != FP8Q_JSON_STRING) return def;
+    n = fp8q_json_string(j, v, NULL, 0);
+    s = (char *)malloc(n + 1);
+    if (!s) return def;
+    (void)fp8q_json_string(j, v, s, n + 1);
+    id = strlen(s) == n ? fp8q_tokenizer_find(t, s) : -1;
+    free(s);
+    return id;
+}
+
+static fp8q_result fp8q__tok_set_template(fp8q_tokenizer *t, const char *s, size_t n)
+{
+    free(t->chat_template);
+    t->chat_template = (char *)malloc(n + 1);
+    if (!t->chat_template) return FP8Q_ERR_NOMEM;
+    FP8Q__MEMCPY(t->chat_template, s, n);
+    t->chat_template[n] = 0;
+    return FP8Q_OK;
+}
+
+/* The chat template of the config: a string, or the "template" of the list entry named "default". */
+static fp8q_result fp8q__tok_config_template(fp8q_tokenizer *t, const fp8q_json *j)
+{
+    size_t v = fp8q_json_get(j, 0, "chat_template"), e, i, n;
+    fp8q_result r;
+    char *s;
+    if (v && j->tok[v].type == FP8Q_JSON_ARRAY) {
+        size_t found = 0;
+        for (i = 0, e = v + 1; i < j->tok[v].size; i++, e = j->tok[e].next)
+            if (j->tok[e].type == FP8Q_JSON_OBJECT && fp8q_json_string_eq(j, fp8q_json_get(j, e, "name"), "default"))
+                found = fp8q_json_get(j, e, "template");
+        v = found;
+    }
+    if (!v || j->tok[v].type != FP8Q_JSON_STRING) return FP8Q_OK;
+    n = fp8q_json_string(j, v, NULL, 0);
+    s = (char *)malloc(n + 1);
+    if (!s) return FP8Q_ERR_NOMEM;
+    (void)fp8q_json_string(j, v, s, n + 1);
+    r = fp8q__tok_set_template(t, s, n);
+    free(s);
+    return r;
+}
+
+/* Reads tokenizer_config.json and chat_template.jinja beside path when they exist. */
+static fp8q_result fp8q__tok_load_config(fp8q_tokenizer *t, const char *path, fp8q_error *err)
+{
+    char *cfg = fp8q__tok_sibling(path, "tokenizer_config.json"), *jin = fp8q__tok_sibling(path, "chat_template.jinja");
+    char *buf = NULL;
+    size_t len;
+    int missing = 0;
+    fp8q_result r = cfg && jin ? FP8Q_OK : fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory");
+    if (r == FP8Q_OK)
+        r = fp8q__read_file(cfg, (size_t)FP8Q_MAX_CONFIG_SIZE, "FP8Q_MAX_CONFIG_SIZE", &buf, &len, &missing, err);
+    if (r == FP8Q_OK) {
+        fp8q_json j;
+        r = fp8q_json_parse(&j, buf, len, FP8Q_JSON_ALLOW_NONFINITE, err);
+        if (r == FP8Q_OK && j.tok[0].type != FP8Q_JSON_OBJECT)
+            r = fp8q__failf(err, FP8Q_ERR_PARSE, "the root is not an object");
+        if (r == FP8Q_OK) {
+            t->bos = fp8q__tok_config_token(t, &j, "bos_token", t->bos);
+            t->eos = fp8q__tok_config_token(t, &j, "eos_token", t->eos);
+            r = fp8q__tok_config_template(t, &j);
+            if (r != FP8Q_OK) (void)fp8q__failf(err, r, "out of memory");
+        }
+        fp8q_json_free(&j);
+        if (r != FP8Q_OK) fp8q__st_path_prefix(err, cfg);
+    } else if (missing)
+        r = FP8Q_OK;
+    free(buf);
+    buf = NULL;
+    if (r == FP8Q_OK) {
+        r = fp8q__read_file(jin, (size_t)FP8Q_MAX_CONFIG_SIZE, "FP8Q_MAX_CONFIG_SIZE", &buf, &len, &missing, err);
+        if (r == FP8Q_OK && fp8q__tok_set_template(t, buf, len) != FP8Q_OK)
+            r = fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory");
+        else if (r != FP8Q_OK && missing)
+            r = FP8Q_OK;
+    }
+    free(buf);
+    free(cfg);
+    free(jin);
+    if (r == FP8Q_OK) fp8q__st_err_ok(err);
+    return r;
+}
+
+FP8QDEF fp8q_result fp8q_tokenizer_load_json(fp8q_tokenizer **out, const char *path, fp8q_error *err)
+{
+    char *buf;
+    size_t len;
+    fp8q_result r;
+    fp8q__st_err_ok(err);
+    if (out) *out = NULL;
+    if (!out || !path)
+        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_tokenizer_load_json: %s", !out ? "out is NULL" : "path is NULL");
+    r = fp8q__read_file(path, (size_t)FP8Q_MAX_CONFIG_SIZE, "FP8Q_MAX_CONFIG_SIZE", &buf, &len, NULL, err);
+    if (r != FP8Q_OK) return r;
+    r = fp8q_tokenizer_parse_json(out, buf, len, err);
+    free(buf);
+    if (r != FP8Q_OK) {
+        char *old = err ? err->message : NULL;
+        if (old && strncmp(old, "tokenizer.json: ", 16) == 0) memmove(old, old + 16, strlen(old + 16) + 1);
+        fp8q__st_path_prefix(err, path);
+        return r;
+    }
+    r = fp8q__tok_load_config(*out, path, err);
+    if (r != FP8Q_OK) {
+        fp8q_tokenizer_free(*out);
+        *out = NULL;
+    }
+    return r;
+}
+
+/* ---- GGUF arrays */
+
+typedef struct fp8q__tok_spm_merge { /* a merge derived from SentencePiece scores, with its sort keys */
+    float score, score_l, score_r;
+    int32_t merged, left, right;
+    uint32_t split; /* character index of the split */
+} fp8q__tok_spm_merge;
+
+/* transformers' order: the merged token's score descending; then (stable over the vocabulary) its id; then the
+   pieces' scores descending; then the split position. */
+static int fp8q__tok_cmp_spm(const void *a, const void *b)
+{
+    const fp8q__tok_spm_merge *x = (const fp8q__tok_spm_merge *)a, *y = (const fp8q__tok_spm_merge *)b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    if (x->merged != y->merged) return x->merged < y->merged ? -1 : 1;
+    if (x->score_l != y->score_l) return x->score_l > y->score_l ? -1 : 1;
+    if (x->score_r != y->score_r) return x->score_r > y->score_r ? -1 : 1;
+    return x->split < y->split ? -1 : x->split > y->split;
+}
+
+/* Merges from scores, as transformers' GGUFTokenizerSkeleton: every split of every token into two tokens. */
+static fp8q_result fp8q__tok_spm_merges(fp8q_tokenizer *t, const float *scores, fp8q_error *err)
+{
+    fp8q__tok_spm_merge *m = NULL;
+    size_t n = 0, cap = 0, i, k;
+    fp8q_result r;
+    for (i = 0; i < t->n_vocab; i++) {
+        const char *s = fp8q__tok_s(t, t->vocab[i]);
+        size_t len = t->vocab[i].len, pos = 0;
+        uint32_t split = 0;
+        while (pos < len) {
+            int32_t l, rr;
+            (void)fp8q__tok_cp((const unsigned char *)s + pos, &k);
+            pos += k;
+            split++;
+            if (pos >= len) break;
+            l = fp8q__tok_vocab_get(t, s, pos);
+            rr = l >= 0 ? fp8q__tok_vocab_get(t, s + pos, len - pos) : -1;
+            if (rr < 0) continue;
+            if (n == cap && !fp8q__tok_grow((void **)&m, &cap, cap ? 2 * cap : 1024, sizeof *m)) {
+                free(m);
+                return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory for the merges");
+            }
+            m[n].score = scores[t->vocab_id[i]];
+            m[n].score_l = scores[l];
+            m[n].score_r = scores[rr];
+            m[n].merged = t->vocab_id[i];
+            m[n].left = l;
+            m[n].right = rr;
+            m[n++].split = split;
+        }
+    }
+    if (n) qsort(m, n, sizeof *m, fp8q__tok_cmp_spm);
+    r = fp8q__tok_merges_alloc(t, n, err);
+    for (i = 0; r == FP8Q_OK && i < n; i++) fp8q__tok_merge_add(t, m[i].left, m[i].right, (int32_t)i, m[i].merged);
+    free(m);
+    return r;
+}
+
+static size_t fp8q__tok_spec_len(const char *const *s, const size_t *lens, size_t i)
+{
+    return lens ? lens[i] : s[i] ? strlen(s[i]) : 0;
+}
+
+/* model "gpt2": the pre-tokenizer llama.cpp's tokenizer.ggml.pre names; 0 when unsupported. */
+static int fp8q__tok_spec_pre(fp8q_tokenizer *t, const char *pre)
+{
+    static const char *const gpt2[] = {"default", "gpt-2", "gpt2"}, *const digits[] = {"smollm", "starcoder"},
+                             *const llama3[] = {"llama-bpe", "llama3", "llama-v3"};
+    size_t i;
+    int kind = 0;
+    if (!pre) pre = "default";
+    for (i = 0; i < 3; i++) {
+        if (strcmp(pre, gpt2[i]) == 0) kind = 1;
+        if (strcmp(pre, llama3[i]) == 0) kind = 3;
+        if (i < 2 && strcmp(pre, digits[i]) == 0) kind = 2;
+    }
+    if (kind == 2) {
+        t->pre[t->n_pre].kind = FP8Q__TP_DIGITS;
+        t->pre[t->n_pre++].a_num = 1;
+    }
+    if (kind) t->pre[t->n_pre++].kind = kind == 3 ? FP8Q__TP_LLAMA3 : FP8Q__TP_GPT2;
+    t->ignore_merges = kind == 3;
+    t->byte_level = 1;
+    if (kind) t->dec[t->n_dec++].kind = FP8Q__TD_BYTELEVEL;
+    return kind;
+}
+
+/* model "llama": SentencePiece's pipeline as a Llama 2 tokenizer.json spells it. */
+static int fp8q__tok_spec_spm(fp8q_tokenizer *t, int add_space_prefix)
+{
+    static const char space[] = " ", meta[] = "\xE2\x96\x81"; /* U+2581 */
+    fp8q__tok_str sp, mt;
+    if (!fp8q__tok_keep(t, space, 1, &sp) || !fp8q__tok_keep(t, meta, 3, &mt)) return 0;
+    if (add_space_prefix) {
+        t->norm[t->n_norm].kind = FP8Q__TN_PREPEND;
+        t->norm[t->n_norm++].a = mt;
+    }
+    t->norm[t->n_norm].kind = FP8Q__TN_REPLACE;
+    t->norm[t->n_norm].a = sp;
+    t->norm[t->n_norm++].b = mt;
+    t->dec[t->n_dec].kind = FP8Q__TD_REPLACE;
+    t->dec[t->n_dec].a = mt;
+    t->dec[t->n_dec++].b = sp;
+    t->dec[t->n_dec++].kind = FP8Q__TD_BYTEFALLBACK;
+    t->dec[t->n_dec++].kind = FP8Q__TD_FUSE;
+    if (add_space_prefix) {
+        t->dec[t->n_dec].kind = FP8Q__TD_STRIP;
+        t->dec[t->n_dec].a = sp;
+        t->dec[t->n_dec++].a_num = 1;
+    }
+    t->byte_fallback = t->fuse_unk = 1;
+    return 1;
+}
+
+/* Tokens (vocabulary, added tokens for types 2, 3, 4) and merges of a spec. */
+static fp8q_result fp8q__tok_spec_arrays(fp8q_tokenizer *t, const fp8q_tokenizer_spec *sp, int spm, fp8q_error *err)
+{
+    size_t i;
+    fp8q_result r;
+    char where[48];
+    fp8q__tok_buf scratch = {NULL, 0, 0};
+    if ((r = fp8q__tok_vocab_alloc(t, sp->n_tokens, err)) != FP8Q_OK) return r;
+    t->added = (fp8q__tok_added *)malloc((sp->n_tokens + 1) * sizeof *t->added);
+    if (!t->added) return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory for the tokens");
+    for (i = 0; i < sp->n_tokens; i++) {
+        const char *s = sp->tokens[i];
+        size_t n = fp8q__tok_spec_len(sp->tokens, sp->token_lens, i);
+        int32_t type = sp->token_types ? sp->token_types[i] : 1;
+        (void)snprintf(where, sizeof where, "tokens[%lu]", (unsigned long)i);
+        if (!n || !s) return fp8q__failf(err, FP8Q_ERR_PARSE, "%s is empty or NULL", where);
+        if (!fp8q__tok_valid_utf8(s, n)) return fp8q__failf(err, FP8Q_ERR_PARSE, "%s is not valid UTF-8", where);
+        if (type < 0 || type > 6)
+            return fp8q__failf(err, FP8Q_ERR_PARSE, "token_types[%lu]: %ld is not a llama.cpp token type (0..6)",
+                               (unsigned long)i, (long)type);
+        if (sp->scores && !(sp->scores[i] == sp->scores[i] && sp->scores[i] - sp->scores[i] == 0))
+            return fp8q__failf(err, FP8Q_ERR_PARSE, "scores[%lu] is not finite", (unsigned long)i);
+        if ((r = fp8q__tok_vocab_add(t, s, n, (int32_t)i, "tokens", err)) != FP8Q_OK) return r;
+        if ((type == 2 || type == 3 || type == 4) &&
+            (r = fp8q__tok_added_add(t, s, n, (int32_t)i, type != 4, 0, 0, 0, where, err)) != FP8Q_OK)
+            return r;
+    }
+    if (spm && !sp->n_merges) {
+        if (!sp->scores)
+            return fp8q__failf(err, FP8Q_ERR_PARSE, "model \"llama\" without merges needs scores (none given)");
+        return fp8q__tok_spm_merges(t, sp->scores, err);
+    }
+    if (sp->n_merges && !sp->merges) return fp8q__failf(err, FP8Q_ERR_ARG, "merges is NULL with n_merges > 0");
+    if ((r = fp8q__tok_merges_alloc(t, sp->n_merges, err)) != FP8Q_OK) return r;
+    for (i = 0; r == FP8Q_OK && i < sp->n_merges; i++) {
+        const char *s = sp->merges[i], *space;
+        size_t n = fp8q__tok_spec_len(sp->merges, sp->merge_lens, i);
+        space = s ? (const char *)memchr(s, ' ', n) : NULL;
+        if (!space || memchr(space + 1, ' ', n - (size_t)(space + 1 - s)))
+            r = fp8q__failf(err, FP8Q_ERR_PARSE, "merges[%lu]: expected \"a b\" with exactly one space",
+                            (unsigned long)i);
+        else
+            r = fp8q__tok_merge_strings(t, s, (size_t)(space - s), space + 1, n - (size_t)(space + 1 - s), i, "merges",
+                                        &scratch, err);
+    }
+    free(scratch.p);
+    return r;
+}
+
+static fp8q_result fp8q__tok_from_spec(fp8q_tokenizer *t, const fp8q_tokenizer_spec *sp, fp8q_error *err)
+{
+    int spm, add_bos, add_eos, i;
+    const char *ids[4] = {"bos", "eos", "unk", "pad"};
+    int32_t v[4];
+    fp8q_result r;
+    v[0] = sp->bos, v[1] = sp->eos, v[2] = sp->unk, v[3] = sp->pad;
+    if (!sp->model || (strcmp(sp->model, "gpt2") != 0 && strcmp(sp->model, "llama") != 0))
+        return fp8q__failf(err, FP8Q_ERR_UNSUPPORTED, "model '%.40s' is not supported (\"gpt2\" or \"llama\")",
+                           sp->model ? sp->model : "(null)");
+    spm = strcmp(sp->model, "llama") == 0;
+    if (!sp->n_tokens || !sp->tokens) return fp8q__failf(err, FP8Q_ERR_PARSE, "no tokens");
+    for (i = 0; i < 4; i++)
+        if (v[i] < -1 || (v[i] >= 0 && (size_t)v[i] >= sp->n_tokens))
+            return fp8q__failf(err, FP8Q_ERR_PARSE, "%s id %ld is outside [-1, %lu)", ids[i], (long)v[i],
+                               (unsigned long)sp->n_tokens);
+    if (spm) {
+        if (sp->pre && strcmp(sp->pre, "default") != 0)
+            return fp8q__failf(err, FP8Q_ERR_UNSUPPORTED, "model \"llama\" with pre '%.40s' is not supported", sp->pre);
+        if (!fp8q__tok_spec_spm(t, sp->add_space_prefix != 0)) return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory");
+    } else if (!fp8q__tok_spec_pre(t, sp->pre))
+        return fp8q__failf(err, FP8Q_ERR_UNSUPPORTED,
+                           "pre '%.40s' is not supported (default, gpt-2, gpt2, smollm, "
+                           "starcoder, llama-bpe, llama3, llama-v3)",
+                           sp->pre);
+    t->has_decoder = 1;
+    if ((r = fp8q__tok_spec_arrays(t, sp, spm, err)) != FP8Q_OK) return r;
+    t->unk = spm ? sp->unk : -1;
+    t->bos = sp->bos;
+    t->eos = sp->eos;
+    add_bos = sp->add_bos >= 0 ? sp->add_bos : (spm || t->ignore_merges);
+    add_eos = sp->add_eos >= 0 ? sp->add_eos : 0;
+    if (add_bos && sp->bos >= 0) t->post_before[t->n_post_before++] = sp->bos;
+    if (add_eos && sp->eos >= 0) t->post_after[t->n_post_after++] = sp->eos;
+    if (sp->chat_template && fp8q__tok_set_template(t, sp->chat_template, strlen(sp->chat_template)) != FP8Q_OK)
+        return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory");
+    return fp8q__tok_finish(t, "tokens", "tokens", err);
+}
+
+FP8QDEF fp8q_result fp8q_tokenizer_from_spec(fp8q_tokenizer **out, const fp8q_tokenizer_spec *spec, fp8q_error *err)
+{
+    fp8q_tokenizer *t;
+    fp8q_result r;
+    fp8q__st_err_ok(err);
+    if (out) *out = NULL;
+    if (!out || !spec)
+        return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_tokenizer_from_spec: %s", !out ? "out is NULL" : "spec is NULL");
+    t = fp8q__tok_new();
+    r = t ? fp8q__tok_from_spec(t, spec, err) : fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory");
+    if (r != FP8Q_OK) {
+        fp8q_tokenizer_free(t);
+        fp8q__st_prefix(err, "tokenizer spec: ");
+        return r;
+    }
+    *out = t;
     return FP8Q_OK;
 }
 

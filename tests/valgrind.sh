@@ -9,7 +9,7 @@ VG="valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=def
 mkdir -p "$B"
 passed=0 failed=0
 CFLAGS_VG="-std=c99 -pedantic -Wall -Wextra -Werror -O1 -g"
-for t in fp8q json safetensors config regex inc_config inc_scales model hostile gguf trace gaudi; do
+for t in fp8q json safetensors config regex inc_config inc_scales model hostile gguf trace gaudi tokenizer; do
     flags=""
     [ "$t" = fp8q ] && flags="-DFP8Q_NO_SIMD"
     if cc $CFLAGS_VG -I. $flags "tests/test_$t.c" -o "$B/test_$t" -lm -pthread && $VG "$B/test_$t" >"$B/test_$t.log" 2>&1; then

@@ -1,6 +1,6 @@
 #!/bin/sh
 # `make fuzz`: builds the libFuzzer targets (clang, with ASan and UBSan) for
-# the JSON, safetensors, GGUF, regex and INC (QUANT_CONFIG, measurement) parsers and
+# the JSON, safetensors, GGUF, tokenizer, regex and INC (QUANT_CONFIG, measurement) parsers and
 # the round trips (safetensors parse -> write -> parse; encode -> decode),
 # prepares seed corpora and runs each target for FUZZ_SECONDS (default 60).
 # Any crash, leak, sanitizer report or abort() fails the run. Prints the
@@ -10,7 +10,7 @@ SECONDS_EACH=${FUZZ_SECONDS:-60}
 B=build/fuzz
 FLAGS="-std=c99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
 passed=0 failed=0
-mkdir -p $B/corpus_json $B/corpus_safetensors $B/corpus_regex $B/corpus_inc $B/corpus_roundtrip $B/corpus_gguf $B/artifacts
+mkdir -p $B/corpus_json $B/corpus_safetensors $B/corpus_regex $B/corpus_inc $B/corpus_roundtrip $B/corpus_gguf $B/corpus_tokenizer $B/artifacts
 if ! command -v clang >/dev/null 2>&1; then
     echo "FAIL fuzz: clang not installed"; echo "0 passed, 1 failed"; exit 1
 fi
@@ -20,6 +20,14 @@ clang $FLAGS tests/fuzz/fuzz_regex.c -o $B/fuzz_regex -lm -pthread || failed=$((
 clang $FLAGS tests/fuzz/fuzz_inc.c -o $B/fuzz_inc -lm -pthread || failed=$((failed + 1))
 clang $FLAGS tests/fuzz/fuzz_roundtrip.c -o $B/fuzz_roundtrip -lm -pthread || failed=$((failed + 1))
 clang $FLAGS tests/fuzz/fuzz_gguf.c -o $B/fuzz_gguf -lm || failed=$((failed + 1))
+clang $FLAGS tests/fuzz/fuzz_tokenizer.c -o $B/fuzz_tokenizer -lm || failed=$((failed + 1))
+# tokenizer seeds: first byte 0 = a tokenizer.json, 1 = text for the built-in tokenizers, 2 = a NUL-separated spec
+i=0
+while IFS= read -r line && [ $i -lt 40 ]; do printf '\001%s' "$line" >$B/corpus_tokenizer/text$i; i=$((i + 1)); done <tests/fixtures/tokenizer/corpus.txt
+printf '\002\000a\000b\000ab\000\000a b' >$B/corpus_tokenizer/spec
+for f in tests/fixtures/tokenizer/bytebpe/tokenizer.json tests/fixtures/tokenizer/spm/tokenizer.json; do
+    [ -f "$f" ] && { printf '\000'; cat "$f"; } >$B/corpus_tokenizer/json_$(basename "$(dirname "$f")")
+done
 cp tests/fixtures/gguf/*.gguf $B/corpus_gguf/
 # INC seeds: first byte even = QUANT_CONFIG, odd = measurement / scale file
 for f in ../shared/data/inc-configs/*.json; do [ -f "$f" ] && { printf '\000'; cat "$f"; } >$B/corpus_inc/cfg_$(basename "$f"); done
@@ -58,5 +66,6 @@ run fuzz_regex corpus_regex "-dict=tests/fuzz/regex.dict -max_len=4096 -timeout=
 run fuzz_inc corpus_inc "-dict=tests/fuzz/json.dict -max_len=65536"
 run fuzz_roundtrip corpus_roundtrip "-max_len=65536"
 run fuzz_gguf corpus_gguf "-max_len=65536"
+run fuzz_tokenizer corpus_tokenizer "-dict=tests/fuzz/json.dict -max_len=65536"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
