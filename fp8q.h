@@ -2975,6 +2975,14 @@ FP8QDEF fp8q_result fp8q_tokenizer_chat(const fp8q_tokenizer *t, const char *sys
 /* Frees the tokenizer; NULL is fine. */
 FP8QDEF void fp8q_tokenizer_free(fp8q_tokenizer *t);
 
+/* The tokenizer a GGUF file stores in its metadata (llama.cpp's
+   tokenizer.ggml.model / .pre / .tokens / .scores / .token_type / .merges /
+   .bos_token_id / .eos_token_id / .unknown_token_id / .padding_token_id /
+   .add_bos_token / .add_eos_token / .add_space_prefix and
+   tokenizer.chat_template), through fp8q_tokenizer_from_spec. Errors name
+   the key; a file without tokenizer.ggml.model is FP8Q_ERR_UNSUPPORTED. */
+FP8QDEF fp8q_result fp8q_gguf_tokenizer(const fp8q_gguf *g, fp8q_tokenizer **out, fp8q_error *err);
+
 #endif /* FP8Q_FREESTANDING */
 
 #ifdef __cplusplus
@@ -22378,6 +22386,129 @@ FP8QDEF fp8q_result fp8q_tokenizer_from_spec(fp8q_tokenizer **out, const fp8q_to
     }
     *out = t;
     return FP8Q_OK;
+}
+
+/* ---- the tokenizer stored in a GGUF file */
+
+/* A NUL-terminated copy of a string KV (NULL when absent); *r set on error. */
+static char *fp8q__gg_tok_string(const fp8q_gguf *g, const char *key, fp8q_result *r, fp8q_error *err)
+{
+    const fp8q_gguf_kv *kv = fp8q_gguf_find_kv(g, key);
+    const char *s;
+    size_t n;
+    char *c;
+    if (!kv) return NULL;
+    if (fp8q_gguf_kv_string(kv, &s, &n) != FP8Q_OK) {
+        *r = fp8q__failf(err, FP8Q_ERR_PARSE, "GGUF: '%s' must be a string", key);
+        return NULL;
+    }
+    if (!(c = (char *)malloc(n + 1))) {
+        *r = fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory for '%s'", key);
+        return NULL;
+    }
+    memcpy(c, s, n);
+    c[n] = 0;
+    return c;
+}
+
+/* An integer KV, or def when absent. */
+static int64_t fp8q__gg_tok_int(const fp8q_gguf *g, const char *key, int64_t def)
+{
+    const fp8q_gguf_kv *kv = fp8q_gguf_find_kv(g, key);
+    int64_t v;
+    return kv && fp8q_gguf_kv_int(kv, &v) == FP8Q_OK ? v : def;
+}
+
+/* The elements of a string array KV as pointers and lengths into the file. */
+static fp8q_result fp8q__gg_tok_strings(const fp8q_gguf_kv *kv, const char *key, const char ***s, size_t **len,
+                                        size_t *n, fp8q_error *err)
+{
+    uint64_t i;
+    if (kv->type != FP8Q_GGUF_ARRAY || kv->array_type != FP8Q_GGUF_STRING)
+        return fp8q__failf(err, FP8Q_ERR_PARSE, "GGUF: '%s' must be an array of strings", key);
+    *n = (size_t)kv->count;
+    *s = (const char **)fp8q__st_alloc(*n ? *n : 1, sizeof **s);
+    *len = (size_t *)fp8q__st_alloc(*n ? *n : 1, sizeof **len);
+    if (!*s || !*len) return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory for '%s'", key);
+    for (i = 0; i < kv->count; i++)
+        if (fp8q_gguf_kv_array_string(kv, i, &(*s)[i], &(*len)[i]) != FP8Q_OK)
+            return fp8q__failf(err, FP8Q_ERR_PARSE, "GGUF: '%s'[%lu] is not a string", key, (unsigned long)i);
+    return FP8Q_OK;
+}
+
+/* A numeric array KV of exactly n elements as float or int32 (one of them). */
+static fp8q_result fp8q__gg_tok_numbers(const fp8q_gguf_kv *kv, const char *key, size_t n, float **f, int32_t **i32,
+                                        fp8q_error *err)
+{
+    uint64_t i;
+    double v;
+    if (kv->type != FP8Q_GGUF_ARRAY || kv->count != n)
+        return fp8q__failf(err, FP8Q_ERR_PARSE, "GGUF: '%s' must be an array of %lu numbers", key, (unsigned long)n);
+    if (f && !(*f = (float *)fp8q__st_alloc(n ? n : 1, sizeof **f)))
+        return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory for '%s'", key);
+    if (i32 && !(*i32 = (int32_t *)fp8q__st_alloc(n ? n : 1, sizeof **i32)))
+        return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory for '%s'", key);
+    for (i = 0; i < n; i++) {
+        if (fp8q_gguf_kv_array_number(kv, i, &v) != FP8Q_OK || v != v ||
+            (i32 && (v < -2147483648.0 || v > 2147483647.0)))
+            return fp8q__failf(err, FP8Q_ERR_PARSE, "GGUF: '%s'[%lu] is not a number in range", key, (unsigned long)i);
+        if (f) (*f)[i] = (float)v;
+        if (i32) (*i32)[i] = (int32_t)v;
+    }
+    return FP8Q_OK;
+}
+
+FP8QDEF fp8q_result fp8q_gguf_tokenizer(const fp8q_gguf *g, fp8q_tokenizer **out, fp8q_error *err)
+{
+    fp8q_tokenizer_spec sp;
+    const fp8q_gguf_kv *kv;
+    const char **tokens = NULL, **merges = NULL;
+    size_t *token_lens = NULL, *merge_lens = NULL;
+    float *scores = NULL;
+    int32_t *types = NULL;
+    char *model = NULL, *pre = NULL, *chat = NULL;
+    fp8q_result r = FP8Q_OK;
+    if (out) *out = NULL;
+    if (!g || !out) return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_gguf_tokenizer: NULL argument");
+    memset(&sp, 0, sizeof sp);
+    model = fp8q__gg_tok_string(g, "tokenizer.ggml.model", &r, err);
+    pre = fp8q__gg_tok_string(g, "tokenizer.ggml.pre", &r, err);
+    chat = fp8q__gg_tok_string(g, "tokenizer.chat_template", &r, err);
+    if (r != FP8Q_OK) goto done;
+    if (!model) {
+        r = fp8q__failf(err, FP8Q_ERR_UNSUPPORTED, "GGUF: no tokenizer ('tokenizer.ggml.model' is missing)");
+        goto done;
+    }
+    if (!(kv = fp8q_gguf_find_kv(g, "tokenizer.ggml.tokens"))) {
+        r = fp8q__failf(err, FP8Q_ERR_PARSE, "GGUF: 'tokenizer.ggml.tokens' is missing");
+        goto done;
+    }
+    if ((r = fp8q__gg_tok_strings(kv, "tokenizer.ggml.tokens", &tokens, &token_lens, &sp.n_tokens, err)) != FP8Q_OK)
+        goto done;
+    if ((kv = fp8q_gguf_find_kv(g, "tokenizer.ggml.merges")) != NULL &&
+        (r = fp8q__gg_tok_strings(kv, "tokenizer.ggml.merges", &merges, &merge_lens, &sp.n_merges, err)) != FP8Q_OK)
+        goto done;
+    if ((kv = fp8q_gguf_find_kv(g, "tokenizer.ggml.scores")) != NULL &&
+        (r = fp8q__gg_tok_numbers(kv, "tokenizer.ggml.scores", sp.n_tokens, &scores, NULL, err)) != FP8Q_OK)
+        goto done;
+    if ((kv = fp8q_gguf_find_kv(g, "tokenizer.ggml.token_type")) != NULL &&
+        (r = fp8q__gg_tok_numbers(kv, "tokenizer.ggml.token_type", sp.n_tokens, NULL, &types, err)) != FP8Q_OK)
+        goto done;
+    sp.model = model, sp.pre = pre, sp.chat_template = chat;
+    sp.tokens = tokens, sp.token_lens = token_lens, sp.scores = scores, sp.token_types = types;
+    sp.merges = merges, sp.merge_lens = merge_lens;
+    sp.bos = (int32_t)fp8q__gg_tok_int(g, "tokenizer.ggml.bos_token_id", -1);
+    sp.eos = (int32_t)fp8q__gg_tok_int(g, "tokenizer.ggml.eos_token_id", -1);
+    sp.unk = (int32_t)fp8q__gg_tok_int(g, "tokenizer.ggml.unknown_token_id", -1);
+    sp.pad = (int32_t)fp8q__gg_tok_int(g, "tokenizer.ggml.padding_token_id", -1);
+    sp.add_bos = (int)fp8q__gg_tok_int(g, "tokenizer.ggml.add_bos_token", -1);
+    sp.add_eos = (int)fp8q__gg_tok_int(g, "tokenizer.ggml.add_eos_token", -1);
+    sp.add_space_prefix = (int)fp8q__gg_tok_int(g, "tokenizer.ggml.add_space_prefix", -1);
+    r = fp8q_tokenizer_from_spec(out, &sp, err);
+done:
+    free(tokens), free(token_lens), free(merges), free(merge_lens), free(scores), free(types);
+    free(model), free(pre), free(chat);
+    return r;
 }
 
 #endif /* FP8Q_FREESTANDING */

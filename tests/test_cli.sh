@@ -424,6 +424,29 @@ run inc frobnicate
 expect "inc: unknown subcommand" 2 "frobnicate"
 run inc scales --measurements x.json --out y.json
 expect "inc scales without --device" 2 "--device"
+# text in, text out: a one-layer SmolLM2-shaped model with SmolLM2's tokenizer
+TOKDIR=$ROOT/tests/fixtures/tokenizer/smollm2
+run synth "$TMP/smol" --preset smollm2-135m --dtype bf16 --layers 1
+if [ "$rc" -eq 0 ] && cp "$TOKDIR/tokenizer.json" "$TOKDIR/tokenizer_config.json" "$TMP/smol/"; then
+    run generate "$TMP/smol" --prompt "What is FP8?" --chat -n 4 --quant fp8-dynamic --kv-cache e4m3
+    if [ "$rc" -eq 0 ]; then ok "generate --prompt --chat (tokenizer.json, chat template, FP8)"; else fail "generate --prompt --chat (exit status $rc)"; fi
+    printf 'Hi\n\nWhat is 2+2?\n' >"$TMP/chat_in"
+    if $RUNNER "$BIN" chat "$TMP/smol" -n 3 <"$TMP/chat_in" >"$TMP/chat_out" 2>"$TMP/err" && [ "$(wc -l <"$TMP/chat_out")" -ge 2 ]; then
+        ok "chat: replies to messages from stdin (random weights: the text is noise)"
+    else
+        fail "chat: $(head -c 200 "$TMP/err")"
+    fi
+    run generate "$TMP/smol" --chat -n 2
+    expect "generate --chat without --prompt" 2 "--chat needs --prompt"
+    run generate "$TMP/smol" --prompt "a" --tokens 1,2
+    expect "generate with both --prompt and --tokens" 2 "not both"
+    rm -f "$TMP/smol/tokenizer.json"
+    run generate "$TMP/smol" --prompt "a" -n 2
+    expect "generate --prompt without a tokenizer.json names the file" 1 "tokenizer.json"
+else
+    fail "synth for the text tests (exit status $rc)"
+fi
+
 # GGUF: a file is imported (Q/K rows un-permuted) and runs like its source checkpoint
 GGUF=$ROOT/tests/fixtures/gguf/tiny-f32.F32.gguf
 if [ -f "$GGUF" ] && [ -f "$FIXTURE/config.json" ]; then

@@ -375,6 +375,39 @@ static void expect_spec(const char *spec_name, const char *expected, const char 
 static void test_smollm2_spec(void) { expect_spec("smollm2.spec", "smollm2.expected", "smollm2"); }
 static void test_spm_spec(void) { expect_spec("spm.spec", "spm_spec.expected", "spm"); }
 
+/* SmolLM2's tokenizer read by fp8q_gguf_tokenizer from a GGUF file's metadata
+   (tests/fixtures/gguf/vocab-smollm2.gguf, the tokenizer.* keys of the real
+   model's GGUF; tools/gen_gguf_vocab.py) against tokenizers' ids. */
+static void test_smollm2_gguf(void)
+{
+    char path[600];
+    fp8q_gguf g;
+    fp8q_tokenizer *t = NULL, *j = load_named("smollm2");
+    fp8q_error err;
+    char a[4096], b[4096];
+    size_t la = 0, lb = 0;
+    memset(&g, 0, sizeof g);
+    (void)snprintf(path, sizeof path, "%s/../gguf/vocab-smollm2.gguf", g_dir);
+    CHECK(fp8q_gguf_open(&g, path, &err) == FP8Q_OK, "open %s: %s", path, err.message);
+    CHECK(fp8q_gguf_tokenizer(&g, &t, &err) == FP8Q_OK, "fp8q_gguf_tokenizer: %s", err.message);
+    fp8q_gguf_close(&g); /* the tokenizer keeps its own copies */
+    if (t && j) {
+        CHECK(check_expected(t, "smollm2 (GGUF)", "smollm2.expected") > 1000, "too few ids compared");
+        CHECK(fp8q_tokenizer_vocab_size(t) == 49152 && fp8q_tokenizer_eos(t) == fp8q_tokenizer_eos(j), "vocab, eos");
+        CHECK(fp8q_tokenizer_chat(t, NULL, "Hi", a, sizeof a, &la, &err) == FP8Q_OK, "chat: %s", err.message);
+        CHECK(fp8q_tokenizer_chat(j, NULL, "Hi", b, sizeof b, &lb, &err) == FP8Q_OK, "chat: %s", err.message);
+        CHECK(la == lb && memcmp(a, b, la) == 0, "chat differs: '%s' vs '%s'", a, b);
+    }
+    memset(&g, 0, sizeof g);
+    CHECK(fp8q_gguf_open(&g, "tests/fixtures/gguf/tiny-f32.F32.gguf", &err) != FP8Q_OK ||
+              (fp8q_gguf_tokenizer(&g, &t, &err) == FP8Q_ERR_UNSUPPORTED && !t &&
+               strstr(err.message, "tokenizer.ggml.model")),
+          "a GGUF without a tokenizer: %s", err.message);
+    fp8q_gguf_close(&g);
+    fp8q_tokenizer_free(t);
+    fp8q_tokenizer_free(j);
+}
+
 /* ---- chat templates */
 
 static void test_chat(void)
@@ -735,6 +768,7 @@ int main(int argc, char **argv)
     run_case("metaspace_split (Metaspace split) vs tokenizers", test_metaspace_split);
     run_case("smollm2 from GGUF arrays", test_smollm2_spec);
     run_case("spm from GGUF arrays (merges from scores)", test_spm_spec);
+    run_case("smollm2 from a GGUF file's metadata (fp8q_gguf_tokenizer)", test_smollm2_gguf);
     run_case("chat templates vs transformers", test_chat);
     run_case("chat: unsupported and invalid", test_chat_unsupported);
     run_case("pieces and lookups", test_pieces);

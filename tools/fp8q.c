@@ -548,6 +548,8 @@ typedef struct run_opts {
     int device;
     int allow_other_device; /* --allow-other-device */
     const char *trace;      /* --trace FILE, or NULL */
+    const char *prompt;     /* --prompt TEXT (generate), tokenized with the model's tokenizer */
+    int chat;               /* --chat: the prompt goes through the model's chat template */
     int trace_weights;      /* --trace-weights */
 } run_opts;
 
@@ -594,7 +596,12 @@ static int parse_run_opts(const cli_parsed *p, run_opts *r)
             return usage_error("--inc-config sets the KV cache (fp8_inc): leave out --kv-cache");
         r->model.quant = FP8Q_QUANT_NONE;
     }
-    if (!(v = opt(p, "--tokens"))) return usage_error("missing --tokens (see fp8q %s --help)", p->cmd->name);
+    r->prompt = opt(p, "--prompt"), r->chat = opt(p, "--chat") != NULL;
+    if (r->chat && !r->prompt) return usage_error("--chat needs --prompt TEXT");
+    if (r->prompt) return opt(p, "--tokens") ? usage_error("give --tokens or --prompt, not both") : CLI_OK;
+    if (!(v = opt(p, "--tokens")))
+        return usage_error("missing --tokens%s (see fp8q %s --help)",
+                           strcmp(p->cmd->name, "generate") == 0 ? " or --prompt" : "", p->cmd->name);
     return parse_tokens("--tokens", v, &r->tokens, &r->n_tokens) ? CLI_OK : CLI_USAGE;
 }
 
@@ -661,6 +668,100 @@ static int load_model(const char *path, const fp8q_model_options *mo, fp8q_model
 }
 
 static int load_run_model(const char *dir, const run_opts *r, fp8q_model *m); /* with INC, if asked */
+
+/* ---- text: the model's tokenizer (GGUF metadata, or DIR/tokenizer.json) */
+
+static int load_tokenizer(const char *path, fp8q_tokenizer **tok)
+{
+    fp8q_error err;
+    fp8q_result r;
+    char file[1200];
+    if (is_gguf_path(path)) {
+        fp8q_gguf g;
+        memset(&g, 0, sizeof g);
+        if ((r = fp8q_gguf_open(&g, path, &err)) == FP8Q_OK) r = fp8q_gguf_tokenizer(&g, tok, &err);
+        fp8q_gguf_close(&g);
+    } else {
+        (void)snprintf(file, sizeof file, "%s/tokenizer.json", path);
+        r = fp8q_tokenizer_load_json(tok, file, &err);
+    }
+    return r == FP8Q_OK ? CLI_OK : lib_error(r, &err);
+}
+
+/* r->tokens from r->prompt (through the chat template with --chat), with the
+   tokenizer's special tokens (BOS where the model adds one). */
+static int tokenize_prompt(run_opts *r, const fp8q_tokenizer *tok)
+{
+    fp8q_error err;
+    fp8q_result res;
+    size_t cap = strlen(r->prompt) + 4096, len = 0, n = 0;
+    char *text = (char *)malloc(cap);
+    const char *src = r->prompt;
+    int rc = CLI_ERR;
+    if (!text) return runtime_error("out of memory");
+    if (r->chat) {
+        if ((res = fp8q_tokenizer_chat(tok, NULL, r->prompt, text, cap, &len, &err)) != FP8Q_OK) {
+            rc = lib_error(res, &err);
+            goto out;
+        }
+        src = text;
+    } else
+        len = strlen(src);
+    res = fp8q_tokenizer_encode(tok, src, len, FP8Q_TOK_ADD_SPECIAL | FP8Q_TOK_PARSE_SPECIAL, NULL, 0, &n, &err);
+    if (res != FP8Q_OK && res != FP8Q_ERR_LIMIT) {
+        rc = lib_error(res, &err);
+        goto out;
+    }
+    if (n == 0 || n > INT_MAX || !(r->tokens = (int32_t *)malloc(n * sizeof *r->tokens))) {
+        rc = n == 0 ? usage_error("--prompt: the text gives no tokens") : runtime_error("out of memory");
+        goto out;
+    }
+    if ((res = fp8q_tokenizer_encode(tok, src, len, FP8Q_TOK_ADD_SPECIAL | FP8Q_TOK_PARSE_SPECIAL, r->tokens, n, &n,
+                                     &err)) != FP8Q_OK) {
+        rc = lib_error(res, &err);
+        goto out;
+    }
+    r->n_tokens = (int)n;
+    rc = CLI_OK;
+out:
+    free(text);
+    return rc;
+}
+
+/* The ids that end a reply: EOS and the chat templates' end-of-turn tokens. */
+static int stop_tokens(const fp8q_tokenizer *tok, int32_t *stop)
+{
+    static const char *const ends[] = {"<|im_end|>", "<|eot_id|>", "<|end|>", "</s>", "<|endoftext|>"};
+    int n = 0, i;
+    int32_t id;
+    if (!tok) return 0;
+    if ((id = fp8q_tokenizer_eos(tok)) >= 0) stop[n++] = id;
+    for (i = 0; i < COUNT(ends); i++)
+        if ((id = fp8q_tokenizer_find(tok, ends[i])) >= 0) stop[n++] = id;
+    return n;
+}
+
+static int is_stop(int32_t id, const int32_t *stop, int n_stop)
+{
+    int i;
+    for (i = 0; i < n_stop; i++)
+        if (stop[i] == id) return 1;
+    return 0;
+}
+
+/* Writes one token: its text with a tokenizer, else its id (comma-separated). */
+static void print_token(const fp8q_tokenizer *tok, int32_t id, int first)
+{
+    char piece[256];
+    size_t n;
+    if (!tok) {
+        printf("%s%ld", first ? "" : ",", (long)id);
+        return;
+    }
+    n = fp8q_tokenizer_piece(tok, id, piece, sizeof piece);
+    fwrite(piece, 1, n < sizeof piece ? n : sizeof piece - 1, stdout);
+    fflush(stdout);
+}
 
 /* Token ids inside the vocabulary and count within max positions. */
 static int check_tokens(const run_opts *r, const fp8q_llama_config *c)
@@ -882,13 +983,19 @@ static int cmd_info(const cli_parsed *p)
 
 /* ============================================================= generate */
 
-static const char USAGE_GENERATE[] = "usage: fp8q generate DIR --tokens ID,ID,... [options]\n"
+static const char USAGE_GENERATE[] = "usage: fp8q generate DIR|FILE.gguf --tokens ID,ID,... | --prompt TEXT [options]\n"
                                      "\n"
                                      "Runs the prompt through the model in one forward call (prefill), then\n"
                                      "generates tokens one at a time and prints their ids, comma-separated, on\n"
-                                     "one line. Generation stops after N tokens or at max_position_embeddings.\n"
+                                     "one line; with --prompt, prints the text as it comes and stops at the\n"
+                                     "end-of-text/end-of-turn token. Generation stops after N tokens or at\n"
+                                     "max_position_embeddings. A GGUF file is imported (Q/K rows un-permuted;\n"
+                                     "float32, or bfloat16 for the FP8 modes) into a temporary directory.\n"
                                      "\n"
-                                     "  --tokens IDS        prompt token ids, comma-separated (required)\n"
+                                     "  --tokens IDS        prompt token ids, comma-separated\n"
+                                     "  --prompt, -p TEXT   prompt text, tokenized with the model's tokenizer\n"
+                                     "                      (DIR/tokenizer.json or the GGUF's metadata)\n"
+                                     "  --chat              with --prompt: apply the model's chat template\n"
                                      "  -n N                tokens to generate (default 16)\n"
                                      "  --temperature T     0 (default): greedy; > 0: sample softmax(logits / T)\n"
                                      "  --top-p P           nucleus sampling when T > 0 (default 0.9; 0 or 1: off)\n"
@@ -926,7 +1033,9 @@ static int cmd_generate(const cli_parsed *p)
     double temperature = 0.0, top_p = 0.9, t0, t_prefill, t_decode = 0.0;
     uint64_t seed = 1, rng;
     char rss[32], *gen_ids = NULL;
-    int32_t *generated = NULL;
+    int32_t *generated = NULL, stop[8];
+    int n_stop = 0, produced = 0;
+    fp8q_tokenizer *tk = NULL;
     fp8q_trace trace;
     memset(&m, 0, sizeof m);
     memset(&s, 0, sizeof s);
@@ -938,6 +1047,9 @@ static int cmd_generate(const cli_parsed *p)
     if ((v = opt(p, "--top-p")) && !parse_double("--top-p", v, 0.0, 1.0, &top_p)) goto out;
     if ((v = opt(p, "--seed")) && !parse_u64("--seed", v, &seed)) goto out;
     if ((rc = load_run_model(p->pos[0], &r, &m)) != CLI_OK) goto out;
+    if (r.prompt && ((rc = load_tokenizer(p->pos[0], &tk)) != CLI_OK || (rc = tokenize_prompt(&r, tk)) != CLI_OK))
+        goto out;
+    n_stop = stop_tokens(tk, stop);
     if ((rc = check_tokens(&r, &m.config)) != CLI_OK) goto out;
     rc = CLI_ERR;
     max_seq =
@@ -967,8 +1079,10 @@ static int cmd_generate(const cli_parsed *p)
             runtime_error("sampling failed");
             goto out;
         }
-        printf("%s%ld", i ? "," : "", (long)tok);
+        if (is_stop(tok, stop, n_stop)) break; /* the reply ends (text mode) */
+        print_token(tk, tok, i == 0);
         if (generated) generated[i] = tok;
+        produced = i + 1;
         if (i + 1 == n_gen) break;
         t0 = now_seconds();
         if ((res = fp8q_forward(&m, &s, &tok, 1, NULL, &err)) != FP8Q_OK) {
@@ -981,7 +1095,7 @@ static int cmd_generate(const cli_parsed *p)
     putchar('\n');
     fflush(stdout);
     if (r.trace) {
-        if (!(gen_ids = token_list(generated, n_gen))) {
+        if (!(gen_ids = token_list(generated, produced))) {
             runtime_error("out of memory");
             goto out;
         }
@@ -992,17 +1106,114 @@ static int cmd_generate(const cli_parsed *p)
         fprintf(stderr, "scheme:     %s\n", m.scheme);
         fprintf(stderr, "weights:    %.1f MiB\n", mib((double)m.weight_bytes));
         print_rate("prefill:", r.n_tokens, t_prefill);
-        print_rate("decode:", n_gen > 1 ? n_gen - 1 : 0, t_decode);
+        print_rate("decode:", produced > 1 ? produced - 1 : 0, t_decode);
         fprintf(stderr, "peak RSS:   %s\n", peak_rss(rss, sizeof rss));
         print_warnings(&m, stderr, 11);
     }
     rc = CLI_OK;
 out:
     fp8q_trace_free(&trace);
+    fp8q_tokenizer_free(tk);
     free(generated), free(gen_ids);
     fp8q_state_free(&s);
     fp8q_model_free(&m);
     free(r.tokens);
+    return rc;
+}
+
+/* ================================================================= chat */
+
+static const char USAGE_CHAT[] =
+    "usage: fp8q chat DIR|FILE.gguf [options]\n"
+    "\n"
+    "Reads one message per line from stdin and prints the model's reply to each,\n"
+    "through the model's chat template (ChatML, Llama-2, Llama-3 or Zephyr; the\n"
+    "template's default system prompt). Each message starts a new conversation\n"
+    "(no history is kept). A reply ends at the end-of-turn token or after N tokens.\n"
+    "\n"
+    "  -n N                most tokens per reply (default 256)\n"
+    "  --temperature T     0 (default): greedy; > 0: sample softmax(logits / T)\n"
+    "  --top-p P           nucleus sampling when T > 0 (default 0.9)\n"
+    "  --seed S            sampler seed (default 1)\n"
+    "  --quant MODE        auto (default), none, fp8-dynamic, fp8-dynamic-tensor, fp8-channel\n"
+    "  --kv-cache KIND     auto (default, float32), e4m3, e5m2\n"
+    "  --threads N         worker threads (default: online CPUs, at most 16)\n";
+
+/* One reply: prefill the templated message, decode until a stop token. */
+static int chat_reply(const fp8q_model *m, fp8q_state *s, const fp8q_tokenizer *tk, run_opts *r, int n_new,
+                      double temperature, double top_p, uint64_t *rng)
+{
+    fp8q_error err;
+    fp8q_result res;
+    int32_t stop[8], tok;
+    int n_stop = stop_tokens(tk, stop), i, rc;
+    free(r->tokens), r->tokens = NULL;
+    if ((rc = tokenize_prompt(r, tk)) != CLI_OK) return rc;
+    if (r->n_tokens > s->max_batch || r->n_tokens + n_new > s->max_seq)
+        return runtime_error("the message is too long (%d tokens; at most %d, and %d with the reply)", r->n_tokens,
+                             s->max_batch, s->max_seq);
+    fp8q_state_reset(s);
+    if ((res = fp8q_forward(m, s, r->tokens, r->n_tokens, NULL, &err)) != FP8Q_OK) return lib_error(res, &err);
+    for (i = 0; i < n_new; i++) {
+        tok = (int32_t)fp8q_sample(s->logits, m->config.vocab_size, (float)temperature, (float)top_p, rng);
+        if (tok < 0) return runtime_error("sampling failed");
+        if (is_stop(tok, stop, n_stop)) break;
+        print_token(tk, tok, i == 0);
+        if (i + 1 < n_new && (res = fp8q_forward(m, s, &tok, 1, NULL, &err)) != FP8Q_OK) return lib_error(res, &err);
+    }
+    putchar('\n');
+    fflush(stdout);
+    return CLI_OK;
+}
+
+static int cmd_chat(const cli_parsed *p)
+{
+    run_opts r;
+    fp8q_model m;
+    fp8q_state s;
+    fp8q_error err;
+    fp8q_result res;
+    fp8q_tokenizer *tk = NULL;
+    const char *v;
+    char line[8192];
+    int n_new = 256, rc, x = 0, max_seq;
+    double temperature = 0.0, top_p = 0.9;
+    uint64_t seed = 1, rng;
+    memset(&r, 0, sizeof r), memset(&m, 0, sizeof m), memset(&s, 0, sizeof s);
+    r.model.quant = FP8Q_QUANT_AUTO, r.model.kv_cache = FP8Q_KV_AUTO, r.model.engine = FP8Q_ENGINE_VLLM;
+    r.model.gemm = FP8Q_GEMM_FAST, r.model.threads = default_threads(), r.chat = 1;
+    rc = CLI_USAGE;
+    if ((v = opt(p, "-n")) && !parse_int("-n", v, 1, 1 << 20, &n_new)) goto out;
+    if ((v = opt(p, "--temperature")) && !parse_double("--temperature", v, 0.0, 1e6, &temperature)) goto out;
+    if ((v = opt(p, "--top-p")) && !parse_double("--top-p", v, 0.0, 1.0, &top_p)) goto out;
+    if ((v = opt(p, "--seed")) && !parse_u64("--seed", v, &seed)) goto out;
+    if ((v = opt(p, "--quant")) && !parse_quant(v, &r.model.quant)) goto out;
+    if ((v = opt(p, "--kv-cache"))) {
+        if (!parse_name("--kv-cache", v, KV_CACHE_NAMES, COUNT(KV_CACHE_NAMES), &x)) goto out;
+        r.model.kv_cache = (fp8q_kv_cache)x;
+    }
+    if ((v = opt(p, "--threads")) && !parse_int("--threads", v, 1, 1024, &r.model.threads)) goto out;
+    if ((rc = load_model(p->pos[0], &r.model, &m)) != CLI_OK || (rc = load_tokenizer(p->pos[0], &tk)) != CLI_OK)
+        goto out;
+    max_seq = m.config.max_position_embeddings < 2048 ? m.config.max_position_embeddings : 2048;
+    if ((res = fp8q_state_init(&s, &m, max_seq, max_seq < 512 ? max_seq : 512, &err)) != FP8Q_OK) {
+        rc = lib_error(res, &err);
+        goto out;
+    }
+    rng = seed;
+    while (fgets(line, sizeof line, stdin)) {
+        size_t n = strlen(line);
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
+        if (!n) continue;
+        r.prompt = line;
+        if ((rc = chat_reply(&m, &s, tk, &r, n_new, temperature, top_p, &rng)) != CLI_OK) goto out;
+    }
+    rc = CLI_OK;
+out:
+    free(r.tokens);
+    fp8q_tokenizer_free(tk);
+    fp8q_state_free(&s);
+    fp8q_model_free(&m);
     return rc;
 }
 
@@ -2165,6 +2376,8 @@ done:
 
 static const cli_opt OPTS_INFO[] = {{"--no-load", NULL, 0}};
 static const cli_opt OPTS_GENERATE[] = {{"--tokens", NULL, 1},
+                                        {"--prompt", "-p", 1},
+                                        {"--chat", NULL, 0},
                                         {"-n", NULL, 1},
                                         {"--temperature", NULL, 1},
                                         {"--top-p", NULL, 1},
@@ -2181,6 +2394,9 @@ static const cli_opt OPTS_GENERATE[] = {{"--tokens", NULL, 1},
                                         {"--allow-other-device", NULL, 0},
                                         {"--trace", NULL, 1},
                                         {"--trace-weights", NULL, 0}};
+static const cli_opt OPTS_CHAT[] = {{"-n", NULL, 1},       {"--temperature", NULL, 1}, {"--top-p", NULL, 1},
+                                    {"--seed", NULL, 1},   {"--quant", NULL, 1},       {"--kv-cache", NULL, 1},
+                                    {"--threads", NULL, 1}};
 static const cli_opt OPTS_LOGITS[] = {{"--tokens", NULL, 1},
                                       {"--out", "-o", 1},
                                       {"--batch", NULL, 1},
@@ -2236,6 +2452,8 @@ static const cli_command COMMANDS[] = {
      POS_DIR, cmd_info},
     {"generate", "generate token ids from a prompt of token ids", USAGE_GENERATE, OPTS_GENERATE, COUNT(OPTS_GENERATE),
      1, 1, POS_DIR, cmd_generate},
+    {"chat", "answer messages from stdin through the model's chat template", USAGE_CHAT, OPTS_CHAT, COUNT(OPTS_CHAT), 1,
+     1, POS_DIR, cmd_chat},
     {"logits", "write the logits of every position (float32)", USAGE_LOGITS, OPTS_LOGITS, COUNT(OPTS_LOGITS), 1, 1,
      POS_DIR, cmd_logits},
     {"quantize", "write a compressed-tensors FP8 checkpoint", USAGE_QUANTIZE, OPTS_QUANTIZE, COUNT(OPTS_QUANTIZE), 2, 2,
