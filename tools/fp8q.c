@@ -596,6 +596,7 @@ static int parse_run_opts(const cli_parsed *p, run_opts *r)
             return usage_error("--inc-config sets the KV cache (fp8_inc): leave out --kv-cache");
         r->model.quant = FP8Q_QUANT_NONE;
     }
+    if (strcmp(p->cmd->name, "perplexity") == 0) return CLI_OK; /* its tokens come from --text */
     r->prompt = opt(p, "--prompt"), r->chat = opt(p, "--chat") != NULL;
     if (r->chat && !r->prompt) return usage_error("--chat needs --prompt TEXT");
     if (r->prompt) return opt(p, "--tokens") ? usage_error("give --tokens or --prompt, not both") : CLI_OK;
@@ -1215,6 +1216,215 @@ out:
     fp8q_state_free(&s);
     fp8q_model_free(&m);
     return rc;
+}
+
+/* =========================================================== perplexity */
+
+static const char USAGE_PERPLEXITY[] = "usage: fp8q perplexity DIR|FILE.gguf --text FILE [options]\n"
+                                       "\n"
+                                       "Perplexity of the model on a text: the text is tokenized with the model's\n"
+                                       "tokenizer (no special tokens) and cut into windows of --ctx tokens, each\n"
+                                       "run from an empty cache; every position but a window's first predicts the\n"
+                                       "next token. Prints the tokens scored, the mean negative log-likelihood\n"
+                                       "(nats, summed in double precision) and exp(NLL).\n"
+                                       "\n"
+                                       "  --text FILE         the text (UTF-8)\n"
+                                       "  --ctx N             window length (default 512)\n"
+                                       "  --max-tokens N      use only the text's first N tokens\n"
+                                       "  --argmax-out FILE   write each scored position's greedy token (int32 LE)\n"
+                                       "  --argmax-ref FILE   report agreement of the greedy tokens with FILE's\n"
+                                       "  --tokens-out FILE   write the windows as a safetensors 'tokens' [n, ctx]\n"
+                                       "                      (I32), the --calib format of quantize and inc measure\n"
+                                       "  --quant, --kv-cache, --engine, --gemm, --threads, --inc-config,\n"
+                                       "  --inc-measurements, --device, --allow-other-device: as for logits\n";
+
+/* The text file's tokens (no special tokens). */
+static int tokenize_file(const char *path, const fp8q_tokenizer *tk, int32_t **ids, int *n)
+{
+    FILE *f = fopen(path, "rb");
+    char *text = NULL, q[256];
+    long len;
+    size_t got = 0;
+    fp8q_error err;
+    fp8q_result res;
+    int rc = CLI_ERR;
+    if (!f) return runtime_error("cannot open %s: %s", quote(q, sizeof q, path), strerror(errno));
+    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
+        !(text = (char *)malloc((size_t)len + 1)) || fread(text, 1, (size_t)len, f) != (size_t)len) {
+        rc = runtime_error("cannot read %s", quote(q, sizeof q, path));
+        goto out;
+    }
+    res = fp8q_tokenizer_encode(tk, text, (size_t)len, 0, NULL, 0, &got, &err);
+    if ((res != FP8Q_OK && res != FP8Q_ERR_LIMIT) || got > INT_MAX) {
+        rc = res != FP8Q_OK && res != FP8Q_ERR_LIMIT ? lib_error(res, &err) : runtime_error("text too long");
+        goto out;
+    }
+    if (!(*ids = (int32_t *)malloc((got ? got : 1) * sizeof **ids))) {
+        rc = runtime_error("out of memory");
+        goto out;
+    }
+    if ((res = fp8q_tokenizer_encode(tk, text, (size_t)len, 0, *ids, got, &got, &err)) != FP8Q_OK) {
+        rc = lib_error(res, &err);
+        goto out;
+    }
+    *n = (int)got;
+    rc = CLI_OK;
+out:
+    if (f) fclose(f);
+    free(text);
+    return rc;
+}
+
+/* -log softmax(logits)[target], in double. */
+static double token_nll(const float *logits, int vocab, int target)
+{
+    double mx = logits[0], sum = 0.0;
+    int i;
+    for (i = 1; i < vocab; i++)
+        if (logits[i] > mx) mx = logits[i];
+    for (i = 0; i < vocab; i++) sum += exp((double)logits[i] - mx);
+    return log(sum) + mx - (double)logits[target];
+}
+
+static int argmax_of(const float *logits, int vocab)
+{
+    int i, best = 0;
+    for (i = 1; i < vocab; i++)
+        if (logits[i] > logits[best]) best = i;
+    return best;
+}
+
+static int write_windows(const char *path, const int32_t *ids, int windows, int ctx)
+{
+    fp8q_tensor_out t;
+    fp8q_error err;
+    fp8q_result r;
+    uint64_t shape[2];
+    memset(&t, 0, sizeof t);
+    shape[0] = (uint64_t)windows, shape[1] = (uint64_t)ctx;
+    t.name = "tokens", t.dtype = FP8Q_I32, t.ndim = 2, t.shape = shape, t.data = ids;
+    r = fp8q_safetensors_write(path, &t, 1, NULL, NULL, 0, &err);
+    return r == FP8Q_OK ? CLI_OK : lib_error(r, &err);
+}
+
+static int cmd_perplexity(const cli_parsed *p)
+{
+    run_opts r;
+    fp8q_model m;
+    fp8q_state s;
+    fp8q_error err;
+    fp8q_result res;
+    fp8q_tokenizer *tk = NULL;
+    const char *v, *text = opt(p, "--text"), *ref_path = opt(p, "--argmax-ref");
+    int32_t *ids = NULL, *argmax = NULL, *ref = NULL;
+    float *logits = NULL;
+    int ctx = 512, max_tokens = INT_MAX, n = 0, windows, w, i, rc, vocab, scored = 0, agree = 0;
+    double nll = 0.0, t0;
+    char q[256];
+    memset(&m, 0, sizeof m), memset(&s, 0, sizeof s);
+    if ((rc = parse_run_opts(p, &r)) != CLI_OK) return rc;
+    if (!text) return usage_error("missing --text FILE");
+    if ((v = opt(p, "--ctx")) && !parse_int("--ctx", v, 2, 1 << 16, &ctx)) return CLI_USAGE;
+    if ((v = opt(p, "--max-tokens")) && !parse_int("--max-tokens", v, 2, INT_MAX, &max_tokens)) return CLI_USAGE;
+    if ((rc = load_tokenizer(p->pos[0], &tk)) != CLI_OK || (rc = tokenize_file(text, tk, &ids, &n)) != CLI_OK) goto out;
+    if (n > max_tokens) n = max_tokens;
+    windows = n / ctx;
+    rc = CLI_ERR;
+    if (windows < 1) {
+        rc = runtime_error("%s: %d tokens, fewer than one window of %d", quote(q, sizeof q, text), n, ctx);
+        goto out;
+    }
+    if (opt(p, "--tokens-out") && (rc = write_windows(opt(p, "--tokens-out"), ids, windows, ctx)) != CLI_OK) goto out;
+    if ((rc = load_run_model(p->pos[0], &r, &m)) != CLI_OK) goto out;
+    rc = CLI_ERR;
+    vocab = m.config.vocab_size;
+    if (ctx > m.config.max_position_embeddings) {
+        rc = usage_error("--ctx %d exceeds max_position_embeddings (%d)", ctx, m.config.max_position_embeddings);
+        goto out;
+    }
+    if (!(logits = (float *)malloc((size_t)ctx * (size_t)vocab * sizeof *logits)) ||
+        !(argmax = (int32_t *)malloc((size_t)windows * (size_t)ctx * sizeof *argmax))) {
+        rc = runtime_error("out of memory for %d x %d logits", ctx, vocab);
+        goto out;
+    }
+    if ((res = fp8q_state_init(&s, &m, ctx, ctx, &err)) != FP8Q_OK) {
+        rc = lib_error(res, &err);
+        goto out;
+    }
+    t0 = now_seconds();
+    for (w = 0; w < windows; w++) {
+        const int32_t *win = ids + (size_t)w * ctx;
+        fp8q_state_reset(&s);
+        if ((res = fp8q_forward(&m, &s, win, ctx, logits, &err)) != FP8Q_OK) {
+            rc = lib_error(res, &err);
+            goto out;
+        }
+        for (i = 0; i + 1 < ctx; i++) {
+            nll += token_nll(logits + (size_t)i * vocab, vocab, win[i + 1]);
+            argmax[scored++] = argmax_of(logits + (size_t)i * vocab, vocab);
+        }
+    }
+    printf("tokens:     %d scored (%d windows of %d, text %d tokens)\n", scored, windows, ctx, n);
+    printf("scheme:     %s\n", m.scheme);
+    printf("nll:        %.6f\n", nll / scored);
+    printf("perplexity: %.4f\n", exp(nll / scored));
+    printf("time:       %.1f s (%.0f tokens/s)\n", now_seconds() - t0, windows * ctx / (now_seconds() - t0));
+    if ((v = opt(p, "--argmax-out"))) {
+        FILE *f = fopen(v, "wb");
+        if (!f || fwrite(argmax, sizeof *argmax, (size_t)scored, f) != (size_t)scored) {
+            if (f) fclose(f);
+            rc = runtime_error("cannot write %s", quote(q, sizeof q, v));
+            goto out;
+        }
+        fclose(f);
+    }
+    if (ref_path) {
+        FILE *f = fopen(ref_path, "rb");
+        if (!(ref = (int32_t *)malloc((size_t)scored * sizeof *ref)) || !f ||
+            fread(ref, sizeof *ref, (size_t)scored, f) != (size_t)scored) {
+            if (f) fclose(f);
+            rc = runtime_error("%s: cannot read %d greedy tokens", quote(q, sizeof q, ref_path), scored);
+            goto out;
+        }
+        fclose(f);
+        for (i = 0; i < scored; i++) agree += argmax[i] == ref[i];
+        printf("agreement:  %.2f%% of greedy next tokens equal the reference's (%d of %d)\n", 100.0 * agree / scored,
+               agree, scored);
+    }
+    rc = CLI_OK;
+out:
+    free(ids), free(argmax), free(ref), free(logits);
+    fp8q_tokenizer_free(tk);
+    fp8q_state_free(&s);
+    fp8q_model_free(&m);
+    return rc;
+}
+
+/* ================================================================ import */
+
+static const char USAGE_IMPORT[] = "usage: fp8q import FILE.gguf OUT [--dtype f32|bf16]\n"
+                                   "\n"
+                                   "Writes the GGUF file's Llama as a Hugging Face checkpoint in OUT (created;\n"
+                                   "it may exist only as an empty directory): config.json and\n"
+                                   "model.safetensors (float32 by default), Q/K rows un-permuted.\n";
+
+static int cmd_import(const cli_parsed *p)
+{
+    const char *v = opt(p, "--dtype");
+    fp8q_error err;
+    fp8q_result r;
+    int created = 0, rc;
+    fp8q_dtype dtype = FP8Q_F32;
+    if (v && strcmp(v, "f32") != 0 && strcmp(v, "bf16") != 0)
+        return usage_error("--dtype: expected f32 or bf16, got '%s'", v);
+    if (v && strcmp(v, "bf16") == 0) dtype = FP8Q_BF16;
+    if ((rc = prepare_out_dir(p->pos[1], &created)) != CLI_OK) return rc;
+    if ((r = fp8q_gguf_to_hf(p->pos[0], p->pos[1], dtype, &err)) != FP8Q_OK) {
+        if (created) remove_import(p->pos[1]);
+        return lib_error(r, &err);
+    }
+    printf("wrote %s (%s)\n", p->pos[1], dtype == FP8Q_F32 ? "float32" : "bfloat16");
+    return CLI_OK;
 }
 
 /* =============================================================== logits */
@@ -2394,6 +2604,22 @@ static const cli_opt OPTS_GENERATE[] = {{"--tokens", NULL, 1},
                                         {"--allow-other-device", NULL, 0},
                                         {"--trace", NULL, 1},
                                         {"--trace-weights", NULL, 0}};
+static const cli_opt OPTS_PERPLEXITY[] = {{"--text", NULL, 1},
+                                          {"--ctx", NULL, 1},
+                                          {"--max-tokens", NULL, 1},
+                                          {"--argmax-out", NULL, 1},
+                                          {"--argmax-ref", NULL, 1},
+                                          {"--tokens-out", NULL, 1},
+                                          {"--quant", NULL, 1},
+                                          {"--kv-cache", NULL, 1},
+                                          {"--engine", NULL, 1},
+                                          {"--gemm", NULL, 1},
+                                          {"--threads", NULL, 1},
+                                          {"--inc-config", NULL, 1},
+                                          {"--inc-measurements", NULL, 1},
+                                          {"--device", NULL, 1},
+                                          {"--allow-other-device", NULL, 0}};
+static const cli_opt OPTS_IMPORT[] = {{"--dtype", NULL, 1}};
 static const cli_opt OPTS_CHAT[] = {{"-n", NULL, 1},       {"--temperature", NULL, 1}, {"--top-p", NULL, 1},
                                     {"--seed", NULL, 1},   {"--quant", NULL, 1},       {"--kv-cache", NULL, 1},
                                     {"--threads", NULL, 1}};
@@ -2452,6 +2678,10 @@ static const cli_command COMMANDS[] = {
      POS_DIR, cmd_info},
     {"generate", "generate token ids from a prompt of token ids", USAGE_GENERATE, OPTS_GENERATE, COUNT(OPTS_GENERATE),
      1, 1, POS_DIR, cmd_generate},
+    {"perplexity", "perplexity and greedy agreement on a text", USAGE_PERPLEXITY, OPTS_PERPLEXITY,
+     COUNT(OPTS_PERPLEXITY), 1, 1, POS_DIR, cmd_perplexity},
+    {"import", "write a GGUF file's Llama as a Hugging Face checkpoint", USAGE_IMPORT, OPTS_IMPORT, COUNT(OPTS_IMPORT),
+     2, 2, POS_IN_OUT, cmd_import},
     {"chat", "answer messages from stdin through the model's chat template", USAGE_CHAT, OPTS_CHAT, COUNT(OPTS_CHAT), 1,
      1, POS_DIR, cmd_chat},
     {"logits", "write the logits of every position (float32)", USAGE_LOGITS, OPTS_LOGITS, COUNT(OPTS_LOGITS), 1, 1,
