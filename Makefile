@@ -32,7 +32,7 @@ FLAGS_avx512 := -mavx512f
 HEADER := fp8q.h
 FUZZ_SECONDS ?= 60
 
-.PHONY: all run test check bench fuzz install uninstall clean format gpu-test gpu-bench bench-model
+.PHONY: all run test check bench fuzz install uninstall clean format gpu-test gpu-bench bench-model eval
 
 TEST_BINS := $(foreach l,$(TEST_LEVELS),$(BUILD)/test_$(l)) $(BUILD)/test_json $(BUILD)/test_safetensors \
              $(BUILD)/test_safetensors_limits $(BUILD)/test_config $(BUILD)/test_regex $(BUILD)/test_inc_config \
@@ -188,6 +188,11 @@ gpu-bench: $(BUILD)/bench_cuda
 # the llama-cpp-python source distribution), at 1 and 2 threads.
 bench-model: $(BUILD)/fp8q
 	python3 bench/bench_model.py
+
+# Accuracy on a real model: perplexity and greedy agreement of every FP8 scheme
+# vs FP32 on eval/docutils-prose.txt (EVAL_ARGS="--max-tokens N" for a prefix).
+eval: $(BUILD)/fp8q
+	python3 eval/run_eval.py $(EVAL_ARGS)
 
 # libFuzzer targets for the JSON, safetensors, regex and INC parsers (clang), FUZZ_SECONDS each.
 fuzz:

@@ -1235,6 +1235,7 @@ static const char USAGE_PERPLEXITY[] = "usage: fp8q perplexity DIR|FILE.gguf --t
                                        "  --argmax-ref FILE   report agreement of the greedy tokens with FILE's\n"
                                        "  --tokens-out FILE   write the windows as a safetensors 'tokens' [n, ctx]\n"
                                        "                      (I32), the --calib format of quantize and inc measure\n"
+                                       "  --tokenize-only     stop after --tokens-out (no model run)\n"
                                        "  --quant, --kv-cache, --engine, --gemm, --threads, --inc-config,\n"
                                        "  --inc-measurements, --device, --allow-other-device: as for logits\n";
 
@@ -1335,6 +1336,11 @@ static int cmd_perplexity(const cli_parsed *p)
         goto out;
     }
     if (opt(p, "--tokens-out") && (rc = write_windows(opt(p, "--tokens-out"), ids, windows, ctx)) != CLI_OK) goto out;
+    if (opt(p, "--tokenize-only")) {
+        printf("tokens:     %d windows of %d (text %d tokens)\n", windows, ctx, n);
+        rc = CLI_OK;
+        goto out;
+    }
     if ((rc = load_run_model(p->pos[0], &r, &m)) != CLI_OK) goto out;
     rc = CLI_ERR;
     vocab = m.config.vocab_size;
@@ -2604,21 +2610,14 @@ static const cli_opt OPTS_GENERATE[] = {{"--tokens", NULL, 1},
                                         {"--allow-other-device", NULL, 0},
                                         {"--trace", NULL, 1},
                                         {"--trace-weights", NULL, 0}};
-static const cli_opt OPTS_PERPLEXITY[] = {{"--text", NULL, 1},
-                                          {"--ctx", NULL, 1},
-                                          {"--max-tokens", NULL, 1},
-                                          {"--argmax-out", NULL, 1},
-                                          {"--argmax-ref", NULL, 1},
-                                          {"--tokens-out", NULL, 1},
-                                          {"--quant", NULL, 1},
-                                          {"--kv-cache", NULL, 1},
-                                          {"--engine", NULL, 1},
-                                          {"--gemm", NULL, 1},
-                                          {"--threads", NULL, 1},
-                                          {"--inc-config", NULL, 1},
-                                          {"--inc-measurements", NULL, 1},
-                                          {"--device", NULL, 1},
-                                          {"--allow-other-device", NULL, 0}};
+static const cli_opt OPTS_PERPLEXITY[] = {{"--text", NULL, 1},          {"--ctx", NULL, 1},
+                                          {"--max-tokens", NULL, 1},    {"--argmax-out", NULL, 1},
+                                          {"--argmax-ref", NULL, 1},    {"--tokens-out", NULL, 1},
+                                          {"--tokenize-only", NULL, 0}, {"--quant", NULL, 1},
+                                          {"--kv-cache", NULL, 1},      {"--engine", NULL, 1},
+                                          {"--gemm", NULL, 1},          {"--threads", NULL, 1},
+                                          {"--inc-config", NULL, 1},    {"--inc-measurements", NULL, 1},
+                                          {"--device", NULL, 1},        {"--allow-other-device", NULL, 0}};
 static const cli_opt OPTS_IMPORT[] = {{"--dtype", NULL, 1}};
 static const cli_opt OPTS_CHAT[] = {{"-n", NULL, 1},       {"--temperature", NULL, 1}, {"--top-p", NULL, 1},
                                     {"--seed", NULL, 1},   {"--quant", NULL, 1},       {"--kv-cache", NULL, 1},
