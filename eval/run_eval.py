@@ -51,7 +51,7 @@ def main():
     hf = os.path.join(out, "hf-bf16")
     if not os.path.exists(os.path.join(hf, "model.safetensors")):
         sh([fp8q, "import", gguf, hf, "--dtype", "bf16"])
-    base = ["--text", text, "--ctx", "512", "--threads", a.threads]
+    base = ["--text", text, "--ctx", "512", "--threads", a.threads, "--tokenizer", gguf]
     if a.max_tokens:
         base += ["--max-tokens", str(a.max_tokens)]
     ref = os.path.join(out, "fp32.argmax")

@@ -683,7 +683,9 @@ static int load_tokenizer(const char *path, fp8q_tokenizer **tok)
         if ((r = fp8q_gguf_open(&g, path, &err)) == FP8Q_OK) r = fp8q_gguf_tokenizer(&g, tok, &err);
         fp8q_gguf_close(&g);
     } else {
-        (void)snprintf(file, sizeof file, "%s/tokenizer.json", path);
+        size_t n = strlen(path);
+        (void)snprintf(file, sizeof file, n > 5 && strcmp(path + n - 5, ".json") == 0 ? "%s" : "%s/tokenizer.json",
+                       path);
         r = fp8q_tokenizer_load_json(tok, file, &err);
     }
     return r == FP8Q_OK ? CLI_OK : lib_error(r, &err);
@@ -1236,6 +1238,8 @@ static const char USAGE_PERPLEXITY[] = "usage: fp8q perplexity DIR|FILE.gguf --t
                                        "  --tokens-out FILE   write the windows as a safetensors 'tokens' [n, ctx]\n"
                                        "                      (I32), the --calib format of quantize and inc measure\n"
                                        "  --tokenize-only     stop after --tokens-out (no model run)\n"
+                                       "  --tokenizer PATH    tokenizer.json, a folder with one, or a GGUF file\n"
+                                       "                      (default: the model's)\n"
                                        "  --quant, --kv-cache, --engine, --gemm, --threads, --inc-config,\n"
                                        "  --inc-measurements, --device, --allow-other-device: as for logits\n";
 
@@ -1327,7 +1331,9 @@ static int cmd_perplexity(const cli_parsed *p)
     if (!text) return usage_error("missing --text FILE");
     if ((v = opt(p, "--ctx")) && !parse_int("--ctx", v, 2, 1 << 16, &ctx)) return CLI_USAGE;
     if ((v = opt(p, "--max-tokens")) && !parse_int("--max-tokens", v, 2, INT_MAX, &max_tokens)) return CLI_USAGE;
-    if ((rc = load_tokenizer(p->pos[0], &tk)) != CLI_OK || (rc = tokenize_file(text, tk, &ids, &n)) != CLI_OK) goto out;
+    v = opt(p, "--tokenizer");
+    if ((rc = load_tokenizer(v ? v : p->pos[0], &tk)) != CLI_OK || (rc = tokenize_file(text, tk, &ids, &n)) != CLI_OK)
+        goto out;
     if (n > max_tokens) n = max_tokens;
     windows = n / ctx;
     rc = CLI_ERR;
@@ -2610,14 +2616,23 @@ static const cli_opt OPTS_GENERATE[] = {{"--tokens", NULL, 1},
                                         {"--allow-other-device", NULL, 0},
                                         {"--trace", NULL, 1},
                                         {"--trace-weights", NULL, 0}};
-static const cli_opt OPTS_PERPLEXITY[] = {{"--text", NULL, 1},          {"--ctx", NULL, 1},
-                                          {"--max-tokens", NULL, 1},    {"--argmax-out", NULL, 1},
-                                          {"--argmax-ref", NULL, 1},    {"--tokens-out", NULL, 1},
-                                          {"--tokenize-only", NULL, 0}, {"--quant", NULL, 1},
-                                          {"--kv-cache", NULL, 1},      {"--engine", NULL, 1},
-                                          {"--gemm", NULL, 1},          {"--threads", NULL, 1},
-                                          {"--inc-config", NULL, 1},    {"--inc-measurements", NULL, 1},
-                                          {"--device", NULL, 1},        {"--allow-other-device", NULL, 0}};
+static const cli_opt OPTS_PERPLEXITY[] = {{"--text", NULL, 1},
+                                          {"--ctx", NULL, 1},
+                                          {"--max-tokens", NULL, 1},
+                                          {"--argmax-out", NULL, 1},
+                                          {"--argmax-ref", NULL, 1},
+                                          {"--tokens-out", NULL, 1},
+                                          {"--tokenize-only", NULL, 0},
+                                          {"--tokenizer", NULL, 1},
+                                          {"--quant", NULL, 1},
+                                          {"--kv-cache", NULL, 1},
+                                          {"--engine", NULL, 1},
+                                          {"--gemm", NULL, 1},
+                                          {"--threads", NULL, 1},
+                                          {"--inc-config", NULL, 1},
+                                          {"--inc-measurements", NULL, 1},
+                                          {"--device", NULL, 1},
+                                          {"--allow-other-device", NULL, 0}};
 static const cli_opt OPTS_IMPORT[] = {{"--dtype", NULL, 1}};
 static const cli_opt OPTS_CHAT[] = {{"-n", NULL, 1},       {"--temperature", NULL, 1}, {"--top-p", NULL, 1},
                                     {"--seed", NULL, 1},   {"--quant", NULL, 1},       {"--kv-cache", NULL, 1},
