@@ -398,6 +398,8 @@ static void test_smollm2_gguf(void)
         CHECK(fp8q_tokenizer_chat(j, NULL, "Hi", b, sizeof b, &lb, &err) == FP8Q_OK, "chat: %s", err.message);
         CHECK(la == lb && memcmp(a, b, la) == 0, "chat differs: '%s' vs '%s'", a, b);
     }
+    fp8q_tokenizer_free(t);
+    t = NULL;
     memset(&g, 0, sizeof g);
     CHECK(fp8q_gguf_open(&g, "tests/fixtures/gguf/tiny-f32.F32.gguf", &err) != FP8Q_OK ||
               (fp8q_gguf_tokenizer(&g, &t, &err) == FP8Q_ERR_UNSUPPORTED && !t &&
