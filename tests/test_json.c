@@ -923,7 +923,8 @@ static void test_throughput(void)
     secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
     printf("    parse %.1f MB, %u numbers: %.3f s, %.0f MB/s\n", k / 1e6, (unsigned)count, secs,
            k / 1e6 / (secs > 0 ? secs : 1e-9));
-    CHECK(secs < (SANITIZED ? 5.0 : 0.5), "parse took %.3f s", secs);
+    /* catches quadratic parsing, not speed: wide under sanitizers and valgrind */
+    CHECK(secs < (SANITIZED ? 5.0 : getenv("FP8Q_TEST_VALGRIND") ? 50.0 : 0.5), "parse took %.3f s", secs);
     t0 = clock();
     for (t = 1; t < j.count; t++) {
         double d;

@@ -473,10 +473,7 @@ static void golden(const char *path)
 
 /* The limits catch exponential backtracking (which would take years), not speed: under
    valgrind (FP8Q_TEST_VALGRIND set by tests/valgrind.sh, ~50x slower) they are 100x wider. */
-static double time_limit_scale(void)
-{
-    return getenv("FP8Q_TEST_VALGRIND") ? 100.0 : 1.0;
-}
+static double time_limit_scale(void) { return getenv("FP8Q_TEST_VALGRIND") ? 100.0 : 1.0; }
 
 static void timed(const char *pattern, const char *text, fp8q_regex_how how, int want, double max_s)
 {

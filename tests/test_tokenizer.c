@@ -746,7 +746,8 @@ static void test_speed(void)
     s = (double)(clock() - c0) / CLOCKS_PER_SEC;
     printf("    speed: smollm2 encodes %lu bytes into %lu tokens in %.3f s: %.0f tokens/s, %.1f MB/s\n",
            (unsigned long)len, (unsigned long)n, s, s > 0 ? n / s : 0.0, s > 0 ? len / s / 1e6 : 0.0);
-    CHECK(s < 5.0, "encoding 1 MiB took %.2f s", s);
+    /* catches quadratic merging, not speed: 100x wider under valgrind */
+    CHECK(s < (getenv("FP8Q_TEST_VALGRIND") ? 500.0 : 5.0), "encoding 1 MiB took %.2f s", s);
     free(text);
     free(ids);
     fp8q_tokenizer_free(t);
