@@ -152,7 +152,8 @@ bench: bench/bench_convert.c bench/bench_gemm.c bench/bench_inc_json.c $(HEADER)
 # ------------------------------------------------------------------ CUDA
 # fp8q_cuda.cu, the CUDA backend (fp8q_cuda_open), built with nvcc for
 # Ampere (W8A16), Ada and Hopper (FP8), plus PTX for newer GPUs. `make
-# CUDA=1` adds it to `all`; `make gpu-test` / `make gpu-bench` run the GPU
+# CUDA=1` adds it, its tests and the CLI with it (build/fp8q-cuda) to `all`;
+# `make gpu-test` / `make gpu-bench` run the GPU
 # tests and benchmarks on a machine with a GPU (they print "skipped: no CUDA
 # device" elsewhere). Never build it with -use_fast_math or -ftz.
 NVCC       ?= nvcc
@@ -162,7 +163,7 @@ CUDA_ARCH  ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_89,code=
               -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
 CUDA_LIBS   = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublasLt -lstdc++ -lm -pthread
 ifeq ($(CUDA),1)
-all: $(BUILD)/test_cuda
+all: $(BUILD)/test_cuda $(BUILD)/fp8q-cuda
 endif
 
 $(BUILD)/fp8q_cuda.o: fp8q_cuda.cu $(HEADER) | $(BUILD)
@@ -171,14 +172,21 @@ $(BUILD)/fp8q_cuda.o: fp8q_cuda.cu $(HEADER) | $(BUILD)
 $(BUILD)/test_cuda: tests/test_cuda.c $(BUILD)/fp8q_cuda.o
 	$(CC) $(STRICT) $(CFLAGS) $< $(BUILD)/fp8q_cuda.o -o $@ $(CUDA_LIBS)
 
+# the command-line tool with the CUDA backend: generate/logits/perplexity/chat --device cuda
+$(BUILD)/fp8q-cuda: tools/fp8q.c tools/cli_vectors.c $(BUILD)/fp8q_cuda.o
+	$(CC) $(STRICT) $(CLI_CFLAGS) -DFP8Q_WITH_CUDA -I. tools/fp8q.c tools/cli_vectors.c $(BUILD)/fp8q_cuda.o -o $@ \
+		$(CUDA_LIBS)
+
 $(BUILD)/fp8q_impl.o: $(HEADER) | $(BUILD)
 	$(CC) -std=c99 $(CFLAGS) -x c -DFP8Q_IMPLEMENTATION -c $< -o $@
 
 $(BUILD)/bench_cuda: bench/bench_cuda.cu $(BUILD)/fp8q_cuda.o $(BUILD)/fp8q_impl.o
 	$(NVCC) -std=c++17 -O3 $(CUDA_ARCH) -I. $< $(BUILD)/fp8q_cuda.o $(BUILD)/fp8q_impl.o -o $@ -lcublasLt
 
-gpu-test: $(BUILD)/test_cuda
+gpu-test: $(BUILD)/test_cuda $(BUILD)/fp8q-cuda
 	./$(BUILD)/test_cuda --exhaustive
+	./$(BUILD)/fp8q-cuda generate tests/fixtures/llama/tiny-gqa-bf16 --quant fp8-dynamic --kv-cache fp8_e4m3 \
+		--device cuda --tokens 1,17,33,5 -n 8 --stats
 
 gpu-bench: $(BUILD)/bench_cuda
 	./$(BUILD)/bench_cuda

@@ -2248,6 +2248,17 @@ struct fp8q_backend {
                             const fp8q_recipe *r, int dynamic, fp8q_error *err);
     fp8q_result (*gemm)(fp8q_backend *b, const fp8q_gemm *g, fp8q_gemm_mode mode, fp8q_error *err);
     void (*close)(fp8q_backend *b); /* frees the device memory and the object */
+    /* The whole forward (fp8q_state_init_backend): model_open copies what
+       the device needs of m (it must not keep m) and sizes a KV cache and
+       scratch for max_seq / max_batch; model_forward runs tokens[0, n) at
+       positions pos .. pos + n - 1 (arguments already checked) and writes
+       logits_all [n][vocab] (if not NULL) and logits_last [vocab], host
+       memory; model_close frees the run. NULL model_open: the CPU runs it. */
+    fp8q_result (*model_open)(fp8q_backend *b, const fp8q_model *m, int max_seq, int max_batch, void **run,
+                              fp8q_error *err);
+    fp8q_result (*model_forward)(void *run, const int32_t *tokens, int n, int pos, float *logits_all,
+                                 float *logits_last, fp8q_error *err);
+    void (*model_close)(void *run);
 };
 
 /* fp8q_encode_f32 / _f16 / _bf16 (src_type FP8Q_F32, FP8Q_F16, FP8Q_BF16). */
@@ -2264,6 +2275,22 @@ FP8QDEF fp8q_result fp8q_backend_quantize(fp8q_backend *b, uint8_t *q, float *sc
 /* fp8q_gemm_run. */
 FP8QDEF fp8q_result fp8q_backend_gemm(fp8q_backend *b, const fp8q_gemm *g, fp8q_gemm_mode mode, fp8q_backend_kind *ran,
                                       fp8q_error *err);
+/* fp8q_state_init, with the forward on backend b when it runs this model:
+   then the weights the device needs are copied to it (FP8 codes and
+   scales as they are, the rest in the model's types), the KV cache and the
+   scratch live there, fp8q_forward runs there (s->logits is still host
+   memory) and *ran (if not NULL) says b's kind; m stays the caller's and
+   must outlive s as usual. The backend declines (FP8Q_ERR_UNSUPPORTED: a
+   model feature it lacks, e.g. INC's FP8 attention on CUDA) or b is NULL:
+   a CPU state, *ran = FP8Q_BACKEND_CPU, FP8Q_OK, and err->message keeps
+   the backend's reason (err->code FP8Q_OK). Any other backend error is
+   returned (with FP8Q_BACKEND_FALLBACK_ON_ERROR: a CPU state instead). A
+   device state has no observers (fp8q_forward: FP8Q_ERR_UNSUPPORTED when
+   s->observer is set) and b must outlive it. */
+FP8QDEF fp8q_result fp8q_state_init_backend(fp8q_state *s, const fp8q_model *m, fp8q_backend *b, int max_seq,
+                                            int max_batch, fp8q_backend_kind *ran, fp8q_error *err);
+/* The backend a state runs on (FP8Q_BACKEND_CPU for fp8q_state_init's). */
+FP8QDEF fp8q_backend_kind fp8q_state_backend(const fp8q_state *s);
 /* "cpu", "cuda" or "hpu". */
 FP8QDEF const char *fp8q_backend_kind_name(fp8q_backend_kind kind);
 /* Closes b (NULL is allowed). */
@@ -11061,6 +11088,8 @@ typedef struct fp8q__state_buf {
     uint8_t *k_fp8, *v_fp8;                     /* KV cache (FP8) */
     uint8_t *aq;                                /* quantized activations [max_batch][max in] */
     float *a_scales;                            /* [max_batch] */
+    fp8q_backend *backend;                      /* fp8q_state_init_backend: the device running it, or NULL */
+    void *run;                                  /* the backend's model run (model_open) */
 } fp8q__state_buf;
 
 static int fp8q__max_in(const fp8q_llama_config *c)
@@ -11074,6 +11103,7 @@ FP8QDEF void fp8q_state_free(fp8q_state *s)
     fp8q__state_buf *b;
     if (!s) return;
     if ((b = (fp8q__state_buf *)s->fp8q__owned) != NULL) {
+        if (b->run) b->backend->model_close(b->run);
         free(b->x), free(b->xb), free(b->xb2), free(b->q), free(b->k), free(b->v), free(b->hb), free(b->hb2);
         free(b->att), free(b->k_f32), free(b->v_f32), free(b->k_fp8), free(b->v_fp8), free(b->aq), free(b->a_scales);
         free(b);
@@ -11588,6 +11618,19 @@ static fp8q_result fp8q__layer_forward(const fp8q_model *m, fp8q_state *s, int l
     return FP8Q_OK;
 }
 
+/* fp8q_forward on a device state (fp8q_state_init_backend). */
+static fp8q_result fp8q__forward_backend(fp8q_state *s, fp8q__state_buf *b, const int32_t *tokens, int n,
+                                         float *logits_all, fp8q_error *err)
+{
+    fp8q_result r;
+    if (s->observer)
+        return fp8q__failf(err, FP8Q_ERR_UNSUPPORTED, "fp8q_forward: observers need a CPU state (this one runs on %s)",
+                           b->backend->name);
+    r = b->backend->model_forward(b->run, tokens, n, s->pos, logits_all, s->logits, err);
+    if (r == FP8Q_OK) s->pos += n;
+    return r;
+}
+
 FP8QDEF fp8q_result fp8q_forward(const fp8q_model *m, fp8q_state *s, const int32_t *tokens, int n, float *logits_all,
                                  fp8q_error *err)
 {
@@ -11608,6 +11651,7 @@ FP8QDEF fp8q_result fp8q_forward(const fp8q_model *m, fp8q_state *s, const int32
         if (tokens[t] < 0 || tokens[t] >= c->vocab_size)
             return fp8q__failf(err, FP8Q_ERR_ARG, "fp8q_forward: token %d at index %d is outside [0, %d)",
                                (int)tokens[t], t, c->vocab_size);
+    if (b->run) return fp8q__forward_backend(s, b, tokens, n, logits_all, err);
     if (m->embed.dtype != FP8Q_F32 && !(rowbuf = (float *)malloc((size_t)c->hidden_size * sizeof(float))))
         return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory");
     for (t = 0; t < n; t++) {
@@ -16815,6 +16859,56 @@ FP8QDEF fp8q_result fp8q_backend_gemm(fp8q_backend *b, const fp8q_gemm *g, fp8q_
     r = fp8q_gemm_run(g, mode);
     if (r != FP8Q_OK) (void)fp8q__failf(err, r, "fp8q_backend_gemm: %s", fp8q_result_string(r));
     return r;
+}
+
+/* A state whose forward runs on b: only s->logits on the host. */
+static fp8q_result fp8q__state_open_backend(fp8q_state *s, const fp8q_model *m, fp8q_backend *b, int max_seq,
+                                            int max_batch, fp8q_error *err)
+{
+    fp8q__state_buf *sb;
+    fp8q_result r;
+    memset(s, 0, sizeof *s);
+    if (!(sb = (fp8q__state_buf *)calloc(1, sizeof *sb)) ||
+        !(s->logits = (float *)fp8q__alloc3((size_t)m->config.vocab_size, 1, 1, sizeof(float)))) {
+        free(sb);
+        return fp8q__failf(err, FP8Q_ERR_NOMEM, "fp8q_state_init_backend: out of memory");
+    }
+    s->fp8q__owned = sb, s->max_seq = max_seq, s->max_batch = max_batch, sb->backend = b;
+    if ((r = b->model_open(b, m, max_seq, max_batch, &sb->run, err)) != FP8Q_OK) {
+        sb->run = NULL;
+        fp8q_state_free(s);
+    }
+    return r;
+}
+
+FP8QDEF fp8q_result fp8q_state_init_backend(fp8q_state *s, const fp8q_model *m, fp8q_backend *b, int max_seq,
+                                            int max_batch, fp8q_backend_kind *ran, fp8q_error *err)
+{
+    fp8q_error why;
+    fp8q_result r;
+    if (ran) *ran = FP8Q_BACKEND_CPU;
+    fp8q__st_err_ok(&why);
+    if (!s || !m || !m->layers || max_seq < 1 || max_batch < 1 || max_batch > max_seq || !b || !b->model_open)
+        return fp8q_state_init(s, m, max_seq, max_batch, err); /* its argument errors, or the CPU */
+    r = fp8q__state_open_backend(s, m, b, max_seq, max_batch, &why);
+    if (r == FP8Q_OK) {
+        if (ran) *ran = b->kind;
+        fp8q__st_err_ok(err);
+        return r;
+    }
+    if (!fp8q__backend_falls_back(b, r)) {
+        if (err) *err = why;
+        return r;
+    }
+    r = fp8q_state_init(s, m, max_seq, max_batch, err);
+    if (r == FP8Q_OK && err) (void)snprintf(err->message, sizeof err->message, "%s", why.message);
+    return r;
+}
+
+FP8QDEF fp8q_backend_kind fp8q_state_backend(const fp8q_state *s)
+{
+    const fp8q__state_buf *b = s ? (const fp8q__state_buf *)s->fp8q__owned : NULL;
+    return b && b->run ? b->backend->kind : FP8Q_BACKEND_CPU;
 }
 
 FP8QDEF void fp8q_backend_close(fp8q_backend *b)

@@ -94,9 +94,37 @@
    and order per element (sums are reduced in parallel, so they agree with
    the CPU to rounding, not bit for bit).
 
+   Whole model (fp8q_state_init_backend with this backend; fp8q_forward
+   then runs here): model_open checks the model on the host
+   (fp8q_cuda_plan_model: FAST GEMMs; no INC dynamic quantization, FP8
+   attention or clamped KV cache, which decline to the CPU) and copies it
+   to the device as loaded: FP8 codes and their scales as they are (the
+   loader quantized them on the host while streaming the file, so only FP8
+   weights cross the bus), embeddings and unquantized modules (lm_head) in
+   their checkpoint type, norms, RoPE frequencies; then the KV cache
+   [layers][max_seq][kv_dim] (FP8 codes, or float32 with KV auto) and the
+   scratch of max_batch rows. The forward is the CPU's fp8q__layer_forward
+   step for step on the stream: embedding rows, RMSNorm, q/k/v, RoPE, cache
+   store (fp8(x / scale) SATFINITE: the encode kernel, bit-equal to the
+   CPU's), causal attention (one block per head and query row; prefill rows
+   chunked so the score scratch stays under 64 MiB), o_proj, residual,
+   RMSNorm, gate/up, SwiGLU, down_proj, residual; final norm and lm_head
+   for the last row (or all rows), downloaded into the host logits. A
+   linear quantizes its input with the module's recipe (the quantize
+   kernels: codes and scales bit-equal to the CPU's for the same input),
+   then: M <= 8 rows (decode) the GEMV kernel (one warp per output, 16-byte
+   loads, products fused, lanes summed by shuffles, REFERENCE's epilogue);
+   more rows the GEMM engines above; float weights the GEMV kernel over
+   chunks of 8 rows. Sums run in other orders than the CPU's, so logits
+   agree within rounding, and an activation that lands on an FP8 rounding
+   boundary may take the neighbouring code (tests/test_cuda.c allows 2e-2
+   x max |logit| for FP8 models, 1e-4 for float32). Observers (traces,
+   calibration) need a CPU state.
+
    UNCONFIRMED (no GPU was available when this was written; tests/test_cuda.c
    checks each on a device): the hardware cvt's rounding and saturation
-   against fp8q for all 2^32 floats (--exhaustive); that cuBLASLt
+   against fp8q for all 2^32 floats (--exhaustive); the whole-model
+   forward against the CPU (device_model); that cuBLASLt
    accepts the FP8 layouts, F32 output and outer-vector scaling on sm_89 and
    sm_90 (refusals fall back, see above); the tensor-core GEMM error against
    fp8q_gemm_tolerance; every kernel's run-time behaviour and speed. */
@@ -209,6 +237,12 @@ FP8QDEF fp8q_result fp8q_cuda_attention_decode(fp8q_backend *b, float *out, cons
                                                const uint8_t *v_cache, fp8q_format kv_format, float k_scale,
                                                float v_scale, size_t n_heads, size_t n_kv_heads, size_t head_dim,
                                                size_t seq_len, size_t kv_stride, fp8q_error *err);
+
+/* Whether the device runs model m's forward (fp8q_state_init_backend),
+   checked on the host without a CUDA call: FP8Q_OK, or FP8Q_ERR_UNSUPPORTED
+   naming what it lacks (INC's dynamic quantization, FP8 attention or
+   clamped KV cache; a GEMM mode other than FAST; head_dim > 1024). */
+FP8QDEF fp8q_result fp8q_cuda_plan_model(const fp8q_model *m, fp8q_error *err);
 } /* extern "C" */
 
 /* ------------------------------------------------------------------------ */
@@ -861,6 +895,189 @@ __global__ void __launch_bounds__(FP8Q__CU_MODEL_THREADS)
         for (size_t p = 0; p < len; p++)
             o = __fadd_rn(o, __fmul_rn(__fdiv_rn(sc[p], sum), vt[v_cache[p * kv_stride + kvh * hd + d]]));
         out[h * hd + d] = o;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Whole-model kernels (fp8q_state_init_backend)                            */
+/* ------------------------------------------------------------------------ */
+
+/* An element of a weight or embedding matrix in its checkpoint type, as the
+   CPU decodes it (half widened exactly, bfloat16 by a shift). */
+__device__ __forceinline__ float fp8q__cu_float_at(const void *w, int type, size_t i)
+{
+    if (type == FP8Q_F32) return ((const float *)w)[i];
+    const unsigned short u = ((const unsigned short *)w)[i];
+    if (type == FP8Q_BF16) return __uint_as_float((unsigned)u << 16);
+    return __half2float(__ushort_as_half(u));
+}
+
+/* x[t][i] = embed[tokens[t]][i] as float32. */
+__global__ void fp8q__cu_embed_kernel(float *x, const void *embed, int type, const int32_t *tokens, size_t n,
+                                      size_t dim)
+{
+    for (size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x; idx < n * dim;
+         idx += (size_t)gridDim.x * blockDim.x) {
+        const size_t t = idx / dim, i = idx % dim;
+        x[idx] = fp8q__cu_float_at(embed, type, (size_t)tokens[t] * dim + i);
+    }
+}
+
+/* The residual connection: x[i] += y[i]. */
+__global__ void fp8q__cu_add_kernel(float *x, const float *y, size_t n)
+{
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        x[i] = __fadd_rn(x[i], y[i]);
+}
+
+#define FP8Q__CU_GEMV_ROWS 8 /* linears on at most this many rows (decode) run as GEMV */
+
+/* y[m][n] = x[m] . w[n] with the GEMM epilogue, for M <= FP8Q__CU_GEMV_ROWS:
+   one warp per output column n streams w's row once for all M rows. w: FP8
+   E4M3 codes (w_type 0; dequantized through dec_w) or float32/bf16/f16;
+   x: E4M3 codes (a, through dec_a) or float32 (a_f32). Each lane sums
+   every 32nd element (16-byte loads when K % 16 == 0), then the warp adds
+   the lanes: a different order from the CPU's, so FAST's tolerance. The
+   epilogue is REFERENCE's: (acc * w_scale) * a_scale, then + bias. */
+struct fp8q__cu_gemv_args {
+    size_t M, N, K;
+    const uint8_t *a;   /* [M][K] codes, or NULL */
+    const float *a_f32; /* [M][K] when a is NULL */
+    const void *w;      /* [N][K] */
+    int w_type;         /* 0: E4M3 codes; else FP8Q_F32 / FP8Q_BF16 / FP8Q_F16 */
+    const float *dec_a, *dec_w;
+    const float *a_scales, *w_scales; /* NULL: 1 */
+    int a_per_row, w_per_row;
+    const float *bias; /* [N] or NULL */
+    float *y;          /* [M][N] */
+};
+
+/* 16 consecutive elements from i (16-byte aligned: K % 16 == 0 and
+   cudaMalloc'd rows) as float32: type 0 is E4M3 codes through dec, else
+   FP8Q_F32 / FP8Q_BF16 / FP8Q_F16; one to four 16-byte loads. */
+__device__ __forceinline__ void fp8q__cu_load16(float *out, const void *base, int type, const float *dec, size_t i)
+{
+    const int esize = type == 0 ? 1 : type == FP8Q_F32 ? 4 : 2;
+    const uint4 *src = (const uint4 *)((const char *)base + i * (size_t)esize);
+    uint4 raw[4];
+    for (int j = 0; j < esize; j++) raw[j] = __ldg(src + j);
+    const uint8_t *bytes = (const uint8_t *)raw;
+    for (int e = 0; e < 16; e++) out[e] = type == 0 ? dec[bytes[e]] : fp8q__cu_float_at(raw, type, (size_t)e);
+}
+
+/* One element (the unaligned path). */
+__device__ __forceinline__ float fp8q__cu_load1(const void *base, int type, const float *dec, size_t i)
+{
+    return type == 0 ? dec[((const uint8_t *)base)[i]] : fp8q__cu_float_at(base, type, i);
+}
+
+__global__ void __launch_bounds__(256) fp8q__cu_gemv_kernel(fp8q__cu_gemv_args g)
+{
+    __shared__ float dec_a[256], dec_w[256];
+    const unsigned lane = threadIdx.x & 31u;
+    const size_t n = (size_t)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
+    const int a_type = g.a ? 0 : FP8Q_F32;
+    const void *a = g.a ? (const void *)g.a : (const void *)g.a_f32;
+    float acc[FP8Q__CU_GEMV_ROWS];
+    dec_a[threadIdx.x] = g.dec_a ? g.dec_a[threadIdx.x] : 0.0f;
+    dec_w[threadIdx.x] = g.dec_w ? g.dec_w[threadIdx.x] : 0.0f;
+    __syncthreads();
+    if (n >= g.N) return;
+#pragma unroll
+    for (int m = 0; m < FP8Q__CU_GEMV_ROWS; m++) acc[m] = 0.0f;
+    if (g.K % 16 == 0) {
+        for (size_t k0 = (size_t)lane * 16; k0 < g.K; k0 += 32 * 16) {
+            float wv[16], xv[16];
+            fp8q__cu_load16(wv, g.w, g.w_type, dec_w, n * g.K + k0);
+#pragma unroll
+            for (int m = 0; m < FP8Q__CU_GEMV_ROWS; m++)
+                if ((size_t)m < g.M) {
+                    fp8q__cu_load16(xv, a, a_type, dec_a, (size_t)m * g.K + k0);
+                    for (int e = 0; e < 16; e++) acc[m] = __fmaf_rn(xv[e], wv[e], acc[m]);
+                }
+        }
+    } else {
+        for (size_t k = lane; k < g.K; k += 32) {
+            const float wv = fp8q__cu_load1(g.w, g.w_type, dec_w, n * g.K + k);
+#pragma unroll
+            for (int m = 0; m < FP8Q__CU_GEMV_ROWS; m++)
+                if ((size_t)m < g.M)
+                    acc[m] = __fmaf_rn(fp8q__cu_load1(a, a_type, dec_a, (size_t)m * g.K + k), wv, acc[m]);
+        }
+    }
+#pragma unroll
+    for (int m = 0; m < FP8Q__CU_GEMV_ROWS; m++) {
+        if ((size_t)m >= g.M) break;
+        float v = acc[m];
+        for (int o = 16; o > 0; o >>= 1) v = __fadd_rn(v, __shfl_xor_sync(0xFFFFFFFFu, v, o));
+        if (lane == 0) {
+            if (g.w_scales) v = __fmul_rn(v, g.w_scales[g.w_per_row ? n : 0]);
+            if (g.a_scales) v = __fmul_rn(v, g.a_scales[g.a_per_row ? m : 0]);
+            g.y[(size_t)m * g.N + n] = g.bias ? __fadd_rn(v, g.bias[n]) : v;
+        }
+    }
+}
+
+/* Causal attention of query rows row0 + r (r = blockIdx.y), head h =
+   blockIdx.x: row t at position pos0 + t attends positions 0 .. pos0 + t
+   of the cache [max_seq][kv_stride] (FP8 codes decoded as float(code) *
+   scale, or float32); scores (q . k) * scaling, softmax with the maximum
+   subtracted, out = sum_p (e_p / sum) * v_p with p ascending (the CPU's
+   order per output). att: scratch [rows][n_heads][att_stride]. Dynamic
+   shared memory: head_dim floats (q). */
+struct fp8q__cu_attn_args {
+    float *out;        /* [n][q_stride] */
+    const float *q;    /* [n][q_stride], after RoPE */
+    const void *k, *v; /* the layer's cache */
+    int fp8;           /* 1: codes, 0: float32 */
+    const float *dec;  /* the cache format's decode table */
+    float k_scale, v_scale, scaling;
+    size_t group, hd, kv_stride, q_stride, att_stride;
+    int pos0;
+    size_t row0;
+    float *att;
+};
+
+__device__ __forceinline__ float fp8q__cu_cache_at(const void *c, int fp8, const float *table, size_t i)
+{
+    return fp8 ? table[((const uint8_t *)c)[i]] : ((const float *)c)[i];
+}
+
+__global__ void __launch_bounds__(FP8Q__CU_MODEL_THREADS) fp8q__cu_attention_rows_kernel(fp8q__cu_attn_args a)
+{
+    extern __shared__ float qs[];
+    __shared__ float kt[256], vt[256];
+    const size_t h = blockIdx.x, t = a.row0 + blockIdx.y, kvh = h / a.group, len = (size_t)a.pos0 + t + 1;
+    const unsigned lane = threadIdx.x & 31u, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    float *sc = a.att + ((size_t)blockIdx.y * gridDim.x + h) * a.att_stride;
+    float *out = a.out + t * a.q_stride + h * a.hd;
+    float mx = -3.4e38f, sum = 0.0f;
+    for (unsigned i = threadIdx.x; i < 256; i += blockDim.x)
+        kt[i] = a.fp8 ? __fmul_rn(a.dec[i], a.k_scale) : 0.0f, vt[i] = a.fp8 ? __fmul_rn(a.dec[i], a.v_scale) : 0.0f;
+    for (size_t d = threadIdx.x; d < a.hd; d += blockDim.x) qs[d] = a.q[t * a.q_stride + h * a.hd + d];
+    __syncthreads();
+    for (size_t p = warp; p < len; p += nw) {
+        const size_t base = p * a.kv_stride + kvh * a.hd;
+        float dot = 0.0f;
+        for (size_t d = lane; d < a.hd; d += 32)
+            dot = __fmaf_rn(qs[d], fp8q__cu_cache_at(a.k, a.fp8, kt, base + d), dot);
+        for (int o = 16; o > 0; o >>= 1) dot = __fadd_rn(dot, __shfl_xor_sync(0xFFFFFFFFu, dot, o));
+        if (lane == 0) sc[p] = __fmul_rn(dot, a.scaling);
+    }
+    __syncthreads();
+    for (size_t p = threadIdx.x; p < len; p += blockDim.x) mx = fmaxf(mx, sc[p]);
+    mx = fp8q__cu_block_reduce(mx, 1);
+    for (size_t p = threadIdx.x; p < len; p += blockDim.x) {
+        const float e = expf(__fsub_rn(sc[p], mx));
+        sc[p] = e, sum = __fadd_rn(sum, e);
+    }
+    sum = fp8q__cu_block_reduce(sum, 0); /* its barriers also publish sc */
+    for (size_t d = threadIdx.x; d < a.hd; d += blockDim.x) {
+        float o = 0.0f;
+        for (size_t p = 0; p < len; p++)
+            o = __fadd_rn(o, __fmul_rn(__fdiv_rn(sc[p], sum),
+                                       fp8q__cu_cache_at(a.v, a.fp8, vt, p * a.kv_stride + kvh * a.hd + d)));
+        out[d] = o;
     }
 }
 
@@ -1802,6 +2019,448 @@ FP8QDEF fp8q_result fp8q_cuda_attention_decode(fp8q_backend *b, float *out, cons
 }
 
 /* ------------------------------------------------------------------------ */
+/* Host side: the whole model (fp8q_state_init_backend)                     */
+/* ------------------------------------------------------------------------ */
+
+#define FP8Q__CU_ATT_BYTES  ((size_t)64 << 20) /* attention score scratch; prefill rows are chunked to fit */
+#define FP8Q__CU_MAX_ALLOCS 4096               /* device buffers of one model run */
+
+/* A linear module on the device (fp8q_linear's fields, device pointers). */
+typedef struct fp8q__cu_linear {
+    size_t out, in;
+    const uint8_t *q;     /* [out][in] E4M3 codes, or NULL */
+    const float *w_scale; /* [1] or [out] */
+    int w_per_channel;
+    const void *w; /* unquantized weight [out][in] of w_type, or NULL */
+    fp8q_dtype w_type;
+    const float *bias; /* [out] or NULL */
+    fp8q_act act;
+    fp8q_recipe act_recipe; /* a copy */
+    float *input_scale;     /* [1] (FP8Q_ACT_STATIC) */
+} fp8q__cu_linear;
+
+typedef struct fp8q__cu_layer {
+    const float *attn_norm, *ffn_norm;
+    fp8q__cu_linear mod[FP8Q_MOD_DOWN + 1];
+    float k_scale, v_scale;
+} fp8q__cu_layer;
+
+/* A model run: the weights, the KV cache and the scratch, all on the device. */
+typedef struct fp8q__cu_model {
+    fp8q__cuda *h;
+    fp8q_llama_config c;
+    int max_seq, max_batch;
+    size_t dim, nq, kvd, ff, vocab, att_rows;
+    const void *embed;
+    fp8q_dtype embed_type;
+    fp8q__cu_layer *layers;
+    const float *final_norm, *inv_freq;
+    fp8q__cu_linear lm_head;
+    int kv_fp8; /* 1: E4M3/E5M2 codes, 0: float32 */
+    fp8q_format kv_format;
+    void *k_cache, *v_cache; /* [layers][max_seq][kvd] */
+    int32_t *tokens;
+    float *x, *xb, *xb2, *q, *k, *v, *hb, *hb2, *a_scales, *att, *logits;
+    uint8_t *aq;
+    void *alloc[FP8Q__CU_MAX_ALLOCS];
+    size_t n_alloc, device_bytes;
+} fp8q__cu_model;
+
+/* FP8Q_ERR_UNSUPPORTED naming the module (layer -1: lm_head) when the
+   device cannot run it. */
+static fp8q_result fp8q__cu_linear_supported(const fp8q_linear *lin, int layer, fp8q_module mod, fp8q_error *err)
+{
+    const char *fn = "fp8q_cuda model", *name = fp8q_module_name(mod);
+    if (lin->inc_dynamic)
+        return fp8q__cu_fail(err, FP8Q_ERR_UNSUPPORTED, "%s: layer %d %s uses INC's dynamic quantization", fn, layer,
+                             name);
+    if (lin->q && lin->act != FP8Q_ACT_NONE &&
+        (!lin->act_recipe || !fp8q__cu_recipe_ok(lin->act_recipe) || !fp8q__cu_device_format(lin->act_recipe->format)))
+        return fp8q__cu_fail(err, FP8Q_ERR_UNSUPPORTED, "%s: layer %d %s: activation recipe '%s'", fn, layer, name,
+                             lin->act_recipe && lin->act_recipe->name ? lin->act_recipe->name : "?");
+    if (!lin->q && lin->w.dtype != FP8Q_F32 && lin->w.dtype != FP8Q_BF16 && lin->w.dtype != FP8Q_F16)
+        return fp8q__cu_fail(err, FP8Q_ERR_UNSUPPORTED, "%s: layer %d %s: weight type %d", fn, layer, name,
+                             (int)lin->w.dtype);
+    return FP8Q_OK;
+}
+
+/* What the device forward lacks, checked on the host (no CUDA call):
+   FP8Q_OK, or FP8Q_ERR_UNSUPPORTED naming the feature. */
+FP8QDEF fp8q_result fp8q_cuda_plan_model(const fp8q_model *m, fp8q_error *err)
+{
+    const char *fn = "fp8q_cuda model";
+    const fp8q_llama_config *c;
+    if (!m || !m->layers) return fp8q__cu_fail(err, FP8Q_ERR_ARG, "%s: the model is not loaded", fn);
+    c = &m->config;
+    if (m->opt.gemm != FP8Q_GEMM_FAST)
+        return fp8q__cu_fail(err, FP8Q_ERR_UNSUPPORTED,
+                             "%s: the GPU computes FAST GEMMs only (model options gemm = FP8Q_GEMM_FAST); REFERENCE "
+                             "and EXACT run on the CPU",
+                             fn);
+    if (m->kv_qmax > 0)
+        return fp8q__cu_fail(err, FP8Q_ERR_UNSUPPORTED, "%s: INC's clamped KV cache (fp8_inc) runs on the CPU", fn);
+    if (c->head_dim < 2 || c->head_dim > 1024 || c->head_dim % 2)
+        return fp8q__cu_fail(err, FP8Q_ERR_UNSUPPORTED, "%s: head_dim %d is not even and in [2, 1024]", fn,
+                             c->head_dim);
+    if (m->embed.dtype != FP8Q_F32 && m->embed.dtype != FP8Q_BF16 && m->embed.dtype != FP8Q_F16)
+        return fp8q__cu_fail(err, FP8Q_ERR_UNSUPPORTED, "%s: embeddings of type %d", fn, (int)m->embed.dtype);
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        const fp8q_layer *ly = &m->layers[l];
+        if (ly->inc_qk[0] > 0 || ly->inc_av[0] > 0 || ly->inc_softmax > 0)
+            return fp8q__cu_fail(
+                err, FP8Q_ERR_UNSUPPORTED,
+                "%s: layer %d has INC's FP8 attention (matmul_qk, softmax, matmul_av): the CPU runs it", fn, l);
+        for (int i = 0; i <= FP8Q_MOD_DOWN; i++)
+            FP8Q__CU_TRY(fp8q__cu_linear_supported(&ly->mod[i], l, (fp8q_module)i, err));
+    }
+    return fp8q__cu_linear_supported(&m->lm_head, -1, FP8Q_MOD_LM_HEAD, err);
+}
+
+/* Device memory owned by the run, freed by fp8q__cu_model_close. */
+static fp8q_result fp8q__cu_model_alloc(fp8q__cu_model *gm, size_t bytes, void **p, fp8q_error *err)
+{
+    *p = NULL;
+    if (gm->n_alloc == FP8Q__CU_MAX_ALLOCS)
+        return fp8q__cu_fail(err, FP8Q_ERR_LIMIT, "fp8q_cuda model: more than %d device buffers", FP8Q__CU_MAX_ALLOCS);
+    FP8Q__CU_CALL(cudaMalloc(p, bytes ? bytes : 1));
+    gm->alloc[gm->n_alloc++] = *p;
+    gm->device_bytes += bytes;
+    return FP8Q_OK;
+}
+
+/* A device copy of host[bytes] (NULL host: NULL). */
+static fp8q_result fp8q__cu_model_put(fp8q__cu_model *gm, const void *host, size_t bytes, const void **dev,
+                                      fp8q_error *err)
+{
+    void *p;
+    *dev = NULL;
+    if (!host) return FP8Q_OK;
+    FP8Q__CU_TRY(fp8q__cu_model_alloc(gm, bytes, &p, err));
+    FP8Q__CU_CALL(cudaMemcpy(p, host, bytes, cudaMemcpyHostToDevice));
+    *dev = p;
+    return FP8Q_OK;
+}
+
+static size_t fp8q__cu_dtype_size(fp8q_dtype t) { return t == FP8Q_F32 ? 4 : 2; }
+
+/* Uploads one linear: FP8 codes and scales, or the float weight (shared
+   with the embeddings when tied). */
+static fp8q_result fp8q__cu_upload_linear(fp8q__cu_model *gm, const fp8q_model *m, const fp8q_linear *lin,
+                                          fp8q__cu_linear *d, fp8q_error *err)
+{
+    const size_t n = (size_t)lin->out * (size_t)lin->in;
+    d->out = (size_t)lin->out, d->in = (size_t)lin->in, d->act = lin->act, d->w_per_channel = lin->w_per_channel;
+    if (lin->act_recipe) d->act_recipe = *lin->act_recipe;
+    FP8Q__CU_TRY(fp8q__cu_model_put(gm, lin->bias, d->out * sizeof(float), (const void **)&d->bias, err));
+    if (lin->q) {
+        FP8Q__CU_TRY(fp8q__cu_model_put(gm, lin->q, n, (const void **)&d->q, err));
+        FP8Q__CU_TRY(fp8q__cu_model_put(gm, lin->w_scale, (lin->w_per_channel ? d->out : 1) * sizeof(float),
+                                        (const void **)&d->w_scale, err));
+        if (lin->act == FP8Q_ACT_STATIC)
+            FP8Q__CU_TRY(fp8q__cu_model_put(gm, &lin->input_scale, sizeof(float), (const void **)&d->input_scale, err));
+        return FP8Q_OK;
+    }
+    d->w_type = lin->w.dtype;
+    if (lin->w.data == m->embed.data) { /* tied lm_head */
+        d->w = gm->embed;
+        return FP8Q_OK;
+    }
+    return fp8q__cu_model_put(gm, lin->w.data, n * fp8q__cu_dtype_size(lin->w.dtype), &d->w, err);
+}
+
+static fp8q_result fp8q__cu_upload_weights(fp8q__cu_model *gm, const fp8q_model *m, fp8q_error *err)
+{
+    const size_t dim = gm->dim, L = (size_t)gm->c.num_hidden_layers;
+    FP8Q__CU_TRY(
+        fp8q__cu_model_put(gm, m->embed.data, gm->vocab * dim * fp8q__cu_dtype_size(m->embed.dtype), &gm->embed, err));
+    gm->embed_type = m->embed.dtype;
+    if (!(gm->layers = (fp8q__cu_layer *)calloc(L, sizeof *gm->layers)))
+        return fp8q__cu_fail(err, FP8Q_ERR_NOMEM, "fp8q_cuda model: out of memory");
+    for (size_t l = 0; l < L; l++) {
+        const fp8q_layer *ly = &m->layers[l];
+        fp8q__cu_layer *d = &gm->layers[l];
+        FP8Q__CU_TRY(fp8q__cu_model_put(gm, ly->attn_norm, dim * sizeof(float), (const void **)&d->attn_norm, err));
+        FP8Q__CU_TRY(fp8q__cu_model_put(gm, ly->ffn_norm, dim * sizeof(float), (const void **)&d->ffn_norm, err));
+        for (int i = 0; i <= FP8Q_MOD_DOWN; i++)
+            FP8Q__CU_TRY(fp8q__cu_upload_linear(gm, m, &ly->mod[i], &d->mod[i], err));
+        d->k_scale = ly->k_scale, d->v_scale = ly->v_scale;
+    }
+    FP8Q__CU_TRY(fp8q__cu_model_put(gm, m->final_norm, dim * sizeof(float), (const void **)&gm->final_norm, err));
+    FP8Q__CU_TRY(fp8q__cu_model_put(gm, m->rope_inv_freq, (size_t)gm->c.head_dim / 2 * sizeof(float),
+                                    (const void **)&gm->inv_freq, err));
+    return fp8q__cu_upload_linear(gm, m, &m->lm_head, &gm->lm_head, err);
+}
+
+/* The KV cache and the scratch of max_batch rows. */
+static fp8q_result fp8q__cu_alloc_run(fp8q__cu_model *gm, fp8q_error *err)
+{
+    const size_t mb = (size_t)gm->max_batch, L = (size_t)gm->c.num_hidden_layers;
+    const size_t max_in =
+        gm->ff > gm->nq ? (gm->ff > gm->dim ? gm->ff : gm->dim) : (gm->nq > gm->dim ? gm->nq : gm->dim);
+    const size_t cache = L * (size_t)gm->max_seq * gm->kvd * (gm->kv_fp8 ? 1 : sizeof(float));
+    const size_t per_row = (size_t)gm->c.num_attention_heads * (size_t)gm->max_seq * sizeof(float);
+    void *p;
+    gm->att_rows = FP8Q__CU_ATT_BYTES / per_row;
+    gm->att_rows = gm->att_rows < 1 ? 1 : gm->att_rows > mb ? mb : gm->att_rows;
+#define FP8Q__CU_RUN_BUF(field, count, type)                                                                           \
+    FP8Q__CU_TRY(fp8q__cu_model_alloc(gm, (count) * sizeof(type), &p, err));                                           \
+    gm->field = (type *)p
+    FP8Q__CU_TRY(fp8q__cu_model_alloc(gm, cache, &gm->k_cache, err));
+    FP8Q__CU_TRY(fp8q__cu_model_alloc(gm, cache, &gm->v_cache, err));
+    FP8Q__CU_RUN_BUF(tokens, mb, int32_t);
+    FP8Q__CU_RUN_BUF(x, mb * gm->dim, float);
+    FP8Q__CU_RUN_BUF(xb, mb * max_in, float);
+    FP8Q__CU_RUN_BUF(xb2, mb * gm->nq, float);
+    FP8Q__CU_RUN_BUF(q, mb * gm->nq, float);
+    FP8Q__CU_RUN_BUF(k, mb * gm->kvd, float);
+    FP8Q__CU_RUN_BUF(v, mb * gm->kvd, float);
+    FP8Q__CU_RUN_BUF(hb, mb * gm->ff, float);
+    FP8Q__CU_RUN_BUF(hb2, mb * gm->ff, float);
+    FP8Q__CU_RUN_BUF(a_scales, mb, float);
+    FP8Q__CU_RUN_BUF(aq, mb * max_in, uint8_t);
+    FP8Q__CU_RUN_BUF(att, gm->att_rows * per_row / sizeof(float), float);
+    FP8Q__CU_RUN_BUF(logits, mb * gm->vocab, float);
+#undef FP8Q__CU_RUN_BUF
+    return FP8Q_OK;
+}
+
+static void fp8q__cu_model_close(void *run)
+{
+    fp8q__cu_model *gm = (fp8q__cu_model *)run;
+    if (!gm) return;
+    if (cudaSetDevice(gm->h->device) == cudaSuccess) {
+        (void)cudaStreamSynchronize(gm->h->stream);
+        for (size_t i = 0; i < gm->n_alloc; i++) (void)cudaFree(gm->alloc[i]);
+    }
+    free(gm->layers);
+    free(gm);
+}
+
+/* Sizes overflow-checked on the host before any allocation. */
+static fp8q_result fp8q__cu_model_sizes(fp8q__cu_model *gm, const fp8q_model *m, int max_seq, int max_batch,
+                                        fp8q_error *err)
+{
+    const fp8q_llama_config *c = &m->config;
+    const double cache = (double)c->num_hidden_layers * max_seq * c->num_key_value_heads * c->head_dim * 4.0;
+    const double logits = (double)max_batch * c->vocab_size * 4.0;
+    if (cache > 1e15 || logits > 1e15)
+        return fp8q__cu_fail(err, FP8Q_ERR_ARG, "fp8q_cuda model: max_seq %d / max_batch %d are too large", max_seq,
+                             max_batch);
+    gm->c = *c, gm->max_seq = max_seq, gm->max_batch = max_batch;
+    gm->dim = (size_t)c->hidden_size, gm->nq = (size_t)c->num_attention_heads * (size_t)c->head_dim;
+    gm->kvd = (size_t)c->num_key_value_heads * (size_t)c->head_dim, gm->ff = (size_t)c->intermediate_size;
+    gm->vocab = (size_t)c->vocab_size;
+    gm->kv_fp8 = m->opt.kv_cache == FP8Q_KV_E4M3 || m->opt.kv_cache == FP8Q_KV_E5M2;
+    gm->kv_format = m->opt.kv_cache == FP8Q_KV_E5M2 ? FP8Q_E5M2 : FP8Q_E4M3;
+    return FP8Q_OK;
+}
+
+static fp8q_result fp8q__cu_model_open(fp8q_backend *b, const fp8q_model *m, int max_seq, int max_batch, void **run,
+                                       fp8q_error *err)
+{
+    fp8q__cuda *h = NULL;
+    fp8q__cu_model *gm;
+    fp8q_result r;
+    *run = NULL;
+    FP8Q__CU_TRY(fp8q_cuda_plan_model(m, err));
+    FP8Q__CU_TRY(fp8q__cu_enter(b, "fp8q_cuda model", &h, err));
+    if (!(gm = (fp8q__cu_model *)calloc(1, sizeof *gm)))
+        return fp8q__cu_fail(err, FP8Q_ERR_NOMEM, "fp8q_cuda model: out of memory");
+    gm->h = h;
+    if ((r = fp8q__cu_model_sizes(gm, m, max_seq, max_batch, err)) != FP8Q_OK ||
+        (r = fp8q__cu_upload_weights(gm, m, err)) != FP8Q_OK || (r = fp8q__cu_alloc_run(gm, err)) != FP8Q_OK) {
+        fp8q__cu_model_close(gm);
+        return r;
+    }
+    *run = gm;
+    return FP8Q_OK;
+}
+
+/* ---- the forward */
+
+static fp8q_result fp8q__cu_gemv(fp8q__cu_model *gm, const fp8q__cu_gemv_args *g, fp8q_error *err)
+{
+    fp8q__cuda *h = gm->h;
+    fp8q__cu_gemv_kernel<<<(unsigned)fp8q__cu_div_up(g->N, 8), 256, 0, h->stream>>>(*g);
+    FP8Q__CU_LAUNCHED("fp8q__cu_gemv_kernel");
+    return FP8Q_OK;
+}
+
+/* Float weights: GEMV over chunks of FP8Q__CU_GEMV_ROWS rows. */
+static fp8q_result fp8q__cu_dense(fp8q__cu_model *gm, const fp8q__cu_linear *lin, const float *x, size_t M, float *y,
+                                  fp8q_error *err)
+{
+    fp8q__cu_gemv_args g;
+    memset(&g, 0, sizeof g);
+    g.N = lin->out, g.K = lin->in, g.w = lin->w, g.w_type = (int)lin->w_type, g.bias = lin->bias;
+    for (size_t m0 = 0; m0 < M; m0 += FP8Q__CU_GEMV_ROWS) {
+        g.M = M - m0 < FP8Q__CU_GEMV_ROWS ? M - m0 : FP8Q__CU_GEMV_ROWS;
+        g.a_f32 = x + m0 * g.K, g.y = y + m0 * g.N;
+        FP8Q__CU_TRY(fp8q__cu_gemv(gm, &g, err));
+    }
+    return FP8Q_OK;
+}
+
+/* The activations of an A8 linear: E4M3 codes in gm->aq and their scales
+   (*scales), by the module's recipe as the CPU's fp8q__linear_run. */
+static fp8q_result fp8q__cu_quantize_input(fp8q__cu_model *gm, const fp8q__cu_linear *lin, const float *x, size_t M,
+                                           const float **scales, fp8q_error *err)
+{
+    if (lin->act == FP8Q_ACT_STATIC) {
+        *scales = lin->input_scale;
+        return fp8q__cu_run_quantize(gm->h, gm->aq, lin->input_scale, x, M, lin->in, &lin->act_recipe, 0, err);
+    }
+    *scales = gm->a_scales;
+    return fp8q__cu_run_quantize(gm->h, gm->aq, gm->a_scales, x, M, lin->in, &lin->act_recipe, 1, err);
+}
+
+/* y[M][out] = x[M][in] . W^T (+ bias) for one module: W8A8, W8A16 or float. */
+static fp8q_result fp8q__cu_linear_run(fp8q__cu_model *gm, const fp8q__cu_linear *lin, const float *x, size_t M,
+                                       float *y, fp8q_error *err)
+{
+    const float *a_scales = NULL;
+    if (!lin->q) return fp8q__cu_dense(gm, lin, x, M, y, err);
+    if (lin->act != FP8Q_ACT_NONE) FP8Q__CU_TRY(fp8q__cu_quantize_input(gm, lin, x, M, &a_scales, err));
+    if (M <= FP8Q__CU_GEMV_ROWS) {
+        fp8q__cu_gemv_args g;
+        memset(&g, 0, sizeof g);
+        g.M = M, g.N = lin->out, g.K = lin->in, g.w = lin->q, g.w_type = 0;
+        g.dec_w = gm->h->dec + (size_t)FP8Q_E4M3 * 256, g.w_scales = lin->w_scale, g.w_per_row = lin->w_per_channel;
+        g.bias = lin->bias, g.y = y;
+        if (lin->act != FP8Q_ACT_NONE) {
+            g.a = gm->aq, g.dec_a = g.dec_w, g.a_scales = a_scales;
+            g.a_per_row = lin->act == FP8Q_ACT_DYNAMIC_TOKEN;
+        } else
+            g.a_f32 = x;
+        return fp8q__cu_gemv(gm, &g, err);
+    }
+    {
+        fp8q_gemm g;
+        memset(&g, 0, sizeof g);
+        g.M = M, g.N = lin->out, g.K = lin->in;
+        g.b = lin->q, g.b_format = FP8Q_E4M3, g.b_scales = lin->w_scale, g.b_tile_rows = lin->w_per_channel;
+        g.bias = lin->bias, g.c = y, g.c_type = FP8Q_F32;
+        if (lin->act == FP8Q_ACT_NONE)
+            g.a_f32 = x;
+        else {
+            g.a = gm->aq, g.a_format = FP8Q_E4M3, g.a_scales = a_scales;
+            g.a_tile_rows = lin->act == FP8Q_ACT_DYNAMIC_TOKEN ? 1 : 0;
+        }
+        return fp8q__cu_run_gemm(gm->h, &g, err);
+    }
+}
+
+static fp8q_result fp8q__cu_rmsnorm_rows(fp8q__cu_model *gm, float *y, const float *x, const float *w, size_t rows,
+                                         fp8q_error *err)
+{
+    fp8q__cu_rmsnorm_kernel<<<(unsigned)rows, FP8Q__CU_MODEL_THREADS, 0, gm->h->stream>>>(y, x, w, gm->dim,
+                                                                                          (float)gm->c.rms_norm_eps);
+    FP8Q__CU_LAUNCHED("fp8q__cu_rmsnorm_kernel");
+    return FP8Q_OK;
+}
+
+static fp8q_result fp8q__cu_add(fp8q__cu_model *gm, float *x, const float *y, size_t n, fp8q_error *err)
+{
+    fp8q__cu_add_kernel<<<fp8q__cu_blocks(gm->h, n, FP8Q__CU_THREADS), FP8Q__CU_THREADS, 0, gm->h->stream>>>(x, y, n);
+    FP8Q__CU_LAUNCHED("fp8q__cu_add_kernel");
+    return FP8Q_OK;
+}
+
+/* RoPE on q and k of n tokens at positions pos.., then k and v into the
+   cache (FP8: fp8(x / scale), SATFINITE, as the CPU's fp8q__kv_store). */
+static fp8q_result fp8q__cu_rope_store(fp8q__cu_model *gm, size_t l, size_t n, int pos, fp8q_error *err)
+{
+    fp8q__cuda *h = gm->h;
+    const size_t hd = (size_t)gm->c.head_dim, at = (l * (size_t)gm->max_seq + (size_t)pos) * gm->kvd;
+    const fp8q__cu_layer *ly = &gm->layers[l];
+    fp8q__cu_rope_kernel<<<fp8q__cu_blocks(h, n * gm->nq / 2, FP8Q__CU_THREADS), FP8Q__CU_THREADS, 0, h->stream>>>(
+        gm->q, n, (size_t)gm->c.num_attention_heads, hd, gm->nq, pos, gm->inv_freq);
+    FP8Q__CU_LAUNCHED("fp8q__cu_rope_kernel");
+    fp8q__cu_rope_kernel<<<fp8q__cu_blocks(h, n * gm->kvd / 2, FP8Q__CU_THREADS), FP8Q__CU_THREADS, 0, h->stream>>>(
+        gm->k, n, (size_t)gm->c.num_key_value_heads, hd, gm->kvd, pos, gm->inv_freq);
+    FP8Q__CU_LAUNCHED("fp8q__cu_rope_kernel");
+    if (!gm->kv_fp8) {
+        FP8Q__CU_CALL(cudaMemcpyAsync((float *)gm->k_cache + at, gm->k, n * gm->kvd * sizeof(float),
+                                      cudaMemcpyDeviceToDevice, h->stream));
+        FP8Q__CU_CALL(cudaMemcpyAsync((float *)gm->v_cache + at, gm->v, n * gm->kvd * sizeof(float),
+                                      cudaMemcpyDeviceToDevice, h->stream));
+        return FP8Q_OK;
+    }
+    FP8Q__CU_TRY(fp8q__cu_run_encode(h, (uint8_t *)gm->k_cache + at, gm->k, FP8Q_F32, n * gm->kvd, gm->kv_format,
+                                     FP8Q_SATFINITE, FP8Q_SCALE_DIV, ly->k_scale, err));
+    return fp8q__cu_run_encode(h, (uint8_t *)gm->v_cache + at, gm->v, FP8Q_F32, n * gm->kvd, gm->kv_format,
+                               FP8Q_SATFINITE, FP8Q_SCALE_DIV, ly->v_scale, err);
+}
+
+/* Attention of the n new rows over the cache, into xb2, in chunks of att_rows. */
+static fp8q_result fp8q__cu_attention(fp8q__cu_model *gm, size_t l, size_t n, int pos, fp8q_error *err)
+{
+    const size_t hd = (size_t)gm->c.head_dim, elem = gm->kv_fp8 ? 1 : sizeof(float);
+    const size_t layer_off = l * (size_t)gm->max_seq * gm->kvd * elem;
+    fp8q__cu_attn_args a;
+    a.out = gm->xb2, a.q = gm->q, a.fp8 = gm->kv_fp8, a.dec = gm->h->dec + (size_t)gm->kv_format * 256;
+    a.k = (const char *)gm->k_cache + layer_off, a.v = (const char *)gm->v_cache + layer_off;
+    a.k_scale = gm->layers[l].k_scale, a.v_scale = gm->layers[l].v_scale;
+    a.scaling = (float)(1.0 / sqrt((double)hd));
+    a.group = (size_t)(gm->c.num_attention_heads / gm->c.num_key_value_heads), a.hd = hd, a.kv_stride = gm->kvd;
+    a.q_stride = gm->nq, a.att_stride = (size_t)gm->max_seq, a.pos0 = pos, a.att = gm->att;
+    for (a.row0 = 0; a.row0 < n; a.row0 += gm->att_rows) {
+        const size_t rows = n - a.row0 < gm->att_rows ? n - a.row0 : gm->att_rows;
+        const dim3 grid((unsigned)gm->c.num_attention_heads, (unsigned)rows);
+        fp8q__cu_attention_rows_kernel<<<grid, FP8Q__CU_MODEL_THREADS, hd * sizeof(float), gm->h->stream>>>(a);
+        FP8Q__CU_LAUNCHED("fp8q__cu_attention_rows_kernel");
+    }
+    return FP8Q_OK;
+}
+
+/* One decoder layer on rows x[n][dim] at positions pos.. (the CPU's
+   fp8q__layer_forward, step for step). */
+static fp8q_result fp8q__cu_layer_forward(fp8q__cu_model *gm, size_t l, size_t n, int pos, fp8q_error *err)
+{
+    const fp8q__cu_layer *ly = &gm->layers[l];
+    fp8q__cuda *h = gm->h;
+    FP8Q__CU_TRY(fp8q__cu_rmsnorm_rows(gm, gm->xb, gm->x, ly->attn_norm, n, err));
+    FP8Q__CU_TRY(fp8q__cu_linear_run(gm, &ly->mod[FP8Q_MOD_Q], gm->xb, n, gm->q, err));
+    FP8Q__CU_TRY(fp8q__cu_linear_run(gm, &ly->mod[FP8Q_MOD_K], gm->xb, n, gm->k, err));
+    FP8Q__CU_TRY(fp8q__cu_linear_run(gm, &ly->mod[FP8Q_MOD_V], gm->xb, n, gm->v, err));
+    FP8Q__CU_TRY(fp8q__cu_rope_store(gm, l, n, pos, err));
+    FP8Q__CU_TRY(fp8q__cu_attention(gm, l, n, pos, err));
+    FP8Q__CU_TRY(fp8q__cu_linear_run(gm, &ly->mod[FP8Q_MOD_O], gm->xb2, n, gm->xb, err));
+    FP8Q__CU_TRY(fp8q__cu_add(gm, gm->x, gm->xb, n * gm->dim, err));
+    FP8Q__CU_TRY(fp8q__cu_rmsnorm_rows(gm, gm->xb, gm->x, ly->ffn_norm, n, err));
+    FP8Q__CU_TRY(fp8q__cu_linear_run(gm, &ly->mod[FP8Q_MOD_GATE], gm->xb, n, gm->hb, err));
+    FP8Q__CU_TRY(fp8q__cu_linear_run(gm, &ly->mod[FP8Q_MOD_UP], gm->xb, n, gm->hb2, err));
+    fp8q__cu_swiglu_kernel<<<fp8q__cu_blocks(h, n * gm->ff, FP8Q__CU_THREADS), FP8Q__CU_THREADS, 0, h->stream>>>(
+        gm->hb, gm->hb, gm->hb2, n * gm->ff);
+    FP8Q__CU_LAUNCHED("fp8q__cu_swiglu_kernel");
+    FP8Q__CU_TRY(fp8q__cu_linear_run(gm, &ly->mod[FP8Q_MOD_DOWN], gm->hb, n, gm->xb, err));
+    return fp8q__cu_add(gm, gm->x, gm->xb, n * gm->dim, err);
+}
+
+static fp8q_result fp8q__cu_model_forward(void *run, const int32_t *tokens, int n_tokens, int pos, float *logits_all,
+                                          float *logits_last, fp8q_error *err)
+{
+    fp8q__cu_model *gm = (fp8q__cu_model *)run;
+    fp8q__cuda *h = gm->h;
+    const size_t n = (size_t)n_tokens, first = logits_all ? 0 : n - 1, rows = n - first;
+    FP8Q__CU_CALL(cudaSetDevice(h->device));
+    FP8Q__CU_CALL(cudaMemcpyAsync(gm->tokens, tokens, n * sizeof(int32_t), cudaMemcpyHostToDevice, h->stream));
+    fp8q__cu_embed_kernel<<<fp8q__cu_blocks(h, n * gm->dim, FP8Q__CU_THREADS), FP8Q__CU_THREADS, 0, h->stream>>>(
+        gm->x, gm->embed, (int)gm->embed_type, gm->tokens, n, gm->dim);
+    FP8Q__CU_LAUNCHED("fp8q__cu_embed_kernel");
+    for (size_t l = 0; l < (size_t)gm->c.num_hidden_layers; l++)
+        FP8Q__CU_TRY(fp8q__cu_layer_forward(gm, l, n, pos, err));
+    FP8Q__CU_TRY(fp8q__cu_rmsnorm_rows(gm, gm->xb, gm->x + first * gm->dim, gm->final_norm, rows, err));
+    FP8Q__CU_TRY(fp8q__cu_linear_run(gm, &gm->lm_head, gm->xb, rows, gm->logits, err));
+    if (logits_all) {
+        FP8Q__CU_TRY(fp8q__cu_download_sync(h, logits_all, gm->logits, n * gm->vocab * sizeof(float), err));
+        memcpy(logits_last, logits_all + (n - 1) * gm->vocab, gm->vocab * sizeof(float));
+        return FP8Q_OK;
+    }
+    return fp8q__cu_download_sync(h, logits_last, gm->logits, gm->vocab * sizeof(float), err);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Host side: open and close                                                */
 /* ------------------------------------------------------------------------ */
 
@@ -1891,6 +2550,8 @@ FP8QDEF fp8q_result fp8q_cuda_open(fp8q_backend **out, int device, fp8q_error *e
     (void)snprintf(h->base.device, sizeof h->base.device, "%.95s", prop.name);
     h->base.encode = fp8q__cu_encode, h->base.quantize = fp8q__cu_quantize, h->base.gemm = fp8q__cu_gemm;
     h->base.close = fp8q__cu_close;
+    h->base.model_open = fp8q__cu_model_open, h->base.model_forward = fp8q__cu_model_forward;
+    h->base.model_close = fp8q__cu_model_close;
     h->device = device, h->cc = prop.major * 10 + prop.minor, h->sm_count = prop.multiProcessorCount;
     if ((r = fp8q__cu_init(h, err)) != FP8Q_OK) {
         fp8q__cu_close(&h->base);

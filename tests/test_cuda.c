@@ -81,6 +81,7 @@ fp8q_result fp8q_cuda_attention_decode(fp8q_backend *b, float *out, const float 
                                        const uint8_t *v_cache, fp8q_format kv_format, float k_scale, float v_scale,
                                        size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t seq_len,
                                        size_t kv_stride, fp8q_error *err);
+fp8q_result fp8q_cuda_plan_model(const fp8q_model *m, fp8q_error *err);
 
 static fp8q_backend *g_cuda; /* the device under test, or NULL */
 static int g_skipped, g_exhaustive, g_emulate_exhaustive;
@@ -1087,6 +1088,148 @@ static void test_device_model_kernels(void)
     free(x), free(w), free(y), free(ref), free(kc), free(vc);
 }
 
+/* ------------------------------------------------------------ whole model */
+
+#define MODEL_FIX "tests/fixtures/llama/"
+
+static int load_fixture(fp8q_model *m, const char *name, fp8q_quant quant, fp8q_kv_cache kv)
+{
+    char dir[256];
+    fp8q_model_options o;
+    fp8q_error err;
+    memset(&o, 0, sizeof o);
+    o.quant = quant, o.kv_cache = kv, o.gemm = FP8Q_GEMM_FAST;
+    (void)snprintf(dir, sizeof dir, MODEL_FIX "%s", name);
+    if (fp8q_model_load(m, dir, &o, &err) == FP8Q_OK) return 1;
+    CHECK(0, "%s: %s", dir, err.message);
+    return 0;
+}
+
+/* fp8q_cuda_plan_model decides on the host which models the device runs. */
+static void test_plan_model(void)
+{
+    fp8q_model m;
+    fp8q_error err;
+    memset(&m, 0, sizeof m);
+    CHECK(fp8q_cuda_plan_model(NULL, &err) == FP8Q_ERR_ARG, "NULL model");
+    if (!load_fixture(&m, "tiny-gqa-bf16", FP8Q_QUANT_FP8_DYNAMIC, FP8Q_KV_E4M3)) return;
+    CHECK(fp8q_cuda_plan_model(&m, &err) == FP8Q_OK, "fp8-dynamic, FAST: %s", err.message);
+    m.opt.gemm = FP8Q_GEMM_REFERENCE;
+    CHECK(fp8q_cuda_plan_model(&m, &err) == FP8Q_ERR_UNSUPPORTED && strstr(err.message, "FAST"), "REFERENCE: %s",
+          err.message);
+    m.opt.gemm = FP8Q_GEMM_FAST;
+    m.layers[1].inc_qk[0] = 0.5f;
+    CHECK(fp8q_cuda_plan_model(&m, &err) == FP8Q_ERR_UNSUPPORTED && strstr(err.message, "layer 1"), "INC attention: %s",
+          err.message);
+    m.layers[1].inc_qk[0] = 0.0f;
+    m.layers[0].mod[FP8Q_MOD_GATE].inc_dynamic = 1;
+    CHECK(fp8q_cuda_plan_model(&m, &err) == FP8Q_ERR_UNSUPPORTED && strstr(err.message, "gate_proj"), "INC dynamic: %s",
+          err.message);
+    m.layers[0].mod[FP8Q_MOD_GATE].inc_dynamic = 0;
+    m.kv_qmax = 240.0f;
+    CHECK(fp8q_cuda_plan_model(&m, &err) == FP8Q_ERR_UNSUPPORTED && strstr(err.message, "fp8_inc"), "INC KV: %s",
+          err.message);
+    m.kv_qmax = 0.0f;
+    CHECK(fp8q_cuda_plan_model(&m, &err) == FP8Q_OK, "restored: %s", err.message);
+    fp8q_model_free(&m);
+}
+
+/* The largest |gpu - cpu| over rows x vocab logits, relative to max |cpu|. */
+static double logits_error(const float *gpu, const float *cpu, size_t n)
+{
+    double diff = 0, top = 0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        const double d = fabs((double)gpu[i] - cpu[i]);
+        diff = d > diff || d != d ? d : diff;
+        top = fabs(cpu[i]) > top ? fabs(cpu[i]) : top;
+    }
+    return top > 0 ? diff / top : diff;
+}
+
+/* One fixture: prefill of `prefill` tokens with every row's logits, then
+   four single-token decodes, on a CPU state and a device state side by
+   side; returns the worst relative error (negative when a call failed). */
+static double model_run(const fp8q_model *m, int prefill)
+{
+    static const int32_t prompt[12] = {1, 17, 33, 5, 99, 64, 2, 120, 7, 45, 88, 3};
+    fp8q_state cpu, gpu;
+    fp8q_backend_kind ran = FP8Q_BACKEND_CPU;
+    fp8q_error err;
+    const size_t V = (size_t)m->config.vocab_size;
+    float *all_cpu = (float *)xmalloc((size_t)prefill * V * 4), *all_gpu = (float *)xmalloc((size_t)prefill * V * 4);
+    double worst = -1;
+    int i;
+    memset(&cpu, 0, sizeof cpu), memset(&gpu, 0, sizeof gpu);
+    if (fp8q_state_init(&cpu, m, 32, prefill, &err) != FP8Q_OK ||
+        fp8q_state_init_backend(&gpu, m, g_cuda, 32, prefill, &ran, &err) != FP8Q_OK || ran != FP8Q_BACKEND_CUDA ||
+        fp8q_state_backend(&gpu) != FP8Q_BACKEND_CUDA) {
+        CHECK(0, "state: %s (ran %s)", err.message, fp8q_backend_kind_name(ran));
+        goto out;
+    }
+    if (fp8q_forward(m, &cpu, prompt, prefill, all_cpu, &err) != FP8Q_OK ||
+        fp8q_forward(m, &gpu, prompt, prefill, all_gpu, &err) != FP8Q_OK) {
+        CHECK(0, "prefill: %s", err.message);
+        goto out;
+    }
+    worst = logits_error(all_gpu, all_cpu, (size_t)prefill * V);
+    for (i = 0; i < 4; i++) {
+        const int32_t tok = (int32_t)fp8q_sample(cpu.logits, (int)V, 0.0f, 0.0f, NULL);
+        double e;
+        if (fp8q_forward(m, &cpu, &tok, 1, NULL, &err) != FP8Q_OK ||
+            fp8q_forward(m, &gpu, &tok, 1, NULL, &err) != FP8Q_OK) {
+            CHECK(0, "decode %d: %s", i, err.message);
+            worst = -1;
+            goto out;
+        }
+        e = logits_error(gpu.logits, cpu.logits, V);
+        worst = e > worst ? e : worst;
+    }
+    CHECK(gpu.pos == cpu.pos, "positions %d and %d", gpu.pos, cpu.pos);
+out:
+    fp8q_state_free(&cpu), fp8q_state_free(&gpu);
+    free(all_cpu), free(all_gpu);
+    return worst;
+}
+
+/* The whole forward on the device against the CPU's FAST forward: the
+   prefill of 12 rows goes through the GEMM engines, the one of 5 rows and
+   the decodes through the GEMV kernel; FP8 KV caches and float ones. FP8
+   models: a code that rounds the other way moves a logit by a few 1e-3 of
+   the largest, hence 2e-2; float32: 1e-4. */
+static void test_device_model(void)
+{
+    static const struct {
+        const char *fixture;
+        fp8q_quant quant;
+        fp8q_kv_cache kv;
+        double tol;
+    } cases[] = {
+        {"tiny-f32", FP8Q_QUANT_NONE, FP8Q_KV_AUTO, 1e-4},
+        {"tiny-gqa-bf16", FP8Q_QUANT_FP8_DYNAMIC, FP8Q_KV_E4M3, 2e-2},
+        {"tiny-gqa-bf16", FP8Q_QUANT_FP8_DYNAMIC_TENSOR, FP8Q_KV_E5M2, 2e-2},
+        {"tiny-f16", FP8Q_QUANT_FP8_CHANNEL, FP8Q_KV_AUTO, 2e-2},
+        {"tiny-fp8-dynamic", FP8Q_QUANT_AUTO, FP8Q_KV_AUTO, 2e-2},
+        {"tiny-fp8-static", FP8Q_QUANT_AUTO, FP8Q_KV_E4M3, 2e-2},
+        {"tiny-gqa-fp8-static-kv", FP8Q_QUANT_AUTO, FP8Q_KV_AUTO, 2e-2},
+    };
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fp8q_model m;
+        int prefill;
+        memset(&m, 0, sizeof m);
+        if (!load_fixture(&m, cases[i].fixture, cases[i].quant, cases[i].kv)) continue;
+        for (prefill = 12; prefill >= 5; prefill -= 7) {
+            const double e = model_run(&m, prefill);
+            printf("    %-24s %-40s prefill %2d: max |gpu - cpu| = %.2e x max |logit|\n", cases[i].fixture, m.scheme,
+                   prefill, e);
+            CHECK(e >= 0 && e <= cases[i].tol, "%s (%s), prefill %d: error %.3e > %.1e", cases[i].fixture, m.scheme,
+                  prefill, e, cases[i].tol);
+        }
+        fp8q_model_free(&m);
+    }
+}
+
 /* ------------------------------------------------------------------ main */
 
 static void run_device_case(const char *name, void (*fn)(void))
@@ -1120,6 +1263,7 @@ int main(int argc, char **argv)
     if (g_emulate_exhaustive) run_case("emulate_encode_all_2^32", test_emulate_encode_all);
     run_case("emulate_quantize", test_emulate_quantize);
     run_case("dispatch_and_refusals", test_dispatch_and_refusals);
+    run_case("plan_model", test_plan_model);
     if (fp8q_cuda_open(&g_cuda, 0, &err) != FP8Q_OK) printf("skipped: no CUDA device (%s)\n", err.message);
     run_device_case("device_identity", test_device_identity);
     run_device_case("device_encode_16bit_all", test_device_encode_16bit);
@@ -1133,6 +1277,7 @@ int main(int argc, char **argv)
     run_device_case("device_fallbacks", test_device_fallbacks);
     run_device_case("device_errors", test_device_errors);
     run_device_case("device_model_kernels", test_device_model_kernels);
+    run_device_case("device_model", test_device_model);
     fp8q_backend_close(g_cuda);
     printf("%d passed, %d failed, %d skipped\n", g_passed, g_failed, g_skipped);
     return g_failed ? 1 : 0;
