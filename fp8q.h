@@ -6952,6 +6952,40 @@ typedef struct fp8q__st_owned {
     int mapped;
 } fp8q__st_owned;
 
+/* Undoes fp8q__load_file: unmaps or frees the file's bytes (NULL: nothing). */
+static void fp8q__unload_file(void *file, size_t len, int mapped)
+{
+    if (!file) return;
+#ifdef FP8Q__ST_MMAP
+    if (mapped) {
+        (void)munmap(file, len);
+        return;
+    }
+#endif
+    (void)len, (void)mapped;
+    free(file);
+}
+
+/* Drops the whole pages inside p[0, n) of a mapped file from memory
+   (madvise MADV_DONTNEED; the pages it shares with neighbours stay). */
+static void fp8q__release_pages(const void *p, size_t n)
+{
+#if defined(FP8Q__ST_MMAP) && defined(FP8Q__MADV_DONTNEED)
+    uintptr_t begin, end, page = 4096;
+#ifdef _SC_PAGESIZE
+    {
+        long ps = sysconf(_SC_PAGESIZE);
+        if (ps > 0) page = (uintptr_t)ps;
+    }
+#endif
+    begin = ((uintptr_t)p + page - 1) / page * page;
+    end = ((uintptr_t)p + (uintptr_t)n) / page * page;
+    if (end > begin) (void)madvise((void *)begin, (size_t)(end - begin), FP8Q__MADV_DONTNEED);
+#else
+    (void)p, (void)n;
+#endif
+}
+
 static void fp8q__st_free_owned(fp8q__st_owned *o)
 {
     if (!o) return;
@@ -6959,14 +6993,7 @@ static void fp8q__st_free_owned(fp8q__st_owned *o)
     free(o->tensors);
     free((void *)o->meta);
     free((void *)o->by_name);
-    if (o->file) {
-#ifdef FP8Q__ST_MMAP
-        if (o->mapped)
-            (void)munmap(o->file, o->file_len);
-        else
-#endif
-            free(o->file);
-    }
+    fp8q__unload_file(o->file, o->file_len, o->mapped);
     free(o);
 }
 
@@ -7673,18 +7700,17 @@ static fp8q_result fp8q__st_open_fail(fp8q_error *err, const char *path, const c
     return (fp8q_result)FP8Q__ST_ERR_IO;
 }
 
-FP8QDEF fp8q_result fp8q_safetensors_open(fp8q_safetensors *st, const char *path, fp8q_error *err)
+/* The whole file at path, mapped read-only (POSIX) or read into memory:
+   *file (NULL when empty), *len_out, *mapped; release with
+   fp8q__unload_file. Refuses what is not a regular file (a FIFO would
+   block, a device can be endless); dir_message names a directory. Errors
+   are FP8Q_ERR_IO / _LIMIT / _NOMEM with the path first. */
+static fp8q_result fp8q__load_file(const char *path, const char *dir_message, void **file, size_t *len_out, int *mapped,
+                                   fp8q_error *err)
 {
-    void *file = NULL;
     size_t len = 0;
-    int mapped = 0;
     fp8q_result r;
-    unsigned char empty[1];
-    fp8q__st_err_ok(err);
-    if (st) fp8q__st_zero(st);
-    if (!st || !path)
-        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0,
-                                 !st ? "fp8q_safetensors_open: st is NULL" : "fp8q_safetensors_open: path is NULL");
+    *file = NULL, *len_out = 0, *mapped = 0;
 #ifdef FP8Q__ST_MMAP
     {
         struct stat sb;
@@ -7697,8 +7723,7 @@ FP8QDEF fp8q_result fp8q_safetensors_open(fp8q_safetensors *st, const char *path
         }
         if (!S_ISREG(sb.st_mode)) {
             (void)close(fd);
-            return fp8q__st_open_fail(
-                err, path, S_ISDIR(sb.st_mode) ? "is a directory, not a safetensors file" : "is not a regular file", 0);
+            return fp8q__st_open_fail(err, path, S_ISDIR(sb.st_mode) ? dir_message : "is not a regular file", 0);
         }
         if (sb.st_size < 0 || (uint64_t)sb.st_size > (uint64_t)((size_t)-1)) {
             (void)close(fd);
@@ -7708,17 +7733,21 @@ FP8QDEF fp8q_result fp8q_safetensors_open(fp8q_safetensors *st, const char *path
         }
         len = (size_t)sb.st_size;
         if (len > 0) {
-            file = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-            if (file == MAP_FAILED) {
+            *file = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+            if (*file == MAP_FAILED) {
                 int e = errno;
+                *file = NULL;
                 (void)close(fd);
                 return fp8q__st_open_fail(err, path, "cannot map", e);
             }
-            mapped = 1;
+            *mapped = 1;
         }
         (void)close(fd);
     }
+    *len_out = len;
+    return FP8Q_OK;
 #else
+    (void)dir_message;
     {
         FILE *f;
         long long size;
@@ -7743,22 +7772,41 @@ FP8QDEF fp8q_result fp8q_safetensors_open(fp8q_safetensors *st, const char *path
             return fp8q__st_open_fail(err, path, "cannot read (not a regular file, or too large)", 0);
         }
         len = (size_t)size;
-        file = malloc(len ? len : 1);
-        if (!file) {
+        *file = malloc(len ? len : 1);
+        if (!*file) {
             fclose(f);
             r = fp8q__st_fail_str(err, FP8Q_ERR_NOMEM, 0, "out of memory for the file");
             fp8q__st_path_prefix(err, path);
             return r;
         }
         /* read one byte more than the size: a short read or a longer file are errors */
-        if (fread(file, 1, len, f) != len || fgetc(f) != EOF || ferror(f)) {
-            free(file);
+        if (fread(*file, 1, len, f) != len || fgetc(f) != EOF || ferror(f)) {
+            free(*file);
+            *file = NULL;
             fclose(f);
             return fp8q__st_open_fail(err, path, "cannot read (a directory, or changed while reading?)", 0);
         }
         fclose(f);
     }
+    *len_out = len;
+    return FP8Q_OK;
 #endif
+}
+
+FP8QDEF fp8q_result fp8q_safetensors_open(fp8q_safetensors *st, const char *path, fp8q_error *err)
+{
+    void *file = NULL;
+    size_t len = 0;
+    int mapped = 0;
+    fp8q_result r;
+    unsigned char empty[1];
+    fp8q__st_err_ok(err);
+    if (st) fp8q__st_zero(st);
+    if (!st || !path)
+        return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0,
+                                 !st ? "fp8q_safetensors_open: st is NULL" : "fp8q_safetensors_open: path is NULL");
+    if ((r = fp8q__load_file(path, "is a directory, not a safetensors file", &file, &len, &mapped, err)) != FP8Q_OK)
+        return r;
     r = fp8q_safetensors_parse(st, file ? file : (const void *)empty, len, err);
     if (r == FP8Q_OK) {
         fp8q__st_owned *o = (fp8q__st_owned *)st->fp8q__owned;
@@ -7768,14 +7816,7 @@ FP8QDEF fp8q_result fp8q_safetensors_open(fp8q_safetensors *st, const char *path
         return FP8Q_OK;
     }
     fp8q__st_path_prefix(err, path);
-    if (file) {
-#ifdef FP8Q__ST_MMAP
-        if (mapped)
-            (void)munmap(file, len);
-        else
-#endif
-            free(file);
-    }
+    fp8q__unload_file(file, len, mapped);
     return r;
 }
 
@@ -10063,25 +10104,10 @@ FP8QDEF fp8q_result fp8q_regex_check(const char *pattern, fp8q_error *err)
 
 FP8QDEF void fp8q_safetensors_release(const fp8q_safetensors *st, const fp8q_tensor_info *t)
 {
-#if defined(FP8Q__ST_MMAP) && defined(FP8Q__MADV_DONTNEED)
     const fp8q__st_owned *o;
     const uint8_t *p;
-    uintptr_t begin, end, page = 4096;
     if (!st || !t || !(o = (const fp8q__st_owned *)st->fp8q__owned) || !o->mapped) return;
-    if (!(p = fp8q_safetensors_bytes(st, t))) return;
-#ifdef _SC_PAGESIZE
-    {
-        long ps = sysconf(_SC_PAGESIZE);
-        if (ps > 0) page = (uintptr_t)ps;
-    }
-#endif
-    begin = ((uintptr_t)p + page - 1) / page * page; /* whole pages only: neighbours keep theirs */
-    end = ((uintptr_t)p + (uintptr_t)t->size) / page * page;
-    if (end > begin) (void)madvise((void *)begin, (size_t)(end - begin), FP8Q__MADV_DONTNEED);
-#else
-    (void)st;
-    (void)t;
-#endif
+    if ((p = fp8q_safetensors_bytes(st, t)) != NULL) fp8q__release_pages(p, (size_t)t->size);
 }
 
 /* ---- names */
@@ -16974,20 +17000,6 @@ typedef struct fp8q__gg_owned {
     int mapped;
 } fp8q__gg_owned;
 
-static void fp8q__gg_unmap(void *file, size_t len, int mapped)
-{
-    if (!file) return;
-#ifdef FP8Q__ST_MMAP
-    if (mapped) {
-        (void)munmap(file, len);
-        return;
-    }
-#endif
-    (void)len;
-    (void)mapped;
-    free(file);
-}
-
 static void fp8q__gg_free_owned(fp8q__gg_owned *o)
 {
     if (!o) return;
@@ -16998,7 +17010,7 @@ static void fp8q__gg_free_owned(fp8q__gg_owned *o)
     free(o->tensors);
     free((void *)o->kv_by_key);
     free((void *)o->t_by_name);
-    fp8q__gg_unmap(o->file, o->file_len, o->mapped);
+    fp8q__unload_file(o->file, o->file_len, o->mapped);
     free(o);
 }
 
@@ -17672,55 +17684,6 @@ FP8QDEF fp8q_result fp8q_gguf_parse(fp8q_gguf *g, const void *buf, size_t len, f
 
 /* ---- open */
 
-/* The whole file at path: mapped (POSIX) or read; non-regular files refused. */
-static fp8q_result fp8q__gg_load(const char *path, void **file, size_t *len, int *mapped, fp8q_error *err)
-{
-    fp8q_result r;
-    *file = NULL, *len = 0, *mapped = 0;
-#ifdef FP8Q__ST_MMAP
-    {
-        struct stat sb;
-        int fd = open(path, O_RDONLY | O_NONBLOCK); /* a FIFO must not block the open */
-        if (fd < 0) return fp8q__st_open_fail(err, path, "cannot open", errno);
-        if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-            int e = errno, reg = 0;
-            if (fstat(fd, &sb) == 0) reg = S_ISDIR(sb.st_mode) ? 1 : 2;
-            (void)close(fd);
-            return fp8q__st_open_fail(err, path,
-                                      reg == 1   ? "is a directory, not a GGUF file"
-                                      : reg == 2 ? "is not a regular file"
-                                                 : "cannot stat",
-                                      reg ? 0 : e);
-        }
-        if (sb.st_size < 0 || (uint64_t)sb.st_size > (uint64_t)((size_t)-1)) {
-            (void)close(fd);
-            r = fp8q__st_fail_str(err, FP8Q_ERR_LIMIT, 0, "file too large for the address space");
-            fp8q__st_path_prefix(err, path);
-            return r;
-        }
-        *len = (size_t)sb.st_size;
-        if (*len > 0) {
-            void *p = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
-            if (p == MAP_FAILED) {
-                int e = errno;
-                (void)close(fd);
-                return fp8q__st_open_fail(err, path, "cannot map", e);
-            }
-            *file = p, *mapped = 1;
-        }
-        (void)close(fd);
-        return FP8Q_OK;
-    }
-#else
-    {
-        char *text = NULL;
-        r = fp8q__read_file(path, (size_t)-1 - 1u, "the address space", &text, len, NULL, err);
-        *file = text;
-        return r;
-    }
-#endif
-}
-
 FP8QDEF fp8q_result fp8q_gguf_open(fp8q_gguf *g, const char *path, fp8q_error *err)
 {
     static const uint8_t empty[1] = {0};
@@ -17733,11 +17696,11 @@ FP8QDEF fp8q_result fp8q_gguf_open(fp8q_gguf *g, const char *path, fp8q_error *e
     if (!g || !path)
         return fp8q__st_fail_str(err, FP8Q_ERR_ARG, 0,
                                  !g ? "fp8q_gguf_open: g is NULL" : "fp8q_gguf_open: path is NULL");
-    if ((r = fp8q__gg_load(path, &file, &len, &mapped, err)) != FP8Q_OK) return r;
+    if ((r = fp8q__load_file(path, "is a directory, not a GGUF file", &file, &len, &mapped, err)) != FP8Q_OK) return r;
     r = fp8q_gguf_parse(g, file ? file : (const void *)empty, len, err);
     if (r != FP8Q_OK) {
         fp8q__st_path_prefix(err, path);
-        fp8q__gg_unmap(file, len, mapped);
+        fp8q__unload_file(file, len, mapped);
         return r;
     }
     ((fp8q__gg_owned *)g->fp8q__owned)->file = file;
@@ -18342,24 +18305,9 @@ static fp8q_result fp8q__gg_plan(const fp8q_gguf *g, const fp8q_llama_config *c,
 /* Drops the pages of t's bytes from memory (as fp8q_safetensors_release). */
 static void fp8q__gg_release(const fp8q_gguf *g, const fp8q_gguf_tensor *t)
 {
-#if defined(FP8Q__ST_MMAP) && defined(FP8Q__MADV_DONTNEED)
     const fp8q__gg_owned *o = (const fp8q__gg_owned *)g->fp8q__owned;
-    const uint8_t *p = fp8q_gguf_bytes(g, t);
-    uintptr_t begin, end, page = 4096;
-    if (!o || !o->mapped || !p) return;
-#ifdef _SC_PAGESIZE
-    {
-        long ps = sysconf(_SC_PAGESIZE);
-        if (ps > 0) page = (uintptr_t)ps;
-    }
-#endif
-    begin = ((uintptr_t)p + page - 1) / page * page; /* whole pages only: neighbours keep theirs */
-    end = ((uintptr_t)p + (uintptr_t)t->nbytes) / page * page;
-    if (end > begin) (void)madvise((void *)begin, (size_t)(end - begin), FP8Q__MADV_DONTNEED);
-#else
-    (void)g;
-    (void)t;
-#endif
+    const uint8_t *p;
+    if (o && o->mapped && (p = fp8q_gguf_bytes(g, t)) != NULL) fp8q__release_pages(p, (size_t)t->nbytes);
 }
 
 /* The GGUF row holding HF row r of a q/k weight with `heads` heads: llama.cpp
