@@ -121,6 +121,7 @@ if have nvcc; then
         step "nvcc fp8q_cuda.cu for sm_$a, -Werror all-warnings" sh -c "nvcc -std=c++17 -O3 -Xcompiler -Wall,-Wextra -Werror all-warnings -gencode arch=compute_$a,code=sm_$a -I. -c fp8q_cuda.cu -o $BUILD/fp8q_cuda_sm$a.o"
     done
     step "CUDA test program (host parts; GPU parts say skipped without a device)" sh -c "make -s $BUILD/test_cuda && sh tests/run_tests.sh $BUILD/test_cuda"
+    step "the CLI linked with the CUDA backend (build/fp8q-cuda): its tests, --device cuda without a device" sh -c "make -s $BUILD/fp8q-cuda && mkdir -p $BUILD/cli-cuda && cp $BUILD/fp8q-cuda $BUILD/cli-cuda/fp8q && sh tests/test_cli.sh $BUILD/cli-cuda"
 else missing "CUDA backend" nvcc; fi
 
 echo "== examples"

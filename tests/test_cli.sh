@@ -149,6 +149,45 @@ done
 run logits "$TMP/none" --tokens 1,2 --out "$TMP/l.bin" --batch 0
 expect "logits --batch 0 is a usage error" 2 "--batch"
 
+# --device: where the forward runs (cpu, cuda, cuda:N), or INC's Gaudi with --inc-config
+for c in generate logits perplexity chat; do
+    run "$c" --help
+    if [ "$rc" -eq 0 ] && has "$TMP/out" "--device D" && has "$TMP/out" "cuda:N"; then ok "$c --help lists --device cpu|cuda[:N]"; else fail "$c --help lists --device (exit status $rc)"; fi
+done
+for v in cuda:x tpu cuda: cuda:-1 cuda:1x CUDA; do
+    run logits "$TMP/none" --tokens 1 --out "$TMP/l.bin" --device "$v"
+    expect "logits --device '$v' is a usage error naming the value" 2 "invalid value '$v' for --device"
+    run chat "$TMP/none" --device "$v"
+    expect "chat --device '$v' is a usage error naming the value" 2 "invalid value '$v' for --device"
+done
+run generate "$TMP/none" --tokens 1 --device cuda --trace "$TMP/t.st"
+expect "--device cuda with --trace is a usage error" 2 "--trace"
+run logits "$TMP/none" --tokens 1 --out "$TMP/l.bin" --device cuda:0 --inc-config "$TMP/inc.json"
+expect "--device cuda:0 with --inc-config is a usage error" 2 "with --inc-config"
+run logits "$TMP/none" --tokens 1 --out "$TMP/l.bin" --device gaudi2
+expect "--device gaudi2 without --inc-config still asks for both" 2 "together"
+run chat "$TMP/none" --device gaudi3
+expect "chat --device gaudi3 (no INC there) is a usage error" 2 "'gaudi3'"
+# --device cuda: a build without CUDA says so; a CUDA build opens the device
+# (fp8q_cuda_open's error without one) or gets to the missing model.
+printf 'FP8 has two formats, E4M3 and E5M2.\n' >"$TMP/text.txt"
+for c in generate logits perplexity chat; do
+    case $c in
+    generate) run generate "$TMP/none" --tokens 1 --device cuda ;;
+    logits) run logits "$TMP/none" --tokens 1 --out "$TMP/l.bin" --device cuda:1 ;;
+    perplexity) run perplexity "$TMP/none" --text "$TMP/text.txt" --ctx 2 --tokenizer "$ROOT/tests/fixtures/tokenizer/smollm2" --device cuda ;;
+    chat) run chat "$TMP/none" --device cuda </dev/null ;;
+    esac
+    if has "$TMP/err" "built without CUDA"; then
+        expect "$c --device cuda without CUDA: exit 1" 1 "this fp8q was built without CUDA: rebuild with make CUDA=1"
+    elif has "$TMP/err" "fp8q_cuda_open" || has "$TMP/err" "$TMP/none"; then
+        expect "$c --device cuda on a CUDA build: exit 1 (no device, or the missing model)" 1 ""
+    else
+        fail "$c --device cuda (exit status $rc)"
+    fi
+done
+if [ -e "$TMP/l.bin" ]; then fail "a failed --device run created --out"; else ok "a failed --device run creates no --out file"; fi
+
 run info "$TMP/no-such-dir"
 expect "info on a missing directory: exit 1 naming it" 1 "$TMP/no-such-dir"
 run generate "$TMP/no-such-dir" --tokens 1
@@ -317,6 +356,14 @@ for M in $MODELS; do
     else
         fail "$name: logits --batch 2 (exit status $rc)"
     fi
+    run logits "$M" --tokens 1,2,3,4,5 --out "$TMP/l4.bin" --device cpu --stats
+    if [ "$rc" -eq 0 ] && cmp -s "$TMP/l.bin" "$TMP/l4.bin" && grep -q '^backend: *cpu$' "$TMP/err"; then
+        ok "$name: logits --device cpu --stats: the same logits, backend cpu"
+    else
+        fail "$name: logits --device cpu (exit status $rc)"
+    fi
+    run generate "$M" --tokens 1,2,3 -n 8 --device cpu
+    if [ "$rc" -eq 0 ] && cmp -s "$TMP/out" "$TMP/gen1"; then ok "$name: generate --device cpu prints the same ids"; else fail "$name: generate --device cpu (exit status $rc)"; fi
     run logits "$M" --tokens 1,2 --out "$TMP/no-such-dir/l.bin"
     expect "$name: logits into a missing directory: exit 1 naming the file" 1 "$TMP/no-such-dir/l.bin"
 done
@@ -435,6 +482,11 @@ if [ "$rc" -eq 0 ] && cp "$TOKDIR/tokenizer.json" "$TOKDIR/tokenizer_config.json
         ok "chat: replies to messages from stdin (random weights: the text is noise)"
     else
         fail "chat: $(head -c 200 "$TMP/err")"
+    fi
+    if $RUNNER "$BIN" chat "$TMP/smol" -n 3 --device cpu <"$TMP/chat_in" >"$TMP/chat_cpu" 2>"$TMP/err" && cmp -s "$TMP/chat_out" "$TMP/chat_cpu"; then
+        ok "chat --device cpu: the same replies"
+    else
+        fail "chat --device cpu: $(head -c 200 "$TMP/err")"
     fi
     run generate "$TMP/smol" --chat -n 2
     expect "generate --chat without --prompt" 2 "--chat needs --prompt"

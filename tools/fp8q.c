@@ -317,15 +317,22 @@ static const char *name_list(char *buf, size_t cap, const cli_name *t, int n)
     return buf;
 }
 
-static int parse_name(const char *name, const char *s, const cli_name *t, int n, int *out)
+/* The value of name s in t into *out; 0 when t has no s (nothing printed). */
+static int find_name(const char *s, const cli_name *t, int n, int *out)
 {
-    char q[128], list[256];
     int i;
     for (i = 0; i < n; i++)
         if (strcmp(s, t[i].name) == 0) {
             *out = t[i].value;
             return 1;
         }
+    return 0;
+}
+
+static int parse_name(const char *name, const char *s, const cli_name *t, int n, int *out)
+{
+    char q[128], list[256];
+    if (find_name(s, t, n, out)) return 1;
     usage_error("invalid value %s for %s: expected one of %s", quote(q, sizeof q, s), name,
                 name_list(list, sizeof list, t, n));
     return 0;
@@ -538,7 +545,14 @@ static void remove_dir(const char *path)
 
 /* ============================================================ run options */
 
-/* Options shared by generate and logits. */
+/* Where the forward runs: --device cpu (the default), cuda or cuda:N. */
+typedef struct run_device {
+    int cuda;              /* 1: on CUDA device ordinal */
+    int ordinal;           /* N of cuda:N (0 for cuda) */
+    fp8q_backend *backend; /* open_device's backend, or NULL (the CPU) */
+} run_device;
+
+/* Options shared by generate, logits and perplexity (chat: some of them). */
 typedef struct run_opts {
     fp8q_model_options model;
     int stats;
@@ -551,14 +565,66 @@ typedef struct run_opts {
     const char *prompt;     /* --prompt TEXT (generate), tokenized with the model's tokenizer */
     int chat;               /* --chat: the prompt goes through the model's chat template */
     int trace_weights;      /* --trace-weights */
+    run_device on;          /* --device cpu|cuda[:N] */
 } run_opts;
 
 static const cli_name DEVICES[] = {{"gaudi2", FP8Q_GAUDI2}, {"gaudi3", FP8Q_GAUDI3}};
 
+/* Reads s as a forward device (cpu, cuda, or cuda:N with N a non-negative
+   int) into d; 0 when s is none of them (nothing printed). */
+static int forward_device_from_name(const char *s, run_device *d)
+{
+    char *end;
+    long n;
+    memset(d, 0, sizeof *d);
+    if (strcmp(s, "cpu") == 0) return 1;
+    if (strncmp(s, "cuda", 4) != 0 || (s[4] != '\0' && (s[4] != ':' || !isdigit((unsigned char)s[5])))) return 0;
+    if (s[4] == '\0') return d->cuda = 1;
+    errno = 0;
+    n = strtol(s + 5, &end, 10);
+    if (*end != '\0' || errno == ERANGE || n > INT_MAX) return 0;
+    d->cuda = 1, d->ordinal = (int)n;
+    return 1;
+}
+
+/* The usage error for a --device value that names no device; with_inc: the
+   command also takes INC's Gaudi devices. */
+static int bad_device(const char *s, int with_inc)
+{
+    char q[128], list[64];
+    return usage_error("invalid value %s for --device: expected cpu, cuda or cuda:N (N >= 0)%s%s",
+                       quote(q, sizeof q, s), with_inc ? ", or with --inc-config one of " : "",
+                       with_inc ? name_list(list, sizeof list, DEVICES, COUNT(DEVICES)) : "");
+}
+
+/* --device of generate, logits and perplexity: where the forward runs
+   (r->on), or with --inc-config the Gaudi whose FP8 numerics INC uses
+   (*inc_device, else NULL). */
+static int parse_device_opt(const cli_parsed *p, run_opts *r, const char **inc_device)
+{
+    const char *v = opt(p, "--device");
+    char q[128], list[64];
+    int x;
+    *inc_device = NULL;
+    if (!v) return CLI_OK;
+    if (forward_device_from_name(v, &r->on)) {
+        if (r->inc_config || r->inc_measurements)
+            return usage_error("--device %s with --inc-config: INC's --device names the Gaudi whose FP8 numerics "
+                               "to use (%s)",
+                               quote(q, sizeof q, v), name_list(list, sizeof list, DEVICES, COUNT(DEVICES)));
+        if (r->on.cuda && r->trace)
+            return usage_error("--trace needs the CPU: a --device %s forward has no observers", quote(q, sizeof q, v));
+        return CLI_OK;
+    }
+    if (!find_name(v, DEVICES, COUNT(DEVICES), &x)) return bad_device(v, 1);
+    *inc_device = v;
+    return CLI_OK;
+}
+
 static int parse_run_opts(const cli_parsed *p, run_opts *r)
 {
     const char *v;
-    int x = 0;
+    int x = 0, rc;
     memset(r, 0, sizeof *r);
     r->model.quant = FP8Q_QUANT_AUTO;
     r->model.kv_cache = FP8Q_KV_AUTO;
@@ -584,8 +650,9 @@ static int parse_run_opts(const cli_parsed *p, run_opts *r)
     if (r->trace_weights && !r->trace) return usage_error("--trace-weights needs --trace FILE");
     if (r->trace && !*r->trace) return usage_error("--trace: the file name is empty");
     r->inc_config = opt(p, "--inc-config"), r->inc_measurements = opt(p, "--inc-measurements");
-    if (r->inc_config || r->inc_measurements || opt(p, "--device")) {
-        if (!r->inc_config || !(v = opt(p, "--device")))
+    if ((rc = parse_device_opt(p, r, &v)) != CLI_OK) return rc;
+    if (r->inc_config || r->inc_measurements || v) {
+        if (!r->inc_config || !v)
             return usage_error("INC needs --inc-config and --device together (and --inc-measurements unless the "
                                "method needs none)");
         if (!parse_name("--device", v, DEVICES, COUNT(DEVICES), &r->device)) return CLI_USAGE;
@@ -802,6 +869,55 @@ static void print_rate(const char *what, int n, double seconds)
         fprintf(stderr, "%-11s %d tokens (n/a tokens/s)\n", what, n);
 }
 
+/* =============================================================== device */
+
+/* Opens d's backend for --device cuda[:N] (nothing for the CPU). Without
+   FP8Q_WITH_CUDA (fp8q_cuda.o not linked) cuda is a runtime error; so is a
+   missing device: the user asked for the GPU, so there is no fallback. */
+static int open_device(run_device *d)
+{
+#if defined(FP8Q_WITH_CUDA)
+    fp8q_error err;
+    fp8q_result r;
+    d->backend = NULL;
+    if (!d->cuda) return CLI_OK;
+    if ((r = fp8q_cuda_open(&d->backend, d->ordinal, &err)) != FP8Q_OK) {
+        d->backend = NULL;
+        return lib_error(r, &err);
+    }
+    return CLI_OK;
+#else
+    d->backend = NULL;
+    return d->cuda ? runtime_error("this fp8q was built without CUDA: rebuild with make CUDA=1") : CLI_OK;
+#endif
+}
+
+/* fp8q_state_init with the forward on d's backend (open_device first); a
+   model the backend declines runs on the CPU after a warning. Free s with
+   fp8q_state_free before closing the backend. */
+static int init_state(fp8q_state *s, const fp8q_model *m, const run_device *d, int max_seq, int max_batch)
+{
+    fp8q_backend_kind ran;
+    fp8q_error err;
+    fp8q_result r = fp8q_state_init_backend(s, m, d->backend, max_seq, max_batch, &ran, &err);
+    if (r != FP8Q_OK) return lib_error(r, &err);
+    if (d->backend && ran == FP8Q_BACKEND_CPU)
+        fprintf(stderr, "warning: the CUDA backend does not run this model (%s); running on the CPU\n",
+                err.message[0] ? err.message : "no reason given");
+    return CLI_OK;
+}
+
+/* "backend:    cuda (NVIDIA H100 80GB HBM3)" or "backend:    cpu": where
+   s's forward runs. */
+static void print_backend(FILE *f, const fp8q_state *s, const run_device *d)
+{
+    fp8q_backend_kind k = fp8q_state_backend(s);
+    if (k != FP8Q_BACKEND_CPU && d->backend)
+        fprintf(f, "backend:    %s (%s)\n", fp8q_backend_kind_name(k), d->backend->device);
+    else
+        fprintf(f, "backend:    %s\n", fp8q_backend_kind_name(FP8Q_BACKEND_CPU));
+}
+
 /* ================================================================ trace */
 
 /* --trace FILE: records every module of every forward call (fp8q_trace). */
@@ -1010,9 +1126,14 @@ static const char USAGE_GENERATE[] = "usage: fp8q generate DIR|FILE.gguf --token
                                      "  --engine E          vllm (default) or compressed-tensors arithmetic\n"
                                      "  --gemm MODE         reference, exact or fast (default)\n"
                                      "  --threads N         worker threads (default: online CPUs, at most 16)\n"
-                                     "  --stats             print to stderr: scheme, weight MiB, prefill and decode\n"
-                                     "                      tokens/s (decode: the one-token forward calls), peak\n"
-                                     "                      RSS, the loader's warnings\n"
+                                     "  --stats             print to stderr: scheme, weight MiB, backend, prefill\n"
+                                     "                      and decode tokens/s (decode: the one-token forward\n"
+                                     "                      calls), peak RSS, the loader's warnings\n"
+                                     "  --device D          where the forward runs: cpu (default), cuda or cuda:N\n"
+                                     "                      (CUDA device N, 0 for cuda; needs a build with make\n"
+                                     "                      CUDA=1; not with --trace or --inc-config); a model\n"
+                                     "                      the CUDA backend does not run goes to the CPU with a\n"
+                                     "                      warning\n"
                                      "  --inc-config FILE     run with INC's quantization (QUANT_CONFIG), with\n"
                                      "  --inc-measurements F  its measurement file and\n"
                                      "  --device gaudi2|gaudi3  the device whose FP8 range and scales to use\n"
@@ -1049,7 +1170,7 @@ static int cmd_generate(const cli_parsed *p)
     if ((v = opt(p, "--temperature")) && !parse_double("--temperature", v, 0.0, 1e6, &temperature)) goto out;
     if ((v = opt(p, "--top-p")) && !parse_double("--top-p", v, 0.0, 1.0, &top_p)) goto out;
     if ((v = opt(p, "--seed")) && !parse_u64("--seed", v, &seed)) goto out;
-    if ((rc = load_run_model(p->pos[0], &r, &m)) != CLI_OK) goto out;
+    if ((rc = open_device(&r.on)) != CLI_OK || (rc = load_run_model(p->pos[0], &r, &m)) != CLI_OK) goto out;
     if (r.prompt && ((rc = load_tokenizer(p->pos[0], &tk)) != CLI_OK || (rc = tokenize_prompt(&r, tk)) != CLI_OK))
         goto out;
     n_stop = stop_tokens(tk, stop);
@@ -1057,10 +1178,8 @@ static int cmd_generate(const cli_parsed *p)
     rc = CLI_ERR;
     max_seq =
         n_new > m.config.max_position_embeddings - r.n_tokens ? m.config.max_position_embeddings : r.n_tokens + n_new;
-    if ((res = fp8q_state_init(&s, &m, max_seq, r.n_tokens, &err)) != FP8Q_OK) {
-        lib_error(res, &err);
-        goto out;
-    }
+    if ((rc = init_state(&s, &m, &r.on, max_seq, r.n_tokens)) != CLI_OK) goto out;
+    rc = CLI_ERR;
     n_gen = max_seq - r.n_tokens;
     if (r.trace && !(generated = (int32_t *)malloc(((size_t)n_gen + 1) * sizeof *generated))) {
         runtime_error("out of memory");
@@ -1108,6 +1227,7 @@ static int cmd_generate(const cli_parsed *p)
     if (r.stats) {
         fprintf(stderr, "scheme:     %s\n", m.scheme);
         fprintf(stderr, "weights:    %.1f MiB\n", mib((double)m.weight_bytes));
+        print_backend(stderr, &s, &r.on);
         print_rate("prefill:", r.n_tokens, t_prefill);
         print_rate("decode:", produced > 1 ? produced - 1 : 0, t_decode);
         fprintf(stderr, "peak RSS:   %s\n", peak_rss(rss, sizeof rss));
@@ -1119,6 +1239,7 @@ out:
     fp8q_tokenizer_free(tk);
     free(generated), free(gen_ids);
     fp8q_state_free(&s);
+    fp8q_backend_close(r.on.backend);
     fp8q_model_free(&m);
     free(r.tokens);
     return rc;
@@ -1140,7 +1261,9 @@ static const char USAGE_CHAT[] =
     "  --seed S            sampler seed (default 1)\n"
     "  --quant MODE        auto (default), none, fp8-dynamic, fp8-dynamic-tensor, fp8-channel\n"
     "  --kv-cache KIND     auto (default, float32), e4m3, e5m2\n"
-    "  --threads N         worker threads (default: online CPUs, at most 16)\n";
+    "  --threads N         worker threads (default: online CPUs, at most 16)\n"
+    "  --device D          where the forward runs: cpu (default), cuda or cuda:N\n"
+    "                      (as for generate)\n";
 
 /* One reply: prefill the templated message, decode until a stop token. */
 static int chat_reply(const fp8q_model *m, fp8q_state *s, const fp8q_tokenizer *tk, run_opts *r, int n_new,
@@ -1174,8 +1297,6 @@ static int cmd_chat(const cli_parsed *p)
     run_opts r;
     fp8q_model m;
     fp8q_state s;
-    fp8q_error err;
-    fp8q_result res;
     fp8q_tokenizer *tk = NULL;
     const char *v;
     char line[8192];
@@ -1196,13 +1317,15 @@ static int cmd_chat(const cli_parsed *p)
         r.model.kv_cache = (fp8q_kv_cache)x;
     }
     if ((v = opt(p, "--threads")) && !parse_int("--threads", v, 1, 1024, &r.model.threads)) goto out;
-    if ((rc = load_model(p->pos[0], &r.model, &m)) != CLI_OK || (rc = load_tokenizer(p->pos[0], &tk)) != CLI_OK)
-        goto out;
-    max_seq = m.config.max_position_embeddings < 2048 ? m.config.max_position_embeddings : 2048;
-    if ((res = fp8q_state_init(&s, &m, max_seq, max_seq < 512 ? max_seq : 512, &err)) != FP8Q_OK) {
-        rc = lib_error(res, &err);
+    if ((v = opt(p, "--device")) && !forward_device_from_name(v, &r.on)) {
+        rc = bad_device(v, 0);
         goto out;
     }
+    if ((rc = open_device(&r.on)) != CLI_OK || (rc = load_model(p->pos[0], &r.model, &m)) != CLI_OK ||
+        (rc = load_tokenizer(p->pos[0], &tk)) != CLI_OK)
+        goto out;
+    max_seq = m.config.max_position_embeddings < 2048 ? m.config.max_position_embeddings : 2048;
+    if ((rc = init_state(&s, &m, &r.on, max_seq, max_seq < 512 ? max_seq : 512)) != CLI_OK) goto out;
     rng = seed;
     while (fgets(line, sizeof line, stdin)) {
         size_t n = strlen(line);
@@ -1216,6 +1339,7 @@ out:
     free(r.tokens);
     fp8q_tokenizer_free(tk);
     fp8q_state_free(&s);
+    fp8q_backend_close(r.on.backend);
     fp8q_model_free(&m);
     return rc;
 }
@@ -1240,8 +1364,11 @@ static const char USAGE_PERPLEXITY[] = "usage: fp8q perplexity DIR|FILE.gguf --t
                                        "  --tokenize-only     stop after --tokens-out (no model run)\n"
                                        "  --tokenizer PATH    tokenizer.json, a folder with one, or a GGUF file\n"
                                        "                      (default: the model's)\n"
+                                       "  --device D          where the forward runs: cpu (default), cuda or cuda:N\n"
+                                       "                      (as for logits; the report names the backend)\n"
                                        "  --quant, --kv-cache, --engine, --gemm, --threads, --inc-config,\n"
-                                       "  --inc-measurements, --device, --allow-other-device: as for logits\n";
+                                       "  --inc-measurements, --device gaudi2|gaudi3, --allow-other-device:\n"
+                                       "                      as for logits\n";
 
 /* The text file's tokens (no special tokens). */
 static int tokenize_file(const char *path, const fp8q_tokenizer *tk, int32_t **ids, int *n)
@@ -1347,7 +1474,7 @@ static int cmd_perplexity(const cli_parsed *p)
         rc = CLI_OK;
         goto out;
     }
-    if ((rc = load_run_model(p->pos[0], &r, &m)) != CLI_OK) goto out;
+    if ((rc = open_device(&r.on)) != CLI_OK || (rc = load_run_model(p->pos[0], &r, &m)) != CLI_OK) goto out;
     rc = CLI_ERR;
     vocab = m.config.vocab_size;
     if (ctx > m.config.max_position_embeddings) {
@@ -1359,10 +1486,8 @@ static int cmd_perplexity(const cli_parsed *p)
         rc = runtime_error("out of memory for %d x %d logits", ctx, vocab);
         goto out;
     }
-    if ((res = fp8q_state_init(&s, &m, ctx, ctx, &err)) != FP8Q_OK) {
-        rc = lib_error(res, &err);
-        goto out;
-    }
+    if ((rc = init_state(&s, &m, &r.on, ctx, ctx)) != CLI_OK) goto out;
+    rc = CLI_ERR;
     t0 = now_seconds();
     for (w = 0; w < windows; w++) {
         const int32_t *win = ids + (size_t)w * ctx;
@@ -1378,6 +1503,7 @@ static int cmd_perplexity(const cli_parsed *p)
     }
     printf("tokens:     %d scored (%d windows of %d, text %d tokens)\n", scored, windows, ctx, n);
     printf("scheme:     %s\n", m.scheme);
+    print_backend(stdout, &s, &r.on);
     printf("nll:        %.6f\n", nll / scored);
     printf("perplexity: %.4f\n", exp(nll / scored));
     printf("time:       %.1f s (%.0f tokens/s)\n", now_seconds() - t0, windows * ctx / (now_seconds() - t0));
@@ -1408,6 +1534,7 @@ out:
     free(ids), free(argmax), free(ref), free(logits);
     fp8q_tokenizer_free(tk);
     fp8q_state_free(&s);
+    fp8q_backend_close(r.on.backend);
     fp8q_model_free(&m);
     return rc;
 }
@@ -1459,8 +1586,13 @@ static const char USAGE_LOGITS[] = "usage: fp8q logits DIR --tokens ID,ID,... --
                                    "  --engine E          vllm (default) or compressed-tensors\n"
                                    "  --gemm MODE         reference, exact or fast (default)\n"
                                    "  --threads N         worker threads (default: online CPUs, at most 16)\n"
-                                   "  --stats             print to stderr: scheme, weight MiB, tokens/s, peak RSS,\n"
-                                   "                      the loader's warnings\n"
+                                   "  --stats             print to stderr: scheme, weight MiB, backend, tokens/s,\n"
+                                   "                      peak RSS, the loader's warnings\n"
+                                   "  --device D          where the forward runs: cpu (default), cuda or cuda:N\n"
+                                   "                      (CUDA device N, 0 for cuda; needs a build with make\n"
+                                   "                      CUDA=1; not with --trace or --inc-config); a model\n"
+                                   "                      the CUDA backend does not run goes to the CPU with a\n"
+                                   "                      warning\n"
                                    "  --inc-config FILE     run with INC's quantization (QUANT_CONFIG), with\n"
                                    "  --inc-measurements F  its measurement file and\n"
                                    "  --device gaudi2|gaudi3  the device whose FP8 range and scales to use\n"
@@ -1515,7 +1647,7 @@ static int cmd_logits(const cli_parsed *p)
         goto out;
     }
     if ((v = opt(p, "--batch")) && !parse_int("--batch", v, 1, INT_MAX, &batch)) goto out;
-    if ((rc = load_run_model(p->pos[0], &r, &m)) != CLI_OK) goto out;
+    if ((rc = open_device(&r.on)) != CLI_OK || (rc = load_run_model(p->pos[0], &r, &m)) != CLI_OK) goto out;
     if ((rc = check_tokens(&r, &m.config)) != CLI_OK) goto out;
     rc = CLI_ERR;
     if (batch == 0 || batch > r.n_tokens) batch = r.n_tokens;
@@ -1524,11 +1656,9 @@ static int cmd_logits(const cli_parsed *p)
         runtime_error("out of memory for the logits of %d tokens", batch);
         goto out;
     }
-    if ((res = fp8q_state_init(&s, &m, r.n_tokens, batch, &err)) != FP8Q_OK) {
-        lib_error(res, &err);
+    if ((rc = init_state(&s, &m, &r.on, r.n_tokens, batch)) != CLI_OK ||
+        (rc = trace_begin(&r, &m, &s, &trace)) != CLI_OK)
         goto out;
-    }
-    if ((rc = trace_begin(&r, &m, &s, &trace)) != CLI_OK) goto out;
     rc = CLI_ERR;
     created = !path_exists(out_path);
     if (!(f = fopen(out_path, "wb"))) {
@@ -1562,6 +1692,7 @@ static int cmd_logits(const cli_parsed *p)
     if (r.stats) {
         fprintf(stderr, "scheme:     %s\n", m.scheme);
         fprintf(stderr, "weights:    %.1f MiB\n", mib((double)m.weight_bytes));
+        print_backend(stderr, &s, &r.on);
         print_rate("forward:", r.n_tokens, seconds);
         fprintf(stderr, "peak RSS:   %s\n", peak_rss(rss, sizeof rss));
         print_warnings(&m, stderr, 11);
@@ -1573,6 +1704,7 @@ out:
     fp8q_trace_free(&trace);
     free(buf);
     fp8q_state_free(&s);
+    fp8q_backend_close(r.on.backend);
     fp8q_model_free(&m);
     free(r.tokens);
     return rc;
@@ -2634,9 +2766,9 @@ static const cli_opt OPTS_PERPLEXITY[] = {{"--text", NULL, 1},
                                           {"--device", NULL, 1},
                                           {"--allow-other-device", NULL, 0}};
 static const cli_opt OPTS_IMPORT[] = {{"--dtype", NULL, 1}};
-static const cli_opt OPTS_CHAT[] = {{"-n", NULL, 1},       {"--temperature", NULL, 1}, {"--top-p", NULL, 1},
-                                    {"--seed", NULL, 1},   {"--quant", NULL, 1},       {"--kv-cache", NULL, 1},
-                                    {"--threads", NULL, 1}};
+static const cli_opt OPTS_CHAT[] = {{"-n", NULL, 1},        {"--temperature", NULL, 1}, {"--top-p", NULL, 1},
+                                    {"--seed", NULL, 1},    {"--quant", NULL, 1},       {"--kv-cache", NULL, 1},
+                                    {"--threads", NULL, 1}, {"--device", NULL, 1}};
 static const cli_opt OPTS_LOGITS[] = {{"--tokens", NULL, 1},
                                       {"--out", "-o", 1},
                                       {"--batch", NULL, 1},
