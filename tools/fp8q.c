@@ -621,31 +621,40 @@ static int parse_device_opt(const cli_parsed *p, run_opts *r, const char **inc_d
     return CLI_OK;
 }
 
-static int parse_run_opts(const cli_parsed *p, run_opts *r)
+/* The model options every model command shares: --quant, --kv-cache,
+   --engine, --gemm, --threads (a command without one of them never sees it
+   set), over the CLI's defaults (FAST GEMMs, all cores). */
+static int parse_model_opts(const cli_parsed *p, fp8q_model_options *mo)
 {
     const char *v;
-    int x = 0, rc;
-    memset(r, 0, sizeof *r);
-    r->model.quant = FP8Q_QUANT_AUTO;
-    r->model.kv_cache = FP8Q_KV_AUTO;
-    r->model.engine = FP8Q_ENGINE_VLLM;
-    r->model.gemm = FP8Q_GEMM_FAST;
-    r->model.threads = default_threads();
-    r->stats = opt(p, "--stats") != NULL;
-    if ((v = opt(p, "--quant")) && !parse_quant(v, &r->model.quant)) return CLI_USAGE;
+    int x = 0;
+    memset(mo, 0, sizeof *mo);
+    mo->quant = FP8Q_QUANT_AUTO, mo->kv_cache = FP8Q_KV_AUTO, mo->engine = FP8Q_ENGINE_VLLM;
+    mo->gemm = FP8Q_GEMM_FAST, mo->threads = default_threads();
+    if ((v = opt(p, "--quant")) && !parse_quant(v, &mo->quant)) return CLI_USAGE;
     if ((v = opt(p, "--kv-cache"))) {
         if (!parse_name("--kv-cache", v, KV_CACHE_NAMES, COUNT(KV_CACHE_NAMES), &x)) return CLI_USAGE;
-        r->model.kv_cache = (fp8q_kv_cache)x;
+        mo->kv_cache = (fp8q_kv_cache)x;
     }
     if ((v = opt(p, "--engine"))) {
         if (!parse_name("--engine", v, ENGINE_NAMES, COUNT(ENGINE_NAMES), &x)) return CLI_USAGE;
-        r->model.engine = (fp8q_engine)x;
+        mo->engine = (fp8q_engine)x;
     }
     if ((v = opt(p, "--gemm"))) {
         if (!parse_name("--gemm", v, GEMM_NAMES, COUNT(GEMM_NAMES), &x)) return CLI_USAGE;
-        r->model.gemm = (fp8q_gemm_mode)x;
+        mo->gemm = (fp8q_gemm_mode)x;
     }
-    if ((v = opt(p, "--threads")) && !parse_int("--threads", v, 1, 1024, &r->model.threads)) return CLI_USAGE;
+    if ((v = opt(p, "--threads")) && !parse_int("--threads", v, 1, 1024, &mo->threads)) return CLI_USAGE;
+    return CLI_OK;
+}
+
+static int parse_run_opts(const cli_parsed *p, run_opts *r)
+{
+    const char *v;
+    int rc;
+    memset(r, 0, sizeof *r);
+    r->stats = opt(p, "--stats") != NULL;
+    if ((rc = parse_model_opts(p, &r->model)) != CLI_OK) return rc;
     r->trace = opt(p, "--trace"), r->trace_weights = opt(p, "--trace-weights") != NULL;
     if (r->trace_weights && !r->trace) return usage_error("--trace-weights needs --trace FILE");
     if (r->trace && !*r->trace) return usage_error("--trace: the file name is empty");
@@ -1300,23 +1309,17 @@ static int cmd_chat(const cli_parsed *p)
     fp8q_tokenizer *tk = NULL;
     const char *v;
     char line[8192];
-    int n_new = 256, rc, x = 0, max_seq;
+    int n_new = 256, rc, max_seq;
     double temperature = 0.0, top_p = 0.9;
     uint64_t seed = 1, rng;
     memset(&r, 0, sizeof r), memset(&m, 0, sizeof m), memset(&s, 0, sizeof s);
-    r.model.quant = FP8Q_QUANT_AUTO, r.model.kv_cache = FP8Q_KV_AUTO, r.model.engine = FP8Q_ENGINE_VLLM;
-    r.model.gemm = FP8Q_GEMM_FAST, r.model.threads = default_threads(), r.chat = 1;
+    r.chat = 1;
+    if ((rc = parse_model_opts(p, &r.model)) != CLI_OK) goto out;
     rc = CLI_USAGE;
     if ((v = opt(p, "-n")) && !parse_int("-n", v, 1, 1 << 20, &n_new)) goto out;
     if ((v = opt(p, "--temperature")) && !parse_double("--temperature", v, 0.0, 1e6, &temperature)) goto out;
     if ((v = opt(p, "--top-p")) && !parse_double("--top-p", v, 0.0, 1.0, &top_p)) goto out;
     if ((v = opt(p, "--seed")) && !parse_u64("--seed", v, &seed)) goto out;
-    if ((v = opt(p, "--quant")) && !parse_quant(v, &r.model.quant)) goto out;
-    if ((v = opt(p, "--kv-cache"))) {
-        if (!parse_name("--kv-cache", v, KV_CACHE_NAMES, COUNT(KV_CACHE_NAMES), &x)) goto out;
-        r.model.kv_cache = (fp8q_kv_cache)x;
-    }
-    if ((v = opt(p, "--threads")) && !parse_int("--threads", v, 1, 1024, &r.model.threads)) goto out;
     if ((v = opt(p, "--device")) && !forward_device_from_name(v, &r.on)) {
         rc = bad_device(v, 0);
         goto out;
