@@ -1486,7 +1486,9 @@ FP8QDEF void fp8q_state_reset(fp8q_state *s);
    the KV cache and advances s->pos. logits_all, if not NULL, receives
    [n][vocab] (else only the last row is computed, into s->logits).
    FP8Q_ERR_ARG for a token outside [0, vocab), n outside [1, max_batch] or
-   past max_seq; FP8Q_ERR_NOMEM. */
+   past max_seq; FP8Q_ERR_NOMEM. On a device state (fp8q_state_init_backend)
+   also the backend's errors (e.g. FP8Q_ERR_DEVICE; s->pos unchanged) and
+   FP8Q_ERR_UNSUPPORTED when s->observer is set. */
 FP8QDEF fp8q_result fp8q_forward(const fp8q_model *m, fp8q_state *s, const int32_t *tokens, int n, float *logits_all,
                                  fp8q_error *err);
 
@@ -2253,7 +2255,11 @@ struct fp8q_backend {
        scratch for max_seq / max_batch; model_forward runs tokens[0, n) at
        positions pos .. pos + n - 1 (arguments already checked) and writes
        logits_all [n][vocab] (if not NULL) and logits_last [vocab], host
-       memory; model_close frees the run. NULL model_open: the CPU runs it. */
+       memory; pos goes back to 0 after fp8q_state_reset (the cache rows
+       past pos are then stale); model_close frees the run. A backend has
+       all three or none (then the CPU runs the model). A failed forward is
+       not rerun on the CPU (the KV cache lives on the device), whatever the
+       flags. */
     fp8q_result (*model_open)(fp8q_backend *b, const fp8q_model *m, int max_seq, int max_batch, void **run,
                               fp8q_error *err);
     fp8q_result (*model_forward)(void *run, const int32_t *tokens, int n, int pos, float *logits_all,
@@ -11653,7 +11659,10 @@ static fp8q_result fp8q__forward_backend(fp8q_state *s, fp8q__state_buf *b, cons
         return fp8q__failf(err, FP8Q_ERR_UNSUPPORTED, "fp8q_forward: observers need a CPU state (this one runs on %s)",
                            b->backend->name);
     r = b->backend->model_forward(b->run, tokens, n, s->pos, logits_all, s->logits, err);
-    if (r == FP8Q_OK) s->pos += n;
+    if (r == FP8Q_OK)
+        s->pos += n;
+    else if (err && err->code == FP8Q_OK)
+        (void)fp8q__failf(err, r, "fp8q_forward on %s: %s", b->backend->name, fp8q_result_string(r));
     return r;
 }
 
@@ -16900,7 +16909,11 @@ static fp8q_result fp8q__state_open_backend(fp8q_state *s, const fp8q_model *m, 
         return fp8q__failf(err, FP8Q_ERR_NOMEM, "fp8q_state_init_backend: out of memory");
     }
     s->fp8q__owned = sb, s->max_seq = max_seq, s->max_batch = max_batch, sb->backend = b;
-    if ((r = b->model_open(b, m, max_seq, max_batch, &sb->run, err)) != FP8Q_OK) {
+    r = b->model_open(b, m, max_seq, max_batch, &sb->run, err);
+    if (r == FP8Q_OK && !sb->run) r = fp8q__failf(err, FP8Q_ERR_DEVICE, "%s: model_open returned no run", b->name);
+    if (r != FP8Q_OK) {
+        if (err && err->code == FP8Q_OK)
+            (void)fp8q__failf(err, r, "%s: model_open: %s", b->name, fp8q_result_string(r));
         sb->run = NULL;
         fp8q_state_free(s);
     }
@@ -16914,7 +16927,8 @@ FP8QDEF fp8q_result fp8q_state_init_backend(fp8q_state *s, const fp8q_model *m, 
     fp8q_result r;
     if (ran) *ran = FP8Q_BACKEND_CPU;
     fp8q__st_err_ok(&why);
-    if (!s || !m || !m->layers || max_seq < 1 || max_batch < 1 || max_batch > max_seq || !b || !b->model_open)
+    if (!s || !m || !m->layers || max_seq < 1 || max_batch < 1 || max_batch > max_seq || !b || !b->model_open ||
+        !b->model_forward || !b->model_close)
         return fp8q_state_init(s, m, max_seq, max_batch, err); /* its argument errors, or the CPU */
     r = fp8q__state_open_backend(s, m, b, max_seq, max_batch, &why);
     if (r == FP8Q_OK) {

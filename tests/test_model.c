@@ -1420,6 +1420,337 @@ static void test_forward_errors(void)
     CHECK(fp8q_model_load(&m, FIX "tiny-f32", &o, &e) == FP8Q_ERR_ARG, "bad option accepted");
 }
 
+/* ------------------------------------------------- forward on a backend */
+
+/* A fake device for fp8q_state_init_backend. Its run owns a CPU state of
+   the model given to model_open (a real backend copies the weights; the
+   fake keeps m, which the tests keep alive longer than the state), so its
+   logits must equal a plain CPU state's bit for bit. fake_device scripts
+   its answers and records its calls. */
+typedef struct fake_device fake_device;
+
+typedef struct fake_run {
+    fake_device *dev;
+    const fp8q_model *m;
+    fp8q_state inner; /* the "device" KV cache */
+} fake_run;
+
+struct fake_device {
+    fp8q_result open_result, forward_result; /* FP8Q_OK: open / run; else fail with message */
+    const char *message;
+    int opens, forwards, closes;
+    int open_max_seq, open_max_batch;
+    int pos_seen[16];  /* the pos argument of each model_forward call */
+    int gaps;          /* calls whose pos is past the inner state's cache */
+    fake_run unopened; /* what a failed model_open leaves in *run: never to be used */
+    int unopened_uses;
+};
+
+static fp8q_result fake_fail(fp8q_error *err, fp8q_result r, const char *message)
+{
+    if (err) {
+        err->code = r, err->offset = 0;
+        (void)snprintf(err->message, sizeof err->message, "%s", message);
+    }
+    return r;
+}
+
+static fp8q_result fake_open(fp8q_backend *b, const fp8q_model *m, int max_seq, int max_batch, void **run,
+                             fp8q_error *err)
+{
+    fake_device *d = (fake_device *)b->impl;
+    fake_run *r;
+    fp8q_result res;
+    d->opens++, d->open_max_seq = max_seq, d->open_max_batch = max_batch;
+    *run = &d->unopened;
+    if (d->open_result != FP8Q_OK) return fake_fail(err, d->open_result, d->message);
+    if (!(r = (fake_run *)calloc(1, sizeof *r))) return fake_fail(err, FP8Q_ERR_NOMEM, "fake: out of memory");
+    r->dev = d, r->m = m;
+    if ((res = fp8q_state_init(&r->inner, m, max_seq, max_batch, err)) != FP8Q_OK) {
+        free(r);
+        return res;
+    }
+    *run = r;
+    return FP8Q_OK;
+}
+
+/* pos below the inner cache is a rewind (fp8q_state_reset); above it, a gap. */
+static fp8q_result fake_forward(void *run, const int32_t *tokens, int n, int pos, float *logits_all, float *logits_last,
+                                fp8q_error *err)
+{
+    fake_run *r = (fake_run *)run;
+    fp8q_result res;
+    if (r == &r->dev->unopened) {
+        r->dev->unopened_uses++;
+        return fake_fail(err, FP8Q_ERR_DEVICE, "fake: run never opened");
+    }
+    if (r->dev->forwards < 16) r->dev->pos_seen[r->dev->forwards] = pos;
+    r->dev->forwards++;
+    if (r->dev->forward_result != FP8Q_OK) return fake_fail(err, r->dev->forward_result, r->dev->message);
+    if (pos > r->inner.pos) {
+        r->dev->gaps++;
+        return fake_fail(err, FP8Q_ERR_DEVICE, "fake: pos past the cache");
+    }
+    r->inner.pos = pos;
+    if ((res = fp8q_forward(r->m, &r->inner, tokens, n, logits_all, err)) != FP8Q_OK) return res;
+    memcpy(logits_last, r->inner.logits, (size_t)r->m->config.vocab_size * sizeof(float));
+    return FP8Q_OK;
+}
+
+static void fake_close(void *run)
+{
+    fake_run *r = (fake_run *)run;
+    if (r == &r->dev->unopened) {
+        r->dev->unopened_uses++;
+        return;
+    }
+    r->dev->closes++;
+    fp8q_state_free(&r->inner);
+    free(r);
+}
+
+static fp8q_backend fake_backend(fake_device *d)
+{
+    fp8q_backend b;
+    memset(&b, 0, sizeof b);
+    memset(d, 0, sizeof *d);
+    d->unopened.dev = d;
+    b.kind = FP8Q_BACKEND_CUDA, b.name = "fake", b.impl = d;
+    b.model_open = fake_open, b.model_forward = fake_forward, b.model_close = fake_close;
+    return b;
+}
+
+/* tiny-f32 (2 layers, hidden 64, vocab 128) with FP8 linear layers. */
+static int load_tiny(fp8q_model *m)
+{
+    fp8q_model_options o = opts("fp8-dynamic", FP8Q_ENGINE_VLLM, FP8Q_KV_AUTO);
+    fp8q_error e;
+    if (fp8q_model_load(m, FIX "tiny-f32", &o, &e) == FP8Q_OK) return 1;
+    CHECK(0, "load tiny-f32: %s", e.message);
+    return 0;
+}
+
+static int state_is_zero(const fp8q_state *s)
+{
+    fp8q_state z;
+    memset(&z, 0, sizeof z);
+    return memcmp(s, &z, sizeof z) == 0;
+}
+
+static int same_floats(const float *a, const float *b, int n)
+{
+    return memcmp(a, b, (size_t)n * sizeof(float)) == 0 && max_abs(a, (size_t)n) > 0;
+}
+
+/* One forward of tokens[0, n) on s and on the CPU state c: same result,
+   same logits (all rows when with_all), same pos. */
+static void forward_both(const fp8q_model *m, fp8q_state *s, fp8q_state *c, const int32_t *tokens, int n, int with_all,
+                         const char *what)
+{
+    int vocab = m->config.vocab_size;
+    float *all_s = (float *)malloc((size_t)n * (size_t)vocab * sizeof(float));
+    float *all_c = (float *)malloc((size_t)n * (size_t)vocab * sizeof(float));
+    fp8q_error es, ec;
+    fp8q_result rs = fp8q_forward(m, s, tokens, n, with_all ? all_s : NULL, &es);
+    fp8q_result rc = fp8q_forward(m, c, tokens, n, with_all ? all_c : NULL, &ec);
+    CHECK(rs == FP8Q_OK && rc == FP8Q_OK, "%s: %s / %s", what, es.message, ec.message);
+    if (rs == FP8Q_OK && rc == FP8Q_OK) {
+        CHECK(same_floats(s->logits, c->logits, vocab), "%s: last logits differ from the CPU's", what);
+        CHECK(!with_all || same_floats(all_s, all_c, n * vocab), "%s: logits_all differ from the CPU's", what);
+    }
+    CHECK(s->pos == c->pos, "%s: pos %d, CPU %d", what, s->pos, c->pos);
+    free(all_s), free(all_c);
+}
+
+/* The forward runs on the backend, bit-equal to the CPU; reset and free
+   reach it. */
+static void test_backend_dispatch(void)
+{
+    static const int want_pos[5] = {0, 5, 6, 7, 0};
+    int32_t prompt[5] = {1, 17, 42, 99, 127}, next[3] = {5, 64, 3};
+    fake_device d;
+    fp8q_backend b = fake_backend(&d);
+    fp8q_backend_kind ran = FP8Q_BACKEND_HPU;
+    fp8q_model m;
+    fp8q_state s, c;
+    fp8q_error e;
+    int i;
+    if (!load_tiny(&m)) return;
+    CHECK(fp8q_state_init_backend(&s, &m, &b, 8, 5, &ran, &e) == FP8Q_OK, "%s", e.message);
+    CHECK(ran == FP8Q_BACKEND_CUDA && fp8q_state_backend(&s) == FP8Q_BACKEND_CUDA, "ran %d, state on %d", (int)ran,
+          (int)fp8q_state_backend(&s));
+    CHECK(e.code == FP8Q_OK && e.message[0] == 0, "err %d: %s", e.code, e.message);
+    CHECK(d.opens == 1 && d.open_max_seq == 8 && d.open_max_batch == 5, "model_open %d (%d, %d)", d.opens,
+          d.open_max_seq, d.open_max_batch);
+    CHECK(s.max_seq == 8 && s.max_batch == 5 && s.pos == 0 && s.logits, "state fields");
+    CHECK(fp8q_state_init(&c, &m, 8, 5, &e) == FP8Q_OK, "%s", e.message);
+    forward_both(&m, &s, &c, prompt, 5, 1, "prefill");
+    for (i = 0; i < 3; i++) forward_both(&m, &s, &c, next + i, 1, i == 1, "decode");
+    CHECK(s.pos == 8 && d.forwards == 4, "pos %d, model_forward %d calls", s.pos, d.forwards);
+    fp8q_state_reset(&s), fp8q_state_reset(&c);
+    forward_both(&m, &s, &c, next, 2, 0, "after reset");
+    CHECK(d.forwards == 5 && d.gaps == 0, "model_forward %d calls, %d gaps", d.forwards, d.gaps);
+    for (i = 0; i < 5; i++)
+        CHECK(d.pos_seen[i] == want_pos[i], "call %d: pos %d, want %d", i, d.pos_seen[i], want_pos[i]);
+    CHECK(d.closes == 0, "model_close before fp8q_state_free");
+    fp8q_state_free(&s);
+    CHECK(d.closes == 1 && state_is_zero(&s), "after free: model_close %d calls, state zeroed %d", d.closes,
+          state_is_zero(&s));
+    fp8q_state_free(&s); /* twice is fine */
+    CHECK(d.closes == 1 && fp8q_state_backend(&s) == FP8Q_BACKEND_CPU, "second free: model_close %d calls", d.closes);
+    fp8q_state_free(&c);
+    fp8q_model_free(&m);
+}
+
+/* A state that came back on the CPU runs there: the CPU's logits, no
+   backend calls. */
+static void check_cpu_state(const fp8q_model *m, fp8q_state *s, const fake_device *d, const char *what)
+{
+    int32_t tokens[3] = {7, 8, 9};
+    fp8q_state c;
+    fp8q_error e;
+    CHECK(fp8q_state_backend(s) == FP8Q_BACKEND_CPU, "%s: state on %d", what, (int)fp8q_state_backend(s));
+    CHECK(fp8q_state_init(&c, m, 8, 4, &e) == FP8Q_OK, "%s", e.message);
+    forward_both(m, s, &c, tokens, 3, 1, what);
+    CHECK(d->forwards == 0, "%s: model_forward called %d times", what, d->forwards);
+    fp8q_state_free(&c);
+}
+
+/* model_open declines (FP8Q_ERR_UNSUPPORTED): a CPU state, the reason kept. */
+static void test_backend_declines(void)
+{
+    fake_device d;
+    fp8q_backend b = fake_backend(&d);
+    fp8q_backend_kind ran = FP8Q_BACKEND_CUDA;
+    fp8q_model m;
+    fp8q_state s;
+    fp8q_error e;
+    if (!load_tiny(&m)) return;
+    d.open_result = FP8Q_ERR_UNSUPPORTED, d.message = "fake: no INC attention";
+    CHECK(fp8q_state_init_backend(&s, &m, &b, 8, 4, &ran, &e) == FP8Q_OK, "%s", e.message);
+    CHECK(ran == FP8Q_BACKEND_CPU && d.opens == 1, "ran %d, model_open %d calls", (int)ran, d.opens);
+    CHECK(e.code == FP8Q_OK && strstr(e.message, "fake: no INC attention"), "err %d: %s", e.code, e.message);
+    CHECK(s.max_seq == 8 && s.max_batch == 4 && s.pos == 0, "state fields");
+    check_cpu_state(&m, &s, &d, "declined");
+    fp8q_state_free(&s);
+    CHECK(d.closes == 0 && d.unopened_uses == 0, "model_close %d calls, a failed run used %d times", d.closes,
+          d.unopened_uses);
+    fp8q_model_free(&m);
+}
+
+/* model_open fails (FP8Q_ERR_DEVICE): returned with its message and the
+   state zeroed; FP8Q_BACKEND_FALLBACK_ON_ERROR runs the CPU instead. */
+static void test_backend_device_error(void)
+{
+    fake_device d;
+    fp8q_backend b = fake_backend(&d);
+    fp8q_backend_kind ran = FP8Q_BACKEND_HPU;
+    fp8q_model m;
+    fp8q_state s;
+    fp8q_error e;
+    if (!load_tiny(&m)) return;
+    d.open_result = FP8Q_ERR_DEVICE, d.message = "fake: out of device memory";
+    memset(&s, 0xA5, sizeof s);
+    CHECK(fp8q_state_init_backend(&s, &m, &b, 8, 4, &ran, &e) == FP8Q_ERR_DEVICE, "device error not returned");
+    CHECK(e.code == FP8Q_ERR_DEVICE && strcmp(e.message, "fake: out of device memory") == 0, "err %d: %s", e.code,
+          e.message);
+    CHECK(ran == FP8Q_BACKEND_CPU && state_is_zero(&s), "ran %d, state zeroed %d", (int)ran, state_is_zero(&s));
+    CHECK(d.closes == 0 && d.unopened_uses == 0, "model_close %d calls, a failed run used %d times", d.closes,
+          d.unopened_uses);
+    fp8q_state_free(&s);
+    b.flags = FP8Q_BACKEND_FALLBACK_ON_ERROR, ran = FP8Q_BACKEND_HPU;
+    CHECK(fp8q_state_init_backend(&s, &m, &b, 8, 4, &ran, &e) == FP8Q_OK, "fallback: %s", e.message);
+    CHECK(ran == FP8Q_BACKEND_CPU && d.opens == 2, "fallback: ran %d, model_open %d calls", (int)ran, d.opens);
+    CHECK(e.code == FP8Q_OK && strstr(e.message, "out of device memory"), "fallback: err %d: %s", e.code, e.message);
+    check_cpu_state(&m, &s, &d, "fallback");
+    fp8q_state_free(&s);
+    CHECK(d.closes == 0 && d.unopened_uses == 0, "model_close %d calls, a failed run used %d times", d.closes,
+          d.unopened_uses);
+    fp8q_model_free(&m);
+}
+
+static void count_observation(void *ctx, const fp8q_observation *o)
+{
+    (void)o;
+    ++*(int *)ctx;
+}
+
+/* model_forward's errors come back and leave pos; observers are refused;
+   argument errors never reach the backend. */
+static void test_backend_forward_errors(void)
+{
+    int32_t t[6] = {1, 2, 3, 4, 5, 6}, bad[2] = {1, 128};
+    fake_device d;
+    fp8q_backend b = fake_backend(&d);
+    fp8q_model m;
+    fp8q_state s;
+    fp8q_error e;
+    int observed = 0;
+    if (!load_tiny(&m)) return;
+    CHECK(fp8q_state_init_backend(&s, &m, &b, 6, 4, NULL, &e) == FP8Q_OK, "%s", e.message);
+    CHECK(fp8q_forward(&m, &s, t, 2, NULL, &e) == FP8Q_OK && s.pos == 2, "%s", e.message);
+    d.forward_result = FP8Q_ERR_DEVICE, d.message = "fake: device lost";
+    CHECK(fp8q_forward(&m, &s, t, 1, NULL, &e) == FP8Q_ERR_DEVICE, "model_forward's error not returned");
+    CHECK(e.code == FP8Q_ERR_DEVICE && strstr(e.message, "device lost"), "err %d: %s", e.code, e.message);
+    CHECK(s.pos == 2 && d.forwards == 2, "failed forward: pos %d, model_forward %d calls", s.pos, d.forwards);
+    d.forward_result = FP8Q_OK;
+    s.observer = count_observation, s.observer_ctx = &observed;
+    CHECK(fp8q_forward(&m, &s, t, 1, NULL, &e) == FP8Q_ERR_UNSUPPORTED && strstr(e.message, "observers"),
+          "observer on a device state: %s", e.message);
+    CHECK(s.pos == 2 && d.forwards == 2 && observed == 0, "observer: pos %d, model_forward %d calls, %d observed",
+          s.pos, d.forwards, observed);
+    s.observer = NULL;
+    CHECK(fp8q_forward(&m, &s, bad, 2, NULL, &e) == FP8Q_ERR_ARG && strstr(e.message, "token 128 at index 1"), "%s",
+          e.message);
+    CHECK(fp8q_forward(&m, &s, t, 5, NULL, &e) == FP8Q_ERR_ARG, "n > max_batch accepted");
+    CHECK(fp8q_forward(&m, &s, t, 0, NULL, &e) == FP8Q_ERR_ARG, "n = 0 accepted");
+    CHECK(fp8q_forward(&m, &s, NULL, 1, NULL, &e) == FP8Q_ERR_ARG, "NULL tokens accepted");
+    CHECK(fp8q_forward(&m, &s, t, 4, NULL, &e) == FP8Q_OK && s.pos == 6, "%s", e.message);
+    CHECK(fp8q_forward(&m, &s, t, 1, NULL, &e) == FP8Q_ERR_ARG && strstr(e.message, "max_seq 6"), "past max_seq: %s",
+          e.message);
+    CHECK(d.forwards == 3 && d.gaps == 0 && d.pos_seen[2] == 2, "model_forward %d calls, %d gaps, third at pos %d",
+          d.forwards, d.gaps, d.pos_seen[2]);
+    fp8q_state_free(&s);
+    CHECK(d.closes == 1, "model_close %d calls", d.closes);
+    fp8q_model_free(&m);
+}
+
+/* No backend, or one without model_open: a CPU state. Argument errors are
+   fp8q_state_init's, the backend untouched. */
+static void test_backend_cpu_and_arguments(void)
+{
+    fake_device d;
+    fp8q_backend b = fake_backend(&d), no_forward = fake_backend(&d);
+    fp8q_backend_kind ran = FP8Q_BACKEND_CUDA;
+    fp8q_model m, unloaded;
+    fp8q_state s;
+    fp8q_error e, want;
+    if (!load_tiny(&m)) return;
+    CHECK(fp8q_state_init_backend(&s, &m, NULL, 8, 4, &ran, &e) == FP8Q_OK && ran == FP8Q_BACKEND_CPU,
+          "b NULL: ran %d: %s", (int)ran, e.message);
+    check_cpu_state(&m, &s, &d, "b NULL");
+    fp8q_state_free(&s);
+    no_forward.model_open = NULL, ran = FP8Q_BACKEND_CUDA;
+    CHECK(fp8q_state_init_backend(&s, &m, &no_forward, 8, 4, &ran, &e) == FP8Q_OK && ran == FP8Q_BACKEND_CPU,
+          "no model_open: ran %d: %s", (int)ran, e.message);
+    check_cpu_state(&m, &s, &d, "no model_open");
+    fp8q_state_free(&s);
+    CHECK(fp8q_state_init(&s, &m, 4, 8, &want) == FP8Q_ERR_ARG, "max_batch > max_seq accepted");
+    CHECK(fp8q_state_init_backend(&s, &m, &b, 4, 8, NULL, &e) == FP8Q_ERR_ARG && strcmp(e.message, want.message) == 0,
+          "max_batch > max_seq: %s", e.message);
+    CHECK(fp8q_state_init_backend(&s, &m, &b, 0, 1, NULL, &e) == FP8Q_ERR_ARG, "max_seq 0 accepted");
+    CHECK(fp8q_state_init(&s, NULL, 8, 4, &want) == FP8Q_ERR_ARG, "NULL model accepted");
+    CHECK(fp8q_state_init_backend(&s, NULL, &b, 8, 4, NULL, &e) == FP8Q_ERR_ARG && strcmp(e.message, want.message) == 0,
+          "NULL model: %s", e.message);
+    memset(&unloaded, 0, sizeof unloaded);
+    CHECK(fp8q_state_init_backend(&s, &unloaded, &b, 8, 4, NULL, &e) == FP8Q_ERR_ARG, "unloaded model accepted");
+    CHECK(fp8q_state_init_backend(NULL, &m, &b, 8, 4, NULL, &e) == FP8Q_ERR_ARG, "NULL state accepted");
+    CHECK(d.opens == 0 && d.closes == 0, "backend called on bad arguments: model_open %d, model_close %d", d.opens,
+          d.closes);
+    CHECK(fp8q_state_backend(NULL) == FP8Q_BACKEND_CPU, "fp8q_state_backend(NULL)");
+    fp8q_model_free(&m);
+}
+
 /* -------------------------------------------------------------- sampler */
 
 static void test_sampler(void)
@@ -1468,6 +1799,11 @@ int main(void)
     run_case("malformed checkpoints: code and message", test_malformed);
     run_case("corrupt model.safetensors", test_corrupt_file);
     run_case("forward and state errors", test_forward_errors);
+    run_case("forward on a backend: dispatch, bit-equal to the CPU, reset, free", test_backend_dispatch);
+    run_case("forward on a backend: declined (UNSUPPORTED) runs on the CPU", test_backend_declines);
+    run_case("forward on a backend: device error, FALLBACK_ON_ERROR", test_backend_device_error);
+    run_case("forward on a backend: forward errors, observers, arguments", test_backend_forward_errors);
+    run_case("forward on a backend: none, no model_open, bad arguments", test_backend_cpu_and_arguments);
     run_case("sampler", test_sampler);
     (void)rmdir(g_root);
     printf("%d passed, %d failed\n", g_passed, g_failed);
