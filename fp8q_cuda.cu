@@ -930,7 +930,8 @@ __global__ void fp8q__cu_add_kernel(float *x, const float *y, size_t n)
         x[i] = __fadd_rn(x[i], y[i]);
 }
 
-#define FP8Q__CU_GEMV_ROWS 8 /* linears on at most this many rows (decode) run as GEMV */
+#define FP8Q__CU_GEMV_ROWS 8    /* linears on at most this many rows (decode) run as GEMV */
+#define FP8Q__CU_CODES     (-1) /* a GEMV operand of E4M3 codes (fp8q_dtype has FP8Q_F32 == 0) */
 
 /* y[m][n] = x[m] . w[n] with the GEMM epilogue, for M <= FP8Q__CU_GEMV_ROWS:
    one warp per output column n streams w's row once for all M rows. w: FP8
@@ -944,7 +945,7 @@ struct fp8q__cu_gemv_args {
     const uint8_t *a;   /* [M][K] codes, or NULL */
     const float *a_f32; /* [M][K] when a is NULL */
     const void *w;      /* [N][K] */
-    int w_type;         /* 0: E4M3 codes; else FP8Q_F32 / FP8Q_BF16 / FP8Q_F16 */
+    int w_type;         /* FP8Q__CU_CODES: E4M3 codes; else FP8Q_F32 / FP8Q_BF16 / FP8Q_F16 */
     const float *dec_a, *dec_w;
     const float *a_scales, *w_scales; /* NULL: 1 */
     int a_per_row, w_per_row;
@@ -953,22 +954,23 @@ struct fp8q__cu_gemv_args {
 };
 
 /* 16 consecutive elements from i (16-byte aligned: K % 16 == 0 and
-   cudaMalloc'd rows) as float32: type 0 is E4M3 codes through dec, else
+   cudaMalloc'd rows) as float32: type FP8Q__CU_CODES is E4M3 codes through dec, else
    FP8Q_F32 / FP8Q_BF16 / FP8Q_F16; one to four 16-byte loads. */
 __device__ __forceinline__ void fp8q__cu_load16(float *out, const void *base, int type, const float *dec, size_t i)
 {
-    const int esize = type == 0 ? 1 : type == FP8Q_F32 ? 4 : 2;
+    const int esize = type == FP8Q__CU_CODES ? 1 : type == FP8Q_F32 ? 4 : 2;
     const uint4 *src = (const uint4 *)((const char *)base + i * (size_t)esize);
     uint4 raw[4];
     for (int j = 0; j < esize; j++) raw[j] = __ldg(src + j);
     const uint8_t *bytes = (const uint8_t *)raw;
-    for (int e = 0; e < 16; e++) out[e] = type == 0 ? dec[bytes[e]] : fp8q__cu_float_at(raw, type, (size_t)e);
+    for (int e = 0; e < 16; e++)
+        out[e] = type == FP8Q__CU_CODES ? dec[bytes[e]] : fp8q__cu_float_at(raw, type, (size_t)e);
 }
 
 /* One element (the unaligned path). */
 __device__ __forceinline__ float fp8q__cu_load1(const void *base, int type, const float *dec, size_t i)
 {
-    return type == 0 ? dec[((const uint8_t *)base)[i]] : fp8q__cu_float_at(base, type, i);
+    return type == FP8Q__CU_CODES ? dec[((const uint8_t *)base)[i]] : fp8q__cu_float_at(base, type, i);
 }
 
 __global__ void __launch_bounds__(256) fp8q__cu_gemv_kernel(fp8q__cu_gemv_args g)
@@ -976,7 +978,7 @@ __global__ void __launch_bounds__(256) fp8q__cu_gemv_kernel(fp8q__cu_gemv_args g
     __shared__ float dec_a[256], dec_w[256];
     const unsigned lane = threadIdx.x & 31u;
     const size_t n = (size_t)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
-    const int a_type = g.a ? 0 : FP8Q_F32;
+    const int a_type = g.a ? FP8Q__CU_CODES : FP8Q_F32;
     const void *a = g.a ? (const void *)g.a : (const void *)g.a_f32;
     float acc[FP8Q__CU_GEMV_ROWS];
     dec_a[threadIdx.x] = g.dec_a ? g.dec_a[threadIdx.x] : 0.0f;
@@ -1187,13 +1189,28 @@ static fp8q__cuda *fp8q__cu_of(const fp8q_backend *b)
 
 static const float *fp8q__cu_one(const fp8q__cuda *h) { return h->dec + FP8Q_FORMAT_COUNT * 256; }
 
+/* cudaMalloc, its failure cleared from the runtime's last error (else the
+   next launch check would report it): FP8Q_ERR_NOMEM when the device is
+   out of memory, else FP8Q_ERR_DEVICE. held: bytes already allocated, for
+   the message. */
+static fp8q_result fp8q__cu_malloc(void **p, size_t bytes, const char *what, size_t held, fp8q_error *err)
+{
+    const cudaError_t e = cudaMalloc(p, bytes ? bytes : 1);
+    if (e == cudaSuccess) return FP8Q_OK;
+    (void)cudaGetLastError();
+    *p = NULL;
+    return fp8q__cu_fail(err, e == cudaErrorMemoryAllocation ? FP8Q_ERR_NOMEM : FP8Q_ERR_DEVICE,
+                         "fp8q_cuda: cudaMalloc of %zu bytes for the %s failed (%zu held): %s", bytes, what, held,
+                         cudaGetErrorString(e));
+}
+
 /* The slot's buffer with room for bytes (contents not kept when it grows). */
 static fp8q_result fp8q__cu_reserve(fp8q__cuda *h, int slot, size_t bytes, void **p, fp8q_error *err)
 {
     if (bytes > h->cap[slot]) {
         if (h->slot[slot]) FP8Q__CU_CALL(cudaFree(h->slot[slot]));
         h->slot[slot] = NULL, h->cap[slot] = 0;
-        FP8Q__CU_CALL(cudaMalloc(&h->slot[slot], bytes));
+        FP8Q__CU_TRY(fp8q__cu_malloc(&h->slot[slot], bytes, "scratch", 0, err));
         h->cap[slot] = bytes;
     }
     *p = h->slot[slot];
@@ -2071,6 +2088,8 @@ typedef struct fp8q__cu_model {
 static fp8q_result fp8q__cu_linear_supported(const fp8q_linear *lin, int layer, fp8q_module mod, fp8q_error *err)
 {
     const char *fn = "fp8q_cuda model", *name = fp8q_module_name(mod);
+    if (lin->out < 1 || lin->in < 1 || (lin->q ? !lin->w_scale : !lin->w.data))
+        return fp8q__cu_fail(err, FP8Q_ERR_ARG, "%s: layer %d %s has no weights", fn, layer, name);
     if (lin->inc_dynamic)
         return fp8q__cu_fail(err, FP8Q_ERR_UNSUPPORTED, "%s: layer %d %s uses INC's dynamic quantization", fn, layer,
                              name);
@@ -2104,8 +2123,17 @@ FP8QDEF fp8q_result fp8q_cuda_plan_model(const fp8q_model *m, fp8q_error *err)
                              c->head_dim);
     if (m->embed.dtype != FP8Q_F32 && m->embed.dtype != FP8Q_BF16 && m->embed.dtype != FP8Q_F16)
         return fp8q__cu_fail(err, FP8Q_ERR_UNSUPPORTED, "%s: embeddings of type %d", fn, (int)m->embed.dtype);
+    if (!m->embed.data || m->embed.rows < c->vocab_size || m->embed.cols != c->hidden_size || !m->final_norm ||
+        !m->rope_inv_freq || m->lm_head.out != c->vocab_size || m->lm_head.in != c->hidden_size ||
+        (!m->lm_head.q && !m->lm_head.w.data))
+        return fp8q__cu_fail(err, FP8Q_ERR_ARG,
+                             "%s: the model lacks embeddings [vocab][hidden], the final norm, RoPE frequencies or "
+                             "lm_head (a model built by hand?)",
+                             fn);
     for (int l = 0; l < c->num_hidden_layers; l++) {
         const fp8q_layer *ly = &m->layers[l];
+        if (!ly->attn_norm || !ly->ffn_norm)
+            return fp8q__cu_fail(err, FP8Q_ERR_ARG, "%s: layer %d has no norm weights", fn, l);
         if (ly->inc_qk[0] > 0 || ly->inc_av[0] > 0 || ly->inc_softmax > 0)
             return fp8q__cu_fail(
                 err, FP8Q_ERR_UNSUPPORTED,
@@ -2122,7 +2150,7 @@ static fp8q_result fp8q__cu_model_alloc(fp8q__cu_model *gm, size_t bytes, void *
     *p = NULL;
     if (gm->n_alloc == FP8Q__CU_MAX_ALLOCS)
         return fp8q__cu_fail(err, FP8Q_ERR_LIMIT, "fp8q_cuda model: more than %d device buffers", FP8Q__CU_MAX_ALLOCS);
-    FP8Q__CU_CALL(cudaMalloc(p, bytes ? bytes : 1));
+    FP8Q__CU_TRY(fp8q__cu_malloc(p, bytes, "model", gm->device_bytes, err));
     gm->alloc[gm->n_alloc++] = *p;
     gm->device_bytes += bytes;
     return FP8Q_OK;
@@ -2136,7 +2164,10 @@ static fp8q_result fp8q__cu_model_put(fp8q__cu_model *gm, const void *host, size
     *dev = NULL;
     if (!host) return FP8Q_OK;
     FP8Q__CU_TRY(fp8q__cu_model_alloc(gm, bytes, &p, err));
-    FP8Q__CU_CALL(cudaMemcpy(p, host, bytes, cudaMemcpyHostToDevice));
+    /* on the run's stream (a plain cudaMemcpy from pageable memory may return
+       before the data lands, unordered with a non-blocking stream); model_open
+       waits for them all */
+    FP8Q__CU_CALL(cudaMemcpyAsync(p, host, bytes, cudaMemcpyHostToDevice, gm->h->stream));
     *dev = p;
     return FP8Q_OK;
 }
@@ -2161,8 +2192,8 @@ static fp8q_result fp8q__cu_upload_linear(fp8q__cu_model *gm, const fp8q_model *
         return FP8Q_OK;
     }
     d->w_type = lin->w.dtype;
-    if (lin->w.data == m->embed.data) { /* tied lm_head */
-        d->w = gm->embed;
+    if (lin->w.data == m->embed.data) { /* tied lm_head: the embeddings' device copy, in their type */
+        d->w = gm->embed, d->w_type = gm->embed_type;
         return FP8Q_OK;
     }
     return fp8q__cu_model_put(gm, lin->w.data, n * fp8q__cu_dtype_size(lin->w.dtype), &d->w, err);
@@ -2268,7 +2299,8 @@ static fp8q_result fp8q__cu_model_open(fp8q_backend *b, const fp8q_model *m, int
         return fp8q__cu_fail(err, FP8Q_ERR_NOMEM, "fp8q_cuda model: out of memory");
     gm->h = h;
     if ((r = fp8q__cu_model_sizes(gm, m, max_seq, max_batch, err)) != FP8Q_OK ||
-        (r = fp8q__cu_upload_weights(gm, m, err)) != FP8Q_OK || (r = fp8q__cu_alloc_run(gm, err)) != FP8Q_OK) {
+        (r = fp8q__cu_upload_weights(gm, m, err)) != FP8Q_OK || (r = fp8q__cu_alloc_run(gm, err)) != FP8Q_OK ||
+        (r = fp8q__cu_check(cudaStreamSynchronize(h->stream), "cudaStreamSynchronize", err)) != FP8Q_OK) {
         fp8q__cu_model_close(gm);
         return r;
     }
@@ -2324,7 +2356,7 @@ static fp8q_result fp8q__cu_linear_run(fp8q__cu_model *gm, const fp8q__cu_linear
     if (M <= FP8Q__CU_GEMV_ROWS) {
         fp8q__cu_gemv_args g;
         memset(&g, 0, sizeof g);
-        g.M = M, g.N = lin->out, g.K = lin->in, g.w = lin->q, g.w_type = 0;
+        g.M = M, g.N = lin->out, g.K = lin->in, g.w = lin->q, g.w_type = FP8Q__CU_CODES;
         g.dec_w = gm->h->dec + (size_t)FP8Q_E4M3 * 256, g.w_scales = lin->w_scale, g.w_per_row = lin->w_per_channel;
         g.bias = lin->bias, g.y = y;
         if (lin->act != FP8Q_ACT_NONE) {
@@ -2509,7 +2541,8 @@ static fp8q_result fp8q__cu_init(fp8q__cuda *h, fp8q_error *err)
     FP8Q__CU_TRY(fp8q__lt_check(cublasLtCreate(&h->lt), "cublasLtCreate", err));
     FP8Q__CU_CALL(cudaMalloc(&h->workspace, FP8Q__CU_WORKSPACE));
     FP8Q__CU_CALL(cudaMalloc((void **)&h->dec, sizeof table));
-    FP8Q__CU_CALL(cudaMemcpy(h->dec, table, sizeof table, cudaMemcpyHostToDevice));
+    FP8Q__CU_CALL(cudaMemcpyAsync(h->dec, table, sizeof table, cudaMemcpyHostToDevice, h->stream));
+    FP8Q__CU_CALL(cudaStreamSynchronize(h->stream)); /* table is on this stack */
     return fp8q__cu_probe(h, err);
 }
 

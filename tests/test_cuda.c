@@ -26,6 +26,7 @@
    saturation mode: about a minute), --emulate-exhaustive (all 2^32 floats
    through the host emulation: several minutes).
    Build: gcc -std=c99 ... tests/test_cuda.c build/fp8q_cuda.o -lcudart -lcublasLt -lstdc++ -lm */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #define FP8Q_IMPLEMENTATION
 #include "../fp8q.h"
 #include <math.h>
@@ -1130,6 +1131,13 @@ static void test_plan_model(void)
     CHECK(fp8q_cuda_plan_model(&m, &err) == FP8Q_ERR_UNSUPPORTED && strstr(err.message, "fp8_inc"), "INC KV: %s",
           err.message);
     m.kv_qmax = 0.0f;
+    {
+        float *norm = m.final_norm;
+        m.final_norm = NULL; /* a model built by hand without it */
+        CHECK(fp8q_cuda_plan_model(&m, &err) == FP8Q_ERR_ARG && strstr(err.message, "final norm"), "no norm: %s",
+              err.message);
+        m.final_norm = norm;
+    }
     CHECK(fp8q_cuda_plan_model(&m, &err) == FP8Q_OK, "restored: %s", err.message);
     fp8q_model_free(&m);
 }
@@ -1197,37 +1205,82 @@ out:
    the decodes through the GEMV kernel; FP8 KV caches and float ones. FP8
    models: a code that rounds the other way moves a logit by a few 1e-3 of
    the largest, hence 2e-2; float32: 1e-4. */
+/* Every FP8 module as W8A16 (float32 activations), on the CPU and the device. */
+static void make_w8a16(fp8q_model *m)
+{
+    int l, i;
+    for (l = 0; l < m->config.num_hidden_layers; l++)
+        for (i = 0; i <= FP8Q_MOD_DOWN; i++)
+            if (m->layers[l].mod[i].q) m->layers[l].mod[i].act = FP8Q_ACT_NONE;
+    if (m->lm_head.q) m->lm_head.act = FP8Q_ACT_NONE;
+}
+
+/* A random model whose widths are not multiples of 16 (the GEMV's
+   element-wise path) written into a temporary directory. */
+static int load_odd_model(fp8q_model *m, char *dir)
+{
+    fp8q_llama_config c;
+    fp8q_model_options o;
+    fp8q_error err;
+    char path[300];
+    int ok;
+    memset(&c, 0, sizeof c), memset(&o, 0, sizeof o);
+    (void)snprintf(c.architecture, sizeof c.architecture, "LlamaForCausalLM");
+    c.hidden_size = 72, c.intermediate_size = 100, c.num_hidden_layers = 2, c.num_attention_heads = 4;
+    c.num_key_value_heads = 2, c.head_dim = 18, c.vocab_size = 130, c.max_position_embeddings = 64;
+    c.rms_norm_eps = 1e-5, c.rope_theta = 10000.0;
+    o.quant = FP8Q_QUANT_FP8_DYNAMIC, o.kv_cache = FP8Q_KV_E4M3, o.gemm = FP8Q_GEMM_FAST;
+    ok = fp8q_write_random_llama(dir, &c, FP8Q_F32, 7, &err) == FP8Q_OK && fp8q_model_load(m, dir, &o, &err) == FP8Q_OK;
+    CHECK(ok, "random model in %s: %s", dir, err.message);
+    (void)snprintf(path, sizeof path, "%s/config.json", dir), (void)remove(path);
+    (void)snprintf(path, sizeof path, "%s/model.safetensors", dir), (void)remove(path);
+    return ok;
+}
+
 static void test_device_model(void)
 {
     static const struct {
-        const char *fixture;
+        const char *fixture; /* NULL: the odd-width random model */
         fp8q_quant quant;
         fp8q_kv_cache kv;
+        int w8a16;
         double tol;
     } cases[] = {
-        {"tiny-f32", FP8Q_QUANT_NONE, FP8Q_KV_AUTO, 1e-4},
-        {"tiny-gqa-bf16", FP8Q_QUANT_FP8_DYNAMIC, FP8Q_KV_E4M3, 2e-2},
-        {"tiny-gqa-bf16", FP8Q_QUANT_FP8_DYNAMIC_TENSOR, FP8Q_KV_E5M2, 2e-2},
-        {"tiny-f16", FP8Q_QUANT_FP8_CHANNEL, FP8Q_KV_AUTO, 2e-2},
-        {"tiny-fp8-dynamic", FP8Q_QUANT_AUTO, FP8Q_KV_AUTO, 2e-2},
-        {"tiny-fp8-static", FP8Q_QUANT_AUTO, FP8Q_KV_E4M3, 2e-2},
-        {"tiny-gqa-fp8-static-kv", FP8Q_QUANT_AUTO, FP8Q_KV_AUTO, 2e-2},
+        {"tiny-f32", FP8Q_QUANT_NONE, FP8Q_KV_AUTO, 0, 1e-4},
+        {"tiny-gqa-bf16", FP8Q_QUANT_FP8_DYNAMIC, FP8Q_KV_E4M3, 0, 2e-2},
+        {"tiny-gqa-bf16", FP8Q_QUANT_FP8_DYNAMIC_TENSOR, FP8Q_KV_E5M2, 0, 2e-2},
+        {"tiny-f16", FP8Q_QUANT_FP8_CHANNEL, FP8Q_KV_AUTO, 0, 2e-2},
+        {"tiny-fp8-dynamic", FP8Q_QUANT_AUTO, FP8Q_KV_AUTO, 0, 2e-2},
+        {"tiny-fp8-dynamic", FP8Q_QUANT_AUTO, FP8Q_KV_AUTO, 1, 1e-4}, /* W8A16: no activation codes to flip */
+        {"tiny-fp8-static", FP8Q_QUANT_AUTO, FP8Q_KV_E4M3, 0, 2e-2},
+        {"tiny-gqa-fp8-static-kv", FP8Q_QUANT_AUTO, FP8Q_KV_AUTO, 0, 2e-2},
+        {NULL, FP8Q_QUANT_FP8_DYNAMIC, FP8Q_KV_E4M3, 0, 2e-2},
     };
+    char tmp[] = "/tmp/fp8q-cuda-model-XXXXXX";
     size_t i;
+    if (!mkdtemp(tmp)) {
+        CHECK(0, "mkdtemp failed");
+        return;
+    }
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fp8q_model m;
         int prefill;
         memset(&m, 0, sizeof m);
-        if (!load_fixture(&m, cases[i].fixture, cases[i].quant, cases[i].kv)) continue;
+        if (cases[i].fixture ? !load_fixture(&m, cases[i].fixture, cases[i].quant, cases[i].kv)
+                             : !load_odd_model(&m, tmp))
+            continue;
+        if (cases[i].w8a16) make_w8a16(&m);
         for (prefill = 12; prefill >= 5; prefill -= 7) {
             const double e = model_run(&m, prefill);
-            printf("    %-24s %-40s prefill %2d: max |gpu - cpu| = %.2e x max |logit|\n", cases[i].fixture, m.scheme,
-                   prefill, e);
-            CHECK(e >= 0 && e <= cases[i].tol, "%s (%s), prefill %d: error %.3e > %.1e", cases[i].fixture, m.scheme,
-                  prefill, e, cases[i].tol);
+            const char *name = cases[i].fixture ? cases[i].fixture : "random, widths 72/100/18";
+            printf("    %-24s %-40s%s prefill %2d: max |gpu - cpu| = %.2e x max |logit|\n", name, m.scheme,
+                   cases[i].w8a16 ? " W8A16" : "", prefill, e);
+            CHECK(e >= 0 && e <= cases[i].tol, "%s (%s), prefill %d: error %.3e > %.1e", name, m.scheme, prefill, e,
+                  cases[i].tol);
         }
         fp8q_model_free(&m);
     }
+    (void)remove(tmp);
 }
 
 /* ------------------------------------------------------------------ main */
