@@ -2292,7 +2292,9 @@ FP8QDEF fp8q_result fp8q_backend_gemm(fp8q_backend *b, const fp8q_gemm *g, fp8q_
    the backend's reason (err->code FP8Q_OK). Any other backend error is
    returned (with FP8Q_BACKEND_FALLBACK_ON_ERROR: a CPU state instead). A
    device state has no observers (fp8q_forward: FP8Q_ERR_UNSUPPORTED when
-   s->observer is set) and b must outlive it. */
+   s->observer is set) and b must outlive it. Device states on one backend
+   share its scratch: run their fp8q_forward calls one at a time (unlike CPU
+   states, which may run concurrently). */
 FP8QDEF fp8q_result fp8q_state_init_backend(fp8q_state *s, const fp8q_model *m, fp8q_backend *b, int max_seq,
                                             int max_batch, fp8q_backend_kind *ran, fp8q_error *err);
 /* The backend a state runs on (FP8Q_BACKEND_CPU for fp8q_state_init's). */
