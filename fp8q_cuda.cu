@@ -16,7 +16,10 @@
    runtime failure: FP8Q_ERR_DEVICE, the message starting "fp8q_cuda_open: no
    CUDA device" when there is none, so callers go on with the CPU. Every
    CUDA or cuBLASLt failure later is FP8Q_ERR_DEVICE naming the call and the
-   runtime's text (cudaGetErrorString / cublasLtGetStatusName).
+   runtime's text (cudaGetErrorString / cublasLtGetStatusName); a device
+   allocation that does not fit is FP8Q_ERR_NOMEM. Every entry makes the
+   backend's device current for the calling thread (cudaSetDevice) and
+   leaves it current.
 
    The backend entries (fp8q_backend_encode / _quantize / _gemm) take host
    pointers: they upload, compute and download before returning (the
@@ -1116,6 +1119,7 @@ static fp8q_result fp8q__cu_pass(fp8q_error *err, const fp8q_error *local, fp8q_
 static fp8q_result fp8q__cu_check(cudaError_t e, const char *call, fp8q_error *err)
 {
     if (e == cudaSuccess) return FP8Q_OK;
+    (void)cudaGetLastError(); /* a non-sticky error must not be reported again by the next launch check */
     return fp8q__cu_fail(err, FP8Q_ERR_DEVICE, "fp8q_cuda: %s failed: %s (%s)", call, cudaGetErrorString(e),
                          cudaGetErrorName(e));
 }
@@ -1208,7 +1212,10 @@ static fp8q_result fp8q__cu_malloc(void **p, size_t bytes, const char *what, siz
 static fp8q_result fp8q__cu_reserve(fp8q__cuda *h, int slot, size_t bytes, void **p, fp8q_error *err)
 {
     if (bytes > h->cap[slot]) {
-        if (h->slot[slot]) FP8Q__CU_CALL(cudaFree(h->slot[slot]));
+        if (h->slot[slot]) { /* work queued earlier may still read the old buffer */
+            FP8Q__CU_CALL(cudaStreamSynchronize(h->stream));
+            FP8Q__CU_CALL(cudaFree(h->slot[slot]));
+        }
         h->slot[slot] = NULL, h->cap[slot] = 0;
         FP8Q__CU_TRY(fp8q__cu_malloc(&h->slot[slot], bytes, "scratch", 0, err));
         h->cap[slot] = bytes;
@@ -1226,15 +1233,17 @@ static unsigned fp8q__cu_blocks(const fp8q__cuda *h, size_t items, unsigned thre
 
 static int fp8q__cu_aligned(const void *p, size_t to) { return ((uintptr_t)p & (to - 1)) == 0; }
 
-/* Whether p is device memory this device can use (cudaMalloc or managed). */
+/* Whether p is memory the current device (fp8q__cu_enter set it) can use:
+   its own cudaMalloc memory (not another GPU's) or managed memory. */
 static int fp8q__cu_is_device(const void *p)
 {
     cudaPointerAttributes a;
-    if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
+    int current = -1;
+    if (cudaPointerGetAttributes(&a, p) != cudaSuccess || cudaGetDevice(&current) != cudaSuccess) {
         (void)cudaGetLastError(); /* not sticky: clear it */
         return 0;
     }
-    return a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged;
+    return (a.type == cudaMemoryTypeDevice && a.device == current) || a.type == cudaMemoryTypeManaged;
 }
 
 /* FP8Q_ERR_ARG unless every listed pointer (NULL ones skipped) is device memory. */
@@ -1539,10 +1548,10 @@ static fp8q_result fp8q__cu_lt_plan_make(fp8q__cuda *h, fp8q__cu_lt_plan *p, con
     FP8Q__CU_TRY(fp8q__cu_lt_attr(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_t, sizeof op_t, err));
     FP8Q__CU_TRY(fp8q__cu_lt_attr(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_n, sizeof op_n, err));
     FP8Q__CU_TRY(fp8q__cu_lt_attr(p->desc, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast_accum, sizeof fast_accum, err));
-    if (p->outer) {
-        FP8Q__CU_TRY(fp8q__cu_lt_attr(p->desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &outer, sizeof outer, err));
-        FP8Q__CU_TRY(fp8q__cu_lt_attr(p->desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &outer, sizeof outer, err));
-    }
+    if (p->outer &&
+        (fp8q__cu_lt_attr(p->desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &outer, sizeof outer, err) != FP8Q_OK ||
+         fp8q__cu_lt_attr(p->desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &outer, sizeof outer, err) != FP8Q_OK))
+        return fp8q__cu_fail(err, FP8Q_ERR_UNSUPPORTED, "fp8q_cuda gemm: this cuBLASLt has no outer-vector scaling");
     FP8Q__CU_TRY(fp8q__cu_lt_attr(p->desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &lt_a_scale, sizeof lt_a_scale, err));
     FP8Q__CU_TRY(fp8q__cu_lt_attr(p->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &lt_b_scale, sizeof lt_b_scale, err));
     FP8Q__CU_TRY(fp8q__lt_check(cublasLtMatrixLayoutCreate(&p->la, p->a_type, p->k, p->m, (int64_t)p->k),
@@ -1557,7 +1566,8 @@ static fp8q_result fp8q__cu_lt_plan_make(fp8q__cuda *h, fp8q__cu_lt_plan *p, con
         "cublasLtMatmulPreferenceSetAttribute", err);
     if (r == FP8Q_OK) {
         st = cublasLtMatmulAlgoGetHeuristic(h->lt, p->desc, p->la, p->lb, p->ld, p->ld, pref, 1, &res, &found);
-        if (st == CUBLAS_STATUS_NOT_SUPPORTED || (st == CUBLAS_STATUS_SUCCESS && found == 0))
+        if (st == CUBLAS_STATUS_NOT_SUPPORTED || (st == CUBLAS_STATUS_INVALID_VALUE && p->outer) ||
+            (st == CUBLAS_STATUS_SUCCESS && found == 0))
             r = fp8q__cu_fail(err, FP8Q_ERR_UNSUPPORTED, "fp8q_cuda gemm: cuBLASLt has no FP8 algorithm for this case");
         else
             r = fp8q__lt_check(st, "cublasLtMatmulAlgoGetHeuristic", err);
@@ -1633,7 +1643,8 @@ static fp8q_result fp8q__cu_gemm_lt(fp8q__cuda *h, const fp8q_gemm *g, const fp8
 {
     const size_t M = g->M, N = g->N, K = g->K, Kp = pl->Kp, Np = pl->Np;
     const int vec = pl->a_vec || pl->b_vec, epilogue = g->bias || (vec && !use_outer);
-    const int direct = !epilogue && Np == N && fp8q__cu_aligned(g->c, 16);
+    /* cuBLASLt's heuristic assumes 256-byte aligned operands unless told otherwise: others are staged */
+    const int direct = !epilogue && Np == N && fp8q__cu_aligned(g->c, 256);
     const fp8q_dtype d_type = epilogue ? FP8Q_F32 : g->c_type;
     const uint8_t *A = g->a, *B = g->b;
     const void *lt_a_scale, *lt_b_scale; /* cuBLASLt's A is our B */
@@ -1643,8 +1654,9 @@ static fp8q_result fp8q__cu_gemm_lt(fp8q__cuda *h, const fp8q_gemm *g, const fp8
     const float alpha = 1.0f, beta = 0.0f;
     cublasStatus_t st;
     memset(&key, 0, sizeof key);
-    if (Kp != K || !fp8q__cu_aligned(A, 16)) FP8Q__CU_TRY(fp8q__cu_stage(h, FP8Q__SLOT_PAD_A, A, M, K, M, Kp, &A, err));
-    if (Kp != K || Np != N || !fp8q__cu_aligned(B, 16))
+    if (Kp != K || !fp8q__cu_aligned(A, 256))
+        FP8Q__CU_TRY(fp8q__cu_stage(h, FP8Q__SLOT_PAD_A, A, M, K, M, Kp, &A, err));
+    if (Kp != K || Np != N || !fp8q__cu_aligned(B, 256))
         FP8Q__CU_TRY(fp8q__cu_stage(h, FP8Q__SLOT_PAD_B, B, N, K, Np, Kp, &B, err));
     if (vec) {
         FP8Q__CU_TRY(fp8q__cu_expand(h, FP8Q__SLOT_VEC_A, g->a_scales, s->a_tr, s->a_ncols, M, M, &va, err));
@@ -1714,8 +1726,8 @@ static fp8q_result fp8q__cu_run_gemm(fp8q__cuda *h, const fp8q_gemm *g, fp8q_err
         fp8q_error local;
         r = fp8q__cu_gemm_lt(h, g, &s, &pl, try_outer, &local);
         if (r == FP8Q_ERR_UNSUPPORTED && try_outer) {
-            h->outer_vec = -1; /* per-row scales go through the epilogue from now on */
             r = fp8q__cu_gemm_lt(h, g, &s, &pl, 0, &local);
+            if (r == FP8Q_OK) h->outer_vec = -1; /* per-row scales go through the epilogue from now on */
         } else if (r == FP8Q_OK && try_outer)
             h->outer_vec = 1;
         if (r != FP8Q_ERR_UNSUPPORTED) {
@@ -1884,7 +1896,8 @@ FP8QDEF fp8q_result fp8q_cuda_upload(fp8q_backend *b, void *dev, const void *hos
     if (!bytes) return FP8Q_OK;
     FP8Q__CU_TRY(fp8q__cu_enter(b, "fp8q_cuda_upload", &h, err));
     FP8Q__CU_TRY(fp8q__cu_device_ptrs("fp8q_cuda_upload", err, 1, p, names));
-    return fp8q__cu_check(cudaMemcpyAsync(dev, host, bytes, cudaMemcpyHostToDevice, h->stream), "cudaMemcpyAsync", err);
+    FP8Q__CU_CALL(cudaMemcpyAsync(dev, host, bytes, cudaMemcpyHostToDevice, h->stream));
+    return fp8q__cu_check(cudaStreamSynchronize(h->stream), "cudaStreamSynchronize", err); /* host may be reused */
 }
 
 FP8QDEF fp8q_result fp8q_cuda_download(fp8q_backend *b, void *host, const void *dev, size_t bytes, fp8q_error *err)
