@@ -38,6 +38,8 @@
                          it could map them (POSIX)
      FP8Q_NO_THREADS     no built-in threads for the fast GEMM (it then runs on
                          the calling thread, or through your parallel-for).
+     FP8Q_PARALLEL_MIN_WORK  multiply-adds below which a model matmul stays on
+                         the calling thread (default 2^22)
      FP8Q_ASSERT(x)      your assert; default assert() (nothing when freestanding).
    Linking: the conversion, quantization and GEMM core needs no libm; the
    Llama model and the INC model flows use expf, sqrtf, sin, cos and pow:
@@ -11294,9 +11296,17 @@ static void fp8q__dense_task(void *arg, size_t task)
     free(buf);
 }
 
-/* Work (multiply-adds) below which a call runs on the calling thread: fp8q's
-   threads are started per call, which costs more than a small matmul. */
-#define FP8Q__PARALLEL_MIN_WORK ((double)(1 << 19))
+/* Work (multiply-adds) below which a model's matmul runs on the calling
+   thread: fp8q's threads are started per call, which costs more than a small
+   matmul (2^22: a second thread paid off only above about this size in
+   make bench-model's decode; 2^19 made 2-thread decode slower than 1 thread).
+   FP8Q_PARALLEL_MIN_WORK overrides it (e.g. tests that need small models to
+   run in parallel). */
+#ifdef FP8Q_PARALLEL_MIN_WORK
+#define FP8Q__PARALLEL_MIN_WORK ((double)(FP8Q_PARALLEL_MIN_WORK))
+#else
+#define FP8Q__PARALLEL_MIN_WORK ((double)(1 << 22))
+#endif
 
 /* The model's threads as an fp8q_gemm carrier for fp8q__run_tasks. */
 static void fp8q__model_tasks(const fp8q_model *m, double work, void (*fn)(void *, size_t), void *arg, size_t n)
