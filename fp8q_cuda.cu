@@ -857,50 +857,6 @@ __global__ void fp8q__cu_swiglu_kernel(float *out, const float *gate, const floa
     }
 }
 
-/* Decode attention, one block per query head h (KV head h / group):
-   scores[p] = (q . k_p) * scaling with k_p's codes decoded through
-   kt[code] = float(code) * k_scale (one warp per position), softmax with the
-   maximum subtracted, then out[d] = sum_p (e_p / sum) * vt[v_p[d]] (one
-   thread per d, p ascending, as the CPU). att: scratch [n_heads][len].
-   Dynamic shared memory: head_dim floats (q). */
-__global__ void __launch_bounds__(FP8Q__CU_MODEL_THREADS)
-    fp8q__cu_attention_kernel(float *out, const float *q, const uint8_t *k_cache, const uint8_t *v_cache,
-                              const float *dec, float k_scale, float v_scale, size_t group, size_t hd, size_t len,
-                              size_t kv_stride, float scaling, float *att)
-{
-    extern __shared__ float qs[];
-    __shared__ float kt[256], vt[256];
-    const size_t h = blockIdx.x, kvh = h / group;
-    const unsigned lane = threadIdx.x & 31u, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
-    float *sc = att + h * len;
-    float mx = -3.4e38f, sum = 0.0f;
-    for (unsigned i = threadIdx.x; i < 256; i += blockDim.x)
-        kt[i] = __fmul_rn(dec[i], k_scale), vt[i] = __fmul_rn(dec[i], v_scale);
-    for (size_t d = threadIdx.x; d < hd; d += blockDim.x) qs[d] = q[h * hd + d];
-    __syncthreads();
-    for (size_t p = warp; p < len; p += nw) {
-        const uint8_t *kr = k_cache + p * kv_stride + kvh * hd;
-        float dot = 0.0f;
-        for (size_t d = lane; d < hd; d += 32) dot = __fmaf_rn(qs[d], kt[kr[d]], dot);
-        for (int o = 16; o > 0; o >>= 1) dot = __fadd_rn(dot, __shfl_xor_sync(0xFFFFFFFFu, dot, o));
-        if (lane == 0) sc[p] = __fmul_rn(dot, scaling);
-    }
-    __syncthreads();
-    for (size_t p = threadIdx.x; p < len; p += blockDim.x) mx = fmaxf(mx, sc[p]);
-    mx = fp8q__cu_block_reduce(mx, 1);
-    for (size_t p = threadIdx.x; p < len; p += blockDim.x) {
-        const float e = expf(__fsub_rn(sc[p], mx));
-        sc[p] = e, sum = __fadd_rn(sum, e);
-    }
-    sum = fp8q__cu_block_reduce(sum, 0); /* its barriers also publish sc */
-    for (size_t d = threadIdx.x; d < hd; d += blockDim.x) {
-        float o = 0.0f;
-        for (size_t p = 0; p < len; p++)
-            o = __fadd_rn(o, __fmul_rn(__fdiv_rn(sc[p], sum), vt[v_cache[p * kv_stride + kvh * hd + d]]));
-        out[h * hd + d] = o;
-    }
-}
-
 /* ------------------------------------------------------------------------ */
 /* Whole-model kernels (fp8q_state_init_backend)                            */
 /* ------------------------------------------------------------------------ */
@@ -2031,20 +1987,28 @@ FP8QDEF fp8q_result fp8q_cuda_attention_decode(fp8q_backend *b, float *out, cons
     const char *names[4] = {"out", "q", "k_cache", "v_cache"};
     void *att;
     if (!out || !q || !k_cache || !v_cache || n_heads == 0 || n_kv_heads == 0 || n_heads % n_kv_heads ||
-        n_heads > 0x7FFFFFFFu || head_dim == 0 || head_dim > 1024 || seq_len == 0 || kv_stride < n_kv_heads * head_dim)
+        n_heads > 0x7FFFFFFFu || head_dim == 0 || head_dim > 1024 || seq_len == 0 || seq_len > 0x7FFFFFFFu ||
+        kv_stride < n_kv_heads * head_dim)
         return fp8q__cu_fail(err, FP8Q_ERR_ARG,
                              "%s: NULL pointer, or n_heads %zu not a multiple of n_kv_heads %zu, head_dim %zu not in "
-                             "[1, 1024], seq_len 0 or kv_stride %zu < n_kv_heads * head_dim",
+                             "[1, 1024], seq_len 0 or above 2^31 - 1, or kv_stride %zu < n_kv_heads * head_dim",
                              fn, n_heads, n_kv_heads, head_dim, kv_stride);
     if (!fp8q__cu_device_format(kv_format))
         return fp8q__cu_fail(err, FP8Q_ERR_UNSUPPORTED, "%s: the KV cache format must be E4M3 or E5M2", fn);
     FP8Q__CU_TRY(fp8q__cu_enter(b, fn, &h, err));
     FP8Q__CU_TRY(fp8q__cu_device_ptrs(fn, err, 4, p, names));
     FP8Q__CU_TRY(fp8q__cu_reserve(h, FP8Q__SLOT_ATT, n_heads * seq_len * sizeof(float), &att, err));
-    fp8q__cu_attention_kernel<<<(unsigned)n_heads, FP8Q__CU_MODEL_THREADS, head_dim * sizeof(float), h->stream>>>(
-        out, q, k_cache, v_cache, h->dec + (size_t)kv_format * 256, k_scale, v_scale, n_heads / n_kv_heads, head_dim,
-        seq_len, kv_stride, (float)(1.0 / sqrt((double)head_dim)), (float *)att);
-    FP8Q__CU_LAUNCHED("fp8q__cu_attention_kernel");
+    {
+        /* the model's attention kernel with one query row at position seq_len - 1 */
+        fp8q__cu_attn_args a;
+        a.out = out, a.q = q, a.k = k_cache, a.v = v_cache, a.fp8 = 1, a.dec = h->dec + (size_t)kv_format * 256;
+        a.k_scale = k_scale, a.v_scale = v_scale, a.scaling = (float)(1.0 / sqrt((double)head_dim));
+        a.group = n_heads / n_kv_heads, a.hd = head_dim, a.kv_stride = kv_stride, a.q_stride = n_heads * head_dim;
+        a.att_stride = seq_len, a.pos0 = (int)(seq_len - 1), a.row0 = 0, a.att = (float *)att;
+        fp8q__cu_attention_rows_kernel<<<dim3((unsigned)n_heads, 1), FP8Q__CU_MODEL_THREADS, head_dim * sizeof(float),
+                                         h->stream>>>(a);
+    }
+    FP8Q__CU_LAUNCHED("fp8q__cu_attention_rows_kernel");
     return FP8Q_OK;
 }
 
