@@ -147,14 +147,21 @@ static float *dev_floats(size_t n)
     return d;
 }
 
-/* Device buffer of n finite E4M3 codes. */
-static uint8_t *dev_e4m3(size_t n)
+/* n finite E4M3 codes (NaN bytes 7F/FF turned into 78/F8). */
+static std::vector<uint8_t> random_e4m3(size_t n)
 {
     std::vector<uint8_t> h(n);
     for (size_t i = 0; i < n; i++) {
         uint8_t v = (uint8_t)next_u32();
         h[i] = (v & 0x7F) == 0x7F ? (uint8_t)(v & 0xF8) : v;
     }
+    return h;
+}
+
+/* Device buffer of n finite E4M3 codes. */
+static uint8_t *dev_e4m3(size_t n)
+{
+    const std::vector<uint8_t> h = random_e4m3(n);
     uint8_t *d = (uint8_t *)dev_alloc(n);
     CHECK_CUDA(cudaMemcpy(d, h.data(), n, cudaMemcpyHostToDevice));
     return d;
@@ -345,16 +352,6 @@ static void bench_gemm(fp8q_backend *b, cudaStream_t s, int cc, const device_inf
 }
 
 /* ---- batch-1 decode on a synthetic Llama-3-8B-shaped model */
-
-static std::vector<uint8_t> random_e4m3(size_t n)
-{
-    std::vector<uint8_t> h(n);
-    for (size_t i = 0; i < n; i++) {
-        uint8_t v = (uint8_t)next_u32();
-        h[i] = (v & 0x7F) == 0x7F ? (uint8_t)(v & 0xF8) : v;
-    }
-    return h;
-}
 
 /* bfloat16 bits of small random values (|x| < 0.05). */
 static std::vector<uint16_t> random_bf16(size_t n)
