@@ -4534,13 +4534,20 @@ FP8QDEF fp8q_result fp8q_compute_scales(float *scales, const float *x, size_t ro
     return FP8Q_OK;
 }
 
-/* One element: q = cast(clamp(x op s)) in the recipe's precision. */
-static uint8_t fp8q__quantize_one(const fp8q_recipe *r, float x, float s, float inv)
+/* y = clamp(x op s) in the recipe's precision, for one run of a tile;
+   q = cast(y) follows in bulk (fp8q_encode_f32, the scalar cast's bytes). */
+#define FP8Q__QUANT_CHUNK 256
+static void fp8q__scale_clamp(float *y, const float *x, size_t n, const fp8q_recipe *r, float s, float inv)
 {
-    float y = r->op == FP8Q_SCALE_MUL ? x * inv : x / s;
-    y = fp8q__round_hp(y, r->hp);
-    if (r->clamp) y = fp8q__fmaxf(-r->qmax, fp8q__fminf(y, r->qmax));
-    return fp8q_from_f32(y, r->format, r->sat);
+    size_t k;
+    if (r->op == FP8Q_SCALE_MUL)
+        for (k = 0; k < n; k++) y[k] = x[k] * inv;
+    else
+        for (k = 0; k < n; k++) y[k] = x[k] / s;
+    if (r->hp != FP8Q_HP_F32)
+        for (k = 0; k < n; k++) y[k] = fp8q__round_hp(y[k], r->hp);
+    if (r->clamp)
+        for (k = 0; k < n; k++) y[k] = fp8q__fmaxf(-r->qmax, fp8q__fminf(y[k], r->qmax));
 }
 
 FP8QDEF fp8q_result fp8q_quantize(uint8_t *q, const float *x, size_t rows, size_t cols, const float *scales,
@@ -4555,7 +4562,12 @@ FP8QDEF fp8q_result fp8q_quantize(uint8_t *q, const float *x, size_t rows, size_
             const float s = scales[(i / tr) * n_tc + j / tc];
             const float inv = fp8q__round_hp(1.0f / s, r->hp);
             size_t k, end = j + tc < cols ? j + tc : cols;
-            for (k = j; k < end; k++) q[i * cols + k] = fp8q__quantize_one(r, x[i * cols + k], s, inv);
+            for (k = j; k < end; k += FP8Q__QUANT_CHUNK) {
+                const size_t len = end - k < FP8Q__QUANT_CHUNK ? end - k : FP8Q__QUANT_CHUNK;
+                float y[FP8Q__QUANT_CHUNK];
+                fp8q__scale_clamp(y, x + i * cols + k, len, r, s, inv);
+                (void)fp8q_encode_f32(q + i * cols + k, y, len, r->format, r->sat, FP8Q_SCALE_NONE, 0.0f);
+            }
         }
     return FP8Q_OK;
 }
@@ -11243,26 +11255,137 @@ static float fp8q__dot(const float *a, const float *b, size_t n)
     return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
 
-/* fp8q__dot with b given as bfloat16 bits, decoded on the fly: the same
-   partial sums in the same order, so the same result as decoding first. */
-static float fp8q__dot_bf16(const float *a, const uint16_t *b, size_t n)
+/* Eight float lanes holding fp8q__dot's eight partial sums (one vector on
+   AVX, two on SSE2/NEON): the blocked kernels below add the same products
+   in the same order, so they give fp8q__dot's bits. Multiply and add stay
+   two roundings (no FMA), as the scalar code compiled without contraction. */
+#if defined(FP8Q__AVX512) || defined(FP8Q__AVX2)
+#define FP8Q__LANES8 1
+typedef __m256 fp8q__v8;
+#define fp8q__v8_zero()       _mm256_setzero_ps()
+#define fp8q__v8_load(p)      _mm256_loadu_ps(p)
+#define fp8q__v8_store(p, v)  _mm256_storeu_ps(p, v)
+#define fp8q__v8_muladd(s, a, b) _mm256_add_ps(s, _mm256_mul_ps(a, b))
+#elif defined(FP8Q__SSE2) || defined(FP8Q__NEON)
+#define FP8Q__LANES8 1
+#if defined(FP8Q__SSE2)
+typedef __m128 fp8q__v4;
+#define fp8q__v4_zero()        _mm_setzero_ps()
+#define fp8q__v4_load(p)       _mm_loadu_ps(p)
+#define fp8q__v4_store(p, v)   _mm_storeu_ps(p, v)
+#define fp8q__v4_muladd(s, a, b) _mm_add_ps(s, _mm_mul_ps(a, b))
+#else
+typedef float32x4_t fp8q__v4;
+#define fp8q__v4_zero()        vdupq_n_f32(0.0f)
+#define fp8q__v4_load(p)       vld1q_f32(p)
+#define fp8q__v4_store(p, v)   vst1q_f32(p, v)
+#define fp8q__v4_muladd(s, a, b) vaddq_f32(s, vmulq_f32(a, b)) /* not vmlaq/vfmaq: two roundings */
+#endif
+typedef struct fp8q__v8 {
+    fp8q__v4 lo, hi;
+} fp8q__v8;
+FP8Q__FORCE_INLINE fp8q__v8 fp8q__v8_zero(void)
 {
-    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    size_t k = 0, j;
-    for (; k + 8 <= n; k += 8)
-        for (j = 0; j < 8; j++) {
-            const uint32_t u = (uint32_t)b[k + j] << 16;
-            float w;
-            FP8Q__MEMCPY(&w, &u, 4);
-            s[j] += a[k + j] * w;
-        }
-    for (; k < n; k++) {
-        const uint32_t u = (uint32_t)b[k] << 16;
-        float w;
-        FP8Q__MEMCPY(&w, &u, 4);
-        s[k & 7] += a[k] * w;
-    }
+    fp8q__v8 v;
+    v.lo = fp8q__v4_zero(), v.hi = fp8q__v4_zero();
+    return v;
+}
+FP8Q__FORCE_INLINE fp8q__v8 fp8q__v8_load(const float *p)
+{
+    fp8q__v8 v;
+    v.lo = fp8q__v4_load(p), v.hi = fp8q__v4_load(p + 4);
+    return v;
+}
+FP8Q__FORCE_INLINE void fp8q__v8_store(float *p, fp8q__v8 v) { fp8q__v4_store(p, v.lo), fp8q__v4_store(p + 4, v.hi); }
+FP8Q__FORCE_INLINE fp8q__v8 fp8q__v8_muladd(fp8q__v8 s, fp8q__v8 a, fp8q__v8 b)
+{
+    s.lo = fp8q__v4_muladd(s.lo, a.lo, b.lo), s.hi = fp8q__v4_muladd(s.hi, a.hi, b.hi);
+    return s;
+}
+#endif
+
+/* fp8q__dot's tail and final sum on partial sums already past k. */
+static float fp8q__dot_finish(float s[8], const float *a, const float *b, size_t k, size_t n)
+{
+    for (; k < n; k++) s[k & 7] += a[k] * b[k];
     return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+/* out[i][j] = fp8q__dot(a[i], b[j], n) for 4 rows a (stride lda) and 2 rows
+   b (stride ldb): eight accumulators, each operand load shared. */
+static void fp8q__dot4x2(const float *a, size_t lda, const float *b, size_t ldb, size_t n, float out[4][2])
+{
+    size_t k = 0;
+    int i, j;
+#ifdef FP8Q__LANES8
+    /* named accumulators: an array indexed in a loop stays in memory */
+    fp8q__v8 c00 = fp8q__v8_zero(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    const float *a1 = a + lda, *a2 = a1 + lda, *a3 = a2 + lda, *b1 = b + ldb;
+    float s[8];
+    for (; k + 8 <= n; k += 8) {
+        const fp8q__v8 w0 = fp8q__v8_load(b + k), w1 = fp8q__v8_load(b1 + k);
+        fp8q__v8 x = fp8q__v8_load(a + k);
+        c00 = fp8q__v8_muladd(c00, x, w0), c01 = fp8q__v8_muladd(c01, x, w1);
+        x = fp8q__v8_load(a1 + k);
+        c10 = fp8q__v8_muladd(c10, x, w0), c11 = fp8q__v8_muladd(c11, x, w1);
+        x = fp8q__v8_load(a2 + k);
+        c20 = fp8q__v8_muladd(c20, x, w0), c21 = fp8q__v8_muladd(c21, x, w1);
+        x = fp8q__v8_load(a3 + k);
+        c30 = fp8q__v8_muladd(c30, x, w0), c31 = fp8q__v8_muladd(c31, x, w1);
+    }
+    {
+        const fp8q__v8 acc[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+        for (i = 0; i < 4; i++)
+            for (j = 0; j < 2; j++) {
+                fp8q__v8_store(s, acc[i][j]);
+                out[i][j] = fp8q__dot_finish(s, a + (size_t)i * lda, b + (size_t)j * ldb, k, n);
+            }
+    }
+#else
+    for (i = 0; i < 4; i++)
+        for (j = 0; j < 2; j++) out[i][j] = fp8q__dot(a + (size_t)i * lda, b + (size_t)j * ldb, n);
+    (void)k;
+#endif
+}
+
+/* out[i] = fp8q__dot(a[i], b, n) for 4 rows a (stride lda). */
+static void fp8q__dot4x1(const float *a, size_t lda, const float *b, size_t n, float out[4])
+{
+    size_t k = 0;
+    int i;
+#ifdef FP8Q__LANES8
+    fp8q__v8 c0 = fp8q__v8_zero(), c1 = c0, c2 = c0, c3 = c0;
+    float s[8];
+    for (; k + 8 <= n; k += 8) {
+        const fp8q__v8 w = fp8q__v8_load(b + k);
+        c0 = fp8q__v8_muladd(c0, fp8q__v8_load(a + k), w);
+        c1 = fp8q__v8_muladd(c1, fp8q__v8_load(a + lda + k), w);
+        c2 = fp8q__v8_muladd(c2, fp8q__v8_load(a + 2 * lda + k), w);
+        c3 = fp8q__v8_muladd(c3, fp8q__v8_load(a + 3 * lda + k), w);
+    }
+    {
+        const fp8q__v8 acc[4] = {c0, c1, c2, c3};
+        for (i = 0; i < 4; i++) {
+            fp8q__v8_store(s, acc[i]);
+            out[i] = fp8q__dot_finish(s, a + (size_t)i * lda, b, k, n);
+        }
+    }
+#else
+    for (i = 0; i < 4; i++) out[i] = fp8q__dot(a + (size_t)i * lda, b, n);
+    (void)k;
+#endif
+}
+
+/* y[d] += w * x[d] for d < n (each element one multiply and one add). */
+static void fp8q__axpy(float *y, float w, const float *x, size_t n)
+{
+    size_t d = 0;
+#ifdef FP8Q__LANES8
+    float wv[8] = {w, w, w, w, w, w, w, w};
+    const fp8q__v8 ww = fp8q__v8_load(wv);
+    for (; d + 8 <= n; d += 8) fp8q__v8_store(y + d, fp8q__v8_muladd(fp8q__v8_load(y + d), ww, fp8q__v8_load(x + d)));
+#endif
+    for (; d < n; d++) y[d] += w * x[d];
 }
 
 typedef struct fp8q__dense_job {
@@ -11274,25 +11397,38 @@ typedef struct fp8q__dense_job {
 
 #define FP8Q__DENSE_NB 16 /* output rows per task */
 
+/* y[m][n] for the task's FP8Q__DENSE_NB outputs n and every row m: each
+   result is fp8q__dot(x[m], w[n]) (+ bias), in 4 x 2 blocks. */
 static void fp8q__dense_task(void *arg, size_t task)
 {
     fp8q__dense_job *j = (fp8q__dense_job *)arg;
-    const int K = j->w->cols, N = j->w->rows;
-    int n, m, n1 = (int)(task + 1) * FP8Q__DENSE_NB;
-    float *buf = NULL;
-    if (j->w->dtype == FP8Q_F16 && !(buf = (float *)malloc((size_t)K * sizeof(float)))) {
-        j->failed = 1;
-        return;
-    }
-    for (n = (int)task * FP8Q__DENSE_NB; n < n1 && n < N; n++) {
-        const uint16_t *wb = j->w->dtype == FP8Q_BF16 ? (const uint16_t *)j->w->data + (size_t)n * (size_t)K : NULL;
-        const float *wr = wb ? NULL : fp8q__matrix_row(j->w, n, buf);
-        for (m = 0; m < j->M; m++) {
-            const float *xr = j->x + (size_t)m * (size_t)K;
-            float v = wb ? fp8q__dot_bf16(xr, wb, (size_t)K) : fp8q__dot(xr, wr, (size_t)K);
-            j->y[(size_t)m * (size_t)N + (size_t)n] = j->bias ? v + j->bias[n] : v;
+    const size_t K = (size_t)j->w->cols, N = (size_t)j->w->rows, M = (size_t)j->M;
+    const size_t n0 = task * FP8Q__DENSE_NB, nn = N - n0 < FP8Q__DENSE_NB ? N - n0 : FP8Q__DENSE_NB;
+    const float *wt; /* [nn][K] */
+    float *buf = NULL, blk[4][2];
+    size_t n, m, i, t;
+    if (j->w->dtype == FP8Q_F32)
+        wt = (const float *)j->w->data + n0 * K;
+    else { /* half or bfloat16 rows widened once, exactly */
+        if (!(buf = (float *)malloc(nn * K * sizeof(float)))) {
+            j->failed = 1;
+            return;
         }
+        for (n = 0; n < nn; n++) (void)fp8q__matrix_row(j->w, (int)(n0 + n), buf + n * K);
+        wt = buf;
     }
+    for (m = 0; m + 4 <= M; m += 4)
+        for (n = 0; n + 2 <= nn; n += 2) {
+            fp8q__dot4x2(j->x + m * K, K, wt + n * K, K, K, blk);
+            for (i = 0; i < 4; i++)
+                for (t = 0; t < 2; t++)
+                    j->y[(m + i) * N + n0 + n + t] = j->bias ? blk[i][t] + j->bias[n0 + n + t] : blk[i][t];
+        }
+    for (m = 0; m < M; m++) /* what the blocks left: rows past the last 4, an odd last column */
+        for (n = m < M - M % 4 ? nn - nn % 2 : 0; n < nn; n++) {
+            const float v = fp8q__dot(j->x + m * K, wt + n * K, K);
+            j->y[m * N + n0 + n] = j->bias ? v + j->bias[n0 + n] : v;
+        }
     free(buf);
 }
 
@@ -11422,48 +11558,55 @@ typedef struct fp8q__attn_job {
     fp8q__state_buf *b;
     int layer, n, p0, max_seq;
     float kt[256], vt[256]; /* FP8 KV: code -> value (float(q) * scale) */
+    int failed;             /* a task ran out of memory */
 } fp8q__attn_job;
 
-/* One head over all n query rows: causal softmax(q.K^T * hd^-0.5) . V. */
+/* One head over all n query rows: causal softmax(q.K^T * hd^-0.5) . V.
+   An FP8 cache is decoded once per call into float rows (the values the
+   table gives, so the result is the same as decoding per query row). */
 static void fp8q__attn_task(void *arg, size_t h)
 {
-    const fp8q__attn_job *j = (const fp8q__attn_job *)arg;
+    fp8q__attn_job *j = (fp8q__attn_job *)arg;
     const fp8q_llama_config *c = &j->m->config;
     const int hd = c->head_dim, kvd = c->num_key_value_heads * hd, nq = c->num_attention_heads * hd;
-    const int kvh = (int)h / (c->num_attention_heads / c->num_key_value_heads);
+    const int kvh = (int)h / (c->num_attention_heads / c->num_key_value_heads), len_all = j->p0 + j->n;
     const float scaling = (float)(1.0 / sqrt((double)hd));
     const size_t base = (size_t)j->layer * (size_t)j->max_seq * (size_t)kvd + (size_t)kvh * (size_t)hd;
-    float *att = j->b->att + h * (size_t)j->max_seq;
+    float *att = j->b->att + h * (size_t)j->max_seq, *dec = NULL, dot4[4];
+    const float *kp, *vp; /* row p of K and V: kp + p * ld */
+    size_t ld = (size_t)kvd;
     int t, p, d;
+    if (j->b->k_f32)
+        kp = j->b->k_f32 + base, vp = j->b->v_f32 + base;
+    else {
+        if (!(dec = (float *)malloc((size_t)len_all * (size_t)hd * 2 * sizeof(float)))) {
+            j->failed = 1;
+            return;
+        }
+        for (p = 0; p < len_all; p++)
+            for (d = 0; d < hd; d++) {
+                const size_t at = base + (size_t)p * (size_t)kvd + (size_t)d, to = (size_t)p * (size_t)hd + (size_t)d;
+                dec[to] = j->kt[j->b->k_fp8[at]];
+                dec[(size_t)len_all * (size_t)hd + to] = j->vt[j->b->v_fp8[at]];
+            }
+        kp = dec, vp = dec + (size_t)len_all * (size_t)hd, ld = (size_t)hd;
+    }
     for (t = 0; t < j->n; t++) {
         const float *q = j->b->q + (size_t)t * (size_t)nq + h * (size_t)hd;
         float *out = j->b->xb2 + (size_t)t * (size_t)nq + h * (size_t)hd;
         const int len = j->p0 + t + 1;
         float mx = -3.4e38f, sum = 0.0f;
-        for (p = 0; p < len; p++) {
-            const size_t off = base + (size_t)p * (size_t)kvd;
-            float dot = 0.0f;
-            if (j->b->k_f32)
-                dot = fp8q__dot(q, j->b->k_f32 + off, (size_t)hd);
-            else {
-                float kr[512];
-                for (d = 0; d < hd; d++) kr[d] = j->kt[j->b->k_fp8[off + (size_t)d]];
-                dot = fp8q__dot(q, kr, (size_t)hd);
-            }
-            att[p] = dot * scaling;
-            mx = att[p] > mx ? att[p] : mx;
+        for (p = 0; p + 4 <= len; p += 4) {
+            fp8q__dot4x1(kp + (size_t)p * ld, ld, q, (size_t)hd, dot4);
+            for (d = 0; d < 4; d++) att[p + d] = dot4[d] * scaling;
         }
+        for (; p < len; p++) att[p] = fp8q__dot(q, kp + (size_t)p * ld, (size_t)hd) * scaling;
+        for (p = 0; p < len; p++) mx = att[p] > mx ? att[p] : mx;
         for (p = 0; p < len; p++) sum += (att[p] = expf(att[p] - mx));
         for (d = 0; d < hd; d++) out[d] = 0.0f;
-        for (p = 0; p < len; p++) {
-            const size_t off = base + (size_t)p * (size_t)kvd;
-            const float w = att[p] / sum;
-            if (j->b->v_f32)
-                for (d = 0; d < hd; d++) out[d] += w * j->b->v_f32[off + (size_t)d];
-            else
-                for (d = 0; d < hd; d++) out[d] += w * j->vt[j->b->v_fp8[off + (size_t)d]];
-        }
+        for (p = 0; p < len; p++) fp8q__axpy(out, att[p] / sum, vp + (size_t)p * ld, (size_t)hd);
     }
+    free(dec);
 }
 
 /* INC: the value of cast(clamp(x * inv, +-qmax)) (the FP8 code's value, not
@@ -11485,47 +11628,55 @@ static float fp8q__s_or_1(float s) { return s > 0 ? s : 1.0f; }
    scales, out = (p8 . v8) * s0 * s1. */
 static void fp8q__attn_task_inc(void *arg, size_t h)
 {
-    const fp8q__attn_job *j = (const fp8q__attn_job *)arg;
+    fp8q__attn_job *j = (fp8q__attn_job *)arg;
     const fp8q_llama_config *c = &j->m->config;
     const fp8q_layer *ly = &j->m->layers[j->layer];
     const int hd = c->head_dim, kvd = c->num_key_value_heads * hd, nq = c->num_attention_heads * hd;
-    const int kvh = (int)h / (c->num_attention_heads / c->num_key_value_heads);
+    const int kvh = (int)h / (c->num_attention_heads / c->num_key_value_heads), len_all = j->p0 + j->n;
     const float scaling = (float)(1.0 / sqrt((double)hd)), qmax = j->m->inc_recipe.qmax;
     const float iq = fp8q__inv_or_0(ly->inc_qk[0]), ik = fp8q__inv_or_0(ly->inc_qk[1]);
     const float ip = fp8q__inv_or_0(ly->inc_av[0]), iv = fp8q__inv_or_0(ly->inc_av[1]);
     const float so = fp8q__s_or_1(ly->inc_softmax), iso = fp8q__inv_or_0(ly->inc_softmax);
     const size_t base = (size_t)j->layer * (size_t)j->max_seq * (size_t)kvd + (size_t)kvh * (size_t)hd;
-    float *att = j->b->att + h * (size_t)j->max_seq;
-    float qh[512], kh[512];
+    float *att = j->b->att + h * (size_t)j->max_seq, qh[512], dot4[4];
+    float *kh = (float *)malloc((size_t)len_all * (size_t)hd * 2 * sizeof(float)), *vh; /* [len_all][hd] each */
     int t, p, d;
+    if (!kh) {
+        j->failed = 1;
+        return;
+    }
+    vh = kh + (size_t)len_all * (size_t)hd;
+    for (p = 0; p < len_all; p++) /* K and V as matmul_qk / matmul_av cast them, once per call */
+        for (d = 0; d < hd; d++) {
+            const size_t off = base + (size_t)p * (size_t)kvd + (size_t)d, to = (size_t)p * (size_t)hd + (size_t)d;
+            kh[to] = fp8q__q8(j->b->k_f32 ? j->b->k_f32[off] : j->kt[j->b->k_fp8[off]], ik, qmax);
+            vh[to] = fp8q__q8(j->b->v_f32 ? j->b->v_f32[off] : j->vt[j->b->v_fp8[off]], iv, qmax);
+        }
     for (t = 0; t < j->n; t++) {
         const float *q = j->b->q + (size_t)t * (size_t)nq + h * (size_t)hd;
         float *out = j->b->xb2 + (size_t)t * (size_t)nq + h * (size_t)hd;
         const int len = j->p0 + t + 1;
         float mx = -3.4e38f, sum = 0.0f;
         for (d = 0; d < hd; d++) qh[d] = fp8q__q8(q[d] * scaling, iq, qmax);
+        for (p = 0; p + 4 <= len; p += 4) {
+            fp8q__dot4x1(kh + (size_t)p * (size_t)hd, (size_t)hd, qh, (size_t)hd, dot4);
+            for (d = 0; d < 4; d++) att[p + d] = dot4[d];
+        }
+        for (; p < len; p++) att[p] = fp8q__dot(qh, kh + (size_t)p * (size_t)hd, (size_t)hd);
         for (p = 0; p < len; p++) {
-            const size_t off = base + (size_t)p * (size_t)kvd;
-            for (d = 0; d < hd; d++)
-                kh[d] = fp8q__q8(j->b->k_f32 ? j->b->k_f32[off + (size_t)d] : j->kt[j->b->k_fp8[off + (size_t)d]], ik,
-                                 qmax);
-            att[p] = fp8q__mul_rn(fp8q__mul_rn(fp8q__dot(qh, kh, (size_t)hd), fp8q__s_or_1(ly->inc_qk[0])),
-                                  fp8q__s_or_1(ly->inc_qk[1]));
+            att[p] = fp8q__mul_rn(fp8q__mul_rn(att[p], fp8q__s_or_1(ly->inc_qk[0])), fp8q__s_or_1(ly->inc_qk[1]));
             mx = att[p] > mx ? att[p] : mx;
         }
         for (p = 0; p < len; p++) sum += (att[p] = expf(att[p] - mx));
         for (d = 0; d < hd; d++) out[d] = 0.0f;
         for (p = 0; p < len; p++) {
-            const size_t off = base + (size_t)p * (size_t)kvd;
             const float pr = fp8q__q8(fp8q__q8(att[p] / sum, iso, qmax) * (iso == 0.0f ? 1.0f : so), ip, qmax);
-            for (d = 0; d < hd; d++)
-                out[d] +=
-                    pr * fp8q__q8(j->b->v_f32 ? j->b->v_f32[off + (size_t)d] : j->vt[j->b->v_fp8[off + (size_t)d]], iv,
-                                  qmax);
+            fp8q__axpy(out, pr, vh + (size_t)p * (size_t)hd, (size_t)hd);
         }
         for (d = 0; d < hd; d++)
             out[d] = fp8q__mul_rn(fp8q__mul_rn(out[d], fp8q__s_or_1(ly->inc_av[0])), fp8q__s_or_1(ly->inc_av[1]));
     }
+    free(kh);
 }
 
 /* For observers: the attention internals of every head, recomputed with
@@ -11636,7 +11787,7 @@ static fp8q_result fp8q__layer_forward(const fp8q_model *m, fp8q_state *s, int l
         fp8q__observe_codes(s, l, FP8Q_MOD_K_CACHE, b->k, n, kvd, b->k_fp8 ? b->k_fp8 + at : NULL, &ly->k_scale, 1);
         fp8q__observe_codes(s, l, FP8Q_MOD_V_CACHE, b->v, n, kvd, b->v_fp8 ? b->v_fp8 + at : NULL, &ly->v_scale, 1);
     }
-    aj.m = m, aj.b = b, aj.layer = l, aj.n = n, aj.p0 = s->pos, aj.max_seq = s->max_seq;
+    aj.m = m, aj.b = b, aj.layer = l, aj.n = n, aj.p0 = s->pos, aj.max_seq = s->max_seq, aj.failed = 0;
     if (b->k_fp8) {
         const fp8q_format f = m->opt.kv_cache == FP8Q_KV_E5M2 ? FP8Q_E5M2 : FP8Q_E4M3;
         for (i = 0; i < 256; i++) {
@@ -11648,6 +11799,7 @@ static fp8q_result fp8q__layer_forward(const fp8q_model *m, fp8q_state *s, int l
                       ly->inc_qk[0] > 0 || ly->inc_av[0] > 0 || ly->inc_softmax > 0 ? fp8q__attn_task_inc
                                                                                     : fp8q__attn_task,
                       &aj, (size_t)c->num_attention_heads);
+    if (aj.failed) return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory in layer %d's attention", l);
     if (s->observer && (r = fp8q__attn_observe(m, s, &aj, err)) != FP8Q_OK) return r;
     if ((r = fp8q__module(m, s, l, FP8Q_MOD_O, &ly->mod[FP8Q_MOD_O], b->xb2, n, b->xb, err)) != FP8Q_OK) return r;
     for (i = 0; i < n * dim; i++) b->x[i] += b->xb[i];

@@ -16,9 +16,13 @@ Calibration text: this repository's README.md (first 16 windows of 512 tokens),
 never the evaluation text. Prints a markdown table with recovery % (FP32
 perplexity / perplexity, as the model cards in NUMERICS.md 4 report).
 
-Usage: python3 eval/run_eval.py [--max-tokens N] [--threads 2] [--cache DIR]
+Usage: python3 eval/run_eval.py [--max-tokens N] [--threads 2] [--jobs 1] [--cache DIR]
+--jobs J runs J of the ten rows after FP32 at once (each with --threads
+threads): on a 2-core machine --jobs 2 --threads 1 keeps both cores busier
+than one process with 2 threads. The rows' figures do not depend on either.
 """
-import argparse, json, os, re, subprocess, sys
+import argparse, json, os, re, subprocess, sys, time
+from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -34,6 +38,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--max-tokens", type=int, default=0, help="use only the text's first N tokens (0: all)")
     ap.add_argument("--threads", default="2")
+    ap.add_argument("--jobs", type=int, default=1, help="rows measured at once after the FP32 row")
     ap.add_argument("--cache", default=os.environ.get("FP8Q_CACHE", os.path.join(ROOT, "build", "cache")))
     ap.add_argument("--fp8q", default=os.path.join(ROOT, "build", "fp8q"))
     a = ap.parse_args()
@@ -51,23 +56,31 @@ def main():
     hf = os.path.join(out, "hf-bf16")
     if not os.path.exists(os.path.join(hf, "model.safetensors")):
         sh([fp8q, "import", gguf, hf, "--dtype", "bf16"])
-    base = ["--text", text, "--ctx", "512", "--threads", a.threads, "--tokenizer", gguf]
+    base = ["--text", text, "--ctx", "512", "--tokenizer", gguf]
     if a.max_tokens:
         base += ["--max-tokens", str(a.max_tokens)]
     ref = os.path.join(out, "fp32.argmax")
-    rows = []
+    pending = []  # (label, kv, command), in table order
 
     def measure(label, model, extra, kv):
         cmd = [fp8q, "perplexity", model] + base + extra
         cmd += ["--argmax-out", ref] if label == "FP32" else ["--argmax-ref", ref]
+        # FP32 runs alone: it gets every job's threads
+        cmd += ["--threads", str(int(a.threads) * max(1, a.jobs)) if label == "FP32" else a.threads]
+        pending.append((label, kv, cmd))
+
+    def run_row(item):
+        label, kv, cmd = item
+        t0 = time.time()
         o = sh(cmd)
         ppl = float(re.search(r"perplexity: ([0-9.]+)", o).group(1))
         agree = re.search(r"agreement:\s+([0-9.]+)%", o)
         tokens = int(re.search(r"tokens:\s+(\d+) scored", o).group(1))
-        rows.append((label, kv, ppl, float(agree.group(1)) if agree else 100.0, tokens))
-        print("%-40s %-5s ppl %.4f" % (label, kv, ppl), file=sys.stderr, flush=True)
+        print("%-40s %-5s ppl %.4f  (%.0f s)" % (label, kv, ppl, time.time() - t0), file=sys.stderr, flush=True)
+        return (label, kv, ppl, float(agree.group(1)) if agree else 100.0, tokens)
 
     measure("FP32", gguf, ["--quant", "none"], "f32")
+    rows = [run_row(pending.pop())]  # the reference the other rows' agreement reads
     for label, q in (("vLLM online fp8 (fp8-dynamic)", "fp8-dynamic"), ("FP8_DYNAMIC (fp8-channel)", "fp8-channel")):
         measure(label, gguf, ["--quant", q], "f32")
         measure(label, gguf, ["--quant", q, "--kv-cache", "e4m3"], "e4m3")
@@ -95,6 +108,8 @@ def main():
                            "dump_stats_path": os.path.join(out, "inc", "inc_output")}, f)
             measure("INC maxabs_hw, %s scales" % dev.capitalize(), hf,
                     ["--inc-config", cfg, "--inc-measurements", measurement, "--device", dev], "e4m3" if kv else "f32")
+    with ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
+        rows += list(pool.map(run_row, pending))
     fp32 = rows[0][2]
     print("SmolLM2-135M-Instruct on eval/docutils-prose.txt: %d tokens scored (windows of 512)" % rows[0][4])
     print()
