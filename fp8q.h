@@ -3042,6 +3042,13 @@ FP8QDEF fp8q_result fp8q_gguf_tokenizer(const fp8q_gguf *g, fp8q_tokenizer **out
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
+/* Every multiply and add is rounded on its own: no contraction into FMA
+   where the code does not ask for one (clang contracts by default, GCC does
+   in its GNU modes: build with -std=c99/c11 or -ffp-contract=off there). */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 /* ------------------------------------------------- portability and config */
 
 #ifdef FP8Q_FREESTANDING
@@ -5119,6 +5126,112 @@ static void *fp8q__worker_main(void *w_)
     size_t i;
     for (i = w->first; i < w->n; i += w->step) w->fn(w->arg, i);
     return NULL;
+}
+
+/* A persistent pool for a model state: the caller plus n_workers threads
+   that sleep between jobs. A job runs task i on participant i % (n_workers
+   + 1), as the per-call threads above do; fp8q__pool_run has the
+   fp8q_parallel_for_fn signature. One caller at a time (the state's). */
+#define FP8Q__POOL_MAX 255
+typedef struct fp8q__pool fp8q__pool;
+typedef struct fp8q__pool_seat {
+    fp8q__pool *pool;
+    size_t index; /* 1 .. n_workers (the caller is 0) */
+    pthread_t tid;
+} fp8q__pool_seat;
+struct fp8q__pool {
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    unsigned long job; /* bumped per job; workers wait for a new value */
+    size_t pending;    /* workers not yet through the current job */
+    int quit;
+    void (*fn)(void *, size_t);
+    void *arg;
+    size_t n, n_workers;
+    fp8q__pool_seat seat[FP8Q__POOL_MAX + 1]; /* [0] unused: the caller */
+};
+
+static void fp8q__pool_share(fp8q__pool *p, size_t first, void (*fn)(void *, size_t), void *arg, size_t n)
+{
+    size_t i;
+    for (i = first; i < n; i += p->n_workers + 1) fn(arg, i);
+}
+
+static void *fp8q__pool_worker(void *seat_)
+{
+    fp8q__pool_seat *seat = (fp8q__pool_seat *)seat_;
+    fp8q__pool *p = seat->pool;
+    unsigned long seen = 0;
+    for (;;) {
+        void (*fn)(void *, size_t);
+        void *arg;
+        size_t n;
+        pthread_mutex_lock(&p->mu);
+        while (p->job == seen && !p->quit) pthread_cond_wait(&p->go, &p->mu);
+        if (p->quit) {
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
+        seen = p->job, fn = p->fn, arg = p->arg, n = p->n;
+        pthread_mutex_unlock(&p->mu);
+        fp8q__pool_share(p, seat->index, fn, arg, n);
+        pthread_mutex_lock(&p->mu);
+        if (--p->pending == 0) pthread_cond_signal(&p->done);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+static void fp8q__pool_run(void *ctx, void (*fn)(void *, size_t), void *arg, size_t n)
+{
+    fp8q__pool *p = (fp8q__pool *)ctx;
+    pthread_mutex_lock(&p->mu);
+    p->fn = fn, p->arg = arg, p->n = n, p->pending = p->n_workers, p->job++;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    fp8q__pool_share(p, 0, fn, arg, n);
+    pthread_mutex_lock(&p->mu);
+    while (p->pending) pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void fp8q__pool_free(fp8q__pool *p)
+{
+    size_t t;
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    for (t = 1; t <= p->n_workers; t++) pthread_join(p->seat[t].tid, NULL);
+    pthread_mutex_destroy(&p->mu), pthread_cond_destroy(&p->go), pthread_cond_destroy(&p->done);
+    free(p);
+}
+
+/* A pool of threads - 1 workers, or NULL (threads <= 1, or none could be
+   made: the caller then falls back to per-call threads). n_workers is set
+   before the first job, which the mutex publishes to the workers. */
+static fp8q__pool *fp8q__pool_new(int threads)
+{
+    fp8q__pool *p;
+    size_t t, want = threads > 1 ? (size_t)threads - 1 : 0;
+    if (want == 0 || !(p = (fp8q__pool *)calloc(1, sizeof *p))) return NULL;
+    if (want > FP8Q__POOL_MAX) want = FP8Q__POOL_MAX;
+    if (pthread_mutex_init(&p->mu, NULL) != 0) return free(p), (fp8q__pool *)NULL;
+    if (pthread_cond_init(&p->go, NULL) != 0) return pthread_mutex_destroy(&p->mu), free(p), (fp8q__pool *)NULL;
+    if (pthread_cond_init(&p->done, NULL) != 0) {
+        pthread_cond_destroy(&p->go), pthread_mutex_destroy(&p->mu), free(p);
+        return NULL;
+    }
+    for (t = 1; t <= want; t++) {
+        p->seat[t].pool = p, p->seat[t].index = t;
+        if (pthread_create(&p->seat[t].tid, NULL, fp8q__pool_worker, &p->seat[t]) != 0) break;
+    }
+    p->n_workers = t - 1;
+    if (p->n_workers == 0) {
+        fp8q__pool_free(p);
+        return NULL;
+    }
+    return p;
 }
 #endif
 
@@ -11138,6 +11251,7 @@ typedef struct fp8q__state_buf {
     float *a_scales;                            /* [max_batch] */
     fp8q_backend *backend;                      /* fp8q_state_init_backend: the device running it, or NULL */
     void *run;                                  /* the backend's model run (model_open) */
+    void *pool;                                 /* fp8q__pool of the model's threads, or NULL */
 } fp8q__state_buf;
 
 static int fp8q__max_in(const fp8q_llama_config *c)
@@ -11152,6 +11266,9 @@ FP8QDEF void fp8q_state_free(fp8q_state *s)
     if (!s) return;
     if ((b = (fp8q__state_buf *)s->fp8q__owned) != NULL) {
         if (b->run) b->backend->model_close(b->run);
+#ifdef FP8Q__PTHREADS
+        fp8q__pool_free((fp8q__pool *)b->pool);
+#endif
         free(b->x), free(b->xb), free(b->xb2), free(b->q), free(b->k), free(b->v), free(b->hb), free(b->hb2);
         free(b->att), free(b->k_f32), free(b->v_f32), free(b->k_fp8), free(b->v_fp8), free(b->aq), free(b->a_scales);
         free(b);
@@ -11219,6 +11336,9 @@ FP8QDEF fp8q_result fp8q_state_init(fp8q_state *s, const fp8q_model *m, int max_
         return fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory for the run state (max_seq %d, max_batch %d)", max_seq,
                            max_batch);
     }
+#ifdef FP8Q__PTHREADS
+    if (!m->opt.parallel_for) b->pool = fp8q__pool_new(m->opt.threads); /* NULL: threads per call */
+#endif
     return FP8Q_OK;
 }
 
@@ -11304,12 +11424,14 @@ FP8Q__FORCE_INLINE fp8q__v8 fp8q__v8_muladd(fp8q__v8 s, fp8q__v8 a, fp8q__v8 b)
 }
 #endif
 
+#ifdef FP8Q__LANES8
 /* fp8q__dot's tail and final sum on partial sums already past k. */
 static float fp8q__dot_finish(float s[8], const float *a, const float *b, size_t k, size_t n)
 {
     for (; k < n; k++) s[k & 7] += a[k] * b[k];
     return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
+#endif
 
 /* out[i][j] = fp8q__dot(a[i], b[j], n) for 4 rows a (stride lda) and 2 rows
    b (stride ldb): eight accumulators, each operand load shared. */
@@ -11444,13 +11566,27 @@ static void fp8q__dense_task(void *arg, size_t task)
 #define FP8Q__PARALLEL_MIN_WORK ((double)(1 << 22))
 #endif
 
-/* The model's threads as an fp8q_gemm carrier for fp8q__run_tasks. */
-static void fp8q__model_tasks(const fp8q_model *m, double work, void (*fn)(void *, size_t), void *arg, size_t n)
+/* Who runs a model matmul of `work` multiply-adds: the calling thread below
+   FP8Q__PARALLEL_MIN_WORK, else the caller's parallel_for, else the state's
+   pool, else threads started for the call. */
+static void fp8q__model_parallel(const fp8q_model *m, const fp8q_state *s, double work, fp8q_gemm *g)
+{
+    const fp8q__state_buf *b = (const fp8q__state_buf *)s->fp8q__owned;
+    if (work < FP8Q__PARALLEL_MIN_WORK) return;
+    g->threads = m->opt.threads, g->parallel_for = m->opt.parallel_for, g->parallel_ctx = m->opt.parallel_ctx;
+#ifdef FP8Q__PTHREADS
+    if (!g->parallel_for && b->pool) g->parallel_for = fp8q__pool_run, g->parallel_ctx = b->pool;
+#else
+    (void)b;
+#endif
+}
+
+static void fp8q__model_tasks(const fp8q_model *m, const fp8q_state *s, double work, void (*fn)(void *, size_t),
+                              void *arg, size_t n)
 {
     fp8q_gemm g;
     memset(&g, 0, sizeof g);
-    if (work >= FP8Q__PARALLEL_MIN_WORK)
-        g.threads = m->opt.threads, g.parallel_for = m->opt.parallel_for, g.parallel_ctx = m->opt.parallel_ctx;
+    fp8q__model_parallel(m, s, work, &g);
     fp8q__run_tasks(&g, fn, arg, n);
 }
 
@@ -11462,7 +11598,7 @@ static fp8q_result fp8q__linear_run(const fp8q_model *m, fp8q_state *s, const fp
     if (!lin->q) {
         fp8q__dense_job j;
         j.w = &lin->w, j.x = x, j.bias = lin->bias, j.y = y, j.M = M, j.failed = 0;
-        fp8q__model_tasks(m, (double)M * lin->out * lin->in, fp8q__dense_task, &j,
+        fp8q__model_tasks(m, s, (double)M * lin->out * lin->in, fp8q__dense_task, &j,
                           ((size_t)lin->out + FP8Q__DENSE_NB - 1) / FP8Q__DENSE_NB);
         return j.failed ? fp8q__failf(err, FP8Q_ERR_NOMEM, "out of memory in a float matmul") : FP8Q_OK;
     } else {
@@ -11472,8 +11608,7 @@ static fp8q_result fp8q__linear_run(const fp8q_model *m, fp8q_state *s, const fp
         g.M = (size_t)M, g.N = (size_t)lin->out, g.K = (size_t)lin->in;
         g.b = lin->q, g.b_format = FP8Q_E4M3, g.b_scales = lin->w_scale, g.b_tile_rows = lin->w_per_channel;
         g.bias = lin->bias, g.c = y, g.c_type = FP8Q_F32;
-        if ((double)M * lin->out * lin->in >= FP8Q__PARALLEL_MIN_WORK)
-            g.threads = m->opt.threads, g.parallel_for = m->opt.parallel_for, g.parallel_ctx = m->opt.parallel_ctx;
+        fp8q__model_parallel(m, s, (double)M * lin->out * lin->in, &g);
         if (lin->act == FP8Q_ACT_NONE) {
             g.a_f32 = x; /* W8A16 */
         } else {
@@ -11795,7 +11930,7 @@ static fp8q_result fp8q__layer_forward(const fp8q_model *m, fp8q_state *s, int l
             aj.vt[i] = fp8q_to_f32((uint8_t)i, f) * ly->v_scale;
         }
     }
-    fp8q__model_tasks(m, (double)n * (s->pos + n) * c->num_attention_heads * hd * 2,
+    fp8q__model_tasks(m, s, (double)n * (s->pos + n) * c->num_attention_heads * hd * 2,
                       ly->inc_qk[0] > 0 || ly->inc_av[0] > 0 || ly->inc_softmax > 0 ? fp8q__attn_task_inc
                                                                                     : fp8q__attn_task,
                       &aj, (size_t)c->num_attention_heads);
@@ -22735,6 +22870,9 @@ done:
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT DEFAULT
 #endif
 #endif /* FP8Q__IMPLEMENTATION_DONE */
 #endif /* FP8Q_IMPLEMENTATION */

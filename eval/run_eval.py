@@ -21,7 +21,7 @@ Usage: python3 eval/run_eval.py [--max-tokens N] [--threads 2] [--jobs 1] [--cac
 threads): on a 2-core machine --jobs 2 --threads 1 keeps both cores busier
 than one process with 2 threads. The rows' figures do not depend on either.
 """
-import argparse, json, os, re, subprocess, sys, time
+import argparse, json, os, re, shutil, subprocess, sys, time
 from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -86,9 +86,10 @@ def main():
         measure(label, gguf, ["--quant", q, "--kv-cache", "e4m3"], "e4m3")
     for kv in (False, True):
         d = os.path.join(out, "static-fp8" + ("-kv" if kv else ""))
-        if not os.path.exists(os.path.join(d, "model.safetensors")):
-            sh([fp8q, "quantize", hf, d, "--scheme", "fp8", "--calib", calib, "--threads", a.threads] +
-               (["--kv-cache"] if kv else []))
+        # always redone: the calibration text (README.md) changes between runs
+        shutil.rmtree(d, ignore_errors=True)
+        sh([fp8q, "quantize", hf, d, "--scheme", "fp8", "--calib", calib, "--threads", a.threads] +
+           (["--kv-cache"] if kv else []))
         measure("static FP8 (compressed-tensors FP8)", d, [], "e4m3" if kv else "f32")
     meas_cfg = os.path.join(out, "inc_measure.json")
     with open(meas_cfg, "w") as f:
@@ -96,8 +97,8 @@ def main():
                    "blocklist": {"types": [], "names": []}, "quantize_weight": False,
                    "dump_stats_path": os.path.join(out, "inc", "inc_output")}, f)
     measurement = os.path.join(out, "inc", "inc_output_hooks_maxabs_0_1.json")
-    if not os.path.exists(measurement):
-        sh([fp8q, "inc", "measure", hf, "--config", meas_cfg, "--calib", calib, "--threads", a.threads])
+    shutil.rmtree(os.path.join(out, "inc"), ignore_errors=True)  # likewise
+    sh([fp8q, "inc", "measure", hf, "--config", meas_cfg, "--calib", calib, "--threads", a.threads])
     for dev in ("gaudi2", "gaudi3"):
         for kv in (False, True):
             cfg = os.path.join(out, "inc_quant_%s%s.json" % (dev, "_kv" if kv else ""))

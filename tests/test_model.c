@@ -1775,6 +1775,89 @@ static void test_sampler(void)
     }
 }
 
+/* ------------------------------------------------- float kernels (blocked) */
+
+static uint64_t g_kr = 0x9E3779B97F4A7C15ull;
+
+/* Mostly ordinary floats of mixed magnitude, sometimes a special value. */
+static float kernel_value(void)
+{
+    static const uint32_t special[] = {0x00000000u, 0x80000000u, 0x7F800000u, 0xFF800000u, 0x7FC00000u,
+                                       0x00000001u, 0x807FFFFFu, 0x7F7FFFFFu, 0x3F800000u};
+    uint32_t u;
+    g_kr ^= g_kr << 13, g_kr ^= g_kr >> 7, g_kr ^= g_kr << 17;
+    if (g_kr % 61 == 0) return fp8q__f32_from_bits(special[(g_kr >> 8) % 9]);
+    u = (uint32_t)(g_kr >> 32);
+    return ((float)(u & 0xFFFFFF) / 16777216.0f - 0.5f) * (float)(1u << ((u >> 24) % 12));
+}
+
+static int same_float(float a, float b)
+{
+    return (a != a && b != b) || fp8q__f32_bits(a) == fp8q__f32_bits(b);
+}
+
+/* The blocked kernels (fp8q__dot4x2, fp8q__dot4x1, fp8q__axpy, the float
+   matmul task in F32/BF16/F16) give fp8q__dot's bits for every length and
+   shape, specials included. */
+static void test_float_kernels(void)
+{
+    enum { KMAX = 200 };
+    static float a[4 * KMAX], b[2 * KMAX], y[KMAX], y2[KMAX];
+    size_t n, i, j;
+    for (n = 0; n <= KMAX; n += n < 40 ? 1 : 37) {
+        float out2[4][2], out1[4], w = kernel_value();
+        for (i = 0; i < 4 * n; i++) a[i] = kernel_value();
+        for (i = 0; i < 2 * n; i++) b[i] = kernel_value();
+        fp8q__dot4x2(a, n, b, n, n, out2);
+        fp8q__dot4x1(a, n, b, n, out1);
+        for (i = 0; i < 4; i++) {
+            for (j = 0; j < 2; j++)
+                CHECK(same_float(out2[i][j], fp8q__dot(a + i * n, b + j * n, n)), "dot4x2 n=%d [%d][%d]", (int)n,
+                      (int)i, (int)j);
+            CHECK(same_float(out1[i], fp8q__dot(a + i * n, b, n)), "dot4x1 n=%d [%d]", (int)n, (int)i);
+        }
+        for (i = 0; i < n; i++) y[i] = y2[i] = kernel_value();
+        fp8q__axpy(y, w, a, n);
+        for (i = 0; i < n; i++) { /* two statements: clang contracts a * b + c within one */
+            const float prod = w * a[i];
+            y2[i] += prod;
+        }
+        for (i = 0; i < n; i++) CHECK(same_float(y[i], y2[i]), "axpy n=%d [%d]", (int)n, (int)i);
+    }
+    {
+        static const fp8q_dtype types[3] = {FP8Q_F32, FP8Q_BF16, FP8Q_F16};
+        const int K = 37, N = 35, M = 9;
+        static float x[9 * 37], wf[35 * 37], yv[9 * 35], bias[35];
+        static uint16_t w16[35 * 37];
+        int t, m, nn;
+        for (i = 0; i < (size_t)(M * K); i++) x[i] = kernel_value();
+        for (i = 0; i < (size_t)N; i++) bias[i] = kernel_value();
+        for (t = 0; t < 3; t++) {
+            fp8q_matrix mat;
+            fp8q__dense_job job;
+            size_t task;
+            for (i = 0; i < (size_t)(N * K); i++) { /* values the type holds exactly */
+                const float v = kernel_value();
+                w16[i] = types[t] == FP8Q_F16 ? fp8q_f32_to_f16(v) : fp8q_f32_to_bf16(v);
+                wf[i] = types[t] == FP8Q_F32 ? v : types[t] == FP8Q_F16 ? fp8q_f16_to_f32(w16[i]) : fp8q_bf16_to_f32(w16[i]);
+            }
+            mat.dtype = types[t], mat.rows = N, mat.cols = K, mat.data = types[t] == FP8Q_F32 ? (void *)wf : (void *)w16;
+            for (m = 1; m <= M; m += 4) { /* 1, 5, 9 rows: blocks and leftovers */
+                job.w = &mat, job.x = x, job.bias = (m == 5) ? bias : NULL, job.y = yv, job.M = m, job.failed = 0;
+                for (task = 0; task * FP8Q__DENSE_NB < (size_t)N; task++) fp8q__dense_task(&job, task);
+                CHECK(!job.failed, "dense task failed");
+                for (i = 0; i < (size_t)m; i++)
+                    for (nn = 0; nn < N; nn++) {
+                        float want = fp8q__dot(x + i * K, wf + (size_t)nn * K, (size_t)K);
+                        if (job.bias) want += bias[nn];
+                        CHECK(same_float(yv[i * N + (size_t)nn], want), "dense type %d M=%d y[%d][%d]", t, m, (int)i,
+                              nn);
+                    }
+            }
+        }
+    }
+}
+
 int main(void)
 {
     mk_root();
@@ -1805,6 +1888,7 @@ int main(void)
     run_case("forward on a backend: forward errors, observers, arguments", test_backend_forward_errors);
     run_case("forward on a backend: none, no model_open, bad arguments", test_backend_cpu_and_arguments);
     run_case("sampler", test_sampler);
+    run_case("blocked float kernels == fp8q__dot, bit for bit", test_float_kernels);
     (void)rmdir(g_root);
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed != 0;
