@@ -1468,7 +1468,10 @@ typedef struct fp8q_observation {
 typedef void (*fp8q_observer_fn)(void *ctx, const fp8q_observation *o);
 
 /* Run state: the KV cache for up to max_seq positions and the scratch of
-   one forward call of up to max_batch tokens. */
+   one forward call of up to max_batch tokens. With the model's threads > 1
+   (and no parallel_for) the state also keeps threads - 1 worker threads,
+   asleep between matmuls, until fp8q_state_free (POSIX builds; where they
+   cannot be made, threads are started per matmul instead). */
 typedef struct fp8q_state {
     int max_seq, max_batch;
     int pos;       /* tokens already in the cache */
@@ -3918,8 +3921,21 @@ static void fp8q__narrow_f16(uint16_t *dst, const float *src, size_t n)
 
 static void fp8q__widen_bf16(float *dst, const uint16_t *src, size_t n)
 {
-    size_t i;
-    for (i = 0; i < n; i++) dst[i] = fp8q_bf16_to_f32(src[i]);
+    size_t i = 0; /* the bits shifted into the high half: exact, NaN payloads kept */
+#if defined(FP8Q__AVX512) || defined(FP8Q__AVX2)
+    for (; i + 8 <= n; i += 8) {
+        const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + i)));
+        _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(h, 16)));
+    }
+#elif defined(FP8Q__SSE2)
+    for (; i + 4 <= n; i += 4) {
+        const __m128i h = _mm_loadl_epi64((const __m128i *)(src + i));
+        _mm_storeu_ps(dst + i, _mm_castsi128_ps(_mm_unpacklo_epi16(_mm_setzero_si128(), h)));
+    }
+#elif defined(FP8Q__NEON)
+    for (; i + 4 <= n; i += 4) vst1q_f32(dst + i, vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(src + i), 16)));
+#endif
+    for (; i < n; i++) dst[i] = fp8q_bf16_to_f32(src[i]);
 }
 
 static void fp8q__narrow_bf16(uint16_t *dst, const float *src, size_t n)
@@ -5184,6 +5200,10 @@ static void *fp8q__pool_worker(void *seat_)
 static void fp8q__pool_run(void *ctx, void (*fn)(void *, size_t), void *arg, size_t n)
 {
     fp8q__pool *p = (fp8q__pool *)ctx;
+    if (n <= 1) { /* nothing to share */
+        fp8q__pool_share(p, 0, fn, arg, n);
+        return;
+    }
     pthread_mutex_lock(&p->mu);
     p->fn = fn, p->arg = arg, p->n = n, p->pending = p->n_workers, p->job++;
     pthread_cond_broadcast(&p->go);
@@ -11347,19 +11367,12 @@ FP8QDEF fp8q_result fp8q_state_init(fp8q_state *s, const fp8q_model *m, int max_
 /* Row r of an unquantized matrix as float32 (decoded into buf unless F32). */
 static const float *fp8q__matrix_row(const fp8q_matrix *w, int r, float *buf)
 {
-    size_t k, off = (size_t)r * (size_t)w->cols;
+    const size_t off = (size_t)r * (size_t)w->cols;
     if (w->dtype == FP8Q_F32) return (const float *)w->data + off;
-    if (w->dtype == FP8Q_BF16) { /* the high half of a float32: a loop compilers vectorize */
-        const uint16_t *h = (const uint16_t *)w->data + off;
-        const size_t n = (size_t)w->cols; /* a local: buf might alias *w as far as the compiler knows */
-        float *out = buf;
-        for (k = 0; k < n; k++) {
-            const uint32_t u = (uint32_t)h[k] << 16;
-            FP8Q__MEMCPY(&out[k], &u, 4);
-        }
-        return buf;
-    }
-    for (k = 0; k < (size_t)w->cols; k++) buf[k] = fp8q_f16_to_f32(((const uint16_t *)w->data)[off + k]);
+    if (w->dtype == FP8Q_BF16)
+        fp8q__widen_bf16(buf, (const uint16_t *)w->data + off, (size_t)w->cols);
+    else
+        fp8q__widen_f16(buf, (const uint16_t *)w->data + off, (size_t)w->cols);
     return buf;
 }
 
@@ -11498,6 +11511,37 @@ static void fp8q__dot4x1(const float *a, size_t lda, const float *b, size_t n, f
 #endif
 }
 
+#if defined(FP8Q__AVX512) || defined(FP8Q__AVX2)
+#define FP8Q__DOT_BF16 1
+/* out[i] = fp8q__dot(x, widened bfloat16 row w[i]) for 4 rows (stride ldw),
+   widening in registers: a decode-time matmul then reads each weight once
+   (widening into a buffer first cost half again as much on an LM head). */
+static void fp8q__dot4x1_bf16(const uint16_t *w, size_t ldw, const float *x, size_t n, float out[4])
+{
+#define FP8Q__BF16X8(p) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+    float s[8];
+    size_t k = 0, t;
+    int i;
+    for (; k + 8 <= n; k += 8) {
+        const __m256 xv = _mm256_loadu_ps(x + k);
+        c0 = _mm256_add_ps(c0, _mm256_mul_ps(FP8Q__BF16X8(w + k), xv));
+        c1 = _mm256_add_ps(c1, _mm256_mul_ps(FP8Q__BF16X8(w + ldw + k), xv));
+        c2 = _mm256_add_ps(c2, _mm256_mul_ps(FP8Q__BF16X8(w + 2 * ldw + k), xv));
+        c3 = _mm256_add_ps(c3, _mm256_mul_ps(FP8Q__BF16X8(w + 3 * ldw + k), xv));
+    }
+#undef FP8Q__BF16X8
+    {
+        const __m256 acc[4] = {c0, c1, c2, c3};
+        for (i = 0; i < 4; i++) {
+            _mm256_storeu_ps(s, acc[i]);
+            for (t = k; t < n; t++) s[t & 7] += fp8q_bf16_to_f32(w[(size_t)i * ldw + t]) * x[t];
+            out[i] = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+        }
+    }
+}
+#endif
+
 /* y[d] += w * x[d] for d < n (each element one multiply and one add). */
 static void fp8q__axpy(float *y, float w, const float *x, size_t n)
 {
@@ -11527,8 +11571,33 @@ static void fp8q__dense_task(void *arg, size_t task)
     const size_t K = (size_t)j->w->cols, N = (size_t)j->w->rows, M = (size_t)j->M;
     const size_t n0 = task * FP8Q__DENSE_NB, nn = N - n0 < FP8Q__DENSE_NB ? N - n0 : FP8Q__DENSE_NB;
     const float *wt; /* [nn][K] */
-    float *buf = NULL, blk[4][2];
+    float *buf = NULL, blk[4][2], row4[4];
     size_t n, m, i, t;
+#ifdef FP8Q__DOT_BF16
+    if (j->w->dtype == FP8Q_BF16 && M < 4) { /* decode time: widened in registers, each weight read once */
+        const uint16_t *w16 = (const uint16_t *)j->w->data + n0 * K;
+        for (m = 0; m < M; m++) {
+            const float *xr = j->x + m * K;
+            float *yr = j->y + m * N + n0;
+            for (n = 0; n + 4 <= nn; n += 4) {
+                fp8q__dot4x1_bf16(w16 + n * K, K, xr, K, row4);
+                for (t = 0; t < 4; t++) yr[n + t] = j->bias ? row4[t] + j->bias[n0 + n + t] : row4[t];
+            }
+            for (; n < nn; n++) { /* the last rows: widened one at a time */
+                float *one = (float *)malloc(K * sizeof(float)), v;
+                if (!one) {
+                    j->failed = 1;
+                    return;
+                }
+                fp8q__widen_bf16(one, w16 + n * K, K);
+                v = fp8q__dot(xr, one, K);
+                free(one);
+                yr[n] = j->bias ? v + j->bias[n0 + n] : v;
+            }
+        }
+        return;
+    }
+#endif
     if (j->w->dtype == FP8Q_F32)
         wt = (const float *)j->w->data + n0 * K;
     else { /* half or bfloat16 rows widened once, exactly */
@@ -11546,11 +11615,19 @@ static void fp8q__dense_task(void *arg, size_t task)
                 for (t = 0; t < 2; t++)
                     j->y[(m + i) * N + n0 + n + t] = j->bias ? blk[i][t] + j->bias[n0 + n + t] : blk[i][t];
         }
-    for (m = 0; m < M; m++) /* what the blocks left: rows past the last 4, an odd last column */
-        for (n = m < M - M % 4 ? nn - nn % 2 : 0; n < nn; n++) {
-            const float v = fp8q__dot(j->x + m * K, wt + n * K, K);
-            j->y[m * N + n0 + n] = j->bias ? v + j->bias[n0 + n] : v;
+    for (m = 0; m < M; m++) { /* what the blocks left: rows past the last 4 (decode: all), an odd last column */
+        const float *xr = j->x + m * K;
+        float *yr = j->y + m * N + n0;
+        n = m < M - M % 4 ? nn - nn % 2 : 0;
+        for (; n + 4 <= nn; n += 4) { /* four weight rows against one x row: four independent sums */
+            fp8q__dot4x1(wt + n * K, K, xr, K, row4);
+            for (t = 0; t < 4; t++) yr[n + t] = j->bias ? row4[t] + j->bias[n0 + n + t] : row4[t];
         }
+        for (; n < nn; n++) {
+            const float v = fp8q__dot(xr, wt + n * K, K);
+            yr[n] = j->bias ? v + j->bias[n0 + n] : v;
+        }
+    }
     free(buf);
 }
 

@@ -45,7 +45,7 @@ else missing "vectors vs CUDA" "CUDA headers (cuda_fp8.h)"; fi
 echo "== compilers and build modes"
 if have clang; then
     step "clang $STRICT, run" sh -c "clang $STRICT -O2 tests/test_fp8q.c -lm -pthread -o $BUILD/test_clang && sh tests/run_tests.sh $BUILD/test_clang"
-    step "clang -mavx2 -mf16c -mfma, run" sh -c "clang $STRICT -O2 -mavx2 -mf16c -mfma tests/test_fp8q.c -lm -pthread -o $BUILD/test_clang_avx2 && sh tests/run_tests.sh $BUILD/test_clang_avx2"
+    step "clang -mavx2 -mf16c -mfma (contraction available), run: conversions and model" sh -c "clang $STRICT -O2 -mavx2 -mf16c -mfma tests/test_fp8q.c -lm -pthread -o $BUILD/test_clang_avx2 && clang $STRICT -O2 -mavx2 -mf16c -mfma tests/test_model.c -lm -pthread -o $BUILD/test_model_clang_fma && sh tests/run_tests.sh $BUILD/test_clang_avx2 $BUILD/test_model_clang_fma"
 else missing "clang build" clang; fi
 if have g++; then
     step "C++: g++ -std=c++11 -pedantic -Wall -Wextra -Werror, run" sh -c "g++ -std=c++11 -pedantic -Wall -Wextra -Werror -O2 tests/test_cpp.cpp -o $BUILD/test_cpp && sh tests/run_tests.sh $BUILD/test_cpp"
