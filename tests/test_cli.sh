@@ -330,6 +330,8 @@ for M in $MODELS; do
     if [ "$rc" -eq 0 ] && ids_ok 4 "$vocab"; then ok "$name: generate --quant fp8-dynamic --kv-cache e4m3"; else fail "$name: generate --quant fp8-dynamic --kv-cache e4m3 (exit status $rc)"; fi
     run generate "$M" --tokens 1,2,3 -n 3 --quant fp8-channel --kv-cache fp8_e5m2 --engine compressed-tensors --gemm reference
     if [ "$rc" -eq 0 ] && ids_ok 3 "$vocab"; then ok "$name: generate fp8-channel, e5m2 cache, compressed-tensors, reference GEMM"; else fail "$name: generate fp8-channel (exit status $rc)"; fi
+    run generate "$M" --tokens 1,2,3 -n 3 --quant fp8-channel-w8a16 --stats
+    if [ "$rc" -eq 0 ] && ids_ok 3 "$vocab" && grep -q "scheme: *fp8-channel-w8a16" "$TMP/err"; then ok "$name: generate fp8-channel-w8a16 (FP8 weights, float activations)"; else fail "$name: generate fp8-channel-w8a16 (exit status $rc)"; fi
     run generate "$M" --tokens 1 -n 0
     if [ "$rc" -eq 0 ] && [ "$(cat "$TMP/out")" = "" ]; then ok "$name: generate -n 0 prints an empty line"; else fail "$name: generate -n 0 (exit status $rc)"; fi
     run generate "$M" --tokens 1,2 -n 2 --stats

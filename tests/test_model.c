@@ -252,6 +252,44 @@ static void test_online_channel_equals_checkpoint(void)
     free(x), free(y), free(r.logits);
 }
 
+/* fp8-channel-w8a16: fp8-channel's FP8 weights with float activations: the
+   llm-compressor checkpoint's weights dequantized (quant none) up to the
+   GEMM's order of products and scales, and further from W8A8. */
+static void test_online_channel_w8a16(void)
+{
+    fp8q_model_options a = opts("fp8-channel-w8a16", FP8Q_ENGINE_COMPRESSED_TENSORS, FP8Q_KV_AUTO);
+    fp8q_model_options b = opts("none", FP8Q_ENGINE_COMPRESSED_TENSORS, FP8Q_KV_AUTO);
+    fp8q_model_options c = opts("fp8-channel", FP8Q_ENGINE_COMPRESSED_TENSORS, FP8Q_KV_AUTO);
+    fp8q_model m;
+    fp8q_error e;
+    ref_logits r;
+    float *x, *y, *z, mx = 0, d_none = 0, d_w8a8 = 0;
+    size_t i, n;
+    if (!load_ref(&r, FIX "tiny-fp8-dynamic/ref.safetensors", "logits")) return;
+    x = run_logits(FIX "tiny-f32", &a, r.tokens, r.n, 0);
+    y = run_logits(FIX "tiny-fp8-dynamic", &b, r.tokens, r.n, 0);
+    z = run_logits(FIX "tiny-f32", &c, r.tokens, r.n, 0);
+    n = (size_t)r.n * (size_t)r.vocab;
+    for (i = 0; x && y && z && i < n; i++) {
+        mx = fabsf(y[i]) > mx ? fabsf(y[i]) : mx;
+        d_none = fabsf(x[i] - y[i]) > d_none ? fabsf(x[i] - y[i]) : d_none;
+        d_w8a8 = fabsf(x[i] - z[i]) > d_w8a8 ? fabsf(x[i] - z[i]) : d_w8a8;
+    }
+    CHECK(x && y && z, "a run failed");
+    CHECK(d_none <= 1e-5f * mx, "W8A16 vs dequantized weights: max |diff| %g > 1e-5 x %g", d_none, mx);
+    CHECK(d_w8a8 > 10.0f * d_none, "W8A16 should be far closer to dequantized weights (%g) than to W8A8 (%g)", d_none,
+          d_w8a8);
+    if (fp8q_model_load(&m, FIX "tiny-f32", &a, &e) == FP8Q_OK) {
+        CHECK(m.layers[0].mod[FP8Q_MOD_Q].q && m.layers[0].mod[FP8Q_MOD_Q].act == FP8Q_ACT_NONE &&
+                  m.layers[0].mod[FP8Q_MOD_Q].w_per_channel && !m.lm_head.q,
+              "W8A16 layout: FP8 per-channel weights, float activations, float lm_head");
+        CHECK(strcmp(m.scheme, "fp8-channel-w8a16") == 0, "scheme '%s'", m.scheme);
+        fp8q_model_free(&m);
+    } else
+        CHECK(0, "load: %s", e.message);
+    free(x), free(y), free(z), free(r.logits);
+}
+
 /* fp8-dynamic (vLLM online): one per-tensor scale amax/448 per fused group
    (q/k/v, gate/up), codes cast(clamp(w * (1/s))). */
 static void test_online_fp8_dynamic_weights(void)
@@ -1866,6 +1904,7 @@ int main(void)
     run_case("vLLM engine: fused shard scales explain the difference", test_vllm_engine_explained);
     run_case("online fp8-channel == llm-compressor FP8_DYNAMIC checkpoint", test_online_channel_equals_checkpoint);
     run_case("online fp8-dynamic weights (vLLM per-tensor, fused)", test_online_fp8_dynamic_weights);
+    run_case("online fp8-channel-w8a16: FP8 weights, float activations", test_online_channel_w8a16);
     run_case("one batch == token by token (per-token modes)", test_batch_equals_incremental);
     run_case("deterministic across thread counts and runs", test_threads_deterministic);
     run_case("observers: modules and attention internals", test_observers);
