@@ -94,7 +94,8 @@ def main():
         shutil.rmtree(d, ignore_errors=True)
         sh([fp8q, "quantize", hf, d, "--scheme", "fp8", "--calib", calib, "--threads", a.threads] +
            (["--kv-cache"] if kv else []))
-        measure("static FP8 (compressed-tensors FP8)", d, [], "e4m3" if kv else "f32")
+        # kv: the checkpoint's k_scale/v_scale, used when the cache is FP8 (auto is float32, as in vLLM)
+        measure("static FP8 (compressed-tensors FP8)", d, ["--kv-cache", "e4m3"] if kv else [], "e4m3" if kv else "f32")
     meas_cfg = os.path.join(out, "inc_measure.json")
     with open(meas_cfg, "w") as f:
         json.dump({"method": "HOOKS", "mode": "MEASURE", "observer": "maxabs", "allowlist": {"types": [], "names": []},
