@@ -18,10 +18,11 @@ Calibration text: this repository's README.md (first 16 windows of 512 tokens),
 never the evaluation text. Prints a markdown table with recovery % (FP32
 perplexity / perplexity, as the model cards in NUMERICS.md 4 report).
 
-Usage: python3 eval/run_eval.py [--max-tokens N] [--threads 2] [--jobs 1] [--cache DIR]
---jobs J runs J of the eleven rows after FP32 at once (each with --threads
-threads): on a 2-core machine --jobs 2 --threads 1 keeps both cores busier
-than one process with 2 threads. The rows' figures do not depend on either.
+Usage: python3 eval/run_eval.py [--max-tokens N] [--threads 1] [--jobs CPUS] [--cache DIR]
+--jobs J runs J of the eleven rows after FP32 at once, each with --threads
+threads (FP32 runs alone with J x threads): on 2 cores, two 1-thread rows
+side by side keep both cores busier than one 2-thread row. The figures do
+not depend on either.
 """
 import argparse, json, os, re, shutil, subprocess, sys, time
 from concurrent.futures import ThreadPoolExecutor
@@ -39,8 +40,8 @@ def sh(cmd):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--max-tokens", type=int, default=0, help="use only the text's first N tokens (0: all)")
-    ap.add_argument("--threads", default="2")
-    ap.add_argument("--jobs", type=int, default=1, help="rows measured at once after the FP32 row")
+    ap.add_argument("--threads", default="1")
+    ap.add_argument("--jobs", type=int, default=min(11, os.cpu_count() or 1), help="rows measured at once after FP32")
     ap.add_argument("--cache", default=os.environ.get("FP8Q_CACHE", os.path.join(ROOT, "build", "cache")))
     ap.add_argument("--fp8q", default=os.path.join(ROOT, "build", "fp8q"))
     a = ap.parse_args()
@@ -62,13 +63,13 @@ def main():
     if a.max_tokens:
         base += ["--max-tokens", str(a.max_tokens)]
     ref = os.path.join(out, "fp32.argmax")
+    all_threads = str(int(a.threads) * max(1, a.jobs))  # for what runs alone
     pending = []  # (label, kv, command), in table order
 
     def measure(label, model, extra, kv):
         cmd = [fp8q, "perplexity", model] + base + extra
         cmd += ["--argmax-out", ref] if label == "FP32" else ["--argmax-ref", ref]
-        # FP32 runs alone: it gets every job's threads
-        cmd += ["--threads", str(int(a.threads) * max(1, a.jobs)) if label == "FP32" else a.threads]
+        cmd += ["--threads", all_threads if label == "FP32" else a.threads]  # FP32 runs alone
         pending.append((label, kv, cmd))
 
     def run_row(item):
@@ -92,7 +93,7 @@ def main():
         d = os.path.join(out, "static-fp8" + ("-kv" if kv else ""))
         # always redone: the calibration text (README.md) changes between runs
         shutil.rmtree(d, ignore_errors=True)
-        sh([fp8q, "quantize", hf, d, "--scheme", "fp8", "--calib", calib, "--threads", a.threads] +
+        sh([fp8q, "quantize", hf, d, "--scheme", "fp8", "--calib", calib, "--threads", all_threads] +
            (["--kv-cache"] if kv else []))
         # kv: the checkpoint's k_scale/v_scale, used when the cache is FP8 (auto is float32, as in vLLM)
         measure("static FP8 (compressed-tensors FP8)", d, ["--kv-cache", "e4m3"] if kv else [], "e4m3" if kv else "f32")
@@ -103,7 +104,7 @@ def main():
                    "dump_stats_path": os.path.join(out, "inc", "inc_output")}, f)
     measurement = os.path.join(out, "inc", "inc_output_hooks_maxabs_0_1.json")
     shutil.rmtree(os.path.join(out, "inc"), ignore_errors=True)  # likewise
-    sh([fp8q, "inc", "measure", hf, "--config", meas_cfg, "--calib", calib, "--threads", a.threads])
+    sh([fp8q, "inc", "measure", hf, "--config", meas_cfg, "--calib", calib, "--threads", all_threads])
     for dev in ("gaudi2", "gaudi3"):
         for kv in (False, True):
             cfg = os.path.join(out, "inc_quant_%s%s.json" % (dev, "_kv" if kv else ""))
