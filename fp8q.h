@@ -5171,6 +5171,25 @@ struct fp8q__pool {
     fp8q__pool_seat seat[FP8Q__POOL_MAX + 1]; /* [0] unused: the caller */
 };
 
+/* A side about to wait polls first (GCC/clang atomics): a decode step runs
+   hundreds of small matmuls, and a futex wake-up costs about as much as one
+   of them. The shared words are then read and written atomically. */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(FP8Q_POOL_NO_SPIN)
+#define FP8Q__POOL_SPIN         4000 /* polls (tens of microseconds) */
+#define fp8q__pool_load(x)      __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define fp8q__pool_store(x, v)  __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+#if defined(__x86_64__) || defined(__i386__)
+#define fp8q__pool_pause() __builtin_ia32_pause()
+#else
+#define fp8q__pool_pause() ((void)0)
+#endif
+#else
+#define FP8Q__POOL_SPIN        0
+#define fp8q__pool_load(x)     (x)
+#define fp8q__pool_store(x, v) ((x) = (v))
+#define fp8q__pool_pause()     ((void)0)
+#endif
+
 static void fp8q__pool_share(fp8q__pool *p, size_t first, void (*fn)(void *, size_t), void *arg, size_t n)
 {
     size_t i;
@@ -5186,9 +5205,12 @@ static void *fp8q__pool_worker(void *seat_)
         void (*fn)(void *, size_t);
         void *arg;
         size_t n;
+        int spin;
+        for (spin = 0; spin < FP8Q__POOL_SPIN && fp8q__pool_load(p->job) == seen && !fp8q__pool_load(p->quit); spin++)
+            fp8q__pool_pause();
         pthread_mutex_lock(&p->mu);
-        while (p->job == seen && !p->quit) pthread_cond_wait(&p->go, &p->mu);
-        if (p->quit) {
+        while (fp8q__pool_load(p->job) == seen && !fp8q__pool_load(p->quit)) pthread_cond_wait(&p->go, &p->mu);
+        if (fp8q__pool_load(p->quit)) {
             pthread_mutex_unlock(&p->mu);
             return NULL;
         }
@@ -5196,7 +5218,8 @@ static void *fp8q__pool_worker(void *seat_)
         pthread_mutex_unlock(&p->mu);
         fp8q__pool_share(p, seat->index, fn, arg, n);
         pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0) pthread_cond_signal(&p->done);
+        fp8q__pool_store(p->pending, p->pending - 1);
+        if (p->pending == 0) pthread_cond_signal(&p->done);
         pthread_mutex_unlock(&p->mu);
     }
 }
@@ -5208,13 +5231,17 @@ static void fp8q__pool_run(void *ctx, void (*fn)(void *, size_t), void *arg, siz
         fp8q__pool_share(p, 0, fn, arg, n);
         return;
     }
+    int spin;
     pthread_mutex_lock(&p->mu);
-    p->fn = fn, p->arg = arg, p->n = n, p->pending = p->n_workers, p->job++;
+    p->fn = fn, p->arg = arg, p->n = n;
+    fp8q__pool_store(p->pending, p->n_workers);
+    fp8q__pool_store(p->job, p->job + 1); /* last: a polling worker then sees the job */
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->mu);
     fp8q__pool_share(p, 0, fn, arg, n);
+    for (spin = 0; spin < FP8Q__POOL_SPIN && fp8q__pool_load(p->pending); spin++) fp8q__pool_pause();
     pthread_mutex_lock(&p->mu);
-    while (p->pending) pthread_cond_wait(&p->done, &p->mu);
+    while (fp8q__pool_load(p->pending)) pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -5223,7 +5250,7 @@ static void fp8q__pool_free(fp8q__pool *p)
     size_t t;
     if (!p) return;
     pthread_mutex_lock(&p->mu);
-    p->quit = 1;
+    fp8q__pool_store(p->quit, 1);
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->mu);
     for (t = 1; t <= p->n_workers; t++) pthread_join(p->seat[t].tid, NULL);
@@ -11523,36 +11550,17 @@ static void fp8q__dot4x1(const float *a, size_t lda, const float *b, size_t n, f
 #endif
 }
 
-#if defined(FP8Q__AVX512) || defined(FP8Q__AVX2)
-#define FP8Q__DOT_BF16 1
-/* out[i] = fp8q__dot(x, widened bfloat16 row w[i]) for 4 rows (stride ldw),
-   widening in registers: a decode-time matmul then reads each weight once
-   (widening into a buffer first cost half again as much on an LM head). */
-static void fp8q__dot4x1_bf16(const uint16_t *w, size_t ldw, const float *x, size_t n, float out[4])
+/* fp8q__dot with b given as bfloat16 bits, widened on the fly: the same
+   partial sums in the same order, so the same result as widening first. */
+static float fp8q__dot_bf16(const float *a, const uint16_t *b, size_t n)
 {
-#define FP8Q__BF16X8(p) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
-    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
-    float s[8];
-    size_t k = 0, t;
-    int i;
-    for (; k + 8 <= n; k += 8) {
-        const __m256 xv = _mm256_loadu_ps(x + k);
-        c0 = _mm256_add_ps(c0, _mm256_mul_ps(FP8Q__BF16X8(w + k), xv));
-        c1 = _mm256_add_ps(c1, _mm256_mul_ps(FP8Q__BF16X8(w + ldw + k), xv));
-        c2 = _mm256_add_ps(c2, _mm256_mul_ps(FP8Q__BF16X8(w + 2 * ldw + k), xv));
-        c3 = _mm256_add_ps(c3, _mm256_mul_ps(FP8Q__BF16X8(w + 3 * ldw + k), xv));
-    }
-#undef FP8Q__BF16X8
-    {
-        const __m256 acc[4] = {c0, c1, c2, c3};
-        for (i = 0; i < 4; i++) {
-            _mm256_storeu_ps(s, acc[i]);
-            for (t = k; t < n; t++) s[t & 7] += fp8q_bf16_to_f32(w[(size_t)i * ldw + t]) * x[t];
-            out[i] = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
-        }
-    }
+    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t k = 0, j;
+    for (; k + 8 <= n; k += 8)
+        for (j = 0; j < 8; j++) s[j] += a[k + j] * fp8q_bf16_to_f32(b[k + j]);
+    for (; k < n; k++) s[k & 7] += a[k] * fp8q_bf16_to_f32(b[k]);
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
-#endif
 
 /* y[d] += w * x[d] for d < n (each element one multiply and one add). */
 static void fp8q__axpy(float *y, float w, const float *x, size_t n)
@@ -11583,33 +11591,20 @@ static void fp8q__dense_task(void *arg, size_t task)
     const size_t K = (size_t)j->w->cols, N = (size_t)j->w->rows, M = (size_t)j->M;
     const size_t n0 = task * FP8Q__DENSE_NB, nn = N - n0 < FP8Q__DENSE_NB ? N - n0 : FP8Q__DENSE_NB;
     const float *wt; /* [nn][K] */
-    float *buf = NULL, blk[4][2], row4[4];
+    float *buf = NULL, blk[4][2];
     size_t n, m, i, t;
-#ifdef FP8Q__DOT_BF16
-    if (j->w->dtype == FP8Q_BF16 && M < 4) { /* decode time: widened in registers, each weight read once */
-        const uint16_t *w16 = (const uint16_t *)j->w->data + n0 * K;
-        for (m = 0; m < M; m++) {
-            const float *xr = j->x + m * K;
-            float *yr = j->y + m * N + n0;
-            for (n = 0; n + 4 <= nn; n += 4) {
-                fp8q__dot4x1_bf16(w16 + n * K, K, xr, K, row4);
-                for (t = 0; t < 4; t++) yr[n + t] = j->bias ? row4[t] + j->bias[n0 + n + t] : row4[t];
-            }
-            for (; n < nn; n++) { /* the last rows: widened one at a time */
-                float *one = (float *)malloc(K * sizeof(float)), v;
-                if (!one) {
-                    j->failed = 1;
-                    return;
-                }
-                fp8q__widen_bf16(one, w16 + n * K, K);
-                v = fp8q__dot(xr, one, K);
-                free(one);
-                yr[n] = j->bias ? v + j->bias[n0 + n] : v;
+    if (M < 4 && j->w->dtype != FP8Q_F16) { /* decode time: one weight row after the other, read once, in order
+                                                (interleaving four rows halved the speed: the prefetcher) */
+        for (n = 0; n < nn; n++) {
+            const float *wr = j->w->dtype == FP8Q_F32 ? (const float *)j->w->data + (n0 + n) * K : NULL;
+            const uint16_t *wb = wr ? NULL : (const uint16_t *)j->w->data + (n0 + n) * K;
+            for (m = 0; m < M; m++) {
+                const float v = wr ? fp8q__dot(j->x + m * K, wr, K) : fp8q__dot_bf16(j->x + m * K, wb, K);
+                j->y[m * N + n0 + n] = j->bias ? v + j->bias[n0 + n] : v;
             }
         }
         return;
     }
-#endif
     if (j->w->dtype == FP8Q_F32)
         wt = (const float *)j->w->data + n0 * K;
     else { /* half or bfloat16 rows widened once, exactly */
@@ -11627,15 +11622,10 @@ static void fp8q__dense_task(void *arg, size_t task)
                 for (t = 0; t < 2; t++)
                     j->y[(m + i) * N + n0 + n + t] = j->bias ? blk[i][t] + j->bias[n0 + n + t] : blk[i][t];
         }
-    for (m = 0; m < M; m++) { /* what the blocks left: rows past the last 4 (decode: all), an odd last column */
+    for (m = 0; m < M; m++) { /* what the blocks left: rows past the last 4, an odd last column */
         const float *xr = j->x + m * K;
         float *yr = j->y + m * N + n0;
-        n = m < M - M % 4 ? nn - nn % 2 : 0;
-        for (; n + 4 <= nn; n += 4) { /* four weight rows against one x row: four independent sums */
-            fp8q__dot4x1(wt + n * K, K, xr, K, row4);
-            for (t = 0; t < 4; t++) yr[n + t] = j->bias ? row4[t] + j->bias[n0 + n + t] : row4[t];
-        }
-        for (; n < nn; n++) {
+        for (n = m < M - M % 4 ? nn - nn % 2 : 0; n < nn; n++) {
             const float v = fp8q__dot(xr, wt + n * K, K);
             yr[n] = j->bias ? v + j->bias[n0 + n] : v;
         }
@@ -11644,15 +11634,16 @@ static void fp8q__dense_task(void *arg, size_t task)
 }
 
 /* Work (multiply-adds) below which a model's matmul runs on the calling
-   thread: fp8q's threads are started per call, which costs more than a small
-   matmul (2^22: a second thread paid off only above about this size in
-   make bench-model's decode; 2^19 made 2-thread decode slower than 1 thread).
-   FP8Q_PARALLEL_MIN_WORK overrides it (e.g. tests that need small models to
-   run in parallel). */
+   thread. The state's pool wakes its workers for less than a small matmul
+   costs (they poll before sleeping): make bench-model's 2-thread decode ran
+   at 60 tok/s with 2^22, 78 with 2^18, 85 with 2^16 (FP8 SmolLM2, 2 cores);
+   without the polling 2^18 gave 50. FP8Q_PARALLEL_MIN_WORK overrides it. */
 #ifdef FP8Q_PARALLEL_MIN_WORK
-#define FP8Q__PARALLEL_MIN_WORK ((double)(FP8Q_PARALLEL_MIN_WORK))
+#define FP8Q__PARALLEL_MIN_WORK          ((double)(FP8Q_PARALLEL_MIN_WORK))
+#define FP8Q__PARALLEL_MIN_WORK_PER_CALL ((double)(FP8Q_PARALLEL_MIN_WORK))
 #else
-#define FP8Q__PARALLEL_MIN_WORK ((double)(1 << 22))
+#define FP8Q__PARALLEL_MIN_WORK          ((double)(1 << 16))
+#define FP8Q__PARALLEL_MIN_WORK_PER_CALL ((double)(1 << 22)) /* no pool: threads started per call cost more */
 #endif
 
 /* Who runs a model matmul of `work` multiply-adds: the calling thread below
@@ -11661,7 +11652,7 @@ static void fp8q__dense_task(void *arg, size_t task)
 static void fp8q__model_parallel(const fp8q_model *m, const fp8q_state *s, double work, fp8q_gemm *g)
 {
     const fp8q__state_buf *b = (const fp8q__state_buf *)s->fp8q__owned;
-    if (work < FP8Q__PARALLEL_MIN_WORK) return;
+    if (work < (b->pool || m->opt.parallel_for ? FP8Q__PARALLEL_MIN_WORK : FP8Q__PARALLEL_MIN_WORK_PER_CALL)) return;
     g->threads = m->opt.threads, g->parallel_for = m->opt.parallel_for, g->parallel_ctx = m->opt.parallel_ctx;
 #ifdef FP8Q__PTHREADS
     if (!g->parallel_for && b->pool) g->parallel_for = fp8q__pool_run, g->parallel_ctx = b->pool;
