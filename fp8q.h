@@ -5175,9 +5175,9 @@ struct fp8q__pool {
    hundreds of small matmuls, and a futex wake-up costs about as much as one
    of them. The shared words are then read and written atomically. */
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(FP8Q_POOL_NO_SPIN)
-#define FP8Q__POOL_SPIN         4000 /* polls (tens of microseconds) */
-#define fp8q__pool_load(x)      __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
-#define fp8q__pool_store(x, v)  __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+#define FP8Q__POOL_SPIN        4000 /* polls (tens of microseconds) */
+#define fp8q__pool_load(x)     __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define fp8q__pool_store(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
 #if defined(__x86_64__) || defined(__i386__)
 #define fp8q__pool_pause() __builtin_ia32_pause()
 #else
@@ -5227,11 +5227,11 @@ static void *fp8q__pool_worker(void *seat_)
 static void fp8q__pool_run(void *ctx, void (*fn)(void *, size_t), void *arg, size_t n)
 {
     fp8q__pool *p = (fp8q__pool *)ctx;
+    int spin;
     if (n <= 1) { /* nothing to share */
         fp8q__pool_share(p, 0, fn, arg, n);
         return;
     }
-    int spin;
     pthread_mutex_lock(&p->mu);
     p->fn = fn, p->arg = arg, p->n = n;
     fp8q__pool_store(p->pending, p->n_workers);
@@ -10298,8 +10298,8 @@ FP8QDEF void fp8q_safetensors_release(const fp8q_safetensors *st, const fp8q_ten
 
 /* ---- names */
 
-static const char *const fp8q__quant_names[] = {"auto",        "none", "fp8-dynamic", "fp8-dynamic-tensor",
-                                                 "fp8-channel", "fp8-channel-w8a16"};
+static const char *const fp8q__quant_names[] = {
+    "auto", "none", "fp8-dynamic", "fp8-dynamic-tensor", "fp8-channel", "fp8-channel-w8a16"};
 #define FP8Q__QUANT_COUNT (int)(sizeof fp8q__quant_names / sizeof fp8q__quant_names[0])
 
 FP8QDEF const char *fp8q_quant_name(fp8q_quant q)
@@ -10957,7 +10957,7 @@ static fp8q_result fp8q__ld_quantize(fp8q__loader *L, fp8q_linear *lin, const fp
     (void)fp8q_quantize(lin->q, L->tmp, (size_t)lin->out, (size_t)lin->in, lin->w_scale, r);
     lin->act = L->m->opt.quant == FP8Q_QUANT_FP8_DYNAMIC_TENSOR  ? FP8Q_ACT_DYNAMIC_TENSOR
                : L->m->opt.quant == FP8Q_QUANT_FP8_CHANNEL_W8A16 ? FP8Q_ACT_NONE
-                                                                  : FP8Q_ACT_DYNAMIC_TOKEN;
+                                                                 : FP8Q_ACT_DYNAMIC_TOKEN;
     lin->act_recipe = fp8q__act_recipe(L, lin->act);
     return FP8Q_OK;
 }
@@ -11434,23 +11434,23 @@ static float fp8q__dot(const float *a, const float *b, size_t n)
 #if defined(FP8Q__AVX512) || defined(FP8Q__AVX2)
 #define FP8Q__LANES8 1
 typedef __m256 fp8q__v8;
-#define fp8q__v8_zero()       _mm256_setzero_ps()
-#define fp8q__v8_load(p)      _mm256_loadu_ps(p)
-#define fp8q__v8_store(p, v)  _mm256_storeu_ps(p, v)
+#define fp8q__v8_zero()          _mm256_setzero_ps()
+#define fp8q__v8_load(p)         _mm256_loadu_ps(p)
+#define fp8q__v8_store(p, v)     _mm256_storeu_ps(p, v)
 #define fp8q__v8_muladd(s, a, b) _mm256_add_ps(s, _mm256_mul_ps(a, b))
 #elif defined(FP8Q__SSE2) || defined(FP8Q__NEON)
 #define FP8Q__LANES8 1
 #if defined(FP8Q__SSE2)
 typedef __m128 fp8q__v4;
-#define fp8q__v4_zero()        _mm_setzero_ps()
-#define fp8q__v4_load(p)       _mm_loadu_ps(p)
-#define fp8q__v4_store(p, v)   _mm_storeu_ps(p, v)
+#define fp8q__v4_zero()          _mm_setzero_ps()
+#define fp8q__v4_load(p)         _mm_loadu_ps(p)
+#define fp8q__v4_store(p, v)     _mm_storeu_ps(p, v)
 #define fp8q__v4_muladd(s, a, b) _mm_add_ps(s, _mm_mul_ps(a, b))
 #else
 typedef float32x4_t fp8q__v4;
-#define fp8q__v4_zero()        vdupq_n_f32(0.0f)
-#define fp8q__v4_load(p)       vld1q_f32(p)
-#define fp8q__v4_store(p, v)   vst1q_f32(p, v)
+#define fp8q__v4_zero()          vdupq_n_f32(0.0f)
+#define fp8q__v4_load(p)         vld1q_f32(p)
+#define fp8q__v4_store(p, v)     vst1q_f32(p, v)
 #define fp8q__v4_muladd(s, a, b) vaddq_f32(s, vmulq_f32(a, b)) /* not vmlaq/vfmaq: two roundings */
 #endif
 typedef struct fp8q__v8 {

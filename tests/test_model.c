@@ -1829,10 +1829,7 @@ static float kernel_value(void)
     return ((float)(u & 0xFFFFFF) / 16777216.0f - 0.5f) * (float)(1u << ((u >> 24) % 12));
 }
 
-static int same_float(float a, float b)
-{
-    return (a != a && b != b) || fp8q__f32_bits(a) == fp8q__f32_bits(b);
-}
+static int same_float(float a, float b) { return (a != a && b != b) || fp8q__f32_bits(a) == fp8q__f32_bits(b); }
 
 /* The blocked kernels (fp8q__dot4x2, fp8q__dot4x1, fp8q__axpy, the float
    matmul task in F32/BF16/F16) give fp8q__dot's bits for every length and
@@ -1877,9 +1874,12 @@ static void test_float_kernels(void)
             for (i = 0; i < (size_t)(N * K); i++) { /* values the type holds exactly */
                 const float v = kernel_value();
                 w16[i] = types[t] == FP8Q_F16 ? fp8q_f32_to_f16(v) : fp8q_f32_to_bf16(v);
-                wf[i] = types[t] == FP8Q_F32 ? v : types[t] == FP8Q_F16 ? fp8q_f16_to_f32(w16[i]) : fp8q_bf16_to_f32(w16[i]);
+                wf[i] = types[t] == FP8Q_F32   ? v
+                        : types[t] == FP8Q_F16 ? fp8q_f16_to_f32(w16[i])
+                                               : fp8q_bf16_to_f32(w16[i]);
             }
-            mat.dtype = types[t], mat.rows = N, mat.cols = K, mat.data = types[t] == FP8Q_F32 ? (void *)wf : (void *)w16;
+            mat.dtype = types[t], mat.rows = N, mat.cols = K,
+            mat.data = types[t] == FP8Q_F32 ? (void *)wf : (void *)w16;
             for (m = 1; m <= M; m += 4) { /* 1, 5, 9 rows: blocks and leftovers */
                 job.w = &mat, job.x = x, job.bias = (m == 5) ? bias : NULL, job.y = yv, job.M = m, job.failed = 0;
                 for (task = 0; task * FP8Q__DENSE_NB < (size_t)N; task++) fp8q__dense_task(&job, task);
